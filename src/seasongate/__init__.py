@@ -1,0 +1,1 @@
+"""seasongate: a seasonal business-calendar policy engine that gates database migrations."""

@@ -1,0 +1,228 @@
+"""The value objects of a decision: the request, the reasons, the verdict.
+
+These are plain frozen dataclasses (no pydantic) so that evaluating a request is cheap and
+the ``seasongate check`` path starts fast. ``Decision.to_dict`` is the JSON schema documented
+in ``docs/decision.md``; keep it stable.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from seasongate._time import format_duration, iso
+from seasongate._versions import Version
+
+OPERATIONS = ("apply", "rollback")
+RISKS = ("low", "medium", "high")
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    """What is asked: may this migration (or anything, when ``version`` is None) run?
+
+    ``risk`` and ``duration`` (seconds) fall back to the policy's defaults when None.
+    ``operation`` is ``apply`` or ``rollback`` (running an undo script).
+    """
+
+    environment: str
+    territory: str
+    version: Version | None = None
+    risk: str | None = None
+    duration: int | None = None
+    operation: str = "apply"
+    description: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OverrideSpec:
+    """What an emergency override of one rule needs, as the policy declares it."""
+
+    approvals: int
+    role: str
+    max_validity: int  # seconds
+
+
+@dataclass(frozen=True, slots=True)
+class OverrideGrant:
+    """An active, fully approved override, as the policy engine sees it.
+
+    The store decides which overrides are granted (approved, not revoked, not consumed); the
+    policy decides whether one covers a request and which denying rules it lifts.
+    ``versions`` is an inclusive range, or None for any version.
+    """
+
+    id: str
+    environment: str
+    territory: str
+    versions: tuple[Version, Version] | None
+    rules: frozenset[str]
+    valid_from: int
+    valid_until: int
+    requester: str
+    approvers: tuple[str, ...]
+    reason: str
+    ticket: str
+    single_use: bool = False
+
+    def covers(self, request: Request) -> bool:
+        """Whether the scope (environment, territory, versions) includes ``request``."""
+        if request.environment != self.environment or request.territory != self.territory:
+            return False
+        if self.versions is None:
+            return True
+        if request.version is None:
+            return False
+        low, high = self.versions
+        return low <= request.version <= high
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``override`` member of a decision's JSON."""
+        return {
+            "id": self.id,
+            "requester": self.requester,
+            "approvers": list(self.approvers),
+            "reason": self.reason,
+            "ticket": self.ticket,
+            "rules": sorted(self.rules),
+            "valid_from": iso(self.valid_from),
+            "expires": iso(self.valid_until),
+            "single_use": self.single_use,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class PeriodRef:
+    """A concrete calendar period named in a reason."""
+
+    name: str
+    kind: str
+    calendar: str
+    start: int
+    end: int
+
+    def to_dict(self, tz: ZoneInfo) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "kind": self.kind,
+            "calendar": self.calendar,
+            "start": iso(self.start, tz),
+            "end": iso(self.end, tz),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Reason:
+    """One rule that matched the request at the instant, and what it said."""
+
+    rule: str
+    effect: str  # allow | deny
+    message: str
+    source: str  # path:line of the rule
+    periods: tuple[PeriodRef, ...] = ()
+    overridable: bool = False
+    override: OverrideSpec | None = None
+    lifted_by: str | None = None  # id of the override that lifted this denial
+
+    def to_dict(self, tz: ZoneInfo) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "rule": self.rule,
+            "effect": self.effect,
+            "message": self.message,
+            "periods": [p.to_dict(tz) for p in self.periods],
+            "overridable": self.overridable,
+            "override_requires": None,
+            "lifted_by": self.lifted_by,
+            "source": self.source,
+        }
+        if self.override is not None:
+            out["override_requires"] = {
+                "approvals": self.override.approvals,
+                "role": self.override.role,
+                "max_validity": format_duration(self.override.max_validity),
+            }
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class MigrationInfo:
+    """The migration as the policy classified it."""
+
+    version: Version | None
+    migration_class: str | None
+    risk: str
+    duration: int | None
+    operation: str
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """The answer: allowed or not, why, until when, and when next.
+
+    Instants are epoch seconds; ``zone`` is the territory's time zone for display.
+    ``allowed_until`` is when the allowed window ends (the run must be finished by then);
+    ``latest_start`` is the last start that still fits; ``next_allowed_at`` is, for a denial,
+    the earliest start at which the same request is allowed and can finish. Each is None
+    when it lies beyond the horizon that was examined.
+    """
+
+    allowed: bool
+    at: int
+    environment: str
+    territory: str
+    migration: MigrationInfo
+    reasons: tuple[Reason, ...]
+    zone: ZoneInfo
+    policy_path: str
+    policy_sha256: str
+    allowed_until: int | None = None
+    latest_start: int | None = None
+    next_allowed_at: int | None = None
+    default_applied: bool = False
+    override: OverrideGrant | None = None
+    horizon_end: int | None = None
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def verdict(self) -> str:
+        """``allow`` or ``deny``."""
+        return "allow" if self.allowed else "deny"
+
+    @property
+    def denying(self) -> tuple[Reason, ...]:
+        """The deny reasons that were not lifted by an override."""
+        return tuple(r for r in self.reasons if r.effect == "deny" and r.lifted_by is None)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The stable JSON form (``docs/decision.md``)."""
+        tz = self.zone
+        mig = self.migration
+
+        def when(ts: int | None) -> str | None:
+            return None if ts is None else iso(ts, tz)
+
+        return {
+            "allowed": self.allowed,
+            "verdict": self.verdict,
+            "at": iso(self.at, tz),
+            "environment": self.environment,
+            "territory": self.territory,
+            "timezone": tz.key,
+            "migration": {
+                "version": None if mig.version is None else str(mig.version),
+                "class": mig.migration_class,
+                "risk": mig.risk,
+                "duration": None if mig.duration is None else format_duration(mig.duration),
+                "duration_seconds": mig.duration,
+                "operation": mig.operation,
+            },
+            "reasons": [r.to_dict(tz) for r in self.reasons],
+            "default_applied": self.default_applied,
+            "allowed_until": when(self.allowed_until),
+            "latest_start": when(self.latest_start),
+            "next_allowed_at": when(self.next_allowed_at),
+            "override": None if self.override is None else self.override.to_dict(),
+            "policy": {"path": self.policy_path, "sha256": self.policy_sha256},
+            "notes": list(self.notes),
+        }

@@ -1,0 +1,160 @@
+"""Time helpers: durations, instants and the local-time-to-UTC rules.
+
+Internally an instant is an ``int`` of seconds since the Unix epoch (UTC): comparisons and
+binary searches on ints are fast and cannot mix up wall clocks. Aware ``datetime`` objects
+are used at the edges only. Nothing here reads the clock.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from functools import lru_cache
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from seasongate._errors import InputError
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+_DURATION_RE = re.compile(
+    r"^\s*(?:(?P<d>\d+)\s*d)?\s*(?:(?P<h>\d+)\s*h)?\s*(?:(?P<m>\d+)\s*m(?:in)?)?\s*(?:(?P<s>\d+)\s*s)?\s*$"
+)
+
+
+def parse_duration(text: str | int) -> int:
+    """Parse ``"20m"``, ``"4h"``, ``"1h30m"``, ``"2d"``, ``"45s"`` into seconds.
+
+    A bare integer means minutes (``duration=20`` in a header is twenty minutes).
+    """
+    if isinstance(text, bool):
+        raise InputError(f"invalid duration {text!r}")
+    if isinstance(text, int):
+        if text < 0:
+            raise InputError(f"invalid duration {text!r}: must not be negative")
+        return text * 60
+    raw = str(text).strip()
+    if raw.isdigit():
+        return int(raw) * 60
+    match = _DURATION_RE.match(raw)
+    if not raw or not match or not any(match.groupdict().values()):
+        raise InputError(
+            f"invalid duration {text!r}: use a number with a unit, e.g. 30s, 20m, 4h, 1h30m, 2d"
+        )
+    parts = {k: int(v) if v else 0 for k, v in match.groupdict().items()}
+    return parts["d"] * 86400 + parts["h"] * 3600 + parts["m"] * 60 + parts["s"]
+
+
+def format_duration(seconds: int) -> str:
+    """Render seconds compactly: ``5400 -> '1h30m'``, ``90000 -> '1d1h'``."""
+    if seconds == 0:
+        return "0m"
+    sign = "-" if seconds < 0 else ""
+    seconds = abs(seconds)
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    out = ""
+    if days:
+        out += f"{days}d"
+    if hours:
+        out += f"{hours}h"
+    if minutes:
+        out += f"{minutes}m"
+    if secs:
+        out += f"{secs}s"
+    return sign + out
+
+
+@lru_cache(maxsize=64)
+def zone(name: str) -> ZoneInfo:
+    """The IANA time zone ``name``; raises :class:`InputError` for an unknown one."""
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise InputError(f"unknown time zone {name!r} (use an IANA name such as Europe/Berlin)") from exc
+
+
+def to_ts(moment: datetime) -> int:
+    """Seconds since the epoch of an aware datetime (fractions of a second are dropped)."""
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise InputError(f"naive datetime {moment.isoformat()} where an aware one is needed")
+    return int((moment - EPOCH) // timedelta(seconds=1))
+
+
+def from_ts(ts: int, tz: tzinfo = UTC) -> datetime:
+    """The aware datetime of epoch seconds ``ts`` in zone ``tz``."""
+    return (EPOCH + timedelta(seconds=ts)).astimezone(tz)
+
+
+def iso(ts: int, tz: tzinfo = UTC) -> str:
+    """ISO 8601 with the UTC offset, to the second."""
+    return from_ts(ts, tz).isoformat(timespec="seconds")
+
+
+def local_to_ts(day: date, at: time, tz: ZoneInfo) -> int:
+    """The instant of wall-clock ``day at`` in ``tz``.
+
+    The rules for the two DST oddities: a wall time that does not exist (02:30 on the
+    spring-forward night) is the instant the clocks jump (03:00 local); an ambiguous wall
+    time (02:30 on the fall-back night) is its first occurrence.
+    """
+    naive = datetime.combine(day, at)
+    first = naive.replace(tzinfo=tz, fold=0)
+    ts = to_ts(first)
+    if from_ts(ts, tz).replace(tzinfo=None) == naive:
+        return ts
+    # Nonexistent: fold=0 reads it with the offset from before the jump. The jump itself
+    # lies between the two readings; find the first instant with the new offset.
+    late = to_ts(naive.replace(tzinfo=tz, fold=1))
+    lo, hi = min(ts, late), max(ts, late)
+    after_offset = from_ts(hi, tz).utcoffset()
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if from_ts(mid, tz).utcoffset() == after_offset:
+            hi = mid
+        else:
+            lo = mid + 1
+    return lo
+
+
+def local_midnight_ts(day: date, tz: ZoneInfo) -> int:
+    """The instant a local calendar day begins."""
+    return local_to_ts(day, time(0, 0), tz)
+
+
+def parse_instant(text: str, tz: ZoneInfo | None = None) -> tuple[datetime, bool]:
+    """Parse an ISO 8601 instant; returns ``(aware datetime, was_naive)``.
+
+    ``Z`` and offsets are honoured. A naive time is read in ``tz`` (the territory's zone),
+    by the same DST rules as the calendars, and the caller should say so.
+    """
+    raw = text.strip()
+    try:
+        parsed = datetime.fromisoformat(raw.replace("z", "Z"))
+    except ValueError as exc:
+        raise InputError(
+            f"invalid time {text!r}: use ISO 8601, e.g. 2026-09-25T10:00+02:00 or 2026-09-25T08:00Z"
+        ) from exc
+    if parsed.tzinfo is not None:
+        return parsed.astimezone(UTC), False
+    if tz is None:
+        raise InputError(f"time {text!r} has no UTC offset and there is no zone to read it in")
+    ts = local_to_ts(parsed.date(), parsed.time(), tz)
+    return from_ts(ts, UTC), True
+
+
+def parse_date(text: str) -> date:
+    """Parse ``YYYY-MM-DD``."""
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError as exc:
+        raise InputError(f"invalid date {text!r}: use YYYY-MM-DD") from exc
+
+
+def parse_clock(text: str) -> time:
+    """Parse a wall-clock time ``HH:MM`` (``24:00`` is not a time of day; use an end of 00:00)."""
+    try:
+        hour, minute = (int(x) for x in text.strip().split(":"))
+        return time(hour, minute)
+    except ValueError as exc:
+        raise InputError(f"invalid time of day {text!r}: use HH:MM, e.g. 06:00") from exc

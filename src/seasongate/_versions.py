@@ -1,0 +1,60 @@
+"""Migration versions: ``V226``, ``V2.1``, file names like ``V226__communication_core.sql``.
+
+A version is compared as a tuple of integers, so ``V2.10 > V2.9`` and ``V10000 > V9999``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import total_ordering
+
+from seasongate._errors import InputError
+
+_VERSION_RE = re.compile(r"^[Vv]?(\d+(?:[._]\d+)*)$")
+FILE_RE = re.compile(r"^(?P<prefix>[VU])(?P<version>\d+(?:[._]\d+)*)__(?P<description>.+)\.sql$")
+
+
+@total_ordering
+@dataclass(frozen=True, slots=True)
+class Version:
+    """A migration version; ``str(v)`` gives ``V226`` or ``V2.1``."""
+
+    parts: tuple[int, ...]
+
+    @classmethod
+    def parse(cls, text: str | int) -> Version:
+        """Parse ``V226``, ``226``, ``V2.1`` or ``V2_1``."""
+        match = _VERSION_RE.match(str(text).strip())
+        if not match:
+            raise InputError(f"invalid migration version {text!r}: use V<number>, e.g. V226 or V2.1")
+        return cls(tuple(int(p) for p in re.split(r"[._]", match.group(1))))
+
+    @property
+    def major(self) -> int:
+        """The leading number, which decides the migration class."""
+        return self.parts[0]
+
+    def __lt__(self, other: object) -> bool:
+        if not isinstance(other, Version):
+            return NotImplemented
+        return self.parts < other.parts
+
+    def __str__(self) -> str:
+        return "V" + ".".join(str(p) for p in self.parts)
+
+
+def parse_migration_ref(text: str) -> tuple[Version, str | None]:
+    """Parse what ``--migration`` accepts: a file name/path or a version.
+
+    Returns the version and, for a file name, its description.
+    """
+    name = text.strip().replace("\\", "/").rsplit("/", 1)[-1]
+    match = FILE_RE.match(name)
+    if match:
+        return Version.parse(match.group("version")), match.group("description")
+    if name.lower().endswith(".sql"):
+        raise InputError(
+            f"invalid migration file name {name!r}: expected V<version>__<description>.sql"
+        )
+    return Version.parse(name), None

@@ -1,0 +1,50 @@
+"""Shared fixtures: the repository paths, frozen clocks and a real PostgreSQL server."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.pgcluster import Cluster, ClusterUnavailable, external_cluster, start_cluster
+
+ROOT = Path(__file__).resolve().parent.parent
+CALENDARS = ROOT / "calendars"
+POLICIES = ROOT / "policies"
+MIGRATIONS = ROOT / "migrations"
+
+
+@pytest.fixture(autouse=True)
+def _isolated_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test gets its own expansion cache so no test reads another's."""
+    monkeypatch.setenv("SEASONGATE_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[Cluster]:
+    """A real PostgreSQL server for the whole session; fails (never skips) under CI=true."""
+    dsn = os.environ.get("SEASONGATE_TEST_DSN")
+    try:
+        cluster = external_cluster(dsn) if dsn else start_cluster()
+    except ClusterUnavailable as exc:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"PostgreSQL is required under CI=true: {exc}")
+        pytest.skip(f"no PostgreSQL server: {exc}")
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture
+def pg_dsn(pg_cluster: Cluster) -> Iterator[str]:
+    """A fresh, empty database on the test server; dropped afterwards."""
+    import psycopg
+
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(pg_cluster.dsn(), autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    yield pg_cluster.dsn(name)
+    with psycopg.connect(pg_cluster.dsn(), autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
