@@ -1,0 +1,479 @@
+"""Read calendar files (with ``extends``) and compile them into rules, with located errors."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from dataclasses import dataclass
+from datetime import datetime, time
+from pathlib import Path
+from typing import Any
+
+from seasongate._calendar._index import CalendarIndex
+from seasongate._calendar._rules import (
+    MAX_YEAR,
+    MIN_YEAR,
+    WEEKDAYS,
+    Dated,
+    Holidays,
+    Period,
+    PeriodRule,
+    Recurring,
+    Weekly,
+    Years,
+    expand_rules,
+    parse_date_expr,
+    refs_of,
+)
+from seasongate._errors import ConfigError, ConfigErrors, HorizonError, InputError
+from seasongate._time import parse_clock, parse_duration, zone
+from seasongate._yaml import Marks, errors_from_validation, format_loc, load_yaml, mark_of, read_text
+
+
+def display_path(path: Path) -> str:
+    """A path as a person wants to read it: relative to the working directory when inside it."""
+    try:
+        rel = os.path.relpath(path)
+    except ValueError:
+        return str(path)
+    return rel if not rel.startswith("..") else str(path)
+
+
+@dataclass(frozen=True)
+class Calendar:
+    """A loaded calendar: its zone, territory and compiled rules (base calendars merged in)."""
+
+    name: str
+    path: str
+    timezone: str
+    territory: str | None
+    rules: tuple[PeriodRule, ...]
+    files: tuple[str, ...]
+    digest: str
+
+    @property
+    def tz(self) -> Any:
+        """The calendar's ``ZoneInfo``."""
+        return zone(self.timezone)
+
+    def expand(self, first_year: int, last_year: int) -> list[Period]:
+        """Concrete periods of the occurrences of ``first_year`` to ``last_year``."""
+        if first_year > last_year:
+            raise InputError(f"empty year range {first_year}-{last_year}")
+        if first_year < MIN_YEAR or last_year > MAX_YEAR:
+            raise HorizonError(
+                f"calendar {self.name}: years {first_year}-{last_year} are outside "
+                f"{MIN_YEAR}-{MAX_YEAR}, the range calendars answer"
+            )
+        return expand_rules(
+            self.rules,
+            tz=self.tz,
+            calendar=self.name,
+            territory=self.territory,
+            first_year=first_year,
+            last_year=last_year,
+        )
+
+
+class _Collector:
+    """Gathers located problems so one pass reports all of them."""
+
+    def __init__(self, path: Path, marks: Marks) -> None:
+        self.path = path
+        self.marks = marks
+        self.problems: list[ConfigError] = []
+
+    def add(self, loc: tuple[str | int, ...], message: str) -> None:
+        line, column = mark_of(self.marks, loc)
+        self.problems.append(
+            ConfigError(message, path=display_path(self.path), line=line, column=column, field=format_loc(loc))
+        )
+
+    def source(self, loc: tuple[str | int, ...]) -> str:
+        return f"{display_path(self.path)}:{mark_of(self.marks, loc)[0]}"
+
+
+@dataclass
+class _Loaded:
+    name: str
+    timezone: str | None
+    territory: str | None
+    rules: list[PeriodRule]
+    files: list[tuple[str, str]]  # (display path, sha256)
+
+
+def load_calendar(path: str | Path) -> Calendar:
+    """Load and compile the calendar file at ``path``; raises :class:`ConfigErrors`."""
+    root = Path(path)
+    loaded = _load(root.resolve(), (), display=root)
+    if loaded.timezone is None:
+        raise ConfigError(
+            "no timezone: set an IANA zone such as Europe/Berlin (here or in a file it extends)",
+            path=display_path(root), line=1, column=1, field="timezone",
+        )
+    ordered = _dependency_order(loaded.rules, root)
+    digest = hashlib.sha256("\n".join(f"{p}={h}" for p, h in loaded.files).encode()).hexdigest()
+    return Calendar(
+        name=loaded.name,
+        path=display_path(root),
+        timezone=loaded.timezone,
+        territory=loaded.territory,
+        rules=tuple(ordered),
+        files=tuple(p for p, _ in loaded.files),
+        digest=digest,
+    )
+
+
+def _load(path: Path, stack: tuple[Path, ...], *, display: Path) -> _Loaded:
+    from pydantic import ValidationError
+
+    from seasongate._calendar._model import CalendarModel
+
+    text = read_text(display if display.exists() else path)
+    data, marks = load_yaml(display, text)
+    if not isinstance(data, dict):
+        raise ConfigError(
+            f"a calendar file is a mapping (name, timezone, periods...), not a {type(data).__name__}",
+            path=display_path(display), line=1, column=1,
+        )
+    try:
+        model = CalendarModel.model_validate(data)
+    except ValidationError as exc:
+        raise errors_from_validation(exc, Path(display_path(display)), marks) from None
+    issues = _Collector(display, marks)
+
+    base_rules: list[PeriodRule] = []
+    files: list[tuple[str, str]] = []
+    timezone = None
+    territory = None
+    for i, ref in enumerate(model.extends):
+        target = (path.parent / ref).resolve()
+        if target in (*stack, path):
+            issues.add(("extends", i), f"extends cycle: {ref} is already being loaded")
+            continue
+        if not target.is_file():
+            issues.add(("extends", i), f"extended calendar {ref} does not exist")
+            continue
+        base = _load(target, (*stack, path), display=Path(os.path.relpath(target)) if target.is_relative_to(Path.cwd()) else target)
+        files.extend(base.files)
+        timezone = base.timezone or timezone
+        territory = base.territory or territory
+        for rule in base.rules:
+            base_rules = [r for r in base_rules if r.name != rule.name] + [rule]
+    files.append((display_path(display), hashlib.sha256(text.encode()).hexdigest()))
+
+    if model.timezone is not None:
+        try:
+            zone(model.timezone)
+            timezone = model.timezone
+        except InputError as exc:
+            issues.add(("timezone",), str(exc))
+    territory = model.territory or territory
+
+    own: list[PeriodRule] = []
+    seen: dict[str, int] = {}
+    for i, entry in enumerate(model.periods):
+        loc: tuple[str | int, ...] = ("periods", i)
+        if entry.name in seen:
+            issues.add((*loc, "name"), f"duplicate period name {entry.name!r} (first at periods[{seen[entry.name]}])")
+            continue
+        seen[entry.name] = i
+        rule = _compile_period(entry, loc, issues)
+        if rule is not None:
+            own.append(rule)
+    for i, hol in enumerate(model.holidays):
+        loc = ("holidays", i)
+        rule = _compile_holidays(hol, loc, issues)
+        if rule is not None:
+            own.append(rule)
+    if issues.problems:
+        raise ConfigErrors(issues.problems)
+
+    rules = list(base_rules)
+    for rule in own:
+        # A period named like one in the extended calendar replaces it (move a season here).
+        replaced = [i for i, r in enumerate(rules) if r.name == rule.name]
+        if replaced:
+            rules[replaced[0]] = rule
+        else:
+            rules.append(rule)
+    name = model.name or display.stem
+    return _Loaded(name, timezone, territory, rules, files)
+
+
+def _years(model: Any, loc: tuple[str | int, ...], issues: _Collector) -> Years:
+    if model is None:
+        return Years()
+    for key, value in (("from", model.first), ("until", model.last)):
+        if value is not None and not MIN_YEAR <= value <= MAX_YEAR:
+            issues.add((*loc, "years", key), f"year {value} is outside {MIN_YEAR}-{MAX_YEAR}")
+    if model.first is not None and model.last is not None and model.last < model.first:
+        issues.add((*loc, "years", "until"), f"until {model.last} is before from {model.first}")
+    return Years(model.first, model.last, frozenset(model.skip))
+
+
+def _clock(value: str | None, loc: tuple[str | int, ...], issues: _Collector) -> time | None:
+    if value is None:
+        return None
+    try:
+        return parse_clock(str(value))
+    except InputError as exc:
+        issues.add(loc, str(exc))
+        return None
+
+
+def _duration(value: str | None, loc: tuple[str | int, ...], issues: _Collector) -> int | None:
+    if value is None:
+        return None
+    try:
+        seconds = parse_duration(value)
+    except InputError as exc:
+        issues.add(loc, str(exc))
+        return None
+    if seconds <= 0:
+        issues.add(loc, "duration must be positive")
+        return None
+    return seconds
+
+
+def _days(values: list[str] | None, loc: tuple[str | int, ...], issues: _Collector) -> frozenset[int]:
+    if values is None:
+        return frozenset(range(7))
+    days: set[int] = set()
+    for i, raw in enumerate(values):
+        text = str(raw).strip().lower()
+        if "-" in text:
+            first, _, last = text.partition("-")
+            a, b = WEEKDAYS.get(first.strip()), WEEKDAYS.get(last.strip())
+            if a is None or b is None:
+                issues.add((*loc, i), f"unknown day range {raw!r} (e.g. mon-fri)")
+                continue
+            days.update(range(a, b + 1) if a <= b else [*range(a, 7), *range(0, b + 1)])
+        elif text in WEEKDAYS:
+            days.add(WEEKDAYS[text])
+        else:
+            issues.add((*loc, i), f"unknown weekday {raw!r} (use monday..sunday or mon..sun)")
+    return frozenset(days)
+
+
+def _compile_period(entry: Any, loc: tuple[str | int, ...], issues: _Collector) -> PeriodRule | None:
+    shapes = [k for k in ("start", "weekly", "daily", "rrule") if getattr(entry, k) is not None]
+    if entry.end is not None and "start" not in shapes:
+        shapes.append("start")
+    if len(shapes) != 1:
+        issues.add(
+            loc,
+            "a period needs exactly one of: start/end (dates), weekly, daily, rrule"
+            + (f" (found {', '.join(shapes)})" if shapes else ""),
+        )
+        return None
+    count = len(issues.problems)
+    years = _years(entry.years, loc, issues)
+    shape: Any = None
+    if shapes[0] == "start":
+        exprs = []
+        for key in ("start", "end"):
+            raw = getattr(entry, key)
+            if raw is None:
+                issues.add((*loc, key), f"a dated period needs both start and end ({key} is missing)")
+                continue
+            try:
+                exprs.append(parse_date_expr(raw))
+            except ValueError as exc:
+                issues.add((*loc, key), str(exc))
+        start_time = _clock(entry.start_time, (*loc, "start_time"), issues)
+        end_time = _clock(entry.end_time, (*loc, "end_time"), issues)
+        exceptions = {}
+        for year, exc_model in entry.exceptions.items():
+            if not MIN_YEAR <= year <= MAX_YEAR:
+                issues.add((*loc, "exceptions", year), f"year {year} is outside {MIN_YEAR}-{MAX_YEAR}")
+            if exc_model.start and exc_model.end and exc_model.end < exc_model.start:
+                issues.add((*loc, "exceptions", year, "end"), "end is before start")
+            exceptions[year] = (exc_model.start, exc_model.end)
+        if len(exprs) == 2:
+            shape = Dated(exprs[0], exprs[1], start_time, end_time, exceptions)
+            if shape.one_off:
+                first = shape.start.on(0, _no_refs)
+                last = shape.end.on(0, _no_refs)
+                if first and last and last < first:
+                    issues.add((*loc, "end"), f"end {last} is before start {first}")
+                elif first and last and first == last and start_time and end_time and end_time <= start_time:
+                    issues.add((*loc, "end_time"), "end_time is not after start_time on a one-day period")
+                for key, day in (("start", first), ("end", last)):
+                    if day and not MIN_YEAR <= day.year <= MAX_YEAR:
+                        issues.add((*loc, key), f"year {day.year} is outside {MIN_YEAR}-{MAX_YEAR}")
+    elif shapes[0] in ("weekly", "daily"):
+        window = getattr(entry, shapes[0])
+        wloc = (*loc, shapes[0])
+        if shapes[0] == "daily" and window.days is not None:
+            issues.add((*wloc, "days"), "daily windows run every day; use weekly with days")
+        days = _days(window.days, (*wloc, "days"), issues)
+        start = _clock(window.start, (*wloc, "start"), issues)
+        end = _clock(window.end, (*wloc, "end"), issues)
+        duration = _duration(window.duration, (*wloc, "duration"), issues)
+        if (window.end is None) == (window.duration is None):
+            issues.add(wloc, "a window needs exactly one of end or duration")
+        if shapes[0] == "weekly" and window.days is None:
+            issues.add(wloc, "a weekly window needs days (e.g. [saturday] or [mon-fri])")
+        if start is not None:
+            shape = Weekly(days, start, end, duration)
+    else:
+        at = _clock(entry.time, (*loc, "time"), issues) or time(0)
+        duration = _duration(entry.duration, (*loc, "duration"), issues)
+        if entry.duration is None:
+            issues.add(loc, "an rrule period needs a duration (e.g. 4h)")
+        dtstart = None
+        if entry.dtstart is not None:
+            try:
+                dtstart = datetime.fromisoformat(str(entry.dtstart))
+                if dtstart.tzinfo is not None:
+                    raise ValueError("give dtstart as local wall time, without an offset")
+            except ValueError as exc:
+                issues.add((*loc, "dtstart"), f"invalid dtstart {entry.dtstart!r}: {exc}")
+                dtstart = None
+        rule_text = str(entry.rrule).strip()
+        if rule_text.upper().startswith("RRULE:"):
+            rule_text = rule_text[6:]
+        try:
+            from dateutil.rrule import rrulestr
+
+            rrulestr(rule_text, dtstart=dtstart or datetime(2000, 1, 1))
+        except (ValueError, TypeError) as exc:
+            issues.add((*loc, "rrule"), f"invalid RFC 5545 rule: {exc}")
+        if duration:
+            shape = Recurring(rule_text, at, duration, dtstart)
+    if len(issues.problems) > count or shape is None:
+        return None
+    return PeriodRule(
+        name=entry.name,
+        kind=entry.kind,
+        shape=shape,
+        source=issues.source(loc),
+        tags=tuple(entry.tags),
+        description=entry.description,
+        years=years,
+    )
+
+
+def _no_refs(name: str, year: int) -> None:
+    return None
+
+
+def _compile_holidays(entry: Any, loc: tuple[str | int, ...], issues: _Collector) -> PeriodRule | None:
+    from seasongate._calendar._holidays import check_holidays
+
+    try:
+        check_holidays(entry.country, entry.subdivision, tuple(entry.categories))
+    except ValueError as exc:
+        message = str(exc)
+        field = "categories" if "category" in message else "subdivision" if "subdivision" in message else "country"
+        issues.add((*loc, field), message)
+        return None
+    label = entry.country + (f"-{entry.subdivision}" if entry.subdivision else "")
+    return PeriodRule(
+        name=f"holidays:{label}",
+        kind=entry.kind,
+        shape=Holidays(entry.country, entry.subdivision, tuple(entry.categories)),
+        source=issues.source(loc),
+        tags=tuple(entry.tags),
+        description=entry.description or f"public holiday ({label}, {', '.join(entry.categories)})",
+        years=_years(entry.years, loc, issues),
+    )
+
+
+_SOURCE_LINE = re.compile(r"^(?P<path>.*):(?P<line>\d+)$")
+
+
+def _dependency_order(rules: list[PeriodRule], root: Path) -> list[PeriodRule]:
+    """Order rules so that every referenced period is expanded before its dependants."""
+    by_name = {r.name: r for r in rules}
+    problems: list[ConfigError] = []
+    deps: dict[str, set[str]] = {}
+    for rule in rules:
+        needed: set[str] = set()
+        if isinstance(rule.shape, Dated):
+            needed = refs_of(rule.shape.start) | refs_of(rule.shape.end)
+        for name in sorted(needed):
+            target = by_name.get(name)
+            where = _SOURCE_LINE.match(rule.source)
+            path, line = (where.group("path"), int(where.group("line"))) if where else (display_path(root), 0)
+            if target is None:
+                known = ", ".join(sorted(n for n in by_name if not n.startswith("holidays:")))
+                problems.append(ConfigError(
+                    f"refers to unknown period {name!r} (known: {known})",
+                    path=path, line=line, column=1, field=f"periods.{rule.name}",
+                ))
+            elif not isinstance(target.shape, Dated):
+                problems.append(ConfigError(
+                    f"refers to {name!r}, which is not a dated period (start/end)",
+                    path=path, line=line, column=1, field=f"periods.{rule.name}",
+                ))
+        deps[rule.name] = {n for n in needed if n in by_name}
+    if problems:
+        raise ConfigErrors(problems)
+    ordered: list[PeriodRule] = []
+    state: dict[str, int] = {}
+
+    def visit(name: str, chain: tuple[str, ...]) -> None:
+        if state.get(name) == 2:
+            return
+        if state.get(name) == 1:
+            rule = by_name[name]
+            raise ConfigError(
+                f"periods refer to each other in a cycle: {' -> '.join((*chain, name))}",
+                path=rule.source.rsplit(":", 1)[0], line=int(rule.source.rsplit(":", 1)[1]),
+                column=1, field=f"periods.{name}",
+            )
+        state[name] = 1
+        for dep in sorted(deps[name]):
+            visit(dep, (*chain, name))
+        state[name] = 2
+        ordered.append(by_name[name])
+
+    for rule in rules:
+        visit(rule.name, ())
+    return ordered
+
+
+def year_bounds(first_year: int, last_year: int, tz: Any) -> tuple[int, int]:
+    """Epoch seconds of local 1 January ``first_year`` and 1 January after ``last_year``."""
+    from datetime import date
+
+    from seasongate._time import local_midnight_ts
+
+    return local_midnight_ts(date(first_year, 1, 1), tz), local_midnight_ts(date(last_year + 1, 1, 1), tz)
+
+
+def build_index(calendar: Calendar, first_year: int, last_year: int) -> CalendarIndex:
+    """Expand ``calendar`` for the years and index it (the previous year's occurrences that
+    reach into the range, such as a Christmas peak into January, are included)."""
+    lo, hi = year_bounds(first_year, last_year, calendar.tz)
+    periods = calendar.expand(max(first_year - 1, MIN_YEAR), last_year)
+    return CalendarIndex(periods, tz=calendar.tz, lo=lo, hi=hi)
+
+
+def calendar_digest(path: str | Path) -> str:
+    """The digest ``load_calendar`` would give, from the raw files only (no validation):
+    the key of the expansion cache, cheap enough for the ``check`` start-up path."""
+    import yaml
+
+    files: list[tuple[str, str]] = []
+
+    def walk(target: Path, display: Path, stack: tuple[Path, ...]) -> None:
+        text = read_text(display if display.exists() else target)
+        try:
+            data = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+        except yaml.YAMLError:
+            data = None
+        extends = data.get("extends", []) if isinstance(data, dict) else []
+        for ref in extends if isinstance(extends, list) else []:
+            sub = (target.parent / str(ref)).resolve()
+            if sub in (*stack, target) or not sub.is_file():
+                continue
+            walk(sub, Path(os.path.relpath(sub)) if sub.is_relative_to(Path.cwd()) else sub, (*stack, target))
+        files.append((display_path(display), hashlib.sha256(text.encode()).hexdigest()))
+
+    root = Path(path)
+    walk(root.resolve(), root, ())
+    return hashlib.sha256("\n".join(f"{p}={h}" for p, h in files).encode()).hexdigest()

@@ -1,0 +1,122 @@
+"""The shape of a policy file, as pydantic models (imported only when a file is parsed)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from seasongate._calendar._rules import KINDS
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+def _as_list(value: object) -> object:
+    return [value] if isinstance(value, (str, int)) and not isinstance(value, bool) else value
+
+
+class TerritoryModel(_Strict):
+    """``DE: {calendar: ../calendars/de-by.yaml}``"""
+
+    calendar: str
+
+
+class RangeModel(_Strict):
+    """A version range: ``{from: V1, to: V7999}`` (``to`` open-ended when left out)."""
+
+    first: str | int = Field(alias="from")
+    last: str | int | None = Field(default=None, alias="to")
+
+
+class PeriodSelectorModel(_Strict):
+    """Which periods: by kind, name or tag (each one value or a list)."""
+
+    kind: list[str] = []
+    name: list[str] = []
+    tag: list[str] = []
+
+    _lists = field_validator("kind", "name", "tag", mode="before")(_as_list)
+
+    @field_validator("kind")
+    @classmethod
+    def _known_kinds(cls, value: list[str]) -> list[str]:
+        for kind in value:
+            if kind not in KINDS:
+                raise ValueError(f"unknown period kind {kind!r} (known: {', '.join(KINDS)})")
+        return value
+
+
+class FinishBeforeModel(PeriodSelectorModel):
+    """``finish_before: {kind: blackout, margin: 30m}``"""
+
+    margin: str = "0m"
+
+
+class TimeOfDayModel(_Strict):
+    """``time: {from: "06:00", to: "20:00"}`` in the territory's local time."""
+
+    first: str = Field(alias="from")
+    last: str = Field(alias="to")
+
+
+class WhenModel(_Strict):
+    """The conditions of a rule; all of them must hold."""
+
+    environments: list[str] | None = None
+    territories: list[str] | None = None
+    classes: list[str] | None = None
+    versions: RangeModel | None = None
+    risk: list[Literal["low", "medium", "high"]] | None = None
+    operations: list[Literal["apply", "rollback"]] | None = None
+    in_period: PeriodSelectorModel | None = None
+    not_in_period: PeriodSelectorModel | None = None
+    days: list[str] | None = None
+    time: TimeOfDayModel | None = None
+    finish_before: FinishBeforeModel | None = None
+
+    _lists = field_validator(
+        "environments", "territories", "classes", "risk", "operations", "days", mode="before"
+    )(_as_list)
+
+
+class OverrideModel(_Strict):
+    """What an emergency override of this rule needs."""
+
+    approvals: int = Field(ge=1, le=10)
+    role: str = "release_manager"
+    max_validity: str = "24h"
+
+
+class RuleModel(_Strict):
+    """One rule."""
+
+    name: str = Field(min_length=1)
+    effect: Literal["allow", "deny"]
+    message: str = ""
+    when: WhenModel = WhenModel()
+    override: OverrideModel | Literal[False] | None = None
+
+
+class DefaultsModel(_Strict):
+    """Risk and duration of a migration that declares neither."""
+
+    risk: Literal["low", "medium", "high"] = "medium"
+    duration: str = "15m"
+
+
+class PolicyModel(_Strict):
+    """A policy file."""
+
+    name: str | None = None
+    description: str = ""
+    environments: list[str] = Field(min_length=1)
+    territories: dict[str, TerritoryModel] = Field(min_length=1)
+    default: Literal["allow", "deny"] = "deny"
+    classes: dict[str, RangeModel] = {}
+    defaults: DefaultsModel = DefaultsModel()
+    horizon_days: int = Field(default=366, ge=7, le=3660)
+    release_managers: list[str] = []
+    roles: dict[str, list[str]] = {}
+    rules: list[RuleModel] = []

@@ -1,0 +1,198 @@
+"""Safe YAML loading that remembers where every value stood.
+
+``load_yaml`` returns the plain data and a map from each value's path (a tuple of keys and
+indexes) to its line and column, so that a pydantic validation error at
+``rules[2].when.kind`` can be reported as ``policies/prod.yaml:14:5: rules[2].when.kind: ...``.
+
+Safety: only the safe constructors; files over :data:`MAX_BYTES` are refused; aliases are
+allowed but the expanded document may not exceed :data:`MAX_NODES` nodes (no alias bombs);
+duplicate keys are errors. YAML 1.1 surprises are turned off: ``22:00`` stays a string (not
+sexagesimal 1320) and only ``true``/``false`` are booleans (``NO`` stays Norway).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from seasongate._errors import ConfigError, ConfigErrors
+
+if TYPE_CHECKING:
+    from pydantic import ValidationError
+
+MAX_BYTES = 1024 * 1024
+MAX_NODES = 100_000
+
+Marks = dict[tuple[str | int, ...], tuple[int, int]]
+
+
+def _loader() -> type[Any]:
+    import yaml
+
+    return getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def read_text(path: Path) -> str:
+    """Read a configuration file, refusing missing, huge and non-UTF-8 files."""
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise ConfigError(f"cannot read file: {exc.strerror}", path=str(path)) from exc
+    if size > MAX_BYTES:
+        raise ConfigError(f"file is {size} bytes; the limit is {MAX_BYTES}", path=str(path))
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read file as UTF-8 text: {exc}", path=str(path)) from exc
+
+
+def load_yaml(path: Path, text: str | None = None) -> tuple[Any, Marks]:
+    """Load one YAML document from ``path`` (or ``text``), with line marks."""
+    import yaml
+
+    if text is None:
+        text = read_text(path)
+    loader_cls = _loader()
+    loader = loader_cls(text)
+    try:
+        root = loader.get_single_node()
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        message = " ".join(str(p) for p in (exc.context, exc.problem) if p) or "invalid YAML"
+        raise ConfigError(
+            f"YAML syntax error: {message}",
+            path=str(path),
+            line=(mark.line + 1) if mark else 0,
+            column=(mark.column + 1) if mark else 0,
+        ) from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"YAML error: {exc}", path=str(path)) from exc
+    finally:
+        loader.dispose()
+    if root is None:
+        raise ConfigError("the file is empty", path=str(path), line=1, column=1)
+    marks: Marks = {}
+    budget = [MAX_NODES]
+    data = _convert(root, (), marks, budget, path)
+    return data, marks
+
+
+def _scalar(node: Any) -> Any:
+    import yaml
+
+    tag = node.tag
+    value = node.value
+    if tag == "tag:yaml.org,2002:bool":
+        low = value.lower()
+        if low in ("true", "false"):
+            return low == "true"
+        return value
+    if tag in ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float") and ":" in value:
+        return value
+    constructor = yaml.constructor.SafeConstructor()
+    return constructor.construct_object(node, deep=True)
+
+
+def _convert(node: Any, at: tuple[str | int, ...], marks: Marks, budget: list[int], path: Path) -> Any:
+    import yaml
+
+    budget[0] -= 1
+    if budget[0] < 0:
+        raise ConfigError(
+            f"document expands to more than {MAX_NODES} nodes (alias bomb?)", path=str(path)
+        )
+    marks[at] = (node.start_mark.line + 1, node.start_mark.column + 1)
+    if isinstance(node, yaml.MappingNode):
+        out: dict[Any, Any] = {}
+        for key_node, value_node in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                raise ConfigError(
+                    "YAML merge keys (<<) are not supported; write the keys out",
+                    path=str(path),
+                    line=key_node.start_mark.line + 1,
+                    column=key_node.start_mark.column + 1,
+                )
+            key = _scalar(key_node) if isinstance(key_node, yaml.ScalarNode) else None
+            if key is None or isinstance(key, (list, dict)):
+                raise ConfigError(
+                    "mapping keys must be plain scalars",
+                    path=str(path),
+                    line=key_node.start_mark.line + 1,
+                    column=key_node.start_mark.column + 1,
+                )
+            if key in out:
+                raise ConfigError(
+                    f"duplicate key {key!r}",
+                    path=str(path),
+                    line=key_node.start_mark.line + 1,
+                    column=key_node.start_mark.column + 1,
+                    field=format_loc((*at, str(key))),
+                )
+            child = (*at, key)
+            out[key] = _convert(value_node, child, marks, budget, path)
+            # Point errors about a key's value at the key itself when the value is a block.
+            marks.setdefault(child, (key_node.start_mark.line + 1, key_node.start_mark.column + 1))
+        return out
+    if isinstance(node, yaml.SequenceNode):
+        return [_convert(item, (*at, i), marks, budget, path) for i, item in enumerate(node.value)]
+    try:
+        return _scalar(node)
+    except (yaml.YAMLError, ValueError) as exc:
+        raise ConfigError(
+            f"invalid value {node.value!r}: {exc}",
+            path=str(path),
+            line=node.start_mark.line + 1,
+            column=node.start_mark.column + 1,
+            field=format_loc(at),
+        ) from exc
+
+
+def format_loc(loc: Iterable[str | int]) -> str:
+    """``('rules', 2, 'when', 'kind') -> 'rules[2].when.kind'``."""
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out
+
+
+def mark_of(marks: Mapping[tuple[str | int, ...], tuple[int, int]], loc: tuple[Any, ...]) -> tuple[int, int]:
+    """The line and column of ``loc``, or of its nearest marked ancestor."""
+    probe = tuple(loc)
+    while probe:
+        if probe in marks:
+            return marks[probe]
+        probe = probe[:-1]
+    return marks.get((), (1, 1))
+
+
+def errors_from_validation(
+    exc: ValidationError, path: Path, marks: Marks, *, prefix: tuple[str | int, ...] = ()
+) -> ConfigErrors:
+    """Turn a pydantic ``ValidationError`` into located ``path:line:col: field: message``."""
+    problems = []
+    for err in exc.errors(include_url=False):
+        # pydantic inserts the tag of a tagged union / function validators into loc; drop
+        # the parts that are not keys of the document.
+        loc = tuple(p for p in (*prefix, *err["loc"]) if not (isinstance(p, str) and p.startswith("function-")))
+        real: list[str | int] = []
+        for part in loc:
+            candidate = (*real, part)
+            if candidate in marks or isinstance(part, int):
+                real.append(part)
+        line, column = mark_of(marks, tuple(real))
+        message = err["msg"]
+        if err["type"] == "extra_forbidden":
+            message = "unknown key"
+            real = [p for p in loc]
+        elif message.startswith("Value error, "):
+            message = message[len("Value error, ") :]
+        elif message.startswith("Assertion failed, "):
+            message = message[len("Assertion failed, ") :]
+        problems.append(
+            ConfigError(message, path=str(path), line=line, column=column, field=format_loc(real or loc))
+        )
+    return ConfigErrors(problems)
