@@ -39,10 +39,7 @@ class Cluster:
     pg_ctl: str | None  # None when the server is external
 
     def dsn(self, dbname: str = "postgres", user: str | None = None) -> str:
-        return (
-            f"postgresql://{user or self.superuser}@/{dbname}"
-            f"?host={self.socket_dir}&port={self.port}"
-        )
+        return f"postgresql://{user or self.superuser}@/{dbname}?host={self.socket_dir}&port={self.port}"
 
     def stop(self) -> None:
         if self.pg_ctl is None:
@@ -75,14 +72,16 @@ def start_cluster() -> Cluster:
         superuser = getpass.getuser()
     port = 5432 + (os.getpid() % 2000) + 1000
     try:
-        _run_as_owner([initdb, "-D", str(datadir), "-A", "trust", "-U", superuser,
-                       "-E", "UTF8", "--no-sync", "--locale=C"])
+        _run_as_owner(
+            [initdb, "-D", str(datadir), "-A", "trust", "-U", superuser, "-E", "UTF8", "--no-sync", "--locale=C"]
+        )
         opts = (
             f"-c listen_addresses='' -k {socket_dir} -p {port} -c fsync=off "
             "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
         )
-        _run_as_owner([pg_ctl, "-D", str(datadir), "-o", opts, "-w", "-t", "60",
-                       "-l", str(base / "server.log"), "start"])
+        _run_as_owner(
+            [pg_ctl, "-D", str(datadir), "-o", opts, "-w", "-t", "60", "-l", str(base / "server.log"), "start"]
+        )
     except (subprocess.CalledProcessError, OSError) as exc:
         detail = getattr(exc, "stderr", "") or str(exc)
         shutil.rmtree(base, ignore_errors=True)

@@ -83,9 +83,7 @@ class ConfigErrors(ConfigError):
     def __init__(self, problems: Iterable[ConfigError]) -> None:
         self.problems = list(problems)
         first = self.problems[0]
-        super().__init__(
-            first.message, path=first.path, line=first.line, column=first.column, field=first.field
-        )
+        super().__init__(first.message, path=first.path, line=first.line, column=first.column, field=first.field)
 
     def render(self) -> str:
         """All problems, one per line."""

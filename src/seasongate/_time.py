@@ -37,9 +37,7 @@ def parse_duration(text: str | int) -> int:
         return int(raw) * 60
     match = _DURATION_RE.match(raw)
     if not raw or not match or not any(match.groupdict().values()):
-        raise InputError(
-            f"invalid duration {text!r}: use a number with a unit, e.g. 30s, 20m, 4h, 1h30m, 2d"
-        )
+        raise InputError(f"invalid duration {text!r}: use a number with a unit, e.g. 30s, 20m, 4h, 1h30m, 2d")
     parts = {k: int(v) if v else 0 for k, v in match.groupdict().items()}
     return parts["d"] * 86400 + parts["h"] * 3600 + parts["m"] * 60 + parts["s"]
 

@@ -54,7 +54,5 @@ def parse_migration_ref(text: str) -> tuple[Version, str | None]:
     if match:
         return Version.parse(match.group("version")), match.group("description")
     if name.lower().endswith(".sql"):
-        raise InputError(
-            f"invalid migration file name {name!r}: expected V<version>__<description>.sql"
-        )
+        raise InputError(f"invalid migration file name {name!r}: expected V<version>__<description>.sql")
     return Version.parse(name), None

@@ -99,9 +99,7 @@ def _convert(node: Any, at: tuple[str | int, ...], marks: Marks, budget: list[in
 
     budget[0] -= 1
     if budget[0] < 0:
-        raise ConfigError(
-            f"document expands to more than {MAX_NODES} nodes (alias bomb?)", path=str(path)
-        )
+        raise ConfigError(f"document expands to more than {MAX_NODES} nodes (alias bomb?)", path=str(path))
     marks[at] = (node.start_mark.line + 1, node.start_mark.column + 1)
     if isinstance(node, yaml.MappingNode):
         out: dict[Any, Any] = {}
@@ -192,7 +190,5 @@ def errors_from_validation(
             message = message[len("Value error, ") :]
         elif message.startswith("Assertion failed, "):
             message = message[len("Assertion failed, ") :]
-        problems.append(
-            ConfigError(message, path=str(path), line=line, column=column, field=format_loc(real or loc))
-        )
+        problems.append(ConfigError(message, path=str(path), line=line, column=column, field=format_loc(real or loc)))
     return ConfigErrors(problems)

@@ -14,9 +14,7 @@ if TYPE_CHECKING:
 def _entity(country: str, subdivision: str | None, categories: tuple[str, ...], years: Any) -> Any:
     import holidays
 
-    return holidays.country_holidays(
-        country, subdiv=subdivision, categories=categories, years=years, language="de"
-    )
+    return holidays.country_holidays(country, subdiv=subdivision, categories=categories, years=years, language="de")
 
 
 def check_holidays(country: str, subdivision: str | None, categories: tuple[str, ...]) -> None:
@@ -49,8 +47,7 @@ def holiday_dates(shape: Holidays, first_year: int, last_year: int) -> list[tupl
     low, high = holiday_years(shape)
     if first_year < low or last_year > high:
         raise HorizonError(
-            f"public holidays of {shape.country} are known for {low}-{high} only; "
-            f"asked for {first_year}-{last_year}"
+            f"public holidays of {shape.country} are known for {low}-{high} only; asked for {first_year}-{last_year}"
         )
     entity = _entity(shape.country, shape.subdivision, shape.categories, range(first_year, last_year + 1))
     return [(day, entity.get_list(day)) for day in sorted(entity)]

@@ -95,9 +95,7 @@ class CalendarIndex:
 
     def _check(self, ts: int) -> None:
         if not self.lo <= ts < self.hi:
-            raise HorizonError(
-                f"{iso(ts)} is outside the expanded range {iso(self.lo)} to {iso(self.hi)}"
-            )
+            raise HorizonError(f"{iso(ts)} is outside the expanded range {iso(self.lo)} to {iso(self.hi)}")
 
     def active_at(self, at: int | datetime) -> tuple[Period, ...]:
         """The periods that cover the instant."""
@@ -110,9 +108,7 @@ class CalendarIndex:
         """The periods that overlap ``[lo, hi)``, sorted by start."""
         first = bisect_left(self._starts, lo - self._max_len)
         last = bisect_left(self._starts, hi)
-        return [
-            p for p in self.periods[first:last] if p.end > lo and p.start < hi and selector.matches(p)
-        ]
+        return [p for p in self.periods[first:last] if p.end > lo and p.start < hi and selector.matches(p)]
 
     def _select(self, selector: Selector) -> tuple[list[Period], list[int], list[int], IntervalSet]:
         cached = self._selected.get(selector)

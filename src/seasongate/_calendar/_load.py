@@ -110,7 +110,10 @@ def load_calendar(path: str | Path) -> Calendar:
     if loaded.timezone is None:
         raise ConfigError(
             "no timezone: set an IANA zone such as Europe/Berlin (here or in a file it extends)",
-            path=display_path(root), line=1, column=1, field="timezone",
+            path=display_path(root),
+            line=1,
+            column=1,
+            field="timezone",
         )
     ordered = _dependency_order(loaded.rules, root)
     digest = hashlib.sha256("\n".join(f"{p}={h}" for p, h in loaded.files).encode()).hexdigest()
@@ -135,7 +138,9 @@ def _load(path: Path, stack: tuple[Path, ...], *, display: Path) -> _Loaded:
     if not isinstance(data, dict):
         raise ConfigError(
             f"a calendar file is a mapping (name, timezone, periods...), not a {type(data).__name__}",
-            path=display_path(display), line=1, column=1,
+            path=display_path(display),
+            line=1,
+            column=1,
         )
     try:
         model = CalendarModel.model_validate(data)
@@ -155,7 +160,11 @@ def _load(path: Path, stack: tuple[Path, ...], *, display: Path) -> _Loaded:
         if not target.is_file():
             issues.add(("extends", i), f"extended calendar {ref} does not exist")
             continue
-        base = _load(target, (*stack, path), display=Path(os.path.relpath(target)) if target.is_relative_to(Path.cwd()) else target)
+        base = _load(
+            target,
+            (*stack, path),
+            display=Path(os.path.relpath(target)) if target.is_relative_to(Path.cwd()) else target,
+        )
         files.extend(base.files)
         timezone = base.timezone or timezone
         territory = base.territory or territory
@@ -179,14 +188,14 @@ def _load(path: Path, stack: tuple[Path, ...], *, display: Path) -> _Loaded:
             issues.add((*loc, "name"), f"duplicate period name {entry.name!r} (first at periods[{seen[entry.name]}])")
             continue
         seen[entry.name] = i
-        rule = _compile_period(entry, loc, issues)
-        if rule is not None:
-            own.append(rule)
+        compiled = _compile_period(entry, loc, issues)
+        if compiled is not None:
+            own.append(compiled)
     for i, hol in enumerate(model.holidays):
         loc = ("holidays", i)
-        rule = _compile_holidays(hol, loc, issues)
-        if rule is not None:
-            own.append(rule)
+        compiled = _compile_holidays(hol, loc, issues)
+        if compiled is not None:
+            own.append(compiled)
     if issues.problems:
         raise ConfigErrors(issues.problems)
 
@@ -338,7 +347,7 @@ def _compile_period(entry: Any, loc: tuple[str | int, ...], issues: _Collector) 
         try:
             from dateutil.rrule import rrulestr
 
-            rrulestr(rule_text, dtstart=dtstart or datetime(2000, 1, 1))
+            rrulestr(rule_text, dtstart=dtstart or datetime(2000, 1, 1))  # noqa: DTZ001 - local wall time
         except (ValueError, TypeError) as exc:
             issues.add((*loc, "rrule"), f"invalid RFC 5545 rule: {exc}")
         if duration:
@@ -400,15 +409,25 @@ def _dependency_order(rules: list[PeriodRule], root: Path) -> list[PeriodRule]:
             path, line = (where.group("path"), int(where.group("line"))) if where else (display_path(root), 0)
             if target is None:
                 known = ", ".join(sorted(n for n in by_name if not n.startswith("holidays:")))
-                problems.append(ConfigError(
-                    f"refers to unknown period {name!r} (known: {known})",
-                    path=path, line=line, column=1, field=f"periods.{rule.name}",
-                ))
+                problems.append(
+                    ConfigError(
+                        f"refers to unknown period {name!r} (known: {known})",
+                        path=path,
+                        line=line,
+                        column=1,
+                        field=f"periods.{rule.name}",
+                    )
+                )
             elif not isinstance(target.shape, Dated):
-                problems.append(ConfigError(
-                    f"refers to {name!r}, which is not a dated period (start/end)",
-                    path=path, line=line, column=1, field=f"periods.{rule.name}",
-                ))
+                problems.append(
+                    ConfigError(
+                        f"refers to {name!r}, which is not a dated period (start/end)",
+                        path=path,
+                        line=line,
+                        column=1,
+                        field=f"periods.{rule.name}",
+                    )
+                )
         deps[rule.name] = {n for n in needed if n in by_name}
     if problems:
         raise ConfigErrors(problems)
@@ -422,8 +441,10 @@ def _dependency_order(rules: list[PeriodRule], root: Path) -> list[PeriodRule]:
             rule = by_name[name]
             raise ConfigError(
                 f"periods refer to each other in a cycle: {' -> '.join((*chain, name))}",
-                path=rule.source.rsplit(":", 1)[0], line=int(rule.source.rsplit(":", 1)[1]),
-                column=1, field=f"periods.{name}",
+                path=rule.source.rsplit(":", 1)[0],
+                line=int(rule.source.rsplit(":", 1)[1]),
+                column=1,
+                field=f"periods.{name}",
             )
         state[name] = 1
         for dep in sorted(deps[name]):

@@ -14,6 +14,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from dateutil.easter import easter
@@ -188,9 +189,7 @@ def parse_date_expr(raw: object) -> DateExpr:
     known = {"date", "nth", "weekday", "month", "easter", "later", "earlier", "start_of", "end_of", "offset"}
     unknown = keys - known
     if unknown:
-        raise ValueError(
-            f"unknown key {sorted(unknown)[0]!r} in date expression (known: {', '.join(sorted(known))})"
-        )
+        raise ValueError(f"unknown key {sorted(unknown)[0]!r} in date expression (known: {', '.join(sorted(known))})")
     heads = keys & {"date", "weekday", "easter", "later", "earlier", "start_of", "end_of"}
     if len(heads) != 1:
         raise ValueError(
@@ -210,14 +209,14 @@ def parse_date_expr(raw: object) -> DateExpr:
         if weekday is None:
             raise ValueError(f"unknown weekday {raw['weekday']!r} (use monday..sunday)")
         month_raw = raw.get("month")
-        month = MONTHS.get(str(month_raw).lower()) if isinstance(month_raw, str) else month_raw
-        if not isinstance(month, int) or isinstance(month, bool) or not 1 <= month <= 12:
+        month_of: Any = MONTHS.get(str(month_raw).lower()) if isinstance(month_raw, str) else month_raw
+        if not isinstance(month_of, int) or isinstance(month_of, bool) or not 1 <= month_of <= 12:
             raise ValueError(f"month must be 1-12 or a month name, got {month_raw!r}")
         nth_raw = raw.get("nth", 1)
-        nth = ORDINALS.get(nth_raw.lower()) if isinstance(nth_raw, str) else nth_raw
+        nth: Any = ORDINALS.get(nth_raw.lower()) if isinstance(nth_raw, str) else nth_raw
         if not isinstance(nth, int) or isinstance(nth, bool) or nth == 0 or not -5 <= nth <= 5:
             raise ValueError(f"nth must be 1..5, -1..-5 or first..fifth/last, got {nth_raw!r}")
-        return NthWeekday(month, weekday, nth, offset)
+        return NthWeekday(month_of, weekday, nth, offset)
     if head == "easter":
         return Easter(_offset_of(raw["easter"]) + offset)
     if head in ("later", "earlier"):
@@ -386,7 +385,7 @@ def expand_rules(
     years = range(first_year, last_year + 1)
     for rule in rules:
         shape = rule.shape
-        common = {
+        common: dict[str, Any] = {
             "name": rule.name, "kind": rule.kind, "calendar": calendar, "territory": territory,
             "tags": rule.tags, "source": rule.source, "description": rule.description,
         }  # fmt: skip
@@ -414,24 +413,26 @@ def expand_rules(
     return periods
 
 
-def _dated_period(
-    shape: Dated, first: date, last: date, tz: ZoneInfo, common: dict[str, object]
-) -> Period:
+def _dated_period(shape: Dated, first: date, last: date, tz: ZoneInfo, common: dict[str, Any]) -> Period:
     if shape.start_time is None and shape.end_time is None:
         start = local_midnight_ts(first, tz)
         end = local_midnight_ts(last + timedelta(days=1), tz)
-        return Period(start=start, end=end, all_day=True, **common)  # type: ignore[arg-type]
+        return Period(start=start, end=end, all_day=True, **common)
     start = local_to_ts(first, shape.start_time or time(0), tz)
     if shape.end_time is None:
         end = local_midnight_ts(last + timedelta(days=1), tz)
     else:
         end = local_to_ts(last, shape.end_time, tz)
-    return Period(start=start, end=max(end, start), all_day=False, **common)  # type: ignore[arg-type]
+    return Period(start=start, end=max(end, start), all_day=False, **common)
 
 
 def _weekly(
-    shape: Weekly, rule: PeriodRule, tz: ZoneInfo, first_year: int, last_year: int,
-    common: dict[str, object],
+    shape: Weekly,
+    rule: PeriodRule,
+    tz: ZoneInfo,
+    first_year: int,
+    last_year: int,
+    common: dict[str, Any],
 ) -> Iterable[Period]:
     day = date(first_year, 1, 1) - timedelta(days=1)  # a window from 31 Dec may reach 1 Jan
     stop = date(last_year, 12, 31)
@@ -445,13 +446,17 @@ def _weekly(
             else:
                 end = local_to_ts(day + one if overnight else day, shape.end, tz)
             if end > start:
-                yield Period(start=start, end=end, all_day=False, **common)  # type: ignore[arg-type]
+                yield Period(start=start, end=end, all_day=False, **common)
         day += one
 
 
 def _recurring(
-    shape: Recurring, rule: PeriodRule, tz: ZoneInfo, first_year: int, last_year: int,
-    common: dict[str, object],
+    shape: Recurring,
+    rule: PeriodRule,
+    tz: ZoneInfo,
+    first_year: int,
+    last_year: int,
+    common: dict[str, Any],
 ) -> Iterable[Period]:
     from dateutil.rrule import rrulestr
 
@@ -463,12 +468,16 @@ def _recurring(
         if not rule.years.allows(occurrence.year):
             continue
         start = local_to_ts(occurrence.date(), occurrence.time(), tz)
-        yield Period(start=start, end=start + shape.duration, all_day=False, **common)  # type: ignore[arg-type]
+        yield Period(start=start, end=start + shape.duration, all_day=False, **common)
 
 
 def _holidays(
-    shape: Holidays, rule: PeriodRule, tz: ZoneInfo, first_year: int, last_year: int,
-    common: dict[str, object],
+    shape: Holidays,
+    rule: PeriodRule,
+    tz: ZoneInfo,
+    first_year: int,
+    last_year: int,
+    common: dict[str, Any],
 ) -> Iterable[Period]:
     from seasongate._calendar._holidays import holiday_dates
 
@@ -482,4 +491,4 @@ def _holidays(
             fields = dict(common)
             fields["name"] = name
             fields["tags"] = base_tags
-            yield Period(start=start, end=end, all_day=True, **fields)  # type: ignore[arg-type]
+            yield Period(start=start, end=end, all_day=True, **fields)

@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from seasongate._calendar import CalendarIndex, Selector
-from seasongate._errors import InputError
+from seasongate._calendar import MAX_YEAR, MIN_YEAR, Calendar, CalendarIndex, Selector, build_index
+from seasongate._errors import HorizonError, InputError
 from seasongate._intervals import IntervalSet
 from seasongate._policy._decision import (
     Decision,
@@ -33,10 +33,10 @@ from seasongate._policy._decision import (
     Request,
 )
 from seasongate._policy._rules import MigrationClass, Rule
-from seasongate._time import from_ts, to_ts, zone
+from seasongate._time import from_ts, iso, to_ts, zone
 from seasongate._versions import Version
 
-IndexProvider = Callable[[str, int, int], CalendarIndex]
+IndexBuilder = Callable[[str, int, int], CalendarIndex]
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,7 +93,7 @@ class Policy:
         horizon_days: int,
         roles: dict[str, tuple[str, ...]],
         rules: tuple[Rule, ...],
-        index_provider: IndexProvider,
+        calendars: dict[str, Calendar],
     ) -> None:
         self.name = name
         self.path = path
@@ -107,8 +107,21 @@ class Policy:
         self.horizon_days = horizon_days
         self._roles = roles
         self.rules = rules
-        self._index_provider = index_provider
+        self.calendars = calendars
+        # Expanded calendars by (territory, first year, last year); kept when the policy is
+        # cached, so a warm ``check`` neither parses nor expands anything.
+        self.indexes: dict[tuple[str, int, int], CalendarIndex] = {}
+        self.on_new_index: Callable[[Policy], None] | None = None
         self._states: dict[str, _TerritoryState] = {}
+
+    def __getstate__(self) -> dict[str, object]:
+        state = dict(self.__dict__)
+        state["_states"] = {}
+        state["on_new_index"] = None
+        return state
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        self.__dict__.update(state)
 
     # -- what the policy declares --------------------------------------------------------
 
@@ -172,7 +185,19 @@ class Policy:
         first, last = year - 1, max(need_last, year + 1)
         if state is not None:
             first, last = min(first, state.first_year), max(last, state.last_year)
-        index = self._index_provider(territory, first, last)
+        for (code, have_first, have_last), stored in self.indexes.items():
+            if code == territory and have_first <= first and last <= have_last:
+                index, first, last = stored, have_first, have_last
+                break
+        else:
+            first, last = max(first, MIN_YEAR), min(last, MAX_YEAR)
+            if not MIN_YEAR <= year <= MAX_YEAR:
+                raise HorizonError(f"{iso(at)} is outside {MIN_YEAR}-{MAX_YEAR}, the years calendars answer")
+            index = build_index(self.calendars[territory], first, last)
+            self.indexes = {k: v for k, v in self.indexes.items() if k[0] != territory}
+            self.indexes[(territory, first, last)] = index
+            if self.on_new_index is not None:
+                self.on_new_index(self)
         state = _TerritoryState(index, first, last)
         self._states[territory] = state
         return state
@@ -221,6 +246,11 @@ class Policy:
         if rule.risks is not None and info.risk not in rule.risks:
             return False
         return rule.operations is None or info.operation in rule.operations
+
+    def rule_times(self, rule: Rule, territory: str, at: int) -> IntervalSet:
+        """The times (not yet widened by a run's duration) when ``rule``'s time conditions
+        hold in ``territory``, over the years covered around ``at``."""
+        return self._rule_times(self._state(territory, at), rule)
 
     def _rule_times(self, state: _TerritoryState, rule: Rule) -> IntervalSet:
         cached = state.rule_times.get(rule.name)
@@ -292,9 +322,7 @@ class Policy:
         # that the lifted rule would otherwise leave missing only if an allow rule matches.
         return base.difference(deny), lifting
 
-    def evaluate(
-        self, request: Request, at: datetime | int, overrides: Sequence[OverrideGrant] = ()
-    ) -> Decision:
+    def evaluate(self, request: Request, at: datetime | int, overrides: Sequence[OverrideGrant] = ()) -> Decision:
         """Decide ``request`` at instant ``at`` (aware datetime or epoch seconds).
 
         ``overrides`` are the store's active, approved grants; those covering the request lift
@@ -326,15 +354,14 @@ class Policy:
         allowed_until = latest_start = next_allowed = None
         if allowed:
             span = allowed_set.containing(ts)
-            if span is not None and span[1] < horizon_end:
-                allowed_until = span[1] - 1 + max(duration, 1)
-                latest_start = allowed_until - duration
+            until = None if span is None else span[1] - 1 + max(duration, 1)
+            if until is not None and until < horizon_end:  # at the horizon: unknown, say None
+                allowed_until = until
+                latest_start = until - duration
         else:
             next_allowed = allowed_set.next_start(ts)
         # No rule decided: neither an allow nor a (standing) deny matched.
-        default_applied = not any(
-            r.effect == "allow" or r.lifted_by is None for r in reasons
-        )
+        default_applied = not any(r.effect == "allow" or r.lifted_by is None for r in reasons)
         return Decision(
             allowed=allowed,
             at=ts,
@@ -400,11 +427,17 @@ class Policy:
         for rule in self.rules:
             conds: list[tuple[str, bool]] = []
             if rule.environments is not None:
-                conds.append((f"environment is {'/'.join(sorted(rule.environments))}", request.environment in rule.environments))
+                conds.append(
+                    (f"environment is {'/'.join(sorted(rule.environments))}", request.environment in rule.environments)
+                )
             if rule.territories is not None:
-                conds.append((f"territory is {'/'.join(sorted(rule.territories))}", request.territory in rule.territories))
+                conds.append(
+                    (f"territory is {'/'.join(sorted(rule.territories))}", request.territory in rule.territories)
+                )
             if rule.classes is not None:
-                conds.append((f"migration class is {'/'.join(sorted(rule.classes))}", info.migration_class in rule.classes))
+                conds.append(
+                    (f"migration class is {'/'.join(sorted(rule.classes))}", info.migration_class in rule.classes)
+                )
             if rule.versions is not None:
                 low, high = rule.versions
                 inside = info.version is not None and low <= info.version and (high is None or info.version <= high)

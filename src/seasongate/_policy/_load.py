@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import hashlib
 from datetime import time
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
-from seasongate._calendar import KINDS, Calendar, Selector, build_index, display_path, load_calendar
+from seasongate._calendar import KINDS, Calendar, Selector, display_path, load_calendar
 from seasongate._calendar._load import _days as parse_days
 from seasongate._errors import ConfigError, ConfigErrors, InputError
 from seasongate._policy._decision import OverrideSpec
-from seasongate._policy._engine import IndexProvider, Policy, Territory
+from seasongate._policy._engine import Policy, Territory
 from seasongate._policy._rules import (
     ClockCondition,
     FinishBefore,
@@ -49,7 +50,7 @@ def policy_calendar_paths(path: str | Path) -> dict[str, Path]:
     return out
 
 
-def load_policy(path: str | Path, *, index_provider: IndexProvider | None = None) -> Policy:
+def load_policy(path: str | Path) -> Policy:
     """Load, check and compile the policy at ``path`` (and the calendars it names).
 
     Raises :class:`ConfigErrors` listing every problem as ``path:line:column: field: message``.
@@ -63,7 +64,9 @@ def load_policy(path: str | Path, *, index_provider: IndexProvider | None = None
     text = read_text(policy_path)
     data, marks = load_yaml(Path(shown), text)
     if not isinstance(data, dict):
-        raise ConfigError("a policy file is a mapping (environments, territories, rules...)", path=shown, line=1, column=1)
+        raise ConfigError(
+            "a policy file is a mapping (environments, territories, rules...)", path=shown, line=1, column=1
+        )
     try:
         model = PolicyModel.model_validate(data)
     except ValidationError as exc:
@@ -79,7 +82,10 @@ def load_policy(path: str | Path, *, index_provider: IndexProvider | None = None
             continue
         calendar = load_calendar(cal_path)  # its own errors carry its own path
         if calendar.territory and calendar.territory != code:
-            issues.add(("territories", code, "calendar"), f"calendar {spec.calendar} is for territory {calendar.territory}, not {code}")
+            issues.add(
+                ("territories", code, "calendar"),
+                f"calendar {spec.calendar} is for territory {calendar.territory}, not {code}",
+            )
         calendars[code] = calendar
         territories[code] = Territory(code, display_path(cal_path), calendar.timezone)
 
@@ -107,9 +113,6 @@ def load_policy(path: str | Path, *, index_provider: IndexProvider | None = None
     if issues.problems:
         raise ConfigErrors(issues.problems)
 
-    def default_provider(territory: str, first: int, last: int) -> Any:
-        return build_index(calendars[territory], first, last)
-
     return Policy(
         name=model.name or policy_path.stem,
         path=shown,
@@ -123,7 +126,7 @@ def load_policy(path: str | Path, *, index_provider: IndexProvider | None = None
         horizon_days=model.horizon_days,
         roles=roles,
         rules=tuple(rules),
-        index_provider=index_provider or default_provider,
+        calendars=calendars,
     )
 
 
@@ -148,8 +151,10 @@ def _classes(model: Any, issues: _Issues) -> tuple[MigrationClass, ...]:
         out.append(MigrationClass(name, low, high))
     ordered = sorted(out, key=lambda c: c.low)
     if [c.name for c in ordered] != [c.name for c in out]:
-        issues.add(("classes",), "version ranges must be listed in ascending order: " + ", ".join(c.name for c in ordered))
-    for prev, cur in zip(ordered, ordered[1:], strict=False):
+        issues.add(
+            ("classes",), "version ranges must be listed in ascending order: " + ", ".join(c.name for c in ordered)
+        )
+    for prev, cur in pairwise(ordered):
         if prev.high is None or cur.low <= prev.high or cur.low.major <= prev.high.major:
             issues.add(("classes", cur.name, "from"), f"range {cur.describe()} overlaps {prev.name} {prev.describe()}")
     return tuple(ordered)
@@ -167,7 +172,10 @@ def _selector(model: Any, loc: tuple[str | int, ...], issues: _Issues, calendars
             issues.add((*loc, "name"), f"no calendar of this policy has a period {name!r} (known: {known})")
     for tag in sorted(selector.tags):
         if tag not in known_tags:
-            issues.add((*loc, "tag"), f"no calendar of this policy has a period tagged {tag!r} (known: {', '.join(sorted(known_tags))})")
+            issues.add(
+                (*loc, "tag"),
+                f"no calendar of this policy has a period tagged {tag!r} (known: {', '.join(sorted(known_tags))})",
+            )
     return selector
 
 
@@ -183,7 +191,9 @@ def _compile_rule(
     when = rule.when
     wloc = (*loc, "when")
 
-    def subset(values: list[str] | None, known: list[str] | tuple[str, ...], key: str, what: str) -> frozenset[str] | None:
+    def subset(
+        values: list[str] | None, known: list[str] | tuple[str, ...], key: str, what: str
+    ) -> frozenset[str] | None:
         if values is None:
             return None
         for i, value in enumerate(values):
@@ -200,7 +210,9 @@ def _compile_rule(
     versions = None
     if when.versions is not None:
         low = _version(when.versions.first, (*wloc, "versions", "from"), issues)
-        high = _version(when.versions.last, (*wloc, "versions", "to"), issues) if when.versions.last is not None else None
+        high = (
+            _version(when.versions.last, (*wloc, "versions", "to"), issues) if when.versions.last is not None else None
+        )
         if low is not None:
             versions = (low, high)
             if high is not None and high < low:
@@ -211,7 +223,9 @@ def _compile_rule(
                     and (high is None or c.low <= high) and (c.high is None or low <= c.high)
                 ]  # fmt: skip
                 if not overlap:
-                    issues.add((*wloc, "versions"), "the versions lie in none of the rule's classes: the rule can never match")
+                    issues.add(
+                        (*wloc, "versions"), "the versions lie in none of the rule's classes: the rule can never match"
+                    )
     periods = []
     for key, negate in (("in_period", False), ("not_in_period", True)):
         sel_model = getattr(when, key)

@@ -76,9 +76,9 @@ class WhenModel(_Strict):
     time: TimeOfDayModel | None = None
     finish_before: FinishBeforeModel | None = None
 
-    _lists = field_validator(
-        "environments", "territories", "classes", "risk", "operations", "days", mode="before"
-    )(_as_list)
+    _lists = field_validator("environments", "territories", "classes", "risk", "operations", "days", mode="before")(
+        _as_list
+    )
 
 
 class OverrideModel(_Strict):

@@ -92,7 +92,11 @@ class FinishBefore:
         # The forbidden zone before each period: a run that touches it would not finish in
         # time. (Inside the period itself other rules speak.)
         starts = index.union(self.selector).starts
-        return IntervalSet.of((s - self.margin, s) for s in starts if self.margin > 0) if self.margin else IntervalSet.empty()
+        return (
+            IntervalSet.of((s - self.margin, s) for s in starts if self.margin > 0)
+            if self.margin
+            else IntervalSet.empty()
+        )
 
     def describe(self) -> str:
         from seasongate._time import format_duration

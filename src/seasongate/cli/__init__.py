@@ -19,7 +19,14 @@ EXIT_ERROR = 2
 
 
 class _Group(click.Group):
-    """A group that turns every SeasongateError into one line on stderr and exit 2."""
+    """A group that loads its commands lazily and turns every SeasongateError into one line
+    on stderr and exit 2."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(_COMMAND_MODULES)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        return _lookup(cmd_name)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -48,14 +55,34 @@ def main(ctx: click.Context, *, traceback: bool) -> None:
     ctx.obj["traceback"] = traceback
 
 
-def _register() -> None:
-    # Each module imports only click at the top; heavy imports happen inside the commands.
-    from seasongate.cli import _migrate, _overrides
+# Command name -> module. Modules are imported only when their command runs (or for --help):
+# ``seasongate check`` sits on every pipeline's critical path and must start fast.
+_COMMAND_MODULES = {
+    "check": "seasongate.cli._plan",
+    "explain": "seasongate.cli._plan",
+    "slots": "seasongate.cli._plan",
+    "windows": "seasongate.cli._plan",
+    "validate": "seasongate.cli._plan",
+    "override": "seasongate.cli._overrides",
+    "audit": "seasongate.cli._overrides",
+    "migrate": "seasongate.cli._migrate",
+    "rollback": "seasongate.cli._migrate",
+    "info": "seasongate.cli._migrate",
+    "lint": "seasongate.cli._migrate",
+    "new": "seasongate.cli._migrate",
+    "run": "seasongate.cli._migrate",
+}
 
-    main.add_command(_overrides.override)
-    main.add_command(_overrides.audit)
-    for command in _migrate.COMMANDS:
-        main.add_command(command)
 
+def _lookup(name: str) -> click.Command | None:
+    import importlib
 
-_register()
+    module_name = _COMMAND_MODULES.get(name)
+    if module_name is None:
+        return None
+    module = importlib.import_module(module_name)
+    for command in getattr(module, "COMMANDS", []):
+        if command.name == name:
+            return command  # type: ignore[no-any-return]
+    found = getattr(module, name, None)
+    return found if isinstance(found, click.Command) else None

@@ -1,0 +1,5 @@
+"""``python -m seasongate``."""
+
+from seasongate.cli import main
+
+main()

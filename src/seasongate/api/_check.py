@@ -1,0 +1,430 @@
+"""The planning and gating commands: check, explain, slots, windows, validate.
+
+One public function per command. Each takes the instant (``at``) as an argument; the CLI
+reads the clock, nothing below it does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from seasongate._errors import ConfigError, ConfigErrors, InputError
+from seasongate._policy import Decision, OverrideGrant, Policy, Request, RuleCheck
+from seasongate._time import local_midnight_ts, parse_duration, to_ts
+from seasongate._versions import parse_migration_ref
+
+if TYPE_CHECKING:
+    from seasongate._calendar import Calendar, Period
+    from seasongate._intervals import IntervalSet
+    from seasongate._store import Store
+
+BUNDLED = Path(__file__).resolve().parent.parent / "_bundled"
+
+
+# -- finding and opening policies ----------------------------------------------------------------
+
+
+def _policy_dirs(project_dir: Path) -> list[Path]:
+    return [d for d in (project_dir / "policies", BUNDLED / "policies") if d.is_dir()]
+
+
+def _environments_of(path: Path) -> list[str]:
+    import yaml
+
+    try:
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return []
+    envs = data.get("environments") if isinstance(data, dict) else None
+    return [str(e) for e in envs] if isinstance(envs, list) else []
+
+
+def find_policy(policy: str | Path | None, environment: str | None, project_dir: Path | None = None) -> Path:
+    """The policy file to use: the one given, else the project's (``policies/*.yaml``, then
+    the bundled default) whose ``environments`` include ``environment``."""
+    if policy is not None:
+        path = Path(policy)
+        if not path.is_file():
+            raise InputError(f"policy file {policy} does not exist")
+        return path
+    project = project_dir or Path.cwd()
+    seen: list[str] = []
+    for directory in _policy_dirs(project):
+        for candidate in sorted(directory.glob("*.yaml")):
+            envs = _environments_of(candidate)
+            seen.extend(envs)
+            if environment is None or environment in envs:
+                return _relative(candidate)
+        if seen:
+            break  # a project with its own policies does not fall back to the bundled ones
+    if environment is None:
+        raise InputError("no policy file found (looked in policies/ and the bundled defaults)")
+    known = ", ".join(dict.fromkeys(seen)) or "none"
+    raise InputError(f"no policy covers environment {environment!r} (known environments: {known}); pass --policy")
+
+
+def _relative(path: Path) -> Path:
+    try:
+        return path.relative_to(Path.cwd())
+    except ValueError:
+        return path
+
+
+def open_policy(policy: str | Path | Policy | None, environment: str | None, project_dir: Path | None = None) -> Policy:
+    """A loaded policy (served from the expansion cache when nothing changed)."""
+    if isinstance(policy, Policy):
+        return policy
+    from seasongate._policy._cache import load_policy_cached
+
+    return load_policy_cached(find_policy(policy, environment, project_dir))
+
+
+# -- requests --------------------------------------------------------------------------------
+
+
+def build_request(
+    *,
+    environment: str,
+    territory: str,
+    migration: str | None = None,
+    risk: str | None = None,
+    duration: str | int | None = None,
+    operation: str = "apply",
+) -> Request:
+    """A :class:`Request` from command-line style values.
+
+    ``migration`` is a version (``V226``), a file name, or the path of a migration file whose
+    ``-- seasongate: risk=… duration=…`` header supplies risk and duration when not given.
+    """
+    version = None
+    description = None
+    if migration:
+        version, description = parse_migration_ref(migration)
+        path = Path(migration)
+        if path.suffix == ".sql" and path.is_file():
+            from seasongate._executor._files import read_script
+
+            script, _ = read_script(path)
+            if script is not None:
+                risk = risk or script.risk
+                if duration is None and script.duration is not None:
+                    duration = script.duration
+    seconds = None
+    if duration is not None:
+        seconds = duration if isinstance(duration, int) else parse_duration(duration)
+    if risk is not None and risk not in ("low", "medium", "high"):
+        raise InputError(f"unknown risk {risk!r} (low, medium or high)")
+    return Request(environment, territory, version, risk, seconds, operation, description)
+
+
+def _grants(store: Store | None, request: Request, at: datetime) -> list[OverrideGrant]:
+    if store is None:
+        return []
+    return store.active_grants(request.environment, request.territory, at)
+
+
+def _open_store(store: str | Store | None, project_dir: Path | None) -> Store:
+    from seasongate._store import Store as StoreClass
+    from seasongate._store import open_store
+
+    if isinstance(store, StoreClass):
+        return store
+    return open_store(store, project_dir or Path.cwd())
+
+
+# -- check / explain ---------------------------------------------------------------------------
+
+
+def check(
+    *,
+    environment: str,
+    territory: str,
+    at: datetime,
+    migration: str | None = None,
+    risk: str | None = None,
+    duration: str | int | None = None,
+    operation: str = "apply",
+    policy: str | Path | Policy | None = None,
+    store: str | Store | None = None,
+    project_dir: Path | None = None,
+    use_store: bool = True,
+) -> Decision:
+    """May this migration run at ``at``? Consults the active overrides in the store and
+    records the decision in the audit trail (``use_store=False`` skips both)."""
+    loaded = open_policy(policy, environment, project_dir)
+    request = build_request(
+        environment=environment, territory=territory, migration=migration,
+        risk=risk, duration=duration, operation=operation,
+    )  # fmt: skip
+    if not use_store:
+        return loaded.evaluate(request, at)
+    opened = _open_store(store, project_dir)
+    try:
+        decision = loaded.evaluate(request, at, _grants(opened, request, at))
+        subject = f"{environment}/{territory}/{request.version or '*'}"
+        opened.append_audit(opened.identity(), "decision", subject, decision.to_dict(), at)
+    finally:
+        if store is not opened:
+            opened.close()
+    return decision
+
+
+def explain(
+    *,
+    environment: str,
+    territory: str,
+    at: datetime,
+    migration: str | None = None,
+    risk: str | None = None,
+    duration: str | int | None = None,
+    operation: str = "apply",
+    policy: str | Path | Policy | None = None,
+    store: str | Store | None = None,
+    project_dir: Path | None = None,
+    use_store: bool = True,
+) -> tuple[Decision, tuple[RuleCheck, ...]]:
+    """The decision and, for every rule, whether it matched and why."""
+    loaded = open_policy(policy, environment, project_dir)
+    request = build_request(
+        environment=environment, territory=territory, migration=migration,
+        risk=risk, duration=duration, operation=operation,
+    )  # fmt: skip
+    grants: list[OverrideGrant] = []
+    if use_store:
+        opened = _open_store(store, project_dir)
+        try:
+            grants = _grants(opened, request, at)
+        finally:
+            if store is not opened:
+                opened.close()
+    return loaded.explain(request, at, grants)
+
+
+# -- slots -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Slot:
+    """A span of start times: any start from ``earliest`` to ``latest`` (inclusive) is
+    allowed and the run finishes by ``finish_by``."""
+
+    earliest: int
+    latest: int
+    finish_by: int
+    clipped: bool = False  # the span goes on past the end of the search
+
+
+@dataclass(frozen=True)
+class SlotsResult:
+    """The free slots for a request, with what was searched."""
+
+    request: Request
+    duration: int
+    start: int
+    end: int
+    slots: tuple[Slot, ...]
+    truncated: bool
+    zone: object
+    horizon_clipped: bool = False
+
+
+def slots(
+    *,
+    environment: str,
+    territory: str,
+    duration: str | int,
+    start: datetime,
+    days: int = 60,
+    limit: int = 10,
+    migration: str | None = None,
+    risk: str | None = None,
+    operation: str = "apply",
+    policy: str | Path | Policy | None = None,
+    store: str | Store | None = None,
+    project_dir: Path | None = None,
+    use_store: bool = True,
+) -> SlotsResult:
+    """The next spans of start times at which the migration is allowed from start to finish."""
+    if days < 1 or days > 3660:
+        raise InputError(f"--days must be between 1 and 3660, got {days}")
+    if limit < 1:
+        raise InputError(f"--limit must be at least 1, got {limit}")
+    loaded = open_policy(policy, environment, project_dir)
+    request = build_request(
+        environment=environment, territory=territory, migration=migration,
+        risk=risk, duration=duration, operation=operation,
+    )  # fmt: skip
+    grants: list[OverrideGrant] = []
+    if use_store:
+        opened = _open_store(store, project_dir)
+        try:
+            grants = _grants(opened, request, start)
+        finally:
+            if store is not opened:
+                opened.close()
+    ts = to_ts(start)
+    end = ts + days * 86400
+    allowed, horizon, info = loaded.allowed_starts(request, ts, grants)
+    if end > horizon:
+        # Asking at the far end widens the expanded years to cover the whole search.
+        loaded.allowed_starts(request, end - 1, grants)
+        allowed, horizon, info = loaded.allowed_starts(request, ts, grants)
+    stop = min(end, horizon)
+    window = allowed.intersection(_span(ts, stop + 1))
+    run = info.duration or 0
+    found: list[Slot] = []
+    for s, e in window:
+        latest = e - 1
+        clipped = e == stop + 1 and allowed.contains(stop + 1)
+        found.append(Slot(s, latest, latest + run, clipped=clipped))
+    return SlotsResult(
+        request=request,
+        duration=run,
+        start=ts,
+        end=end,
+        slots=tuple(found[:limit]),
+        truncated=len(found) > limit,
+        zone=loaded.zone(territory),
+        horizon_clipped=end > horizon,
+    )
+
+
+def _span(lo: int, hi: int) -> IntervalSet:
+    from seasongate._intervals import IntervalSet
+
+    return IntervalSet([lo], [hi]) if hi > lo else IntervalSet.empty()
+
+
+# -- windows ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WindowsResult:
+    """Concrete periods of one or more calendars over a date range."""
+
+    periods: tuple[Period, ...]
+    calendars: tuple[Calendar, ...]
+    start: date
+    end: date  # exclusive
+
+
+def windows(
+    *,
+    start: date,
+    end: date,
+    calendars: Sequence[str | Path] = (),
+    territory: str | None = None,
+    kinds: Sequence[str] = (),
+    project_dir: Path | None = None,
+) -> WindowsResult:
+    """The periods of the calendars (or of a territory's calendar in the project's policy)
+    that overlap ``[start, end)``, sorted by start."""
+    from seasongate._calendar import KINDS, Selector, build_index, load_calendar
+
+    if end <= start:
+        raise InputError(f"the range is empty: --to {end} is not after --from {start}")
+    for kind in kinds:
+        if kind not in KINDS:
+            raise InputError(f"unknown kind {kind!r} (known: {', '.join(KINDS)})")
+    paths = [Path(c) for c in calendars]
+    if not paths:
+        paths = [_territory_calendar(territory or "DE", project_dir or Path.cwd())]
+    loaded: list[Calendar] = []
+    for path in paths:
+        if not path.is_file():
+            raise InputError(f"calendar file {path} does not exist")
+        loaded.append(load_calendar(path))
+    selector = Selector.of(kind=kinds)
+    found: list[Period] = []
+    for calendar in loaded:
+        index = build_index(calendar, start.year, (end - timedelta(days=1)).year)
+        lo = local_midnight_ts(start, calendar.tz)
+        hi = local_midnight_ts(end, calendar.tz)
+        found.extend(index.overlapping(lo, hi, selector))
+    found.sort(key=lambda p: (p.start, p.end, p.calendar, p.name))
+    return WindowsResult(tuple(found), tuple(loaded), start, end)
+
+
+def _territory_calendar(territory: str, project_dir: Path) -> Path:
+    from seasongate._policy import policy_calendar_paths
+
+    known: list[str] = []
+    for directory in _policy_dirs(project_dir):
+        for candidate in sorted(directory.glob("*.yaml")):
+            try:
+                mapping = policy_calendar_paths(candidate)
+            except ConfigError:
+                continue
+            if territory in mapping:
+                return _relative(mapping[territory].resolve())
+            known.extend(mapping)
+        if known:
+            break
+    raise InputError(f"unknown territory {territory!r} (known: {', '.join(dict.fromkeys(known)) or 'none'})")
+
+
+# -- validate --------------------------------------------------------------------------------
+
+
+@dataclass
+class ValidationReport:
+    """Problems found in calendar and policy files: errors fail, warnings inform."""
+
+    files: list[str] = field(default_factory=list)
+    errors: list[ConfigError] = field(default_factory=list)
+    warnings: list[ConfigError] = field(default_factory=list)
+
+    def ok(self, *, strict: bool = False) -> bool:
+        """No errors (and, when ``strict``, no warnings)."""
+        return not self.errors and not (strict and self.warnings)
+
+
+def validate(paths: Sequence[str | Path] = (), *, at: datetime, project_dir: Path | None = None) -> ValidationReport:
+    """Check calendar and policy files (default: the project's ``calendars/`` and
+    ``policies/``). A file is a policy when it has ``rules`` or ``territories``."""
+    from seasongate.api._validate import validate_files
+
+    project = project_dir or Path.cwd()
+    files: list[Path] = []
+    if paths:
+        for raw in paths:
+            path = Path(raw)
+            if path.is_dir():
+                files.extend(sorted(path.glob("*.yaml")) + sorted(path.glob("*.yml")))
+            elif path.exists():
+                files.append(path)
+            else:
+                raise InputError(f"{raw} does not exist")
+    else:
+        for sub in ("calendars", "policies"):
+            directory = project / sub
+            if directory.is_dir():
+                files.extend(sorted(directory.glob("*.yaml")))
+        if not files:
+            raise InputError("nothing to validate: no calendars/ or policies/ here; name files or folders")
+    return validate_files([_relative(f) for f in files], at=at)
+
+
+def flatten(exc: ConfigError) -> list[ConfigError]:
+    """The individual problems inside a ConfigError."""
+    return list(exc.problems) if isinstance(exc, ConfigErrors) else [exc]
+
+
+__all__ = [
+    "Slot",
+    "SlotsResult",
+    "ValidationReport",
+    "WindowsResult",
+    "build_request",
+    "check",
+    "explain",
+    "find_policy",
+    "open_policy",
+    "slots",
+    "validate",
+    "windows",
+]

@@ -1,0 +1,128 @@
+"""``seasongate validate``: every problem of calendar and policy files, located."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from itertools import pairwise
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from seasongate._errors import ConfigError, ConfigErrors, SeasongateError
+
+if TYPE_CHECKING:
+    from seasongate._calendar import Calendar, Period
+    from seasongate._policy import Policy
+    from seasongate.api._check import ValidationReport
+
+
+def _is_policy(path: Path) -> bool:
+    import yaml
+
+    try:
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return False
+    return isinstance(data, dict) and bool({"rules", "territories", "environments"} & set(data))
+
+
+def _flatten(exc: ConfigError) -> list[ConfigError]:
+    return list(exc.problems) if isinstance(exc, ConfigErrors) else [exc]
+
+
+def _warning(source: str, field: str, message: str) -> ConfigError:
+    path, _, line = source.rpartition(":")
+    return ConfigError(
+        message, path=path, line=int(line) if line.isdigit() else 0, column=1, field=field, severity="warning"
+    )
+
+
+def validate_files(files: Sequence[Path], *, at: datetime) -> ValidationReport:
+    """Load each file as a calendar or a policy; collect errors and warnings."""
+    from seasongate._calendar import load_calendar
+    from seasongate._policy import load_policy
+    from seasongate.api._check import ValidationReport
+
+    report = ValidationReport()
+    seen: set[tuple[str, int, int, str, str]] = set()
+
+    def add(target: list[ConfigError], problem: ConfigError) -> None:
+        key = (problem.path, problem.line, problem.column, problem.field, problem.message)
+        if key not in seen:
+            seen.add(key)
+            target.append(problem)
+
+    for path in files:
+        report.files.append(str(path))
+        try:
+            if _is_policy(path):
+                policy = load_policy(path)
+                for warning in _policy_warnings(policy, at):
+                    add(report.warnings, warning)
+            else:
+                calendar = load_calendar(path)
+                for warning in _calendar_warnings(calendar, at):
+                    add(report.warnings, warning)
+        except ConfigError as exc:
+            for problem in _flatten(exc):
+                add(report.errors, problem)
+        except SeasongateError as exc:
+            add(report.errors, ConfigError(str(exc), path=str(path)))
+    return report
+
+
+def _calendar_warnings(calendar: Calendar, at: datetime) -> list[ConfigError]:
+    year = at.year
+    periods = calendar.expand(year, min(year + 4, 2100))
+    out: list[ConfigError] = []
+    produced = {p.name for p in periods} | {p.source for p in periods}
+    for rule in calendar.rules:
+        if rule.name not in produced and rule.source not in produced:
+            out.append(_warning(rule.source, f"periods.{rule.name}", f"no occurrence in {year}-{year + 4}"))
+    # Overlaps between different rules of the same kind (holidays excluded: they are days).
+    by_kind: dict[str, list[Period]] = {}
+    for p in periods:
+        if "holiday" not in p.tags:
+            by_kind.setdefault(p.kind, []).append(p)
+    reported: set[tuple[str, str]] = set()
+    for kind, items in by_kind.items():
+        items.sort(key=lambda p: p.start)
+        for a, b in pairwise(items):
+            if a.name != b.name and b.start < a.end and (a.name, b.name) not in reported:
+                reported.add((a.name, b.name))
+                out.append(
+                    _warning(b.source, f"periods.{b.name}", f"overlaps {a.name} ({kind}) in {_year_of(b.start)}")
+                )
+    return out
+
+
+def _year_of(ts: int) -> int:
+    from seasongate._time import from_ts
+
+    return from_ts(ts).year
+
+
+def _policy_warnings(policy: Policy, at: datetime) -> list[ConfigError]:
+    from seasongate._time import to_ts
+
+    out: list[ConfigError] = []
+    ts = to_ts(at)
+    for rule in policy.rules:
+        if not rule.temporal:
+            continue
+        territories = sorted(rule.territories or policy.territories)
+        never = True
+        for territory in territories:
+            state = policy._state(territory, ts)
+            if policy._rule_times(state, rule):
+                never = False
+                break
+        if never:
+            out.append(
+                _warning(
+                    rule.source,
+                    f"rules.{rule.name}",
+                    "its time conditions never hold in the expanded years: the rule can never match",
+                )
+            )
+    return out

@@ -1,0 +1,353 @@
+"""Rendering of decisions, explanations, slots and windows for people and machines."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Sequence
+from datetime import UTC, timedelta, tzinfo
+from typing import TYPE_CHECKING, Any
+
+from seasongate._time import format_duration, from_ts, iso
+
+if TYPE_CHECKING:
+    from seasongate._calendar import Period
+    from seasongate._policy import Decision, Reason, RuleCheck
+    from seasongate.api import SlotsResult, WindowsResult
+
+
+def local(ts: int, tz: tzinfo) -> str:
+    """``2026-10-10 22:00 CEST (Sat)``"""
+    moment = from_ts(ts, tz)
+    return moment.strftime("%Y-%m-%d %H:%M %Z (%a)")
+
+
+def _subject(decision: Decision) -> str:
+    mig = decision.migration
+    what = str(mig.version) if mig.version else "a migration"
+    if mig.operation == "rollback":
+        what = f"the rollback of {what}"
+    return f"{what} in {decision.environment} ({decision.territory})"
+
+
+def _period_text(reason: Reason, tz: tzinfo) -> str:
+    parts = []
+    for p in reason.periods:
+        parts.append(f"{p.name} {local(p.start, tz)[:16]} to {local(p.end, tz)[:16]}")
+    return "; ".join(parts)
+
+
+def decision_text(decision: Decision, *, naive_note: str | None = None) -> str:
+    """One line of verdict, then the reasons, then until when / next allowed."""
+    tz = decision.zone
+    mig = decision.migration
+    lines = []
+    verb = "may run" if decision.allowed else "may not run"
+    lines.append(f"{decision.verdict.upper()}: {_subject(decision)} {verb} at {local(decision.at, tz)}")
+    details = [f"class {mig.migration_class}" if mig.migration_class else None, f"risk {mig.risk}",
+               f"duration {format_duration(mig.duration)}" if mig.duration else None]  # fmt: skip
+    lines.append("  (" + ", ".join(d for d in details if d) + f"; policy {decision.policy_path})")
+    if naive_note:
+        lines.append(f"  note: {naive_note}")
+    for reason in decision.reasons:
+        mark = "allow" if reason.effect == "allow" else ("lifted" if reason.lifted_by else "deny")
+        text = f"  [{mark}] {reason.rule}: {reason.message}"
+        periods = _period_text(reason, tz)
+        if periods:
+            text += f" ({periods})"
+        lines.append(text)
+        if reason.effect == "deny" and reason.lifted_by:
+            lines.append(f"          lifted by override {reason.lifted_by}")
+        elif reason.effect == "deny" and reason.override:
+            o = reason.override
+            lines.append(
+                f"          overridable: {o.approvals} approval(s) by {o.role}, "
+                f"valid at most {format_duration(o.max_validity)}"
+            )
+        elif reason.effect == "deny":
+            lines.append("          not overridable")
+    if decision.default_applied:
+        lines.append("  [default] no rule allows it: the policy's default applies")
+    if decision.override is not None:
+        grant = decision.override
+        lines.append(
+            f"  override {grant.id} by {grant.requester}, approved by {', '.join(grant.approvers)}: "
+            f"{grant.reason} [{grant.ticket}] until {local(grant.valid_until, tz)}"
+        )
+    if decision.allowed:
+        if decision.allowed_until is not None:
+            line = f"Allowed until {local(decision.allowed_until, tz)}"
+            if mig.duration and decision.latest_start is not None:
+                line += f"; start by {local(decision.latest_start, tz)}"
+            lines.append(line + ".")
+        else:
+            lines.append("Allowed beyond the examined horizon.")
+    elif decision.next_allowed_at is not None:
+        run = f", long enough for a run of {format_duration(mig.duration)}" if mig.duration else ""
+        lines.append(f"Next allowed at {local(decision.next_allowed_at, tz)}{run}.")
+    else:
+        lines.append("Not allowed at any time within the examined horizon.")
+    return "\n".join(lines)
+
+
+def decision_json(decision: Decision) -> str:
+    """The stable JSON of ``docs/decision.md``."""
+    return json.dumps(decision.to_dict(), indent=2, ensure_ascii=False)
+
+
+def _gh_escape(text: str) -> str:
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def decision_github(decision: Decision) -> str:
+    """GitHub Actions workflow annotations."""
+    tz = decision.zone
+    if decision.allowed:
+        until = f" until {local(decision.allowed_until, tz)}" if decision.allowed_until else ""
+        return f"::notice title=seasongate: allowed::{_gh_escape(_subject(decision))} may run{until}"
+    lines = []
+    for reason in decision.denying or ():
+        hint = " (overridable)" if reason.overridable else ""
+        lines.append(f"::error title=seasongate: {reason.rule}::{_gh_escape(reason.message + hint)}")
+    if not decision.denying:
+        lines.append("::error title=seasongate: denied::no rule allows it (the policy's default is deny)")
+    nxt = (
+        f"next allowed at {local(decision.next_allowed_at, tz)}"
+        if decision.next_allowed_at
+        else "not allowed within the horizon"
+    )
+    lines.append(f"::error title=seasongate: denied::{_gh_escape(_subject(decision))} may not run now; {nxt}")
+    return "\n".join(lines)
+
+
+def decision_markdown(decision: Decision) -> str:
+    """A Markdown summary for ``$GITHUB_STEP_SUMMARY``."""
+    tz = decision.zone
+    icon = "✅" if decision.allowed else "⛔"
+    out = [f"### {icon} seasongate: {decision.verdict} — {_subject(decision)}", ""]
+    out.append(f"Checked at {local(decision.at, tz)} against `{decision.policy_path}`.")
+    out.append("")
+    out.append("| rule | effect | message | overridable |")
+    out.append("|---|---|---|---|")
+    for r in decision.reasons:
+        effect = "lifted" if r.lifted_by else r.effect
+        out.append(f"| `{r.rule}` | {effect} | {r.message} | {'yes' if r.overridable else 'no'} |")
+    out.append("")
+    if decision.next_allowed_at is not None:
+        out.append(f"**Next allowed at {local(decision.next_allowed_at, tz)}.**")
+    if decision.allowed_until is not None:
+        out.append(f"**Allowed until {local(decision.allowed_until, tz)}.**")
+    return "\n".join(out) + "\n"
+
+
+def explain_text(decision: Decision, checks: Sequence[RuleCheck]) -> str:
+    """Every rule, whether it matched and why, for a release manager."""
+    lines = [decision_text(decision).splitlines()[0], ""]
+    for check in checks:
+        rule = check.rule
+        state = "MATCHES" if check.matched else "does not match"
+        lines.append(f"{rule.name} ({rule.effect}) {state} — {rule.message}  [{rule.source}]")
+        if not check.conditions:
+            lines.append("    no conditions: applies to every request")
+        for label, ok in check.conditions:
+            lines.append(f"    {'yes' if ok else 'no '}  {label}")
+        if check.reason and check.reason.lifted_by:
+            lines.append(f"    lifted by override {check.reason.lifted_by}")
+        elif rule.effect == "deny" and check.matched:
+            if rule.override:
+                o = rule.override
+                lines.append(
+                    f"    can be overridden: {o.approvals} approval(s) by {o.role}, "
+                    f"at most {format_duration(o.max_validity)}"
+                )
+            else:
+                lines.append("    cannot be overridden")
+    lines.append("")
+    deny_matched = [
+        c.rule.name for c in checks if c.matched and c.rule.effect == "deny" and not (c.reason and c.reason.lifted_by)
+    ]
+    allow_matched = [c.rule.name for c in checks if c.matched and c.rule.effect == "allow"]
+    if deny_matched:
+        lines.append(f"Verdict: deny, because {', '.join(deny_matched)} matched (a matching deny beats any allow).")
+    elif allow_matched:
+        lines.append(f"Verdict: allow, because {', '.join(allow_matched)} matched and no deny did.")
+    else:
+        lines.append(f"Verdict: {decision.verdict}, the policy's default (no rule matched).")
+    lines.extend(decision_text(decision).splitlines()[-1:])
+    return "\n".join(lines)
+
+
+def explain_json(decision: Decision, checks: Sequence[RuleCheck]) -> str:
+    data = decision.to_dict()
+    data["rules"] = [
+        {
+            "rule": c.rule.name,
+            "effect": c.rule.effect,
+            "matched": c.matched,
+            "conditions": [{"condition": label, "holds": ok} for label, ok in c.conditions],
+            "source": c.rule.source,
+        }
+        for c in checks
+    ]
+    return json.dumps(data, indent=2, ensure_ascii=False)
+
+
+def slots_text(result: SlotsResult) -> str:
+    tz: Any = result.zone
+    req = result.request
+    what = str(req.version) if req.version else "a migration"
+    head = (
+        f"Start times for {what} ({format_duration(result.duration) if result.duration else 'instant'}) "
+        f"in {req.environment} ({req.territory}), {local(result.start, tz)[:16]} to {local(result.end, tz)[:16]}:"
+    )
+    if not result.slots:
+        return head + "\n  none: no start time in this range is allowed for the whole run."
+    rows = [("earliest start", "latest start", "finished by", "span")]
+    for slot in result.slots:
+        latest = local(slot.latest, tz) + (" (and later)" if slot.clipped else "")
+        rows.append((local(slot.earliest, tz), latest, local(slot.finish_by, tz),
+                     format_duration(slot.latest - slot.earliest) or "0m"))  # fmt: skip
+    out = [head, _table(rows)]
+    if result.truncated:
+        out.append(f"(first {len(result.slots)} slots; raise --limit for more)")
+    if result.horizon_clipped:
+        out.append("(the search was cut at the end of the expanded calendar years)")
+    return "\n".join(out)
+
+
+def slots_json(result: SlotsResult) -> str:
+    tz: Any = result.zone
+    return json.dumps(
+        {
+            "environment": result.request.environment,
+            "territory": result.request.territory,
+            "migration": str(result.request.version) if result.request.version else None,
+            "duration": format_duration(result.duration) if result.duration else None,
+            "from": iso(result.start, tz),
+            "to": iso(result.end, tz),
+            "slots": [
+                {
+                    "earliest_start": iso(s.earliest, tz),
+                    "latest_start": iso(s.latest, tz),
+                    "finish_by": iso(s.finish_by, tz),
+                    "continues_after_search": s.clipped,
+                }
+                for s in result.slots
+            ],
+            "truncated": result.truncated,
+        },
+        indent=2,
+    )
+
+
+def _table(rows: Sequence[Sequence[str]]) -> str:
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    out = []
+    for n, row in enumerate(rows):
+        out.append("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip())
+        if n == 0:
+            out.append("  ".join("-" * w for w in widths))
+    return "\n".join(out)
+
+
+def _calendar_tz(result: WindowsResult, period: Period) -> Any:
+    for cal in result.calendars:
+        if cal.name == period.calendar:
+            return cal.tz
+    return UTC
+
+
+def _end_display(period: Period, tz: Any) -> str:
+    if period.all_day:
+        return (from_ts(period.end, tz).date() - timedelta(days=1)).isoformat()
+    return from_ts(period.end, tz).strftime("%Y-%m-%d %H:%M %Z")
+
+
+def windows_table(result: WindowsResult) -> str:
+    if not result.periods:
+        return f"No periods between {result.start} and {result.end}."
+    rows = [("start", "end", "duration", "kind", "name", "calendar")]
+    for p in result.periods:
+        tz = _calendar_tz(result, p)
+        start = from_ts(p.start, tz).strftime("%Y-%m-%d" if p.all_day else "%Y-%m-%d %H:%M %Z")
+        length = p.end - p.start
+        dur = f"{round(length / 86400)}d" if p.all_day else format_duration(length)
+        rows.append((start, _end_display(p, tz), dur, p.kind, p.name, p.calendar))
+    return _table(rows)
+
+
+def _window_dict(result: WindowsResult, p: Period) -> dict[str, Any]:
+    tz = _calendar_tz(result, p)
+    return {
+        "name": p.name,
+        "kind": p.kind,
+        "calendar": p.calendar,
+        "territory": p.territory,
+        "start": iso(p.start, tz),
+        "end": iso(p.end, tz),
+        "all_day": p.all_day,
+        "tags": list(p.tags),
+        "description": p.description,
+        "source": p.source,
+    }
+
+
+def windows_json(result: WindowsResult) -> str:
+    return json.dumps([_window_dict(result, p) for p in result.periods], indent=2, ensure_ascii=False)
+
+
+def windows_csv(result: WindowsResult) -> str:
+    buffer = io.StringIO()
+    fields = ["name", "kind", "calendar", "territory", "start", "end", "all_day", "tags", "source"]
+    writer = csv.DictWriter(buffer, fieldnames=fields, extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    for p in result.periods:
+        row = _window_dict(result, p)
+        row["tags"] = " ".join(row["tags"])
+        writer.writerow(row)
+    return buffer.getvalue()
+
+
+def windows_ics(result: WindowsResult) -> bytes:
+    """RFC 5545: all-day periods as DATE values (exclusive end), timed ones with TZID and a
+    VTIMEZONE; stable UIDs and DTSTAMP, so the same input gives the same bytes."""
+    import hashlib
+    from datetime import datetime
+
+    import icalendar
+
+    cal = icalendar.Calendar()
+    cal.add("prodid", "-//seasongate//seasonal calendar//EN")
+    cal.add("version", "2.0")
+    cal.add("calscale", "GREGORIAN")
+    cal.add("x-wr-calname", "seasongate: " + ", ".join(c.name for c in result.calendars))
+    zones = {}
+    for c in result.calendars:
+        if c.timezone not in zones:
+            zones[c.timezone] = icalendar.Timezone.from_tzid(
+                c.timezone, first_date=result.start - timedelta(days=400), last_date=result.end + timedelta(days=400)
+            )
+    for tz_component in zones.values():
+        cal.add_component(tz_component)
+    stamp = datetime(2000, 1, 1, tzinfo=UTC)  # fixed: the feed must be byte-identical for the same input
+    for p in result.periods:
+        tz = _calendar_tz(result, p)
+        event = icalendar.Event()
+        uid = hashlib.sha256(f"{p.calendar}|{p.name}|{p.start}|{p.end}".encode()).hexdigest()[:24]
+        event.add("uid", f"{uid}@seasongate")
+        event.add("dtstamp", stamp)
+        event.add("summary", f"{p.name} ({p.kind})")
+        if p.all_day:
+            event.add("dtstart", from_ts(p.start, tz).date())
+            event.add("dtend", from_ts(p.end, tz).date())
+        else:
+            event.add("dtstart", from_ts(p.start, tz))
+            event.add("dtend", from_ts(p.end, tz))
+        if p.description:
+            event.add("description", p.description)
+        event.add("categories", [p.kind, *p.tags])
+        event.add("transp", "TRANSPARENT")
+        cal.add_component(event)
+    data: bytes = cal.to_ical()
+    return data

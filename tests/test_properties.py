@@ -1,0 +1,133 @@
+"""Property tests: the fast interval code against brute-force oracles that scan minute by
+minute, over small random ranges of the shipped calendars and policy."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from seasongate._calendar import Selector, build_index, load_calendar
+from seasongate._policy import Policy, Request, Rule, load_policy
+from seasongate._time import from_ts, to_ts
+from seasongate._versions import Version
+from seasongate.api import slots
+from tests.conftest import CALENDARS, POLICIES
+
+DE = load_calendar(CALENDARS / "de-by.yaml")
+INDEX = build_index(DE, 2026, 2027)
+POLICY = load_policy(POLICIES / "production.yaml")
+MINUTE = 60
+
+# Days where things happen: DST nights, season edges, holidays, an ordinary week.
+INTERESTING = [
+    "2026-03-28T12:00Z", "2026-04-14T12:00Z", "2026-06-24T12:00Z", "2026-08-14T12:00Z",
+    "2026-09-18T12:00Z", "2026-10-02T12:00Z", "2026-10-24T12:00Z", "2026-11-13T12:00Z",
+    "2026-11-30T12:00Z", "2027-01-06T12:00Z", "2027-03-27T12:00Z",
+]  # fmt: skip
+instants = st.builds(
+    lambda base, offset: to_ts(datetime.fromisoformat(base)) + offset * MINUTE,
+    st.sampled_from(INTERESTING),
+    st.integers(-36 * 60, 36 * 60),
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(instants, st.integers(1, 24 * 60))
+def test_active_periods_match_a_linear_scan(start: int, minutes: int) -> None:
+    for t in range(start, start + minutes * MINUTE, 7 * MINUTE):
+        expected = {p for p in INDEX.periods if p.start <= t < p.end}
+        assert set(INDEX.active_at(t)) == expected
+        selector = Selector.of(kind="blackout")
+        later = [p for p in INDEX.periods if p.start > t and selector.matches(p)]
+        nxt = INDEX.next_start(selector, t)
+        assert (nxt.start if nxt else None) == (min(p.start for p in later) if later else None)
+
+
+def _rule_times_hold(rule: Rule, m: int) -> bool:
+    """Whether minute ``m`` is in the rule's time set, computed from scratch."""
+    active = INDEX.active_at(m)
+    for cond in rule.periods:
+        hit = any(cond.selector.matches(p) for p in active)
+        if hit == cond.negate:
+            return False
+    if rule.clock is not None:
+        local = from_ts(m, DE.tz)
+        start, end = rule.clock.start, rule.clock.end
+        assert start is not None and end is not None
+        in_time = start <= local.time() < end if start < end else (local.time() >= start or local.time() < end)
+        day = local.weekday() if start < end or local.time() >= start else (local.weekday() - 1) % 7
+        if not (in_time and day in rule.clock.days):
+            return False
+    if rule.finish_before is not None:
+        fb = rule.finish_before
+        if not any(fb.selector.matches(p) and p.start - fb.margin <= m < p.start for p in INDEX.periods):
+            return False
+    return True
+
+
+def oracle_allowed(policy: Policy, request: Request, t: int, duration: int) -> bool:
+    """The policy's semantics evaluated naively: deny wins; a deny rule matches when any
+    minute of the run is in its times; an allow rule when every minute is."""
+    info = policy._resolve(request)
+    minutes = range(t, t + max(duration, 60), MINUTE)
+    allowed = policy.default == "allow"
+    for rule in policy.rules:
+        if not policy._static_match(rule, request, info):
+            continue
+        if rule.effect == "deny" and any(_rule_times_hold(rule, m) for m in minutes):
+            return False
+        if rule.effect == "allow" and all(_rule_times_hold(rule, m) for m in minutes):
+            allowed = True
+    return allowed
+
+
+requests = st.builds(
+    lambda risk, minutes, version: Request("production", "DE", Version.parse(version), risk, minutes * MINUTE),
+    st.sampled_from(["low", "medium", "high"]),
+    st.sampled_from([1, 15, 45, 120, 330]),
+    st.sampled_from(["V226", "V10000", "V8001"]),
+)
+
+
+@settings(max_examples=80, deadline=None)
+@given(requests, instants)
+def test_verdict_matches_the_minute_oracle(request: Request, t: int) -> None:
+    decision = POLICY.evaluate(request, t)
+    assert decision.allowed == oracle_allowed(POLICY, request, t, request.duration or 0)
+
+
+@settings(max_examples=60, deadline=None)
+@given(requests, instants)
+def test_next_allowed_at_is_allowed_and_nothing_earlier_is(request: Request, t: int) -> None:
+    decision = POLICY.evaluate(request, t)
+    if decision.allowed or decision.next_allowed_at is None:
+        return
+    nxt = decision.next_allowed_at
+    assert POLICY.evaluate(request, nxt).allowed
+    assert oracle_allowed(POLICY, request, nxt, request.duration or 0)
+    # Every minute before it (within three days) is denied.
+    for m in range(t, min(nxt, t + 3 * 86400), MINUTE):
+        assert not oracle_allowed(POLICY, request, m, request.duration or 0), from_ts(m, UTC)
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.sampled_from([15, 45, 240]), instants, st.sampled_from(["medium", "high"]))
+def test_every_start_inside_a_slot_is_allowed_for_the_whole_run(minutes: int, t: int, risk: str) -> None:
+    result = slots(
+        environment="production", territory="DE", duration=minutes * MINUTE, start=from_ts(t),
+        days=4, limit=50, migration="V226", risk=risk, policy=POLICY, use_store=False,
+    )  # fmt: skip
+    request = result.request
+    for slot in result.slots:
+        assert slot.finish_by == slot.latest + minutes * MINUTE
+        step = max(MINUTE, (slot.latest - slot.earliest) // 6 // MINUTE * MINUTE)
+        for m in [*range(slot.earliest, slot.latest + 1, step), slot.latest]:
+            assert oracle_allowed(POLICY, request, m, minutes * MINUTE)
+        if slot.earliest > t:
+            assert not oracle_allowed(POLICY, request, slot.earliest - MINUTE, minutes * MINUTE)
+        if not slot.clipped:
+            assert not oracle_allowed(POLICY, request, slot.latest + MINUTE, minutes * MINUTE)
+        else:
+            assert slot.latest == result.end
