@@ -25,6 +25,7 @@ MAX_BYTES = 1024 * 1024
 MAX_NODES = 100_000
 
 Marks = dict[tuple[str | int, ...], tuple[int, int]]
+KEY = "\0key"  # marks[(KEY, *path)] is where the key of ``path`` stands
 
 
 def _loader() -> type[Any]:
@@ -129,8 +130,8 @@ def _convert(node: Any, at: tuple[str | int, ...], marks: Marks, budget: list[in
                 )
             child = (*at, key)
             out[key] = _convert(value_node, child, marks, budget, path)
-            # Point errors about a key's value at the key itself when the value is a block.
-            marks.setdefault(child, (key_node.start_mark.line + 1, key_node.start_mark.column + 1))
+            # Where the key itself stands: an unknown key is reported there.
+            marks[(KEY, *child)] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
         return out
     if isinstance(node, yaml.SequenceNode):
         return [_convert(item, (*at, i), marks, budget, path) for i, item in enumerate(node.value)]
@@ -171,24 +172,33 @@ def errors_from_validation(
     exc: ValidationError, path: Path, marks: Marks, *, prefix: tuple[str | int, ...] = ()
 ) -> ConfigErrors:
     """Turn a pydantic ``ValidationError`` into located ``path:line:col: field: message``."""
-    problems = []
+    found: list[tuple[tuple[str | int, ...], str, bool]] = []
     for err in exc.errors(include_url=False):
-        # pydantic inserts the tag of a tagged union / function validators into loc; drop
-        # the parts that are not keys of the document.
-        loc = tuple(p for p in (*prefix, *err["loc"]) if not (isinstance(p, str) and p.startswith("function-")))
+        loc = (*prefix, *err["loc"])
+        # pydantic puts union branch names ("literal[False]", "OverrideModel") into loc;
+        # keep only the parts that are keys or indexes of the document.
         real: list[str | int] = []
+        branch = False
         for part in loc:
-            candidate = (*real, part)
-            if candidate in marks or isinstance(part, int):
+            if isinstance(part, int) or (*real, part) in marks or err["type"] == "extra_forbidden":
                 real.append(part)
-        line, column = mark_of(marks, tuple(real))
+            else:
+                branch = True
         message = err["msg"]
         if err["type"] == "extra_forbidden":
             message = "unknown key"
-            real = [p for p in loc]
-        elif message.startswith("Value error, "):
-            message = message[len("Value error, ") :]
-        elif message.startswith("Assertion failed, "):
-            message = message[len("Assertion failed, ") :]
-        problems.append(ConfigError(message, path=str(path), line=line, column=column, field=format_loc(real or loc)))
+        for lead in ("Value error, ", "Assertion failed, "):
+            if message.startswith(lead):
+                message = message[len(lead) :]
+        found.append((tuple(real), message, branch))
+    problems = []
+    for real, message, branch in found:
+        # A union reports every branch; when one branch got further into the value, the
+        # shallow complaints of the others ("Input should be False") are noise.
+        if branch and any(len(other) > len(real) and other[: len(real)] == real for other, _, _ in found):
+            continue
+        line, column = (
+            marks.get((KEY, *real)) if message == "unknown key" and (KEY, *real) in marks else mark_of(marks, real)
+        )
+        problems.append(ConfigError(message, path=str(path), line=line, column=column, field=format_loc(real)))
     return ConfigErrors(problems)
