@@ -192,13 +192,12 @@ def errors_from_validation(
                 message = message[len(lead) :]
         found.append((tuple(real), message, branch))
     problems = []
-    for real, message, branch in found:
+    for where, message, branch in found:
         # A union reports every branch; when one branch got further into the value, the
         # shallow complaints of the others ("Input should be False") are noise.
-        if branch and any(len(other) > len(real) and other[: len(real)] == real for other, _, _ in found):
+        if branch and any(len(other) > len(where) and other[: len(where)] == where for other, _, _ in found):
             continue
-        line, column = (
-            marks.get((KEY, *real)) if message == "unknown key" and (KEY, *real) in marks else mark_of(marks, real)
-        )
-        problems.append(ConfigError(message, path=str(path), line=line, column=column, field=format_loc(real)))
+        key_mark = marks.get((KEY, *where)) if message == "unknown key" else None
+        line, column = key_mark or mark_of(marks, where)
+        problems.append(ConfigError(message, path=str(path), line=line, column=column, field=format_loc(where)))
     return ConfigErrors(problems)
