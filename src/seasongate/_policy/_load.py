@@ -116,7 +116,7 @@ def load_policy(path: str | Path) -> Policy:
     return Policy(
         name=model.name or policy_path.stem,
         path=shown,
-        sha256=hashlib.sha256(text.encode()).hexdigest(),
+        sha256=_content_hash(text, calendars),
         environments=tuple(model.environments),
         default=model.default,
         territories=territories,
@@ -128,6 +128,15 @@ def load_policy(path: str | Path) -> Policy:
         rules=tuple(rules),
         calendars=calendars,
     )
+
+
+def _content_hash(text: str, calendars: dict[str, Calendar]) -> str:
+    """SHA-256 over the policy text and the calendar files it uses: an audit entry names
+    exactly the rules and dates a decision was made with."""
+    digest = hashlib.sha256(text.encode())
+    for code in sorted(calendars):
+        digest.update(f"\n{code}={calendars[code].digest}".encode())
+    return digest.hexdigest()
 
 
 def _version(value: str | int, loc: tuple[str | int, ...], issues: _Issues) -> Version | None:
