@@ -114,3 +114,32 @@ def test_unknown_environment_territory_and_version_are_errors() -> None:
         policy.evaluate(Request("production", "AT"), at)
     with pytest.raises(InputError, match="V0 is in no migration class"):
         policy.evaluate(Request("production", "DE", Version.parse("V0")), at)
+
+
+def test_latest_start_needs_a_run() -> None:
+    policy = _policy("policies/production.yaml")
+    plain = policy.evaluate(Request("production", "DE"), datetime.fromisoformat("2026-11-30T22:00+01:00"))
+    assert plain.allowed and plain.latest_start is None
+    assert iso(plain.allowed_until or 0, plain.zone) == "2026-11-30T23:30:00+01:00"
+    assert not policy.evaluate(Request("production", "DE"), plain.allowed_until or 0).allowed
+
+
+def test_early_years_of_german_holidays() -> None:
+    policy = load_policy(ROOT / "policies" / "production.yaml")
+    decision = policy.evaluate(Request("production", "DE"), datetime.fromisoformat("1992-01-01T12:00+01:00"))
+    assert [r.rule for r in decision.denying] == ["seasonal-blackout", "public-holiday"]  # Neujahr 1992
+
+
+def test_policy_without_classes_and_holidays_by_name(tmp_path: Path) -> None:
+    body = (ROOT / "policies" / "staging.yaml").read_text(encoding="utf-8")
+    body = body.split("classes:")[0] + (
+        "rules:\n  - name: no-new-year\n    effect: deny\n    when: {in_period: {name: Neujahr}}\n"
+    )
+    (tmp_path / "policies").mkdir()
+    path = tmp_path / "policies" / "p.yaml"
+    path.write_text(body.replace("../calendars/", str(ROOT / "calendars") + "/"), encoding="utf-8")
+    policy = load_policy(path)
+    at = datetime.fromisoformat("2026-11-28T23:00+01:00")
+    assert policy.evaluate(Request("ci", "DE", Version.parse("V12345")), at).allowed
+    denied = policy.evaluate(Request("ci", "DE", Version.parse("V1")), datetime.fromisoformat("2027-01-01T12:00+01:00"))
+    assert [r.rule for r in denied.denying] == ["no-new-year"]

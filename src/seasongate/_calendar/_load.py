@@ -23,6 +23,7 @@ from seasongate._calendar._rules import (
     Weekly,
     Years,
     expand_rules,
+    is_absolute,
     parse_date_expr,
     refs_of,
 )
@@ -57,8 +58,12 @@ class Calendar:
         """The calendar's ``ZoneInfo``."""
         return zone(self.timezone)
 
-    def expand(self, first_year: int, last_year: int) -> list[Period]:
-        """Concrete periods of the occurrences of ``first_year`` to ``last_year``."""
+    def expand(self, first_year: int, last_year: int, *, core_first: int | None = None) -> list[Period]:
+        """Concrete periods of the occurrences of ``first_year`` to ``last_year``.
+
+        Years before ``core_first`` are context only (a Christmas peak reaching into
+        January): there, a source that cannot answer (holidays before 1991) gives nothing.
+        """
         if first_year > last_year:
             raise InputError(f"empty year range {first_year}-{last_year}")
         if first_year < MIN_YEAR or last_year > MAX_YEAR:
@@ -73,6 +78,7 @@ class Calendar:
             territory=self.territory,
             first_year=first_year,
             last_year=last_year,
+            core_first=first_year if core_first is None else core_first,
         )
 
 
@@ -194,8 +200,13 @@ def _load(path: Path, stack: tuple[Path, ...], *, display: Path) -> _Loaded:
     for i, hol in enumerate(model.holidays):
         loc = ("holidays", i)
         compiled = _compile_holidays(hol, loc, issues)
-        if compiled is not None:
-            own.append(compiled)
+        if compiled is None:
+            continue
+        if compiled.name in seen:
+            issues.add(loc, f"duplicate holidays entry {compiled.name!r}: merge the categories into one entry")
+            continue
+        seen[compiled.name] = i
+        own.append(compiled)
     if issues.problems:
         raise ConfigErrors(issues.problems)
 
@@ -232,7 +243,7 @@ def _clock(value: str | None, loc: tuple[str | int, ...], issues: _Collector) ->
         return None
 
 
-def _duration(value: str | None, loc: tuple[str | int, ...], issues: _Collector) -> int | None:
+def _duration(value: str | int | None, loc: tuple[str | int, ...], issues: _Collector) -> int | None:
     if value is None:
         return None
     try:
@@ -278,6 +289,18 @@ def _compile_period(entry: Any, loc: tuple[str | int, ...], issues: _Collector) 
         )
         return None
     count = len(issues.problems)
+    foreign = {
+        "start": ("weekly", "daily", "rrule", "time", "dtstart", "duration"),
+        "weekly": ("start_time", "end_time", "exceptions", "rrule", "time", "dtstart", "duration"),
+        "daily": ("start_time", "end_time", "exceptions", "rrule", "time", "dtstart", "duration"),
+        "rrule": ("start_time", "end_time", "exceptions"),
+    }[shapes[0]]
+    label = {"start": "a dated (start/end)"}.get(shapes[0], f"a {shapes[0]}")
+    for key in foreign:
+        if getattr(entry, key) not in (None, {}):
+            issues.add((*loc, key), f"{key} does not apply to {label} period")
+    if len(issues.problems) > count:
+        return None
     years = _years(entry.years, loc, issues)
     shape: Any = None
     if shapes[0] == "start":
@@ -300,7 +323,12 @@ def _compile_period(entry: Any, loc: tuple[str | int, ...], issues: _Collector) 
             if exc_model.start and exc_model.end and exc_model.end < exc_model.start:
                 issues.add((*loc, "exceptions", year, "end"), "end is before start")
             exceptions[year] = (exc_model.start, exc_model.end)
-        if len(exprs) == 2:
+        if len(exprs) == 2 and is_absolute(exprs[0]) != is_absolute(exprs[1]):
+            issues.add(
+                (*loc, "end"),
+                "start and end must both be exact dates (YYYY-MM-DD, a one-off period) or both annual",
+            )
+        elif len(exprs) == 2:
             shape = Dated(exprs[0], exprs[1], start_time, end_time, exceptions)
             if shape.one_off:
                 first = shape.start.on(0, _no_refs)
@@ -344,6 +372,14 @@ def _compile_period(entry: Any, loc: tuple[str | int, ...], issues: _Collector) 
         rule_text = str(entry.rrule).strip()
         if rule_text.upper().startswith("RRULE:"):
             rule_text = rule_text[6:]
+        upper = rule_text.upper()
+        phased = "COUNT=" in upper or re.search(r"INTERVAL=(?!1(;|$))\d+", upper)
+        if phased and dtstart is None:
+            issues.add(
+                (*loc, "rrule"),
+                "a rule with INTERVAL or COUNT needs a dtstart: without it the occurrences would "
+                "depend on the years asked",
+            )
         try:
             from dateutil.rrule import rrulestr
 
@@ -381,7 +417,8 @@ def _compile_holidays(entry: Any, loc: tuple[str | int, ...], issues: _Collector
         return None
     label = entry.country + (f"-{entry.subdivision}" if entry.subdivision else "")
     return PeriodRule(
-        name=f"holidays:{label}",
+        # One rule per entry; its periods are named after each holiday ("Neujahr").
+        name=f"holidays:{label}:{'+'.join(entry.categories)}",
         kind=entry.kind,
         shape=Holidays(entry.country, entry.subdivision, tuple(entry.categories)),
         source=issues.source(loc),
@@ -469,8 +506,15 @@ def year_bounds(first_year: int, last_year: int, tz: Any) -> tuple[int, int]:
 def build_index(calendar: Calendar, first_year: int, last_year: int) -> CalendarIndex:
     """Expand ``calendar`` for the years and index it (the previous year's occurrences that
     reach into the range, such as a Christmas peak into January, are included)."""
+    if first_year > last_year:
+        raise InputError(f"empty year range {first_year}-{last_year}")
+    if first_year < MIN_YEAR or last_year > MAX_YEAR:
+        raise HorizonError(
+            f"calendar {calendar.name}: years {first_year}-{last_year} are outside "
+            f"{MIN_YEAR}-{MAX_YEAR}, the range calendars answer"
+        )
     lo, hi = year_bounds(first_year, last_year, calendar.tz)
-    periods = calendar.expand(max(first_year - 1, MIN_YEAR), last_year)
+    periods = calendar.expand(max(first_year - 1, MIN_YEAR), last_year, core_first=first_year)
     return CalendarIndex(periods, tz=calendar.tz, lo=lo, hi=hi)
 
 

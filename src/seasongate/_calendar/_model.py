@@ -45,7 +45,7 @@ class WindowModel(_Strict):
     days: list[str] | None = None
     start: str
     end: str | None = None
-    duration: str | None = None
+    duration: str | int | None = None
 
 
 class PeriodModel(_Strict):
@@ -64,7 +64,7 @@ class PeriodModel(_Strict):
     rrule: str | None = None
     time: str | None = None
     dtstart: str | None = None
-    duration: str | None = None
+    duration: str | int | None = None
     years: YearsModel | None = None
     exceptions: dict[int, ExceptionModel] = {}
 

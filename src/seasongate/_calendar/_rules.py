@@ -369,6 +369,7 @@ def expand_rules(
     territory: str | None,
     first_year: int,
     last_year: int,
+    core_first: int | None = None,
 ) -> list[Period]:
     """Expand ``rules`` (in dependency order) into periods that start in the years given.
 
@@ -408,7 +409,8 @@ def expand_rules(
         elif isinstance(shape, Recurring):
             periods.extend(_recurring(shape, rule, tz, first_year, last_year, common))
         else:
-            periods.extend(_holidays(shape, rule, tz, first_year, last_year, common))
+            core = first_year if core_first is None else core_first
+            periods.extend(_holidays(shape, rule, tz, first_year, last_year, common, core))
     periods.sort(key=lambda p: (p.start, p.end, p.name))
     return periods
 
@@ -478,9 +480,13 @@ def _holidays(
     first_year: int,
     last_year: int,
     common: dict[str, Any],
+    core_first: int,
 ) -> Iterable[Period]:
-    from seasongate._calendar._holidays import holiday_dates
+    from seasongate._calendar._holidays import holiday_dates, holiday_years
 
+    low, _ = holiday_years(shape)
+    if first_year < low <= core_first:
+        first_year = low  # the years before are context only; the package cannot answer them
     base_tags = rule.tags
     for day, names in holiday_dates(shape, first_year, last_year):
         if not rule.years.allows(day.year):

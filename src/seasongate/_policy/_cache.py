@@ -21,7 +21,7 @@ from pathlib import Path
 
 from seasongate._policy._engine import Policy
 
-FORMAT = 3  # bump when the pickled classes change shape
+FORMAT = 4  # bump when the pickled classes change shape
 
 
 def cache_dir() -> Path:

@@ -77,8 +77,9 @@ class OverrideGrant:
         low, high = self.versions
         return low <= request.version <= high
 
-    def to_dict(self) -> dict[str, Any]:
-        """The ``override`` member of a decision's JSON."""
+    def to_dict(self, tz: ZoneInfo | None = None) -> dict[str, Any]:
+        """The ``override`` member of a decision's JSON (instants in ``tz``, default UTC)."""
+        zone_ = tz or ZoneInfo("UTC")
         return {
             "id": self.id,
             "requester": self.requester,
@@ -86,8 +87,8 @@ class OverrideGrant:
             "reason": self.reason,
             "ticket": self.ticket,
             "rules": sorted(self.rules),
-            "valid_from": iso(self.valid_from),
-            "expires": iso(self.valid_until),
+            "valid_from": iso(self.valid_from, zone_),
+            "expires": iso(self.valid_until, zone_),
             "single_use": self.single_use,
         }
 
@@ -222,7 +223,7 @@ class Decision:
             "allowed_until": when(self.allowed_until),
             "latest_start": when(self.latest_start),
             "next_allowed_at": when(self.next_allowed_at),
-            "override": None if self.override is None else self.override.to_dict(),
+            "override": None if self.override is None else self.override.to_dict(tz),
             "policy": {"path": self.policy_path, "sha256": self.policy_sha256},
             "notes": list(self.notes),
         }

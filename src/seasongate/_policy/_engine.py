@@ -180,9 +180,9 @@ class Policy:
         year = from_ts(at, tz).year
         need_last = from_ts(at + (self.horizon_days + 45) * 86400, tz).year
         state = self._states.get(territory)
-        if state is not None and state.first_year <= year - 1 and need_last <= state.last_year:
+        if state is not None and state.first_year <= year and need_last <= state.last_year:
             return state
-        first, last = year - 1, max(need_last, year + 1)
+        first, last = year, max(need_last, year + 1)
         if state is not None:
             first, last = min(first, state.first_year), max(last, state.last_year)
         for (code, have_first, have_last), stored in self.indexes.items():
@@ -217,7 +217,7 @@ class Policy:
         if risk not in ("low", "medium", "high"):
             raise InputError(f"unknown risk {risk!r} (low, medium or high)")
         cls = None
-        if request.version is not None:
+        if request.version is not None and self.migration_classes:
             cls = self.classify(request.version)
             if cls is None:
                 ranges = ", ".join(f"{c.name} {c.describe()}" for c in self.migration_classes)
@@ -357,7 +357,7 @@ class Policy:
             until = None if span is None else span[1] - 1 + max(duration, 1)
             if until is not None and until < horizon_end:  # at the horizon: unknown, say None
                 allowed_until = until
-                latest_start = until - duration
+                latest_start = until - duration if duration else None
         else:
             next_allowed = allowed_set.next_start(ts)
         # No rule decided: neither an allow nor a (standing) deny matched.

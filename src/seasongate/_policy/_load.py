@@ -169,15 +169,35 @@ def _classes(model: Any, issues: _Issues) -> tuple[MigrationClass, ...]:
     return tuple(ordered)
 
 
+def _rule_names(calendars: dict[str, Calendar]) -> set[str]:
+    return {r.name for c in calendars.values() for r in c.rules if not r.name.startswith("holidays:")}
+
+
+def _holiday_names(calendars: dict[str, Calendar]) -> set[str]:
+    """The names holidays give their periods ("Neujahr"), over a decade of years."""
+    from seasongate._calendar._holidays import holiday_dates
+    from seasongate._calendar._rules import Holidays
+
+    names: set[str] = set()
+    for calendar in calendars.values():
+        for rule in calendar.rules:
+            if isinstance(rule.shape, Holidays):
+                for _, found in holiday_dates(rule.shape, 2020, 2030):
+                    names.update(found)
+    return names
+
+
 def _selector(model: Any, loc: tuple[str | int, ...], issues: _Issues, calendars: dict[str, Calendar]) -> Selector:
     selector = Selector.of(kind=model.kind, name=model.name, tag=model.tag)
     if not (selector.kinds or selector.names or selector.tags):
         issues.add(loc, f"name at least one of kind ({', '.join(KINDS)}), name or tag")
-    known_names = {r.name for c in calendars.values() for r in c.rules}
+    known_names = {r.name for c in calendars.values() for r in c.rules if not r.name.startswith("holidays:")}
+    if selector.names - known_names:
+        known_names |= _holiday_names(calendars)
     known_tags = {t for c in calendars.values() for r in c.rules for t in r.tags}
     for name in sorted(selector.names):
         if name not in known_names:
-            known = ", ".join(sorted(n for n in known_names if not n.startswith("holidays:")))
+            known = ", ".join(sorted(n for n in known_names if n in _rule_names(calendars)))
             issues.add((*loc, "name"), f"no calendar of this policy has a period {name!r} (known: {known})")
     for tag in sorted(selector.tags):
         if tag not in known_tags:

@@ -51,7 +51,7 @@ class PeriodSelectorModel(_Strict):
 class FinishBeforeModel(PeriodSelectorModel):
     """``finish_before: {kind: blackout, margin: 30m}``"""
 
-    margin: str = "0m"
+    margin: str | int = "0m"
 
 
 class TimeOfDayModel(_Strict):
@@ -86,7 +86,7 @@ class OverrideModel(_Strict):
 
     approvals: int = Field(ge=1, le=10)
     role: str = "release_manager"
-    max_validity: str = "24h"
+    max_validity: str | int = "24h"
 
 
 class RuleModel(_Strict):
@@ -103,7 +103,7 @@ class DefaultsModel(_Strict):
     """Risk and duration of a migration that declares neither."""
 
     risk: Literal["low", "medium", "high"] = "medium"
-    duration: str = "15m"
+    duration: str | int = "15m"
 
 
 class PolicyModel(_Strict):

@@ -33,12 +33,10 @@ def _policy_dirs(project_dir: Path) -> list[Path]:
 
 
 def _environments_of(path: Path) -> list[str]:
-    import yaml
+    """The environments a policy file names (a file that cannot be read is reported)."""
+    from seasongate._yaml import load_yaml
 
-    try:
-        data = yaml.load(path.read_text(encoding="utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError):
-        return []
+    data, _ = load_yaml(_relative(path))
     envs = data.get("environments") if isinstance(data, dict) else None
     return [str(e) for e in envs] if isinstance(envs, list) else []
 

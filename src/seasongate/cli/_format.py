@@ -38,7 +38,7 @@ def _period_text(reason: Reason, tz: tzinfo) -> str:
     return "; ".join(parts)
 
 
-def decision_text(decision: Decision, *, naive_note: str | None = None) -> str:
+def decision_text(decision: Decision) -> str:
     """One line of verdict, then the reasons, then until when / next allowed."""
     tz = decision.zone
     mig = decision.migration
@@ -48,8 +48,8 @@ def decision_text(decision: Decision, *, naive_note: str | None = None) -> str:
     details = [f"class {mig.migration_class}" if mig.migration_class else None, f"risk {mig.risk}",
                f"duration {format_duration(mig.duration)}" if mig.duration else None]  # fmt: skip
     lines.append("  (" + ", ".join(d for d in details if d) + f"; policy {decision.policy_path})")
-    if naive_note:
-        lines.append(f"  note: {naive_note}")
+    for note in decision.notes:
+        lines.append(f"  note: {note}")
     for reason in decision.reasons:
         mark = "allow" if reason.effect == "allow" else ("lifted" if reason.lifted_by else "deny")
         text = f"  [{mark}] {reason.rule}: {reason.message}"
@@ -68,7 +68,7 @@ def decision_text(decision: Decision, *, naive_note: str | None = None) -> str:
         elif reason.effect == "deny":
             lines.append("          not overridable")
     if decision.default_applied:
-        lines.append("  [default] no rule allows it: the policy's default applies")
+        lines.append(f"  [default] no rule decided: the policy's default ({decision.verdict}) applies")
     if decision.override is not None:
         grant = decision.override
         lines.append(
@@ -117,7 +117,8 @@ def decision_github(decision: Decision) -> str:
         if decision.next_allowed_at
         else "not allowed within the horizon"
     )
-    lines.append(f"::error title=seasongate: denied::{_gh_escape(_subject(decision))} may not run now; {nxt}")
+    when = local(decision.at, tz)
+    lines.append(f"::error title=seasongate: denied::{_gh_escape(_subject(decision))} may not run at {when}; {nxt}")
     return "\n".join(lines)
 
 

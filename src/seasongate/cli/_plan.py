@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -94,6 +95,8 @@ def check(environment: str, territory: str, policy: str | None, migration: str |
         duration=duration, operation="rollback" if rollback else "apply", policy=loaded,
         store=store, use_store=not no_store,
     )  # fmt: skip
+    if note:
+        decision = replace(decision, notes=(*decision.notes, note))
     if fmt == "json":
         click.echo(_format.decision_json(decision))
     elif fmt == "github":
@@ -103,8 +106,8 @@ def check(environment: str, territory: str, policy: str | None, migration: str |
             with open(summary, "a", encoding="utf-8") as fh:
                 fh.write(_format.decision_markdown(decision))
     else:
-        click.echo(_format.decision_text(decision, naive_note=note))
-    if note and fmt != "text":
+        click.echo(_format.decision_text(decision))
+    if note and fmt == "github":
         click.echo(f"seasongate: note: {note}", err=True)
     sys.exit(EXIT_OK if decision.allowed else EXIT_DENIED)
 

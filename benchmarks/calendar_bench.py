@@ -1,0 +1,166 @@
+"""Calendar benchmarks: loading and expanding the shipped calendars, and index queries.
+
+Run from the repository root::
+
+    python benchmarks/calendar_bench.py
+
+Prints figures beside their targets; asserts nothing. Uses a temporary
+``SEASONGATE_CACHE_DIR`` and writes nothing into the repository.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import random
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+CALENDARS = (ROOT / "calendars" / "de-by.yaml", ROOT / "calendars" / "ch-zh.yaml")
+FIRST_YEAR, LAST_YEAR = 2026, 2075  # 50 years
+QUERIES = 100_000
+WARM_REPEATS = 15
+ROUNDS = 3
+SEED = 20260925
+
+EXPAND_TARGET_MS = 50.0
+ACTIVE_TARGET_QPS = 200_000
+
+
+def _ms(seconds: float) -> str:
+    return f"{seconds * 1000:8.2f} ms"
+
+
+def _qps(count: int, seconds: float) -> str:
+    return f"{count / seconds:>12,.0f} /s"
+
+
+def _timed(func: Callable[[], Any]) -> tuple[float, Any]:
+    start = time.perf_counter()
+    result = func()
+    return time.perf_counter() - start, result
+
+
+def _best_rate(query: Callable[[Any], Any], inputs: Sequence[Any]) -> float:
+    """Seconds for one pass over ``inputs``: the median of a few rounds."""
+    rounds = []
+    for _ in range(ROUNDS):
+        start = time.perf_counter()
+        for item in inputs:
+            query(item)
+        rounds.append(time.perf_counter() - start)
+    return statistics.median(rounds)
+
+
+def _verdict(ok: bool) -> str:
+    return "ok" if ok else "MISSED"
+
+
+def bench_expansion() -> None:
+    """(a) Load and expand each shipped calendar over 50 years: first call, then warm."""
+    from seasongate._calendar import build_index, load_calendar
+
+    years = LAST_YEAR - FIRST_YEAR + 1
+    print(f"(a) load and expand over {years} years ({FIRST_YEAR}-{LAST_YEAR}), after imports")
+    header = f"    {'calendar':<8}  {'call':<17}  {'load':>11}  {'expand':>11}  {'index':>11}  periods"
+    print(header)
+    first_expand = warm_expand = 0.0
+    first_each: dict[str, float] = {}
+    warm_each: dict[str, float] = {}
+    for path in CALENDARS:
+        name = path.stem
+        # First call: pydantic models, the holidays country class and its German
+        # translations are built or read on first use.
+        t_load, calendar = _timed(lambda p=path: load_calendar(p))  # type: ignore[misc]
+        t_expand, periods = _timed(lambda c=calendar: c.expand(FIRST_YEAR, LAST_YEAR))  # type: ignore[misc]
+        t_index, _ = _timed(lambda c=calendar: build_index(c, FIRST_YEAR, LAST_YEAR))  # type: ignore[misc]
+        first_expand += t_expand
+        first_each[name] = t_expand
+        print(f"    {name:<8}  {'first':<17}  {_ms(t_load)}  {_ms(t_expand)}  {_ms(t_index)}  {len(periods)}")
+        loads, expands, indexes = [], [], []
+        for _ in range(WARM_REPEATS):
+            t_load, calendar = _timed(lambda p=path: load_calendar(p))  # type: ignore[misc]
+            t_expand, periods = _timed(lambda c=calendar: c.expand(FIRST_YEAR, LAST_YEAR))  # type: ignore[misc]
+            t_index, _ = _timed(lambda c=calendar: build_index(c, FIRST_YEAR, LAST_YEAR))  # type: ignore[misc]
+            loads.append(t_load)
+            expands.append(t_expand)
+            indexes.append(t_index)
+        warm = statistics.median(expands)
+        warm_expand += warm
+        warm_each[name] = warm
+        label = f"warm (median/{WARM_REPEATS})"
+        print(
+            f"    {name:<8}  {label:<17}  {_ms(statistics.median(loads))}  {_ms(warm)}  "
+            f"{_ms(statistics.median(indexes))}  {len(periods)}"
+        )
+    print("    (index = expand the year before too, sort, and sweep into segments)")
+    for label, total, each in (("first", first_expand, first_each), ("warm", warm_expand, warm_each)):
+        per = ", ".join(f"{n} {v * 1000:.1f} ms" for n, v in each.items())
+        print(
+            f"    expand 50 years, {label:<5}: {per}; both {total * 1000:.1f} ms"
+            f"   target < {EXPAND_TARGET_MS:.0f} ms: each {_verdict(max(each.values()) * 1000 < EXPAND_TARGET_MS)},"
+            f" both together {_verdict(total * 1000 < EXPAND_TARGET_MS)}"
+        )
+
+
+def bench_queries() -> None:
+    """(b) ``active_at`` and (c) ``next_start`` over random instants of the 50 years."""
+    from seasongate._calendar import Selector, build_index, load_calendar
+    from seasongate._time import from_ts
+
+    rng = random.Random(SEED)
+    print()
+    print(f"(b) CalendarIndex.active_at, {QUERIES:,} random instants in {FIRST_YEAR}-{LAST_YEAR}")
+    indexes = {}
+    for path in CALENDARS:
+        calendar = load_calendar(path)
+        index = build_index(calendar, FIRST_YEAR, LAST_YEAR)
+        indexes[path.stem] = index
+        instants = [rng.randrange(index.lo, index.hi) for _ in range(QUERIES)]
+        utc = [from_ts(ts, UTC) for ts in instants]
+        local = [from_ts(ts, index.tz) for ts in instants]
+        for label, inputs in (("int epoch s", instants), ("datetime UTC", utc), ("datetime local", local)):
+            seconds = _best_rate(index.active_at, inputs)
+            ok = QUERIES / seconds >= ACTIVE_TARGET_QPS
+            print(
+                f"    {path.stem:<8}  {label:<15} {_qps(QUERIES, seconds)}"
+                f"   target >= {ACTIVE_TARGET_QPS:,}/s: {_verdict(ok)}"
+            )
+
+    print()
+    print(f'(c) CalendarIndex.next_start(Selector.of(kind="blackout"), ts), {QUERIES:,} instants')
+    selector = Selector.of(kind="blackout")
+    for name, index in indexes.items():
+        instants = [rng.randrange(index.lo, index.hi) for _ in range(QUERIES)]
+        # The first query builds the selection (filter, sort, union) once per selector.
+        t_first, _ = _timed(lambda i=index, t=instants[0]: i.next_start(selector, t))  # type: ignore[misc]
+        seconds = _best_rate(lambda ts, i=index: i.next_start(selector, ts), instants)  # type: ignore[misc]
+        print(f"    {name:<8}  int epoch s     {_qps(QUERIES, seconds)}   (first query {_ms(t_first).strip()})")
+
+
+def main() -> None:
+    """Run the calendar benchmarks and print the figures."""
+    with tempfile.TemporaryDirectory(prefix="seasongate-bench-") as cache:
+        os.environ["SEASONGATE_CACHE_DIR"] = cache
+        sys.dont_write_bytecode = True
+        print(f"seasongate calendar benchmarks (Python {sys.version.split()[0]}, {datetime.now(UTC):%Y-%m-%d})")
+        # Imports are paid once per process and measured apart from the calls below.
+        parts = []
+        for module in ("holidays", "pydantic", "seasongate._calendar", "seasongate._calendar._model"):
+            seconds, _ = _timed(lambda m=module: importlib.import_module(m))  # type: ignore[misc]
+            parts.append(f"{module} {_ms(seconds).strip()}")
+        print("imports: " + ", ".join(parts))
+        print()
+        bench_expansion()
+        bench_queries()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,225 @@
+"""Benchmarks of the gate: ``seasongate check`` start-up, in-process decisions and ``slots``.
+
+Run from the repository root::
+
+    python benchmarks/check_bench.py
+
+Prints figures beside their targets; asserts nothing. The ``check`` processes run in a
+temporary project directory (so the default SQLite store lands there) with a temporary
+``SEASONGATE_CACHE_DIR``; nothing is written into the repository.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import random
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+POLICY = ROOT / "policies" / "production.yaml"
+AT = "2026-09-25T10:00+02:00"
+CHECK_ARGS = ("check", "--env", "production", "-t", "DE", "-m", "V226", "--at", AT)
+FLOOR = (sys.executable, "-c", "import yaml, click, pydantic")
+PROCESS_RUNS = 10
+COLD_CACHE_RUNS = 3
+DECISIONS = 100_000
+SLOT_RUNS = 15
+SEED = 20260925
+
+STARTUP_TARGET = 1.5  # x the floor
+DECISIONS_TARGET = 50_000  # per second
+SLOTS_TARGET_MS = 50.0
+
+
+def _verdict(ok: bool) -> str:
+    return "ok" if ok else "MISSED"
+
+
+def _seasongate_command() -> tuple[str, ...]:
+    """The installed console script, as a pipeline would run it."""
+    script = Path(sys.executable).with_name("seasongate")
+    found = str(script) if script.is_file() else shutil.which("seasongate")
+    return (found,) if found else (sys.executable, "-m", "seasongate")
+
+
+def _run(command: Sequence[str], *, cwd: Path, env: dict[str, str]) -> tuple[float, int, str]:
+    """Wall time, exit code and stderr of one process."""
+    start = time.perf_counter()
+    done = subprocess.run(command, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=False)
+    return time.perf_counter() - start, done.returncode, done.stderr.decode(errors="replace").strip()
+
+
+def _note_exit(label: str, code: int, stderr: str) -> None:
+    # ``check`` denies at this instant (Oktoberfest): exit 1. Anything else is worth a line.
+    if code != 1:
+        print(f"    note: {label} exited {code} (expected 1, denied): {stderr[:200]}")
+
+
+def bench_startup(work: Path) -> None:
+    """Cold ``seasongate check`` processes against the floor of importing yaml, click, pydantic."""
+    project = work / "project"
+    project.mkdir()
+    cache = work / "cache"
+    dropped = ("SEASONGATE_STORE", "PYTHONPATH", "PYTHONDONTWRITEBYTECODE")
+    env = {k: v for k, v in os.environ.items() if k not in dropped}
+    env["SEASONGATE_CACHE_DIR"] = str(cache)
+    # Bytecode is compiled once into a temporary prefix (never into the repository's
+    # __pycache__ folders), so every measured process starts from fresh bytecode.
+    env["PYTHONPYCACHEPREFIX"] = str(work / "pycache")
+    command = _seasongate_command()
+    check = (*command, *CHECK_ARGS)
+    print(f"(1) process start-up: {' '.join(('seasongate', *CHECK_ARGS))}")
+    print(f"    in a temporary project dir (bundled policy, default SQLite store there); {command[0]}")
+
+    # Compile the bytecode of everything involved once, so no measured run pays for it.
+    _run(FLOOR, cwd=project, env=env)
+    _run((*check, "--no-store"), cwd=project, env=dict(env, SEASONGATE_CACHE_DIR=str(work / "bytecode-run")))
+
+    # Cold cache: each run with an empty cache directory parses, validates and expands.
+    cold = []
+    for i in range(COLD_CACHE_RUNS):
+        cold_env = dict(env, SEASONGATE_CACHE_DIR=str(work / f"cold-cache-{i}"))
+        seconds, code, err = _run((*check, "--no-store"), cwd=project, env=cold_env)
+        _note_exit("cold-cache check", code, err)
+        cold.append(seconds)
+
+    # Warm the cache (and create the SQLite store) once, then measure.
+    for args in (("--no-store",), ()):
+        _, code, err = _run((*check, *args), cwd=project, env=env)
+        _note_exit("warm-up check", code, err)
+
+    floor, no_store, with_store = [], [], []
+    for _ in range(PROCESS_RUNS):  # interleaved, so drift hits all three alike
+        floor.append(_run(FLOOR, cwd=project, env=env)[0])
+        seconds, code, err = _run((*check, "--no-store"), cwd=project, env=env)
+        _note_exit("check --no-store", code, err)
+        no_store.append(seconds)
+        seconds, code, err = _run(check, cwd=project, env=env)
+        _note_exit("check", code, err)
+        with_store.append(seconds)
+
+    base = statistics.median(floor)
+    print(f"    floor: python -c 'import yaml, click, pydantic'  median of {PROCESS_RUNS}: {base * 1000:7.1f} ms")
+    for label, runs in (("check --no-store (warm cache)", no_store), ("check, SQLite store (warm cache)", with_store)):
+        median = statistics.median(runs)
+        ratio = median / base
+        print(
+            f"    {label:<33} median of {PROCESS_RUNS}: {median * 1000:7.1f} ms  = {ratio:.2f}x the floor"
+            f"   target <= {STARTUP_TARGET}x: {_verdict(ratio <= STARTUP_TARGET)}"
+        )
+    runs = ", ".join(f"{s * 1000:.0f}" for s in cold)
+    print(
+        f"    cold cache (empty SEASONGATE_CACHE_DIR), --no-store: median {statistics.median(cold) * 1000:.1f} ms "
+        f"({runs} ms) = {statistics.median(cold) / base:.2f}x the floor"
+    )
+
+
+def bench_decisions() -> None:
+    """In-process ``policy.evaluate(request, ts)`` over random instants."""
+    from seasongate._policy import Request, load_policy
+    from seasongate._time import to_ts
+    from seasongate._versions import Version
+
+    policy = load_policy(POLICY)
+    request = Request("production", "DE", Version.parse("V226"))
+    lo = to_ts(datetime(2026, 1, 1, tzinfo=UTC))
+    hi = to_ts(datetime(2028, 1, 1, tzinfo=UTC))
+    rng = random.Random(SEED)
+    instants = [rng.randrange(lo, hi) for _ in range(DECISIONS)]
+    # Warm up: expand the calendar for the whole range and build the request's plan once.
+    start = time.perf_counter()
+    policy.evaluate(request, lo)
+    policy.evaluate(request, hi - 1)
+    warm_up = time.perf_counter() - start
+
+    rounds = []
+    allowed = 0
+    for _ in range(3):
+        start = time.perf_counter()
+        allowed = sum(policy.evaluate(request, ts).allowed for ts in instants)
+        rounds.append(time.perf_counter() - start)
+    seconds = statistics.median(rounds)
+    rate = DECISIONS / seconds
+    print()
+    print(
+        "(2) in-process decisions: policy.evaluate(Request(production, DE, V226), ts), "
+        f"{DECISIONS:,} instants 2026-2027"
+    )
+    print(
+        f"    {rate:>10,.0f} decisions/s ({seconds / DECISIONS * 1e6:.1f} us each; {allowed / DECISIONS:.0%} allowed)"
+        f"   target >= {DECISIONS_TARGET:,}/s: {_verdict(rate >= DECISIONS_TARGET)}"
+    )
+    print(f"    (warm-up, not counted: expansion and plan for the range {warm_up * 1000:.1f} ms)")
+
+
+def bench_slots() -> None:
+    """``seasongate.api.slots`` over one year, as the CLI runs it and fully warm."""
+    from seasongate import api
+    from seasongate._policy import load_policy
+
+    start_at = datetime.fromisoformat(AT)
+
+    def query(policy: Any) -> Any:
+        return api.slots(
+            environment="production", territory="DE", duration="45m", start=start_at, days=365,
+            migration="V226", limit=10, policy=policy, use_store=False,
+        )  # fmt: skip
+
+    def timed(make: Callable[[], Any]) -> list[float]:
+        out = []
+        for _ in range(SLOT_RUNS):
+            policy = make()
+            begin = time.perf_counter()
+            query(policy)
+            out.append(time.perf_counter() - begin)
+        return out
+
+    loaded = load_policy(POLICY)
+    query(loaded)  # expands the calendar into the policy's indexes
+    frozen = pickle.dumps(loaded, protocol=pickle.HIGHEST_PROTOCOL)
+
+    # No expansion: a fresh policy with every index built is what a warm expansion
+    # cache hands the CLI (the plans of requests are rebuilt per process).
+    from_cache = statistics.median(timed(lambda: pickle.loads(frozen)))
+    cold = statistics.median(timed(lambda: load_policy(POLICY)))
+    warm = statistics.median(timed(lambda: loaded))
+    result = query(loaded)
+    print()
+    print(f"(3) api.slots(production, DE, V226, 45m, days=365, use_store=False) from {AT}")
+    print(
+        f"    as from the expansion cache (indexes built, plan not): {from_cache * 1000:7.2f} ms"
+        f"   target < {SLOTS_TARGET_MS:.0f} ms: {_verdict(from_cache * 1000 < SLOTS_TARGET_MS)}"
+    )
+    print(f"    warm (same policy object, plan cached):                {warm * 1000:7.2f} ms")
+    print(f"    cold (freshly loaded policy: calendar expansion too):  {cold * 1000:7.2f} ms")
+    print(
+        f"    ({len(result.slots)} slots listed{', more truncated' if result.truncated else ''}; "
+        f"medians of {SLOT_RUNS}; the policy load itself is not counted)"
+    )
+
+
+def main() -> None:
+    """Run the gate benchmarks and print the figures."""
+    with tempfile.TemporaryDirectory(prefix="seasongate-bench-") as tmp:
+        work = Path(tmp)
+        os.environ["SEASONGATE_CACHE_DIR"] = str(work / "cache-in-process")
+        sys.dont_write_bytecode = True
+        print(f"seasongate check benchmarks (Python {sys.version.split()[0]}, {datetime.now(UTC):%Y-%m-%d})")
+        print()
+        bench_startup(work)
+        bench_decisions()
+        bench_slots()
+
+
+if __name__ == "__main__":
+    main()
