@@ -15,6 +15,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from seasongate._errors import InputError
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_EPOCH_NAIVE = datetime(1970, 1, 1)  # noqa: DTZ001 - wall-clock arithmetic only
+_SECOND = timedelta(seconds=1)
 
 _DURATION_RE = re.compile(
     r"^\s*(?:(?P<d>\d+)\s*d)?\s*(?:(?P<h>\d+)\s*h)?\s*(?:(?P<m>\d+)\s*m(?:in)?)?\s*(?:(?P<s>\d+)\s*s)?\s*$"
@@ -89,6 +91,11 @@ def iso(ts: int, tz: tzinfo = UTC) -> str:
     return from_ts(ts, tz).isoformat(timespec="seconds")
 
 
+@lru_cache(maxsize=1024)
+def _folds(at: time) -> tuple[time, time]:
+    return at.replace(fold=0), at.replace(fold=1)
+
+
 def local_to_ts(day: date, at: time, tz: ZoneInfo) -> int:
     """The instant of wall-clock ``day at`` in ``tz``.
 
@@ -96,19 +103,23 @@ def local_to_ts(day: date, at: time, tz: ZoneInfo) -> int:
     spring-forward night) is the instant the clocks jump (03:00 local); an ambiguous wall
     time (02:30 on the fall-back night) is its first occurrence.
     """
-    naive = datetime.combine(day, at)
-    first = naive.replace(tzinfo=tz, fold=0)
-    ts = to_ts(first)
-    if from_ts(ts, tz).replace(tzinfo=None) == naive:
-        return ts
-    # Nonexistent: fold=0 reads it with the offset from before the jump. The jump itself
-    # lies between the two readings; find the first instant with the new offset.
-    late = to_ts(naive.replace(tzinfo=tz, fold=1))
-    lo, hi = min(ts, late), max(ts, late)
-    after_offset = from_ts(hi, tz).utcoffset()
+    first, second = _folds(at)
+    naive = datetime.combine(day, first)
+    # ZoneInfo reads the wall-clock fields (and fold) of a naive datetime: the fast path.
+    early = tz.utcoffset(naive)
+    late = tz.utcoffset(datetime.combine(day, second))
+    assert early is not None and late is not None
+    wall = (naive - _EPOCH_NAIVE) // _SECOND
+    # zoneinfo reads a wall time in a gap or a fold with the offset from before the change
+    # (fold=0) or after it (fold=1); the two agree everywhere else.
+    if early >= late:  # ordinary, or ambiguous: the first occurrence
+        return int(wall - early // _SECOND)
+    # Nonexistent: the clocks jumped forward over it. Find the first instant with the new
+    # offset, between the two readings.
+    lo, hi = int(wall - late // _SECOND), int(wall - early // _SECOND)
     while lo < hi:
         mid = (lo + hi) // 2
-        if from_ts(mid, tz).utcoffset() == after_offset:
+        if from_ts(mid, tz).utcoffset() == late:
             hi = mid
         else:
             lo = mid + 1

@@ -436,20 +436,25 @@ def _weekly(
     last_year: int,
     common: dict[str, Any],
 ) -> Iterable[Period]:
-    day = date(first_year, 1, 1) - timedelta(days=1)  # a window from 31 Dec may reach 1 Jan
+    first = date(first_year, 1, 1) - timedelta(days=1)  # a window from 31 Dec may reach 1 Jan
     stop = date(last_year, 12, 31)
     one = timedelta(days=1)
+    week = timedelta(days=7)
     overnight = shape.end is not None and shape.end <= shape.start
-    while day <= stop:
-        if day.weekday() in shape.days and rule.years.allows(day.year):
-            start = local_to_ts(day, shape.start, tz)
-            if shape.end is None:
-                end = start + (shape.duration or 0)
-            else:
-                end = local_to_ts(day + one if overnight else day, shape.end, tz)
-            if end > start:
-                yield Period(start=start, end=end, all_day=False, **common)
-        day += one
+    found = []
+    for weekday in sorted(shape.days):
+        day = first + timedelta(days=(weekday - first.weekday()) % 7)
+        while day <= stop:
+            if rule.years.allows(day.year):
+                start = local_to_ts(day, shape.start, tz)
+                if shape.end is None:
+                    end = start + (shape.duration or 0)
+                else:
+                    end = local_to_ts(day + one if overnight else day, shape.end, tz)
+                if end > start:
+                    found.append(Period(start=start, end=end, all_day=False, **common))
+            day += week
+    return found
 
 
 def _recurring(
