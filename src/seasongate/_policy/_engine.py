@@ -113,10 +113,12 @@ class Policy:
         self.indexes: dict[tuple[str, int, int], CalendarIndex] = {}
         self.on_new_index: Callable[[Policy], None] | None = None
         self._states: dict[str, _TerritoryState] = {}
+        self._resolved: dict[Request, MigrationInfo] = {}
 
     def __getstate__(self) -> dict[str, object]:
         state = dict(self.__dict__)
         state["_states"] = {}
+        state["_resolved"] = {}
         state["on_new_index"] = None
         return state
 
@@ -176,10 +178,13 @@ class Policy:
         return self._state(territory, at).index
 
     def _state(self, territory: str, at: int) -> _TerritoryState:
+        state = self._states.get(territory)
+        # Fast path: the instant and its horizon lie well inside the covered years.
+        if state is not None and state.index.lo <= at < state.index.hi - (self.horizon_days + 45) * 86400:
+            return state
         tz = self.zone(territory)
         year = from_ts(at, tz).year
         need_last = from_ts(at + (self.horizon_days + 45) * 86400, tz).year
-        state = self._states.get(territory)
         if state is not None and state.first_year <= year and need_last <= state.last_year:
             return state
         first, last = year, max(need_last, year + 1)
@@ -205,6 +210,14 @@ class Policy:
     # -- evaluation --------------------------------------------------------------------------
 
     def _resolve(self, request: Request) -> MigrationInfo:
+        info = self._resolved.get(request)
+        if info is None:
+            info = self._resolved[request] = self._classify_request(request)
+            if len(self._resolved) > 4096:
+                self._resolved.clear()
+        return info
+
+    def _classify_request(self, request: Request) -> MigrationInfo:
         if request.environment not in self.environments:
             raise InputError(
                 f"unknown environment {request.environment!r} "
