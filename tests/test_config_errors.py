@@ -113,6 +113,22 @@ def test_calendar_meaning_errors(tmp_path: Path) -> None:
             "timezone: UTC\nextends: [missing.yaml]\n",
             "cal.yaml:2:11: extends[0]: extended calendar missing.yaml does not exist",
         ),
+        (
+            "timezone: UTC\nperiods:\n  - {name: a, kind: blackout, start: 2027-03-01, end: '03-05'}\n",
+            "cal.yaml:3:55: periods[0].end: start and end must both be exact dates",
+        ),
+        (
+            "timezone: UTC\nperiods:\n  - {name: a, kind: blackout, start: '03-01', end: '03-05', duration: 2h}\n",
+            "periods[0].duration: duration does not apply to a dated (start/end) period",
+        ),
+        (
+            "timezone: UTC\nperiods:\n  - {name: a, kind: maintenance, rrule: 'FREQ=WEEKLY;INTERVAL=2', duration: 2h}\n",
+            "periods[0].rrule: a rule with INTERVAL or COUNT needs a dtstart",
+        ),
+        (
+            "timezone: UTC\nholidays:\n  - {country: DE, kind: blackout}\n  - {country: DE, kind: maintenance}\n",
+            "cal.yaml:4:5: holidays[1]: duplicate holidays entry 'holidays:DE:public'",
+        ),
     ],
 )
 def test_calendar_file_errors(tmp_path: Path, body: str, expected: str) -> None:
