@@ -143,3 +143,23 @@ def test_policy_without_classes_and_holidays_by_name(tmp_path: Path) -> None:
     assert policy.evaluate(Request("ci", "DE", Version.parse("V12345")), at).allowed
     denied = policy.evaluate(Request("ci", "DE", Version.parse("V1")), datetime.fromisoformat("2027-01-01T12:00+01:00"))
     assert [r.rule for r in denied.denying] == ["no-new-year"]
+
+
+def test_a_grant_weaker_than_the_policy_demands_lifts_nothing() -> None:
+    policy = _policy("policies/production.yaml")
+    request = Request("production", "DE", Version.parse("V226"))
+    at = datetime.fromisoformat("2026-09-25T22:00+02:00")
+    strong = _grant({"seasonal-blackout"}, "2026-09-25T00:00+02:00", "2026-09-26T00:00+02:00")
+    one_approver = strong.__class__(**{**_fields(strong), "approvers": ("jonas.meier",)})
+    self_approved = strong.__class__(**{**_fields(strong), "approvers": ("anna.huber", "jonas.meier")})
+    too_long = _grant({"seasonal-blackout"}, "2026-09-25T00:00+02:00", "2026-09-29T00:00+02:00")  # 4 days > 72h
+    assert policy.evaluate(request, at, [strong]).allowed
+    for weak in (one_approver, self_approved, too_long):
+        decision = policy.evaluate(request, at, [weak])
+        assert not decision.allowed and decision.override is None
+
+
+def _fields(grant: OverrideGrant) -> dict[str, Any]:
+    from dataclasses import fields
+
+    return {f.name: getattr(grant, f.name) for f in fields(grant)}

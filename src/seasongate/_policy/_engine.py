@@ -317,7 +317,7 @@ class Policy:
             if not grant.covers(request):
                 continue
             for rule, _ in plan.rules:
-                if rule.effect == "deny" and rule.override is not None and rule.name in grant.rules:
+                if rule.effect == "deny" and rule.name in grant.rules and _grant_satisfies(grant, rule.override):
                     lifting.setdefault(rule.name, []).append(grant)
         if not lifting:
             return plan.allowed, lifting
@@ -474,6 +474,18 @@ class Policy:
             matched = static and all(ok for _, ok in conds)
             checks.append(RuleCheck(rule, matched, tuple(conds), by_rule.get(rule.name)))
         return decision, tuple(checks)
+
+
+def _grant_satisfies(grant: OverrideGrant, spec: OverrideSpec | None) -> bool:
+    """Whether ``grant`` meets what *this* policy demands for lifting a rule.
+
+    The store records the requirements the requester's policy file stated; a grant recorded
+    against a laxer copy of the policy (fewer approvals, a longer validity) lifts nothing here.
+    """
+    if spec is None:
+        return False  # the rule cannot be overridden
+    approvers = set(grant.approvers) - {grant.requester}
+    return len(approvers) >= spec.approvals and grant.valid_until - grant.valid_from <= spec.max_validity
 
 
 __all__ = ["Policy", "RuleCheck", "Selector", "Territory"]
