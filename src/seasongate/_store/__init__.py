@@ -1,0 +1,210 @@
+"""The override and audit store: one interface, two backends (SQLite, PostgreSQL).
+
+``open_store(url, project_dir)`` picks the backend from the URL:
+
+* ``sqlite:///relative/path.db`` (relative to the project directory) or
+  ``sqlite:////absolute/path.db``; the default, when neither ``url`` nor the
+  ``SEASONGATE_STORE`` environment variable is set, is ``.seasongate/seasongate.db`` in the
+  project directory. No server; WAL mode and a busy timeout let processes share it.
+* ``postgresql://...`` (or ``postgres://``): everything lives in the schema ``seasongate``;
+  the approval rules are enforced a second time inside the database.
+
+Each backend creates and upgrades its own schema (a ``schema_version`` in its ``meta`` table),
+idempotently and safely when several processes start at once. A store that cannot be opened
+or read raises :class:`~seasongate._errors.StoreError`, so ``check`` can fail closed.
+"""
+
+from __future__ import annotations
+
+import os
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from datetime import datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from seasongate._errors import StoreError
+from seasongate._overrides import OverrideRecord, Roster
+from seasongate._policy._decision import OverrideGrant
+from seasongate._store._audit import AuditEntry, AuditReport
+
+__all__ = [
+    "DEFAULT_SQLITE_PATH",
+    "SCHEMA_VERSION",
+    "STORE_ENV",
+    "AuditEntry",
+    "AuditReport",
+    "Store",
+    "display_url",
+    "open_store",
+    "resolve_url",
+]
+
+SCHEMA_VERSION = 1
+"""The schema version this seasongate writes; a newer store is refused."""
+STORE_ENV = "SEASONGATE_STORE"
+DEFAULT_SQLITE_PATH = Path(".seasongate") / "seasongate.db"
+
+
+class Store(ABC):
+    """An open store. Use it as a context manager or call :meth:`close`.
+
+    Instants (``at``) are aware datetimes; the store never reads the clock.
+    """
+
+    backend: str
+    url: str  # for messages: no password
+
+    # -- the interface the gate and ``check`` use ------------------------------------------
+
+    @abstractmethod
+    def identity(self) -> str:
+        """Who is acting: the OS user (SQLite) or the database ``session_user`` (PostgreSQL)."""
+
+    @abstractmethod
+    def active_grants(self, environment: str, territory: str, at: datetime) -> list[OverrideGrant]:
+        """The fully approved overrides for this environment and territory valid at ``at``.
+
+        Pending, rejected, revoked, expired and consumed overrides are never returned.
+        """
+
+    @abstractmethod
+    def consume(self, override_id: str, at: datetime, subject: str) -> None:
+        """Record that a migration run (``subject``) used the override.
+
+        A single-use override is consumed (it grants nothing afterwards; a second use raises
+        :class:`~seasongate._errors.OverrideError`); using any other override is a no-op.
+        """
+
+    @abstractmethod
+    def append_audit(
+        self, actor: str, action: str, subject: str, payload: Mapping[str, Any], at: datetime
+    ) -> AuditEntry:
+        """Append one entry to the audit trail (``override.*`` actions are reserved)."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Release the connection."""
+
+    # -- overrides ---------------------------------------------------------------------------
+
+    @abstractmethod
+    def create_override(self, record: OverrideRecord) -> OverrideRecord:
+        """Store a new pending override requested by :meth:`identity`, and audit it."""
+
+    @abstractmethod
+    def approve(
+        self, override_id: str, *, at: datetime, comment: str, roster: Roster
+    ) -> tuple[OverrideRecord, bool]:
+        """Approve as :meth:`identity`; returns the record and whether the approval was new.
+
+        ``roster`` (``policy.role_members``) says who holds a role in SQLite; PostgreSQL
+        uses membership of the database role ``seasongate_<role>`` instead.
+        """
+
+    @abstractmethod
+    def reject(
+        self, override_id: str, *, at: datetime, reason: str, roster: Roster
+    ) -> OverrideRecord:
+        """Reject a pending override as :meth:`identity`."""
+
+    @abstractmethod
+    def revoke(
+        self, override_id: str, *, at: datetime, reason: str, roster: Roster
+    ) -> OverrideRecord:
+        """Revoke an open override as :meth:`identity`."""
+
+    @abstractmethod
+    def get_override(self, override_id: str) -> OverrideRecord:
+        """One override; an unknown id raises :class:`~seasongate._errors.InputError`."""
+
+    @abstractmethod
+    def list_overrides(self) -> list[OverrideRecord]:
+        """Every override, oldest first."""
+
+    # -- the audit trail ---------------------------------------------------------------------
+
+    @abstractmethod
+    def audit_entries(self, since: datetime | None = None) -> list[AuditEntry]:
+        """Audit entries in order, optionally only those at or after ``since``."""
+
+    @abstractmethod
+    def audit_count(self) -> int:
+        """How many audit entries there are."""
+
+    @abstractmethod
+    def verify_audit(self) -> AuditReport:
+        """Check the hash chain of the whole trail."""
+
+    @abstractmethod
+    def schema_version(self) -> int:
+        """The schema version of the open store."""
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+def resolve_url(url: str | None, project_dir: Path) -> str:
+    """The store URL to use: ``url``, else ``$SEASONGATE_STORE``, else the default SQLite file."""
+    chosen = (url or "").strip() or os.environ.get(STORE_ENV, "").strip()
+    if chosen:
+        return chosen
+    return "sqlite:///" + str((project_dir / DEFAULT_SQLITE_PATH).resolve())
+
+
+def display_url(url: str) -> str:
+    """``url`` without its password, for messages."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return url
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    user = parts.username or ""
+    netloc = f"{user}:***@{host}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def sqlite_path(url: str, project_dir: Path) -> Path:
+    """The file of a ``sqlite:///`` URL (relative paths are under ``project_dir``)."""
+    rest = url[len("sqlite://") :]
+    if not rest.startswith("/") or rest in ("/", ""):
+        raise StoreError(
+            f"invalid store URL {url!r}: use sqlite:///relative/path.db or "
+            "sqlite:////absolute/path.db"
+        )
+    path_text = rest[1:].split("?", 1)[0]
+    path = Path(path_text)
+    return path if path.is_absolute() else project_dir / path
+
+
+def open_store(url: str | None, project_dir: Path) -> Store:
+    """Open (creating or upgrading its schema if needed) the store at ``url``.
+
+    Raises :class:`~seasongate._errors.StoreError` with the reason when it cannot be opened.
+    """
+    chosen = resolve_url(url, project_dir)
+    scheme = chosen.split(":", 1)[0].lower()
+    if scheme == "sqlite":
+        from seasongate._store._sqlite import SQLiteStore
+
+        return SQLiteStore.open(sqlite_path(chosen, project_dir), display=chosen)
+    if scheme in ("postgresql", "postgres"):
+        from seasongate._store._postgres import PostgresStore
+
+        return PostgresStore.open(chosen)
+    raise StoreError(
+        f"unsupported store URL {display_url(chosen)!r}: use sqlite:///path/to/file.db "
+        "or postgresql://user@host/database"
+    )

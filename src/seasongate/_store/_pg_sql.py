@@ -1,0 +1,382 @@
+"""The PostgreSQL schema ``seasongate``: tables, grants and the SECURITY DEFINER functions.
+
+Who may do what is decided by the database, not only by the Python client:
+
+* the tables are readable by everyone (``SELECT`` to ``PUBLIC``) and writable by their
+  owner only: no one else can insert an approval or change an override or an audit entry;
+* every change goes through a function below. They run with the owner's rights
+  (``SECURITY DEFINER``) and a fixed ``search_path``, take the acting user from
+  ``session_user`` (not a parameter, and unaffected by ``SET ROLE``) and check the same rules
+  as ``seasongate._overrides``, with the same messages: no approving your own request, an
+  approver must be a member of the PostgreSQL role ``seasongate_<role>`` for each role the
+  override needs, closed overrides stay closed;
+* the audit chain is extended in SQL (``_audit_append``, callable by the functions only) under
+  ``LOCK TABLE audit IN EXCLUSIVE MODE``, so concurrent writers queue and the chain never forks.
+
+Each entry of :data:`SCHEMA` upgrades the schema from the version before it.
+"""
+
+from __future__ import annotations
+
+LOCK_KEY = 0x5EA5_06A7_E000_0001
+"""``pg_advisory_xact_lock`` key held while the schema is created or upgraded (signed int8)."""
+
+_V1 = r"""
+CREATE SCHEMA IF NOT EXISTS seasongate;
+REVOKE ALL ON SCHEMA seasongate FROM PUBLIC;
+GRANT USAGE ON SCHEMA seasongate TO PUBLIC;
+
+CREATE TABLE IF NOT EXISTS seasongate.meta (key text PRIMARY KEY, value text NOT NULL);
+
+CREATE TABLE seasongate.overrides (
+    id text PRIMARY KEY,
+    environment text NOT NULL,
+    territory text NOT NULL,
+    versions text NOT NULL,
+    rules text[] NOT NULL CHECK (cardinality(rules) >= 1),
+    valid_from timestamptz NOT NULL,
+    valid_until timestamptz NOT NULL,
+    requester text NOT NULL,
+    reason text NOT NULL CHECK (btrim(reason) <> ''),
+    ticket text NOT NULL CHECK (btrim(ticket) <> ''),
+    single_use boolean NOT NULL,
+    approvals_required integer NOT NULL CHECK (approvals_required >= 1),
+    roles text[] NOT NULL CHECK (cardinality(roles) >= 1),
+    max_validity integer NOT NULL CHECK (max_validity > 0),
+    created_at timestamptz NOT NULL,
+    rejected_at timestamptz, rejected_by text, reject_reason text,
+    revoked_at timestamptz, revoked_by text, revoke_reason text,
+    consumed_at timestamptz, consumed_by text, consumed_subject text,
+    CHECK (valid_until > valid_from),
+    CHECK (valid_until - valid_from <= make_interval(secs => max_validity))
+);
+CREATE INDEX overrides_scope ON seasongate.overrides (environment, territory, valid_until);
+
+CREATE TABLE seasongate.approvals (
+    override_id text NOT NULL REFERENCES seasongate.overrides (id),
+    approver text NOT NULL,
+    approved_at timestamptz NOT NULL,
+    comment text NOT NULL DEFAULT '',
+    PRIMARY KEY (override_id, approver)
+);
+
+CREATE TABLE seasongate.audit (
+    seq bigint PRIMARY KEY CHECK (seq >= 1),
+    at timestamptz NOT NULL,
+    actor text NOT NULL,
+    action text NOT NULL,
+    subject text NOT NULL,
+    payload json NOT NULL,
+    prev_hash text NOT NULL,
+    hash text NOT NULL
+);
+CREATE INDEX audit_at ON seasongate.audit (at);
+
+REVOKE ALL ON seasongate.meta, seasongate.overrides, seasongate.approvals, seasongate.audit
+    FROM PUBLIC;
+GRANT SELECT ON seasongate.meta, seasongate.overrides, seasongate.approvals, seasongate.audit
+    TO PUBLIC;
+
+-- One field of an audit entry's canonical content: '<UTF-8 byte length>:<text>'.
+CREATE FUNCTION seasongate._field(t text) RETURNS text
+LANGUAGE sql IMMUTABLE STRICT
+AS $$ SELECT octet_length(convert_to(t, 'UTF8'))::text || ':' || t $$;
+
+CREATE FUNCTION seasongate._iso(t timestamptz) RETURNS text
+LANGUAGE sql IMMUTABLE STRICT
+AS $$ SELECT to_char(t AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"+00:00"') $$;
+
+CREATE FUNCTION seasongate._status(o seasongate.overrides, p_at timestamptz) RETURNS text
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT CASE
+        WHEN o.revoked_at IS NOT NULL THEN 'revoked'
+        WHEN o.rejected_at IS NOT NULL THEN 'rejected'
+        WHEN o.consumed_at IS NOT NULL THEN 'consumed'
+        WHEN p_at >= o.valid_until THEN 'expired'
+        WHEN (SELECT count(*) FROM seasongate.approvals a
+              WHERE a.override_id = o.id AND a.approver <> o.requester)
+             < o.approvals_required THEN 'pending'
+        WHEN p_at < o.valid_from THEN 'scheduled'
+        ELSE 'active'
+    END
+$$;
+
+-- The one writer of the audit chain. Not callable by PUBLIC: entries come from the functions.
+CREATE FUNCTION seasongate._audit_append(
+    p_actor text, p_action text, p_subject text, p_payload json, p_at timestamptz
+) RETURNS seasongate.audit
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_last seasongate.audit;
+    v_seq bigint := 1;
+    v_prev text := repeat('0', 64);
+    v_hash text;
+    v_row seasongate.audit;
+BEGIN
+    IF p_at IS NULL OR coalesce(btrim(p_actor), '') = '' OR coalesce(btrim(p_action), '') = ''
+       OR p_subject IS NULL OR p_payload IS NULL THEN
+        RAISE EXCEPTION 'an audit entry needs a time, an actor, an action, a subject and a payload'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    -- Appends queue here; readers (ACCESS SHARE) are not blocked.
+    LOCK TABLE seasongate.audit IN EXCLUSIVE MODE;
+    SELECT * INTO v_last FROM seasongate.audit ORDER BY seq DESC LIMIT 1;
+    IF FOUND THEN
+        v_seq := v_last.seq + 1;
+        v_prev := v_last.hash;
+    END IF;
+    v_hash := encode(sha256(convert_to(concat_ws(E'\n',
+        seasongate._field(v_seq::text),
+        seasongate._field(floor(extract(epoch FROM p_at))::bigint::text),
+        seasongate._field(p_actor),
+        seasongate._field(p_action),
+        seasongate._field(p_subject),
+        seasongate._field(p_payload::text),
+        seasongate._field(v_prev)), 'UTF8')), 'hex');
+    INSERT INTO seasongate.audit (seq, at, actor, action, subject, payload, prev_hash, hash)
+    VALUES (v_seq, date_trunc('second', p_at), p_actor, p_action, p_subject, p_payload, v_prev,
+            v_hash)
+    RETURNING * INTO v_row;
+    INSERT INTO seasongate.meta (key, value) VALUES ('audit_head', v_seq::text || ':' || v_hash)
+    ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value;
+    RETURN v_row;
+END
+$$;
+
+-- Public: gate decisions, migration outcomes, runs. Override actions come from their functions.
+CREATE FUNCTION seasongate.audit_append(
+    p_actor text, p_action text, p_subject text, p_payload json, p_at timestamptz
+) RETURNS seasongate.audit
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF p_action LIKE 'override.%' THEN
+        RAISE EXCEPTION 'audit action % is written by the override commands only',
+            quote_literal(p_action) USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    RETURN seasongate._audit_append(p_actor, p_action, p_subject, p_payload, p_at);
+END
+$$;
+
+CREATE FUNCTION seasongate._lock_override(p_id text) RETURNS seasongate.overrides
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    o seasongate.overrides;
+BEGIN
+    SELECT * INTO o FROM seasongate.overrides WHERE id = p_id FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'unknown override id %', quote_literal(p_id)
+            USING ERRCODE = 'no_data_found';
+    END IF;
+    RETURN o;
+END
+$$;
+
+-- The role of the override that session_user lacks, or NULL when they hold them all.
+CREATE FUNCTION seasongate._missing_role(o seasongate.overrides) RETURNS text
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_role text;
+BEGIN
+    FOREACH v_role IN ARRAY o.roles LOOP
+        IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = 'seasongate_' || v_role)
+        THEN
+            RAISE EXCEPTION 'PostgreSQL role % does not exist: create it and grant it to '
+                'whoever may approve overrides (CREATE ROLE % NOLOGIN)',
+                'seasongate_' || v_role, quote_ident('seasongate_' || v_role)
+                USING ERRCODE = 'undefined_object';
+        END IF;
+        IF NOT pg_catalog.pg_has_role(session_user, 'seasongate_' || v_role, 'MEMBER') THEN
+            RETURN v_role;
+        END IF;
+    END LOOP;
+    RETURN NULL;
+END
+$$;
+
+CREATE FUNCTION seasongate.request_override(
+    p_id text, p_environment text, p_territory text, p_versions text, p_rules text[],
+    p_valid_from timestamptz, p_valid_until timestamptz, p_reason text, p_ticket text,
+    p_single_use boolean, p_approvals integer, p_roles text[], p_max_validity integer,
+    p_at timestamptz
+) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF p_valid_until <= p_at THEN
+        RAISE EXCEPTION 'the override would end at %, which is not after %',
+            seasongate._iso(p_valid_until), seasongate._iso(p_at)
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    INSERT INTO seasongate.overrides (
+        id, environment, territory, versions, rules, valid_from, valid_until, requester, reason,
+        ticket, single_use, approvals_required, roles, max_validity, created_at)
+    VALUES (
+        p_id, p_environment, p_territory, p_versions, p_rules, p_valid_from, p_valid_until,
+        session_user, p_reason, p_ticket, p_single_use, p_approvals, p_roles, p_max_validity,
+        p_at);
+    PERFORM seasongate._audit_append(session_user, 'override.request', p_id,
+        json_build_object(
+            'environment', p_environment, 'territory', p_territory, 'versions', p_versions,
+            'rules', p_rules, 'valid_from', seasongate._iso(p_valid_from),
+            'valid_until', seasongate._iso(p_valid_until), 'reason', p_reason,
+            'ticket', p_ticket, 'single_use', p_single_use, 'approvals_required', p_approvals,
+            'roles', p_roles),
+        p_at);
+END
+$$;
+
+-- Returns whether the approval is new (approving twice counts once).
+CREATE FUNCTION seasongate.approve_override(p_id text, p_comment text, p_at timestamptz)
+RETURNS boolean
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    o seasongate.overrides := seasongate._lock_override(p_id);
+    v_status text := seasongate._status(o, p_at);
+    v_role text;
+    v_count bigint;
+BEGIN
+    IF v_status NOT IN ('pending', 'scheduled', 'active') THEN
+        RAISE EXCEPTION 'override % is % and can no longer be approved', p_id, v_status;
+    END IF;
+    IF session_user = o.requester THEN
+        RAISE EXCEPTION '% requested override % and cannot approve it', session_user, p_id
+            USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    v_role := seasongate._missing_role(o);
+    IF v_role IS NOT NULL THEN
+        RAISE EXCEPTION '% is not a member of role %, which override % requires '
+            '(PostgreSQL role %)', session_user, v_role, p_id, 'seasongate_' || v_role
+            USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    IF EXISTS (SELECT 1 FROM seasongate.approvals
+               WHERE override_id = p_id AND approver = session_user) THEN
+        RETURN false;
+    END IF;
+    INSERT INTO seasongate.approvals (override_id, approver, approved_at, comment)
+    VALUES (p_id, session_user, p_at, coalesce(p_comment, ''));
+    SELECT count(*) INTO v_count FROM seasongate.approvals
+    WHERE override_id = p_id AND approver <> o.requester;
+    PERFORM seasongate._audit_append(session_user, 'override.approve', p_id,
+        json_build_object('comment', coalesce(p_comment, ''), 'approvals', v_count,
+                          'required', o.approvals_required),
+        p_at);
+    RETURN true;
+END
+$$;
+
+CREATE FUNCTION seasongate.reject_override(p_id text, p_reason text, p_at timestamptz)
+RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    o seasongate.overrides := seasongate._lock_override(p_id);
+    v_status text := seasongate._status(o, p_at);
+    v_role text;
+BEGIN
+    IF v_status IN ('scheduled', 'active') THEN
+        RAISE EXCEPTION 'override % is already approved (%); revoke it instead', p_id, v_status;
+    END IF;
+    IF v_status <> 'pending' THEN
+        RAISE EXCEPTION 'override % is % and can no longer be rejected', p_id, v_status;
+    END IF;
+    IF session_user = o.requester THEN
+        RAISE EXCEPTION '% requested override % and cannot reject it (revoke it to withdraw)',
+            session_user, p_id USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    v_role := seasongate._missing_role(o);
+    IF v_role IS NOT NULL THEN
+        RAISE EXCEPTION '% is not a member of role %, which override % requires '
+            '(PostgreSQL role %)', session_user, v_role, p_id, 'seasongate_' || v_role
+            USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    IF coalesce(btrim(p_reason), '') = '' THEN
+        RAISE EXCEPTION 'the reason must not be empty' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    UPDATE seasongate.overrides
+    SET rejected_at = p_at, rejected_by = session_user, reject_reason = p_reason
+    WHERE id = p_id;
+    PERFORM seasongate._audit_append(session_user, 'override.reject', p_id,
+        json_build_object('reason', p_reason), p_at);
+END
+$$;
+
+CREATE FUNCTION seasongate.revoke_override(p_id text, p_reason text, p_at timestamptz)
+RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    o seasongate.overrides := seasongate._lock_override(p_id);
+    v_status text := seasongate._status(o, p_at);
+BEGIN
+    IF v_status NOT IN ('pending', 'scheduled', 'active') THEN
+        RAISE EXCEPTION 'override % is % and can no longer be revoked', p_id, v_status;
+    END IF;
+    IF session_user <> o.requester AND seasongate._missing_role(o) IS NOT NULL THEN
+        RAISE EXCEPTION '% may not revoke override %: only its requester or a member of % may',
+            session_user, p_id, array_to_string(o.roles, ', ')
+            USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    IF coalesce(btrim(p_reason), '') = '' THEN
+        RAISE EXCEPTION 'the reason must not be empty' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    UPDATE seasongate.overrides
+    SET revoked_at = p_at, revoked_by = session_user, revoke_reason = p_reason
+    WHERE id = p_id;
+    PERFORM seasongate._audit_append(session_user, 'override.revoke', p_id,
+        json_build_object('reason', p_reason), p_at);
+END
+$$;
+
+-- Returns whether the override was consumed (single use); using any other one is a no-op.
+-- A run that ends after the window closed or after a revocation still records its use.
+CREATE FUNCTION seasongate.consume_override(p_id text, p_subject text, p_at timestamptz)
+RETURNS boolean
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    o seasongate.overrides := seasongate._lock_override(p_id);
+    v_status text := seasongate._status(o, p_at);
+BEGIN
+    IF NOT o.single_use THEN
+        RETURN false;
+    END IF;
+    IF o.consumed_at IS NOT NULL THEN
+        RAISE EXCEPTION 'override % is consumed and can no longer be used', p_id;
+    END IF;
+    IF o.rejected_at IS NOT NULL OR p_at < o.valid_from
+       OR (SELECT count(*) FROM seasongate.approvals a
+           WHERE a.override_id = o.id AND a.approver <> o.requester) < o.approvals_required THEN
+        RAISE EXCEPTION 'override % is % and cannot be used', p_id, v_status;
+    END IF;
+    UPDATE seasongate.overrides
+    SET consumed_at = p_at, consumed_by = session_user, consumed_subject = p_subject
+    WHERE id = p_id;
+    PERFORM seasongate._audit_append(session_user, 'override.consume', p_id,
+        json_build_object('subject', p_subject), p_at);
+    RETURN true;
+END
+$$;
+
+-- Functions are executable by PUBLIC by default: take that back from the internal ones.
+REVOKE ALL ON FUNCTION seasongate._audit_append(text, text, text, json, timestamptz) FROM PUBLIC;
+REVOKE ALL ON FUNCTION seasongate._lock_override(text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION seasongate._missing_role(seasongate.overrides) FROM PUBLIC;
+"""
+
+SCHEMA: dict[int, str] = {1: _V1}

@@ -1,0 +1,523 @@
+"""The SQLite store: one file, no server; processes share it through WAL mode.
+
+Every write is one ``BEGIN IMMEDIATE`` transaction, which takes the database's single write
+lock up front: the override rules are checked and the audit chain is extended while no one
+else can write, so concurrent approvals, revocations and appends stay consistent. Readers
+are never blocked (WAL). The identity is the OS user; roles come from the policy's roster.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import random
+import sqlite3
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from seasongate._errors import InputError, OverrideError, StoreError
+from seasongate._overrides import (
+    MSG_UNKNOWN,
+    Approval,
+    Closure,
+    OverrideRecord,
+    Roster,
+    check_approve,
+    check_consume,
+    check_reject,
+    check_revoke,
+    check_text,
+    format_versions,
+    parse_versions,
+)
+from seasongate._policy._decision import OverrideGrant
+from seasongate._store import SCHEMA_VERSION, Store
+from seasongate._store._audit import (
+    GENESIS,
+    RESERVED_PREFIX,
+    AuditEntry,
+    AuditReport,
+    check_entry_fields,
+    entry_hash,
+    payload_json,
+    verify_chain,
+)
+from seasongate._time import iso, to_ts
+
+BUSY_TIMEOUT_MS = 30_000
+_SETUP_ATTEMPTS = 400  # of 20-50 ms: up to about 10-20 s for the first open under contention
+
+
+def _is_busy(exc: sqlite3.OperationalError) -> bool:
+    text = str(exc).lower()
+    return "locked" in text or "busy" in text
+
+# Instants are stored as UTC ISO text (``iso``: fixed width, so text order is time order).
+_SCHEMA: dict[int, str] = {
+    1: """
+    CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    CREATE TABLE overrides (
+        id TEXT PRIMARY KEY,
+        environment TEXT NOT NULL,
+        territory TEXT NOT NULL,
+        versions TEXT NOT NULL,
+        rules TEXT NOT NULL,
+        valid_from TEXT NOT NULL,
+        valid_until TEXT NOT NULL,
+        requester TEXT NOT NULL,
+        reason TEXT NOT NULL CHECK (length(trim(reason)) > 0),
+        ticket TEXT NOT NULL,
+        single_use INTEGER NOT NULL,
+        approvals_required INTEGER NOT NULL CHECK (approvals_required >= 1),
+        roles TEXT NOT NULL,
+        max_validity INTEGER NOT NULL,
+        created_at TEXT NOT NULL,
+        rejected_at TEXT, rejected_by TEXT, reject_reason TEXT,
+        revoked_at TEXT, revoked_by TEXT, revoke_reason TEXT,
+        consumed_at TEXT, consumed_by TEXT, consumed_subject TEXT,
+        CHECK (valid_until > valid_from)
+    );
+    CREATE INDEX overrides_scope ON overrides (environment, territory, valid_until);
+    CREATE TABLE approvals (
+        override_id TEXT NOT NULL REFERENCES overrides (id),
+        approver TEXT NOT NULL,
+        approved_at TEXT NOT NULL,
+        comment TEXT NOT NULL DEFAULT '',
+        PRIMARY KEY (override_id, approver)
+    );
+    CREATE TABLE audit (
+        seq INTEGER PRIMARY KEY CHECK (seq >= 1),
+        at TEXT NOT NULL,
+        actor TEXT NOT NULL,
+        action TEXT NOT NULL,
+        subject TEXT NOT NULL,
+        payload TEXT NOT NULL,
+        prev_hash TEXT NOT NULL,
+        hash TEXT NOT NULL
+    );
+    CREATE INDEX audit_at ON audit (at);
+    """,
+}
+
+_OVERRIDE_COLUMNS = (
+    "id, environment, territory, versions, rules, valid_from, valid_until, requester, reason, "
+    "ticket, single_use, approvals_required, roles, max_validity, created_at, rejected_at, "
+    "rejected_by, reject_reason, revoked_at, revoked_by, revoke_reason, consumed_at, "
+    "consumed_by, consumed_subject"
+)
+
+
+def _ts(text: str) -> int:
+    return to_ts(datetime.fromisoformat(text))
+
+
+def _closure(at: str | None, by: str | None, note: str | None) -> Closure | None:
+    if at is None:
+        return None
+    return Closure(by=by or "", at=_ts(at), note=note or "")
+
+
+class SQLiteStore(Store):
+    """The store in one SQLite file."""
+
+    backend = "sqlite"
+
+    def __init__(self, conn: sqlite3.Connection, path: Path, display: str) -> None:
+        self._conn = conn
+        self.path = path
+        self.url = display
+        # The OS user is read once, when the store is opened: one process, one person.
+        self._user: str | None = None
+        self._user_error = ""
+        try:
+            self._user = getpass.getuser()
+        except (OSError, KeyError) as exc:
+            self._user_error = str(exc)
+
+    # -- opening -----------------------------------------------------------------------------
+
+    @classmethod
+    def open(cls, path: Path, *, display: str) -> SQLiteStore:
+        """Open ``path`` (creating the file and its directory) and bring its schema up to date."""
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(
+                str(path), timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None,
+                check_same_thread=False,
+            )  # fmt: skip
+        except (OSError, sqlite3.Error) as exc:
+            raise StoreError(f"cannot open the SQLite store {path}: {exc}") from exc
+        store = cls(conn, path, display)
+        try:
+            store._setup()
+        except sqlite3.Error as exc:
+            conn.close()
+            raise StoreError(f"cannot open the SQLite store {path}: {exc}") from exc
+        except StoreError:
+            conn.close()
+            raise
+        return store
+
+    def _setup(self) -> None:
+        conn = self._conn
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        conn.execute("PRAGMA foreign_keys = ON")
+        # Switching a new file to WAL takes an exclusive lock that SQLite does not wait for
+        # (no busy handler) when several processes open the file for the first time at once:
+        # retry briefly. Once the file is in WAL mode, this is a no-op that never blocks.
+        for attempt in range(_SETUP_ATTEMPTS):
+            try:
+                mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()
+                conn.execute("PRAGMA synchronous = NORMAL")
+                self._ensure_schema()
+                break
+            except sqlite3.OperationalError as exc:
+                if not _is_busy(exc) or attempt == _SETUP_ATTEMPTS - 1:
+                    raise
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                time.sleep(0.02 + 0.03 * random.random())
+        if mode is None or str(mode[0]).lower() != "wal":
+            raise StoreError(
+                f"the SQLite store {self.path} cannot use WAL mode (journal mode "
+                f"{mode[0] if mode else '?'}): put it on a local file system"
+            )
+
+    def _read_version(self) -> int:
+        try:
+            row = self._conn.execute(
+                "SELECT value FROM meta WHERE key = 'schema_version'"
+            ).fetchone()
+        except sqlite3.OperationalError as exc:
+            if "no such table" in str(exc):
+                return 0
+            raise
+        return int(row[0]) if row else 0
+
+    def _ensure_schema(self) -> None:
+        if self._read_version() == SCHEMA_VERSION:
+            return
+        # BEGIN IMMEDIATE: two processes creating the schema at once take turns; the second
+        # sees the first one's version and does nothing.
+        with self._write():
+            current = self._read_version()
+            if current > SCHEMA_VERSION:
+                raise StoreError(
+                    f"the SQLite store {self.path} has schema version {current}, newer than "
+                    f"this seasongate understands ({SCHEMA_VERSION}); upgrade seasongate"
+                )
+            for version in range(current + 1, SCHEMA_VERSION + 1):
+                for statement in _SCHEMA[version].split(";"):
+                    if statement.strip():
+                        self._conn.execute(statement)
+                self._conn.execute(
+                    "INSERT INTO meta (key, value) VALUES ('schema_version', ?) "
+                    "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                    (str(version),),
+                )
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction holding the database's write lock from its first statement."""
+        conn = self._conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    @contextmanager
+    def _read(self) -> Iterator[sqlite3.Connection]:
+        """A read transaction: one consistent snapshot across several statements."""
+        conn = self._conn
+        conn.execute("BEGIN")
+        try:
+            yield conn
+        finally:
+            conn.execute("COMMIT")
+
+    @contextmanager
+    def _errors(self, doing: str) -> Iterator[None]:
+        try:
+            yield
+        except sqlite3.Error as exc:
+            raise StoreError(f"SQLite store {self.path}: {doing} failed: {exc}") from exc
+
+    def schema_version(self) -> int:
+        """The schema version in the file."""
+        with self._errors("reading the schema version"):
+            return self._read_version()
+
+    def identity(self) -> str:
+        """The OS user when the store was opened (``getpass.getuser``: ``$LOGNAME``, ``$USER``,
+        ..., then the password database)."""
+        if self._user is None or not self._user.strip():
+            raise StoreError(f"cannot tell who you are (no OS user name) {self._user_error}")
+        return self._user
+
+    def close(self) -> None:
+        """Close the connection."""
+        self._conn.close()
+
+    # -- audit -------------------------------------------------------------------------------
+
+    def _append(
+        self, conn: sqlite3.Connection, actor: str, action: str, subject: str,
+        payload: Mapping[str, Any], at: int,
+    ) -> AuditEntry:  # fmt: skip
+        """Extend the chain; the caller holds the write lock (``_write``)."""
+        row = conn.execute("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
+        seq, prev = (1, GENESIS) if row is None else (int(row[0]) + 1, str(row[1]))
+        text = payload_json(payload)
+        digest = entry_hash(seq, at, actor, action, subject, text, prev)
+        conn.execute(
+            "INSERT INTO audit (seq, at, actor, action, subject, payload, prev_hash, hash) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (seq, iso(at), actor, action, subject, text, prev, digest),
+        )
+        conn.execute(
+            "INSERT INTO meta (key, value) VALUES ('audit_head', ?) "
+            "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            (f"{seq}:{digest}",),
+        )
+        return AuditEntry(seq, at, actor, action, subject, text, prev, digest)
+
+    def append_audit(
+        self, actor: str, action: str, subject: str, payload: Mapping[str, Any], at: datetime
+    ) -> AuditEntry:
+        """Append one entry to the chain."""
+        check_entry_fields(actor, action, subject)
+        if action.startswith(RESERVED_PREFIX):
+            raise InputError(f"audit action {action!r} is written by the override commands only")
+        ts = to_ts(at)
+        payload_json(payload)  # refuse an unserialisable payload before taking the lock
+        with self._errors("appending to the audit trail"), self._write() as conn:
+            return self._append(conn, actor, action, subject, payload, ts)
+
+    def audit_entries(self, since: datetime | None = None) -> list[AuditEntry]:
+        """Entries in order."""
+        sql = "SELECT seq, at, actor, action, subject, payload, prev_hash, hash FROM audit"
+        params: tuple[str, ...] = ()
+        if since is not None:
+            sql += " WHERE at >= ?"
+            params = (iso(to_ts(since)),)
+        with self._errors("reading the audit trail"):
+            rows = self._conn.execute(sql + " ORDER BY seq", params).fetchall()
+        return [
+            AuditEntry(int(r[0]), _ts(r[1]), r[2], r[3], r[4], r[5], r[6], r[7]) for r in rows
+        ]
+
+    def audit_count(self) -> int:
+        """Number of entries."""
+        with self._errors("counting the audit trail"):
+            row = self._conn.execute("SELECT count(*) FROM audit").fetchone()
+        return int(row[0])
+
+    def verify_audit(self) -> AuditReport:
+        """Check the whole chain against itself and the stored head."""
+        with self._errors("reading the audit trail"), self._read() as conn:
+            head_row = conn.execute("SELECT value FROM meta WHERE key = 'audit_head'").fetchone()
+            entries = self.audit_entries()
+        head = None
+        if head_row is not None:
+            seq_text, _, digest = str(head_row[0]).partition(":")
+            head = (int(seq_text), digest)
+        return verify_chain(entries, head)
+
+    # -- overrides ---------------------------------------------------------------------------
+
+    def _load(self, conn: sqlite3.Connection, where: str, params: tuple[Any, ...]) -> list[
+        OverrideRecord
+    ]:
+        rows = conn.execute(
+            f"SELECT {_OVERRIDE_COLUMNS} FROM overrides {where} ORDER BY created_at, id", params
+        ).fetchall()
+        if not rows:
+            return []
+        ids = [r[0] for r in rows]
+        marks = ",".join("?" * len(ids))
+        approvals: dict[str, list[Approval]] = {i: [] for i in ids}
+        for oid, approver, approved_at, comment in conn.execute(
+            "SELECT override_id, approver, approved_at, comment FROM approvals "
+            f"WHERE override_id IN ({marks}) ORDER BY approved_at, approver",
+            ids,
+        ):
+            approvals[oid].append(Approval(approver, _ts(approved_at), comment))
+        return [
+            OverrideRecord(
+                id=r[0],
+                environment=r[1],
+                territory=r[2],
+                versions=parse_versions(r[3]),
+                rules=tuple(json.loads(r[4])),
+                valid_from=_ts(r[5]),
+                valid_until=_ts(r[6]),
+                requester=r[7],
+                reason=r[8],
+                ticket=r[9],
+                single_use=bool(r[10]),
+                approvals_required=int(r[11]),
+                roles=tuple(json.loads(r[12])),
+                max_validity=int(r[13]),
+                created_at=_ts(r[14]),
+                approvals=tuple(approvals[r[0]]),
+                rejected=_closure(r[15], r[16], r[17]),
+                revoked=_closure(r[18], r[19], r[20]),
+                consumed=_closure(r[21], r[22], r[23]),
+            )
+            for r in rows
+        ]
+
+    def _get(self, conn: sqlite3.Connection, override_id: str) -> OverrideRecord:
+        found = self._load(conn, "WHERE id = ?", (override_id,))
+        if not found:
+            raise InputError(MSG_UNKNOWN.format(id=override_id))
+        return found[0]
+
+    def get_override(self, override_id: str) -> OverrideRecord:
+        """One override by id."""
+        with self._errors("reading an override"), self._read() as conn:
+            return self._get(conn, override_id)
+
+    def list_overrides(self) -> list[OverrideRecord]:
+        """All overrides, oldest first."""
+        with self._errors("reading the overrides"), self._read() as conn:
+            return self._load(conn, "", ())
+
+    def active_grants(self, environment: str, territory: str, at: datetime) -> list[OverrideGrant]:
+        """Fully approved, unclosed overrides of this scope valid at ``at``."""
+        ts = to_ts(at)
+        when = iso(ts)
+        with self._errors("reading the overrides"), self._read() as conn:
+            records = self._load(
+                conn,
+                "WHERE environment = ? AND territory = ? AND valid_from <= ? AND valid_until > ? "
+                "AND rejected_at IS NULL AND revoked_at IS NULL AND consumed_at IS NULL",
+                (environment, territory, when, when),
+            )
+        return [r.to_grant() for r in records if r.grants_at(ts)]
+
+    def create_override(self, record: OverrideRecord) -> OverrideRecord:
+        """Insert a new pending override and its ``override.request`` entry."""
+        requester = self.identity()
+        if record.requester != requester:
+            raise OverrideError(
+                f"an override is requested by whoever runs the command ({requester}), "
+                f"not by {record.requester}"
+            )
+        with self._errors("storing the override"), self._write() as conn:
+            try:
+                conn.execute(
+                    f"INSERT INTO overrides ({_OVERRIDE_COLUMNS}) VALUES "
+                    f"({','.join('?' * 24)})",
+                    (
+                        record.id, record.environment, record.territory,
+                        format_versions(record.versions), json.dumps(list(record.rules)),
+                        iso(record.valid_from), iso(record.valid_until), record.requester,
+                        record.reason, record.ticket, int(record.single_use),
+                        record.approvals_required, json.dumps(list(record.roles)),
+                        record.max_validity, iso(record.created_at),
+                        None, None, None, None, None, None, None, None, None,
+                    ),
+                )  # fmt: skip
+            except sqlite3.IntegrityError as exc:
+                raise OverrideError(f"override {record.id} cannot be stored: {exc}") from exc
+            self._append(
+                conn, requester, "override.request", record.id, request_payload(record),
+                record.created_at,
+            )  # fmt: skip
+            return self._get(conn, record.id)
+
+    def approve(
+        self, override_id: str, *, at: datetime, comment: str, roster: Roster
+    ) -> tuple[OverrideRecord, bool]:
+        """Approve as the OS user, if the rules allow."""
+        actor, ts = self.identity(), to_ts(at)
+        comment = check_text(comment, "the comment", required=False)
+        with self._errors("approving an override"), self._write() as conn:
+            record = self._get(conn, override_id)
+            if not check_approve(record, actor, ts, roster):
+                return record, False
+            conn.execute(
+                "INSERT INTO approvals (override_id, approver, approved_at, comment) "
+                "VALUES (?, ?, ?, ?)",
+                (override_id, actor, iso(ts), comment),
+            )
+            record = self._get(conn, override_id)
+            payload = {
+                "comment": comment,
+                "approvals": len(record.approvers),
+                "required": record.approvals_required,
+            }
+            self._append(conn, actor, "override.approve", override_id, payload, ts)
+            return record, True
+
+    def reject(
+        self, override_id: str, *, at: datetime, reason: str, roster: Roster
+    ) -> OverrideRecord:
+        """Reject as the OS user, if the rules allow."""
+        actor, ts = self.identity(), to_ts(at)
+        reason = check_text(reason, "the reason")
+        with self._errors("rejecting an override"), self._write() as conn:
+            check_reject(self._get(conn, override_id), actor, ts, roster)
+            conn.execute(
+                "UPDATE overrides SET rejected_at = ?, rejected_by = ?, reject_reason = ? "
+                "WHERE id = ?",
+                (iso(ts), actor, reason, override_id),
+            )
+            self._append(conn, actor, "override.reject", override_id, {"reason": reason}, ts)
+            return self._get(conn, override_id)
+
+    def revoke(
+        self, override_id: str, *, at: datetime, reason: str, roster: Roster
+    ) -> OverrideRecord:
+        """Revoke as the OS user, if the rules allow."""
+        actor, ts = self.identity(), to_ts(at)
+        reason = check_text(reason, "the reason")
+        with self._errors("revoking an override"), self._write() as conn:
+            check_revoke(self._get(conn, override_id), actor, ts, roster)
+            conn.execute(
+                "UPDATE overrides SET revoked_at = ?, revoked_by = ?, revoke_reason = ? "
+                "WHERE id = ?",
+                (iso(ts), actor, reason, override_id),
+            )
+            self._append(conn, actor, "override.revoke", override_id, {"reason": reason}, ts)
+            return self._get(conn, override_id)
+
+    def consume(self, override_id: str, at: datetime, subject: str) -> None:
+        """Consume a single-use override (no-op for others)."""
+        actor, ts = self.identity(), to_ts(at)
+        subject = check_text(subject, "the subject", required=False)
+        with self._errors("consuming an override"), self._write() as conn:
+            if not check_consume(self._get(conn, override_id), ts):
+                return
+            conn.execute(
+                "UPDATE overrides SET consumed_at = ?, consumed_by = ?, consumed_subject = ? "
+                "WHERE id = ?",
+                (iso(ts), actor, subject, override_id),
+            )
+            self._append(conn, actor, "override.consume", override_id, {"subject": subject}, ts)
+
+
+def request_payload(record: OverrideRecord) -> dict[str, Any]:
+    """The payload of an ``override.request`` entry (the PostgreSQL functions write the same)."""
+    return {
+        "environment": record.environment,
+        "territory": record.territory,
+        "versions": format_versions(record.versions),
+        "rules": list(record.rules),
+        "valid_from": iso(record.valid_from),
+        "valid_until": iso(record.valid_until),
+        "reason": record.reason,
+        "ticket": record.ticket,
+        "single_use": record.single_use,
+        "approvals_required": record.approvals_required,
+        "roles": list(record.roles),
+    }
+

@@ -1,0 +1,324 @@
+"""The override and audit commands as functions: one per command, values in, values out.
+
+Each function opens the store (``store``: a URL, an open :class:`Store`, or None for
+``$SEASONGATE_STORE`` / the default SQLite file under ``project_dir``), does one thing and
+closes what it opened. Nothing here prints; the instant ``at`` is always passed in.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from seasongate._errors import InputError, OverrideError
+from seasongate._overrides import (
+    ACTIVE,
+    OverrideRecord,
+    Scope,
+    check_text,
+    combine_specs,
+    new_override,
+    parse_versions,
+)
+from seasongate._store import AuditEntry, AuditReport, Store, open_store
+from seasongate._time import iso, parse_duration, parse_instant, to_ts
+
+if TYPE_CHECKING:
+    from seasongate._policy import Policy
+
+__all__ = [
+    "ApprovalOutcome",
+    "audit_list",
+    "audit_verify",
+    "override_approve",
+    "override_list",
+    "override_reject",
+    "override_request",
+    "override_revoke",
+    "override_show",
+]
+
+@dataclass(frozen=True, slots=True)
+class ApprovalOutcome:
+    """What ``override_approve`` did: the override afterwards, and whether this approval counted
+    (False when the same person had approved it before: approving twice counts once)."""
+
+    record: OverrideRecord
+    counted: bool
+
+    @property
+    def approvals(self) -> int:
+        """Distinct approvals so far."""
+        return len(self.record.approvers)
+
+    @property
+    def required(self) -> int:
+        """Approvals the override needs."""
+        return self.record.approvals_required
+
+    def to_dict(self, at: datetime) -> dict[str, Any]:
+        """JSON form: the override (status at ``at``) and whether this approval counted."""
+        return {"counted": self.counted, "override": self.record.to_dict(to_ts(at))}
+
+
+def _policy(
+    policy: Policy | str | Path | None, environment: str, project_dir: Path | None
+) -> Policy:
+    from seasongate.api._check import open_policy
+
+    return open_policy(policy, environment, project_dir)
+
+
+class _Roster:
+    """``policy.role_members``, loading the policy only when a role is asked about.
+
+    The PostgreSQL store never asks (database roles decide), so it never needs the policy.
+    """
+
+    def __init__(
+        self, policy: Policy | str | Path | None, environment: str, project_dir: Path | None
+    ) -> None:
+        self._arg = policy
+        self._environment = environment
+        self._project_dir = project_dir
+        self._loaded: Policy | None = None
+
+    def __call__(self, role: str) -> tuple[str, ...]:
+        if self._loaded is None:
+            self._loaded = _policy(self._arg, self._environment, self._project_dir)
+        return self._loaded.role_members(role)
+
+
+@contextmanager
+def _store(store: Store | str | None, project_dir: Path | None) -> Iterator[Store]:
+    if isinstance(store, Store):
+        yield store
+        return
+    opened = open_store(store, project_dir or Path.cwd())
+    try:
+        yield opened
+    finally:
+        opened.close()
+
+
+def _instant(value: datetime | str, what: str, policy: Policy, territory: str) -> int:
+    if isinstance(value, datetime):
+        return to_ts(value)
+    text = value.strip()
+    if not text:
+        raise InputError(f"{what} is empty: use ISO 8601, e.g. 2026-09-25T10:00+02:00")
+    moment, _ = parse_instant(text, policy.zone(territory))
+    return to_ts(moment)
+
+
+def _denied_overridable(policy: Policy, scope: Scope, at: int) -> tuple[list[str], list[str]]:
+    """The overridable and the fixed rules that deny the scope at ``at``."""
+    from seasongate._policy import Request
+
+    probes = [None] if scope.versions is None else sorted(set(scope.versions))
+    open_rules: list[str] = []
+    fixed: list[str] = []
+    for version in probes:
+        decision = policy.evaluate(Request(scope.environment, scope.territory, version), at)
+        for reason in decision.denying:
+            target = open_rules if reason.overridable else fixed
+            if reason.rule not in target:
+                target.append(reason.rule)
+    return open_rules, fixed
+
+
+def override_request(
+    policy: Policy | str | Path | None,
+    *,
+    at: datetime,
+    environment: str,
+    territory: str,
+    versions: str,
+    reason: str,
+    ticket: str,
+    rules: Sequence[str] = (),
+    valid_from: datetime | str | None = None,
+    valid_until: datetime | str | None = None,
+    duration: str | int | None = None,
+    single_use: bool = False,
+    store: Store | str | None = None,
+    project_dir: Path | None = None,
+) -> OverrideRecord:
+    """Request an emergency override; returns the new, pending override.
+
+    ``versions`` is ``V226``, ``V226..V230`` or ``any``. The window starts at ``valid_from``
+    (default ``at``) and ends at ``valid_until`` or after ``duration`` (``"4h"``), exactly one
+    of which is given; naive times are read in the territory's time zone. ``rules`` are the
+    rules to lift; by default, every overridable rule that denies the scope at ``valid_from``.
+    The approvals, roles and longest validity come from those rules in the policy.
+    """
+    now = to_ts(at)
+    pol = _policy(policy, environment, project_dir)
+    if environment not in pol.environments:
+        raise InputError(
+            f"unknown environment {environment!r} (policy {pol.name} knows: "
+            f"{', '.join(pol.environments)})"
+        )
+    if territory not in pol.territories:
+        raise InputError(
+            f"unknown territory {territory!r} (policy {pol.name} knows: "
+            f"{', '.join(pol.territories)})"
+        )
+    scope = Scope(environment, territory, parse_versions(versions))
+    reason = check_text(reason, "the reason")
+    ticket = check_text(ticket, "the ticket")
+    start = now if valid_from is None else _instant(valid_from, "--from", pol, territory)
+    if (valid_until is None) == (duration is None):
+        raise InputError("give the end of the override: either --until TIME or --for DURATION")
+    if valid_until is not None:
+        end = _instant(valid_until, "--until", pol, territory)
+    else:
+        assert duration is not None
+        end = start + parse_duration(duration)
+    if end <= now:
+        raise InputError(f"--until {iso(end)} is in the past (it is {iso(now)})")
+
+    chosen = list(dict.fromkeys(r.strip() for r in rules))
+    if not chosen:
+        chosen, fixed = _denied_overridable(pol, scope, start)
+        if not chosen:
+            what = f"{environment}/{territory} {scope.versions_text} at {iso(start)}"
+            if fixed:
+                raise OverrideError(
+                    f"{what} is denied only by rules that cannot be overridden: "
+                    f"{', '.join(fixed)}"
+                )
+            raise InputError(
+                f"nothing to override: no overridable rule denies {what}; "
+                "name the rules with --rule to override them ahead of time"
+            )
+    specs = {name: pol.override_spec(name) for name in chosen}  # unknown names raise
+    requirements = combine_specs(specs)
+
+    with _store(store, project_dir) as opened:
+        record = new_override(
+            override_id=f"ovr-{secrets.token_hex(4)}",
+            scope=scope,
+            requirements=requirements,
+            valid_from=start,
+            valid_until=end,
+            at=now,
+            requester=opened.identity(),
+            reason=reason,
+            ticket=ticket,
+            single_use=single_use,
+        )
+        return opened.create_override(record)
+
+
+def override_approve(
+    policy: Policy | str | Path | None,
+    override_id: str,
+    *,
+    at: datetime,
+    comment: str = "",
+    store: Store | str | None = None,
+    project_dir: Path | None = None,
+) -> ApprovalOutcome:
+    """Approve an override as the current identity.
+
+    Refused (:class:`OverrideError`) for the requester, for someone without the override's
+    roles (the policy roster with SQLite, ``seasongate_<role>`` membership with PostgreSQL)
+    and for a rejected, revoked, expired or consumed override.
+    """
+    oid = override_id.strip()
+    with _store(store, project_dir) as opened:
+        roster = _Roster(policy, opened.get_override(oid).environment, project_dir)
+        record, counted = opened.approve(oid, at=at, comment=comment, roster=roster)
+    return ApprovalOutcome(record, counted)
+
+
+def override_reject(
+    policy: Policy | str | Path | None,
+    override_id: str,
+    *,
+    at: datetime,
+    reason: str,
+    store: Store | str | None = None,
+    project_dir: Path | None = None,
+) -> OverrideRecord:
+    """Reject a pending override (someone holding its roles, not its requester)."""
+    oid = override_id.strip()
+    reason = check_text(reason, "the reason")
+    to_ts(at)
+    with _store(store, project_dir) as opened:
+        roster = _Roster(policy, opened.get_override(oid).environment, project_dir)
+        return opened.reject(oid, at=at, reason=reason, roster=roster)
+
+
+def override_revoke(
+    policy: Policy | str | Path | None,
+    override_id: str,
+    *,
+    at: datetime,
+    reason: str,
+    store: Store | str | None = None,
+    project_dir: Path | None = None,
+) -> OverrideRecord:
+    """Revoke an open override (its requester or someone holding its roles)."""
+    oid = override_id.strip()
+    reason = check_text(reason, "the reason")
+    to_ts(at)
+    with _store(store, project_dir) as opened:
+        roster = _Roster(policy, opened.get_override(oid).environment, project_dir)
+        return opened.revoke(oid, at=at, reason=reason, roster=roster)
+
+
+def override_list(
+    *,
+    at: datetime,
+    active_only: bool = False,
+    store: Store | str | None = None,
+    project_dir: Path | None = None,
+) -> list[OverrideRecord]:
+    """Every override, oldest first; with ``active_only`` those granting at ``at``."""
+    now = to_ts(at)
+    with _store(store, project_dir) as opened:
+        records = opened.list_overrides()
+    if active_only:
+        records = [r for r in records if r.status(now) == ACTIVE]
+    return records
+
+
+def override_show(
+    override_id: str,
+    *,
+    store: Store | str | None = None,
+    project_dir: Path | None = None,
+) -> OverrideRecord:
+    """One override with its approvals; an unknown id is an :class:`InputError`."""
+    with _store(store, project_dir) as opened:
+        return opened.get_override(override_id.strip())
+
+
+def audit_list(
+    *,
+    since: datetime | None = None,
+    store: Store | str | None = None,
+    project_dir: Path | None = None,
+) -> list[AuditEntry]:
+    """Audit entries in order, optionally from ``since`` on."""
+    if since is not None:
+        to_ts(since)  # refuse a naive datetime
+    with _store(store, project_dir) as opened:
+        return opened.audit_entries(since)
+
+
+def audit_verify(
+    *,
+    store: Store | str | None = None,
+    project_dir: Path | None = None,
+) -> AuditReport:
+    """Check the audit trail's hash chain; ``report.ok`` tells, ``report.broken_seq`` where."""
+    with _store(store, project_dir) as opened:
+        return opened.verify_audit()
