@@ -7,6 +7,7 @@ Errors (``SeasongateError``) become one line and exit 2 in ``seasongate.cli._Gro
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -93,14 +94,34 @@ def _one_line(text: str, limit: int = 60) -> str:
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
+@functools.lru_cache(maxsize=32)
+def _zone(environment: str, territory: str) -> Any:
+    """The territory's zone from the project's policy (UTC when there is none)."""
+    from seasongate._errors import SeasongateError
+    from seasongate._time import zone
+    from seasongate.api import open_policy
+
+    try:
+        return open_policy(None, environment).zone(territory)
+    except SeasongateError:
+        return zone("UTC")
+
+
+def _local(ts: int, record: OverrideRecord) -> str:
+    """An instant of an override, in its territory's local time (people read these)."""
+    from seasongate._time import iso
+
+    return iso(ts, _zone(record.environment, record.territory))
+
+
 def _summary(record: OverrideRecord, at: datetime) -> str:
     from seasongate._overrides import format_versions
-    from seasongate._time import iso, to_ts
+    from seasongate._time import to_ts
 
     return (
         f"override {record.id} [{record.status(to_ts(at))}]: {record.environment}/"
         f"{record.territory} {format_versions(record.versions)}, lifts {', '.join(record.rules)}"
-        f", {iso(record.valid_from)} .. {iso(record.valid_until)}"
+        f", {_local(record.valid_from, record)} .. {_local(record.valid_until, record)}"
         f"{' (single use)' if record.single_use else ''}; approvals "
         f"{len(record.approvers)}/{record.approvals_required} from {', '.join(record.roles)}"
     )
@@ -183,9 +204,7 @@ def request_cmd(
 @_policy_option
 @_store_option
 @_at_option
-def approve_cmd(
-    *, override_id: str, comment: str, policy: str | None, store: str | None, at_text: str | None
-) -> None:
+def approve_cmd(*, override_id: str, comment: str, policy: str | None, store: str | None, at_text: str | None) -> None:
     """Approve an override (never your own)."""
     from seasongate.api._overrides import override_approve
 
@@ -201,9 +220,7 @@ def approve_cmd(
 @_policy_option
 @_store_option
 @_at_option
-def reject_cmd(
-    *, override_id: str, reason: str, policy: str | None, store: str | None, at_text: str | None
-) -> None:
+def reject_cmd(*, override_id: str, reason: str, policy: str | None, store: str | None, at_text: str | None) -> None:
     """Reject a pending override."""
     from seasongate.api._overrides import override_reject
 
@@ -218,9 +235,7 @@ def reject_cmd(
 @_policy_option
 @_store_option
 @_at_option
-def revoke_cmd(
-    *, override_id: str, reason: str, policy: str | None, store: str | None, at_text: str | None
-) -> None:
+def revoke_cmd(*, override_id: str, reason: str, policy: str | None, store: str | None, at_text: str | None) -> None:
     """Revoke an override (its requester or a holder of its roles)."""
     from seasongate.api._overrides import override_revoke
 
@@ -234,12 +249,10 @@ def revoke_cmd(
 @_format_option
 @_store_option
 @_at_option
-def list_cmd(
-    *, active_only: bool, fmt: str | None, store: str | None, at_text: str | None
-) -> None:
+def list_cmd(*, active_only: bool, fmt: str | None, store: str | None, at_text: str | None) -> None:
     """List overrides with their status at --at."""
     from seasongate._overrides import format_versions
-    from seasongate._time import iso, to_ts
+    from seasongate._time import to_ts
     from seasongate.api._overrides import override_list
 
     at = _at(at_text)
@@ -251,7 +264,7 @@ def list_cmd(
     rows = [
         [
             r.id, r.status(ts), r.environment, r.territory, format_versions(r.versions),
-            ",".join(r.rules), iso(r.valid_from), iso(r.valid_until), r.requester,
+            ",".join(r.rules), _local(r.valid_from, r), _local(r.valid_until, r), r.requester,
             f"{len(r.approvers)}/{r.approvals_required}", _one_line(r.ticket, 20),
         ]
         for r in records
@@ -350,9 +363,7 @@ def _inherited(ctx: click.Context, name: str, value: str | None) -> str | None:
 @_format_option
 @_store_option
 @click.pass_context
-def audit_list_cmd(
-    ctx: click.Context, *, since: str | None, fmt: str | None, store: str | None
-) -> None:
+def audit_list_cmd(ctx: click.Context, *, since: str | None, fmt: str | None, store: str | None) -> None:
     """List audit entries, oldest first."""
     _print_audit(
         since=_inherited(ctx, "since", since),
