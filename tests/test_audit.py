@@ -57,9 +57,7 @@ def test_hash_matches_the_documented_canonical_form() -> None:
     content = canonical(1, 60, "ä", "decision", "s", "{}", GENESIS)
     assert content == f"1:1\n2:60\n2:ä\n8:decision\n1:s\n2:{{}}\n64:{GENESIS}".encode()
     # Length prefixes keep field boundaries unambiguous.
-    assert entry_hash(1, 60, "a\n1:b", "c", "", "{}", GENESIS) != entry_hash(
-        1, 60, "a", "b\n1:c", "", "{}", GENESIS
-    )
+    assert entry_hash(1, 60, "a\n1:b", "c", "", "{}", GENESIS) != entry_hash(1, 60, "a", "b\n1:c", "", "{}", GENESIS)
 
 
 def test_intact_chain_verifies(actors: Actors) -> None:
@@ -105,9 +103,7 @@ def test_empty_trail_is_intact(actors: Actors) -> None:
         ),
     ],
 )  # fmt: skip
-def test_tampering_is_found(
-    actors: Actors, tamper: str, params: tuple[object, ...], broken: int, problem: str
-) -> None:
+def test_tampering_is_found(actors: Actors, tamper: str, params: tuple[object, ...], broken: int, problem: str) -> None:
     _fill(actors)
     _raw(actors, tamper, params)
     with actors.open(CI_USER) as store:

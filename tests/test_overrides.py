@@ -104,9 +104,7 @@ def test_combining_specs_takes_most_approvals_shortest_validity_and_every_role()
 
 def test_a_rule_without_spec_cannot_be_lifted() -> None:
     with pytest.raises(OverrideError, match="no-testdata-in-production cannot be overridden"):
-        combine_specs(
-            {"no-testdata-in-production": None, "x": OverrideSpec(1, "release_manager", H)}
-        )
+        combine_specs({"no-testdata-in-production": None, "x": OverrideSpec(1, "release_manager", H)})
     with pytest.raises(OverrideError, match="at least one rule"):
         combine_specs({})
 
@@ -247,9 +245,7 @@ def _approve(actors: Actors, policy: Policy, user: str, oid: str, **kw: object) 
         return override_approve(policy, oid, at=at, store=store, **kw).counted  # type: ignore[arg-type]
 
 
-def test_request_lifts_the_rules_that_deny_by_default(
-    actors: Actors, production_policy: Policy
-) -> None:
+def test_request_lifts_the_rules_that_deny_by_default(actors: Actors, production_policy: Policy) -> None:
     record = _request(actors, production_policy)
     # At 10:00 on a Friday in the Oktoberfest both the blackout and business hours deny.
     assert record.rules == ("business-hours", "seasonal-blackout")
@@ -259,9 +255,7 @@ def test_request_lifts_the_rules_that_deny_by_default(
     assert record.valid_until - record.valid_from == 4 * H
 
 
-def test_two_release_managers_make_an_override_that_check_honours(
-    actors: Actors, production_policy: Policy
-) -> None:
+def test_two_release_managers_make_an_override_that_check_honours(actors: Actors, production_policy: Policy) -> None:
     def decide() -> bool:
         with actors.open(LEA) as store:
             return check(
@@ -292,9 +286,7 @@ def test_two_release_managers_make_an_override_that_check_honours(
     assert [a.comment for a in shown.approvals] == ["ok", ""]
 
 
-def test_pending_rejected_revoked_expired_never_count(
-    actors: Actors, production_policy: Policy
-) -> None:
+def test_pending_rejected_revoked_expired_never_count(actors: Actors, production_policy: Policy) -> None:
     at = OKTOBERFEST
     pending = _request(actors, production_policy).id
     rejected = _request(actors, production_policy).id
@@ -316,9 +308,7 @@ def test_pending_rejected_revoked_expired_never_count(
     assert override_list(at=later, active_only=True, store=actors.url_for(JONAS)) == []
 
 
-def test_single_use_is_consumed_by_its_first_use(
-    actors: Actors, production_policy: Policy
-) -> None:
+def test_single_use_is_consumed_by_its_first_use(actors: Actors, production_policy: Policy) -> None:
     oid = _request(actors, production_policy, single_use=True).id
     reusable = _request(actors, production_policy).id
     for each in (oid, reusable):
@@ -349,9 +339,7 @@ def test_single_use_is_consumed_by_its_first_use(
         assert [(e.subject, e.actor) for e in consumed] == [(oid, CI_USER), (long_run, CI_USER)]
 
 
-def test_reject_and_revoke_rules_through_the_store(
-    actors: Actors, production_policy: Policy
-) -> None:
+def test_reject_and_revoke_rules_through_the_store(actors: Actors, production_policy: Policy) -> None:
     oid = _request(actors, production_policy).id
     with actors.open(ANNA) as store, pytest.raises(OverrideError, match="cannot reject it"):
         override_reject(production_policy, oid, at=OKTOBERFEST, reason="x", store=store)
@@ -362,17 +350,13 @@ def test_reject_and_revoke_rules_through_the_store(
     with actors.open(JONAS) as store, pytest.raises(OverrideError, match="revoke it instead"):
         override_reject(production_policy, oid, at=OKTOBERFEST, reason="x", store=store)
     with actors.open(ANNA) as store:
-        record = override_revoke(
-            production_policy, oid, at=OKTOBERFEST, reason="fixed otherwise", store=store
-        )
+        record = override_revoke(production_policy, oid, at=OKTOBERFEST, reason="fixed otherwise", store=store)
     assert record.revoked is not None and record.revoked.by == ANNA
     with actors.open(JONAS) as store, pytest.raises(OverrideError, match="is revoked"):
         override_approve(production_policy, oid, at=OKTOBERFEST, store=store)
 
 
-def test_only_overridable_rules_and_only_within_the_maximum(
-    actors: Actors, production_policy: Policy
-) -> None:
+def test_only_overridable_rules_and_only_within_the_maximum(actors: Actors, production_policy: Policy) -> None:
     with pytest.raises(OverrideError, match="no-testdata-in-production cannot be overridden"):
         _request(actors, production_policy, rules=["no-testdata-in-production"])
     with pytest.raises(OverrideError, match="at most 12h; 13h requested"):
@@ -398,9 +382,7 @@ def test_nothing_to_override_is_an_input_error(actors: Actors, production_policy
     assert ahead.rules == ("seasonal-blackout",)
 
 
-def test_version_ranges_and_any_cover_what_they_say(
-    actors: Actors, production_policy: Policy
-) -> None:
+def test_version_ranges_and_any_cover_what_they_say(actors: Actors, production_policy: Policy) -> None:
     ranged = _request(actors, production_policy, versions="V226..V230").id
     anything = _request(actors, production_policy, versions="any", duration="2h").id
     for oid in (ranged, anything):
@@ -453,9 +435,7 @@ def test_bad_requests_change_nothing(
         assert store.list_overrides() == []
 
 
-def test_naive_times_are_read_in_the_territory_zone(
-    actors: Actors, production_policy: Policy
-) -> None:
+def test_naive_times_are_read_in_the_territory_zone(actors: Actors, production_policy: Policy) -> None:
     record = _request(
         actors, production_policy, duration=None, valid_from="2026-09-25T10:00",
         valid_until="2026-09-25T14:00",
@@ -464,9 +444,7 @@ def test_naive_times_are_read_in_the_territory_zone(
     assert record.valid_until - record.valid_from == 4 * H
 
 
-def test_sql_metacharacters_are_stored_verbatim(
-    actors: Actors, production_policy: Policy
-) -> None:
+def test_sql_metacharacters_are_stored_verbatim(actors: Actors, production_policy: Policy) -> None:
     nasty = "x'); DROP TABLE seasongate.audit; -- \"; DELETE FROM overrides; ⚠ ü"
     oid = _request(actors, production_policy, reason=nasty, ticket="INC-1' OR '1'='1").id
     with actors.open(JONAS) as store:

@@ -59,9 +59,7 @@ def _request(run: Run, *more: str) -> Result:
 
 
 def _check(run: Run) -> Result:
-    return run(
-        CI_USER, "check", "--env", "production", "--territory", "DE", "--migration", "V226"
-    )
+    return run(CI_USER, "check", "--env", "production", "--territory", "DE", "--migration", "V226")
 
 
 def _audit_count(actors: Actors) -> int:
@@ -195,9 +193,7 @@ def test_bad_scope_and_text(run: Run, actors: Actors, option: str, value: str, m
     assert _audit_count(actors) == 0
 
 
-def test_unknown_environment(
-    run: Run, actors: Actors, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_unknown_environment(run: Run, actors: Actors, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     args = ["override", "request", "--env", "prod", "--territory", "DE", "--versions", "any",
             "--reason", "r", "--ticket", "t", "--for", "1h"]  # fmt: skip
     explicit = run(ANNA, *args)
@@ -219,7 +215,7 @@ def test_sql_metacharacters_are_stored_verbatim(run: Run, actors: Actors) -> Non
     assert result.exit_code == 0, result.output
     shown = json.loads(run(ANNA, "override", "show", result.stdout.strip(), "--format",
                            "json").stdout)  # fmt: skip
-    assert shown["reason"] == nasty and shown["ticket"] == "INC-1\" OR 1=1"
+    assert shown["reason"] == nasty and shown["ticket"] == 'INC-1" OR 1=1'
     assert run(ANNA, "audit", "verify").exit_code == 0
 
 
@@ -228,9 +224,7 @@ def test_audit_since_and_list_subcommand(run: Run, actors: Actors) -> None:
     runner = CliRunner(env=actors.env_for(ANNA))
     base = ["--store", actors.url_for(ANNA)]
     later = runner.invoke(main, ["audit", "list", "--since", "2026-09-25T08:00:01Z", *base])
-    assert later.exit_code == 0 and later.stdout.strip().splitlines() == [
-        "SEQ  AT  ACTOR  ACTION  SUBJECT  PAYLOAD"
-    ]
+    assert later.exit_code == 0 and later.stdout.strip().splitlines() == ["SEQ  AT  ACTOR  ACTION  SUBJECT  PAYLOAD"]
     same = runner.invoke(main, ["audit", "--since", "2026-09-25T08:00:00Z", *base])
     assert same.exit_code == 0 and "override.request" in same.stdout
     bad = runner.invoke(main, ["audit", "--since", "yesterday", *base])
@@ -239,7 +233,5 @@ def test_audit_since_and_list_subcommand(run: Run, actors: Actors) -> None:
 
 def test_naive_at_is_refused(actors: Actors) -> None:
     runner = CliRunner(env=actors.env_for(ANNA))
-    result = runner.invoke(
-        main, ["override", "list", "--store", actors.url_for(ANNA), "--at", "2026-09-25T10:00"]
-    )
+    result = runner.invoke(main, ["override", "list", "--store", actors.url_for(ANNA), "--at", "2026-09-25T10:00"])
     assert result.exit_code == 2 and "has no UTC offset" in result.stderr

@@ -117,8 +117,7 @@ def test_set_role_does_not_change_who_approves(db: str) -> None:
 @pytest.mark.parametrize(
     "statement",
     [
-        "INSERT INTO seasongate.approvals (override_id, approver, approved_at) "
-        "VALUES ('ovr-1', 'jonas.meier', now())",
+        "INSERT INTO seasongate.approvals (override_id, approver, approved_at) VALUES ('ovr-1', 'jonas.meier', now())",
         "UPDATE seasongate.overrides SET approvals_required = 1",
         "UPDATE seasongate.overrides SET requester = 'someone.else'",
         "DELETE FROM seasongate.approvals",
@@ -130,8 +129,7 @@ def test_set_role_does_not_change_who_approves(db: str) -> None:
         "SELECT seasongate._audit_append('x', 'override.approve', 'ovr-1', '{}', now())",
         "SELECT seasongate._lock_override('ovr-1')",
         "CREATE TABLE seasongate.sneaky (x int)",
-        "CREATE FUNCTION seasongate.pg_has_role(text, text, text) RETURNS boolean "
-        "LANGUAGE sql AS 'SELECT true'",
+        "CREATE FUNCTION seasongate.pg_has_role(text, text, text) RETURNS boolean LANGUAGE sql AS 'SELECT true'",
     ],
 )
 @pytest.mark.parametrize("user", [ANNA, JONAS, OUTSIDER])

@@ -66,18 +66,16 @@ def test_identity(actors: Actors) -> None:
         assert store.identity() == CI_USER
 
 
-def test_default_url_is_a_sqlite_file_in_the_project(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_default_url_is_a_sqlite_file_in_the_project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("SEASONGATE_STORE", raising=False)
     url = resolve_url(None, tmp_path)
     assert url == f"sqlite:///{tmp_path.resolve()}/.seasongate/seasongate.db"
     with open_store(None, tmp_path) as store:
         assert store.backend == "sqlite"
     assert (tmp_path / ".seasongate" / "seasongate.db").is_file()
-    assert sqlite3.connect(tmp_path / ".seasongate" / "seasongate.db").execute(
-        "PRAGMA journal_mode"
-    ).fetchone() == ("wal",)
+    assert sqlite3.connect(tmp_path / ".seasongate" / "seasongate.db").execute("PRAGMA journal_mode").fetchone() == (
+        "wal",
+    )
     monkeypatch.setenv("SEASONGATE_STORE", "sqlite:///other.db")
     assert resolve_url(None, tmp_path) == "sqlite:///other.db"
     assert resolve_url("sqlite:///given.db", tmp_path) == "sqlite:///given.db"
@@ -124,9 +122,7 @@ def test_display_url_hides_passwords() -> None:
 
 def test_append_audit_round_trip(actors: Actors) -> None:
     with actors.open(CI_USER) as store:
-        entry = store.append_audit(
-            CI_USER, "decision", "production/DE/V226", {"allowed": False, "ü": ["x"]}, AT
-        )
+        entry = store.append_audit(CI_USER, "decision", "production/DE/V226", {"allowed": False, "ü": ["x"]}, AT)
         assert (entry.seq, entry.at, entry.actor, entry.action) == (
             1, to_ts(AT), CI_USER, "decision",
         )  # fmt: skip

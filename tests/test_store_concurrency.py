@@ -42,17 +42,12 @@ def _child(job: Callable[..., Any], url: str, user: str, barrier: Any, queue: An
         queue.put((user, "error", f"{type(exc).__name__}: {exc}"))
 
 
-def run_parallel(jobs: list[tuple[Callable[..., Any], str, str, tuple[Any, ...]]]) -> list[
-    tuple[str, str, Any]
-]:
+def run_parallel(jobs: list[tuple[Callable[..., Any], str, str, tuple[Any, ...]]]) -> list[tuple[str, str, Any]]:
     """Run every (job, url, user, args) in its own process: released together, each opens
     the store as ``user`` and calls ``job(store, *args)``."""
     barrier = CTX.Barrier(len(jobs))
     queue = CTX.Queue()
-    procs = [
-        CTX.Process(target=_child, args=(job, url, user, barrier, queue, args))
-        for job, url, user, args in jobs
-    ]
+    procs = [CTX.Process(target=_child, args=(job, url, user, barrier, queue, args)) for job, url, user, args in jobs]
     for proc in procs:
         proc.start()
     results = [queue.get(timeout=120) for _ in procs]
@@ -82,18 +77,14 @@ def _schema(store: Any) -> int:
 
 def test_parallel_appends_keep_one_chain(actors: Actors) -> None:
     writers, each = 4, 25
-    results = run_parallel(
-        [(_append_many, actors.url_for(CI_USER), CI_USER, (f"w{n}", each)) for n in range(writers)]
-    )
+    results = run_parallel([(_append_many, actors.url_for(CI_USER), CI_USER, (f"w{n}", each)) for n in range(writers)])
     assert [r[1:] for r in results] == [("ok", each)] * writers
     with actors.open(CI_USER) as store:
         entries = store.audit_entries()
         report = store.verify_audit()
     assert report.ok, report.problem
     assert [e.seq for e in entries] == list(range(1, writers * each + 1))
-    assert sorted(e.subject for e in entries) == sorted(
-        f"w{n}-{i}" for n in range(writers) for i in range(each)
-    )
+    assert sorted(e.subject for e in entries) == sorted(f"w{n}-{i}" for n in range(writers) for i in range(each))
 
 
 def test_parallel_first_opens_create_the_schema_once(store_url: str) -> None:

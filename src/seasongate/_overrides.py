@@ -53,9 +53,7 @@ MSG_CLOSED = "override {id} is {status} and can no longer be {verb}"
 MSG_SELF_REJECT = "{actor} requested override {id} and cannot reject it (revoke it to withdraw)"
 MSG_REJECT_APPROVED = "override {id} is already approved ({status}); revoke it instead"
 MSG_UNUSABLE = "override {id} is {status} and cannot be used"
-MSG_REVOKE_DENIED = (
-    "{actor} may not revoke override {id}: only its requester or a member of {roles} may"
-)
+MSG_REVOKE_DENIED = "{actor} may not revoke override {id}: only its requester or a member of {roles} may"
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,10 +207,7 @@ class OverrideRecord:
             "roles": list(self.roles),
             "max_validity": format_duration(self.max_validity),
             "created_at": iso(self.created_at),
-            "approvals": [
-                {"approver": a.approver, "at": iso(a.at), "comment": a.comment}
-                for a in self.approvals
-            ],
+            "approvals": [{"approver": a.approver, "at": iso(a.at), "comment": a.comment} for a in self.approvals],
             "rejected": closure(self.rejected, "reason"),
             "revoked": closure(self.revoked, "reason"),
             "consumed": closure(self.consumed, "subject"),
@@ -270,9 +265,7 @@ def combine_specs(specs: Mapping[str, OverrideSpec | None]) -> Requirements:
         raise OverrideError("an override must lift at least one rule")
     closed = sorted(rule for rule, spec in specs.items() if spec is None)
     if closed:
-        raise OverrideError(
-            f"rule {', '.join(closed)} cannot be overridden (the policy does not allow it)"
-        )
+        raise OverrideError(f"rule {', '.join(closed)} cannot be overridden (the policy does not allow it)")
     real = {rule: spec for rule, spec in specs.items() if spec is not None}
     return Requirements(
         rules=tuple(sorted(real)),
@@ -299,13 +292,9 @@ def new_override(
     reason = check_text(reason, "the reason")
     ticket = check_text(ticket, "the ticket")
     if valid_until <= at:
-        raise InputError(
-            f"the override would end at {iso(valid_until)}, which is not after {iso(at)}"
-        )
+        raise InputError(f"the override would end at {iso(valid_until)}, which is not after {iso(at)}")
     if valid_until <= valid_from:
-        raise InputError(
-            f"the override would end at {iso(valid_until)}, before it starts at {iso(valid_from)}"
-        )
+        raise InputError(f"the override would end at {iso(valid_until)}, before it starts at {iso(valid_from)}")
     validity = valid_until - valid_from
     if validity > requirements.max_validity:
         raise OverrideError(
@@ -389,9 +378,7 @@ def check_revoke(record: OverrideRecord, actor: str, at: int, roster: Roster) ->
     if status not in OPEN_STATUSES:
         raise OverrideError(MSG_CLOSED.format(id=record.id, status=status, verb="revoked"))
     if actor != record.requester and _missing_role(record, actor, roster) is not None:
-        raise OverrideError(
-            MSG_REVOKE_DENIED.format(actor=actor, id=record.id, roles=", ".join(record.roles))
-        )
+        raise OverrideError(MSG_REVOKE_DENIED.format(actor=actor, id=record.id, roles=", ".join(record.roles)))
 
 
 def check_consume(record: OverrideRecord, at: int) -> bool:

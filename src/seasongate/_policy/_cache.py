@@ -41,7 +41,7 @@ def _digest(path: Path) -> str | None:
 
 
 def _entry_path(policy_path: Path, policy_bytes: bytes) -> Path:
-    from seasongate import __version__ as ours
+    from seasongate._version import __version__ as ours
 
     key = hashlib.sha256()
     for part in (str(FORMAT), ours, sys.version, str(policy_path.resolve()), os.getcwd()):

@@ -95,9 +95,7 @@ class Store(ABC):
         """Store a new pending override requested by :meth:`identity`, and audit it."""
 
     @abstractmethod
-    def approve(
-        self, override_id: str, *, at: datetime, comment: str, roster: Roster
-    ) -> tuple[OverrideRecord, bool]:
+    def approve(self, override_id: str, *, at: datetime, comment: str, roster: Roster) -> tuple[OverrideRecord, bool]:
         """Approve as :meth:`identity`; returns the record and whether the approval was new.
 
         ``roster`` (``policy.role_members``) says who holds a role in SQLite; PostgreSQL
@@ -105,15 +103,11 @@ class Store(ABC):
         """
 
     @abstractmethod
-    def reject(
-        self, override_id: str, *, at: datetime, reason: str, roster: Roster
-    ) -> OverrideRecord:
+    def reject(self, override_id: str, *, at: datetime, reason: str, roster: Roster) -> OverrideRecord:
         """Reject a pending override as :meth:`identity`."""
 
     @abstractmethod
-    def revoke(
-        self, override_id: str, *, at: datetime, reason: str, roster: Roster
-    ) -> OverrideRecord:
+    def revoke(self, override_id: str, *, at: datetime, reason: str, roster: Roster) -> OverrideRecord:
         """Revoke an open override as :meth:`identity`."""
 
     @abstractmethod
@@ -180,10 +174,7 @@ def sqlite_path(url: str, project_dir: Path) -> Path:
     """The file of a ``sqlite:///`` URL (relative paths are under ``project_dir``)."""
     rest = url[len("sqlite://") :]
     if not rest.startswith("/") or rest in ("/", ""):
-        raise StoreError(
-            f"invalid store URL {url!r}: use sqlite:///relative/path.db or "
-            "sqlite:////absolute/path.db"
-        )
+        raise StoreError(f"invalid store URL {url!r}: use sqlite:///relative/path.db or sqlite:////absolute/path.db")
     path_text = rest[1:].split("?", 1)[0]
     path = Path(path_text)
     return path if path.is_absolute() else project_dir / path

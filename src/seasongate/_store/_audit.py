@@ -106,17 +106,13 @@ def _field(text: str) -> str:
     return f"{len(text.encode('utf-8'))}:{text}"
 
 
-def canonical(
-    seq: int, at: int, actor: str, action: str, subject: str, payload_text: str, prev_hash: str
-) -> bytes:
+def canonical(seq: int, at: int, actor: str, action: str, subject: str, payload_text: str, prev_hash: str) -> bytes:
     """The bytes an entry's hash is taken of."""
     parts = (str(seq), str(at), actor, action, subject, payload_text, prev_hash)
     return "\n".join(_field(p) for p in parts).encode("utf-8")
 
 
-def entry_hash(
-    seq: int, at: int, actor: str, action: str, subject: str, payload_text: str, prev_hash: str
-) -> str:
+def entry_hash(seq: int, at: int, actor: str, action: str, subject: str, payload_text: str, prev_hash: str) -> str:
     """SHA-256 (hex) of :func:`canonical`."""
     content = canonical(seq, at, actor, action, subject, payload_text, prev_hash)
     return hashlib.sha256(content).hexdigest()

@@ -100,9 +100,7 @@ def _record(row: tuple[Any, ...]) -> OverrideRecord:
 
 
 def _entry(row: tuple[Any, ...]) -> AuditEntry:
-    return AuditEntry(
-        int(row[0]), int(row[1]), row[2], row[3], row[4], row[5], row[6], row[7]
-    )
+    return AuditEntry(int(row[0]), int(row[1]), row[2], row[3], row[4], row[5], row[6], row[7])
 
 
 class PostgresStore(Store):
@@ -128,9 +126,7 @@ class PostgresStore(Store):
                 application_name="seasongate",
             )  # fmt: skip
         except psycopg.Error as exc:
-            raise StoreError(
-                f"cannot connect to the PostgreSQL store {shown}: {_first_line(exc)}"
-            ) from exc
+            raise StoreError(f"cannot connect to the PostgreSQL store {shown}: {_first_line(exc)}") from exc
         store = cls(conn, url)
         try:
             store._ensure_schema()
@@ -148,9 +144,7 @@ class PostgresStore(Store):
         ).fetchone()
         if row is None:
             return 0
-        found = self._conn.execute(
-            "SELECT value FROM seasongate.meta WHERE key = 'schema_version'"
-        ).fetchone()
+        found = self._conn.execute("SELECT value FROM seasongate.meta WHERE key = 'schema_version'").fetchone()
         return int(found[0]) if found else 0
 
     def _ensure_schema(self) -> None:
@@ -260,13 +254,8 @@ class PostgresStore(Store):
         """Check the chain, read in one snapshot together with the head."""
         with self._errors("reading the audit trail"), self._conn.transaction():
             self._conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
-            head_row = self._conn.execute(
-                "SELECT value FROM seasongate.meta WHERE key = 'audit_head'"
-            ).fetchone()
-            entries = [
-                _entry(r)
-                for r in self._conn.execute(_SELECT_AUDIT + " ORDER BY seq").fetchall()
-            ]
+            head_row = self._conn.execute("SELECT value FROM seasongate.meta WHERE key = 'audit_head'").fetchone()
+            entries = [_entry(r) for r in self._conn.execute(_SELECT_AUDIT + " ORDER BY seq").fetchall()]
         head = None
         if head_row is not None:
             seq_text, _, digest = str(head_row[0]).partition(":")
@@ -278,9 +267,7 @@ class PostgresStore(Store):
     def get_override(self, override_id: str) -> OverrideRecord:
         """One override by id."""
         with self._errors("reading an override"):
-            row = self._conn.execute(
-                _SELECT_OVERRIDES + " WHERE o.id = %s", (override_id,)
-            ).fetchone()
+            row = self._conn.execute(_SELECT_OVERRIDES + " WHERE o.id = %s", (override_id,)).fetchone()
         if row is None:
             raise InputError(MSG_UNKNOWN.format(id=override_id))
         return _record(row)
@@ -297,8 +284,7 @@ class PostgresStore(Store):
         when = from_ts(ts)
         with self._errors("reading the overrides"):
             rows = self._conn.execute(
-                _SELECT_OVERRIDES
-                + " WHERE o.environment = %s AND o.territory = %s AND o.valid_from <= %s"
+                _SELECT_OVERRIDES + " WHERE o.environment = %s AND o.territory = %s AND o.valid_from <= %s"
                 " AND o.valid_until > %s AND o.rejected_at IS NULL AND o.revoked_at IS NULL"
                 " AND o.consumed_at IS NULL ORDER BY o.created_at, o.id",
                 (environment, territory, when, when),
@@ -311,8 +297,7 @@ class PostgresStore(Store):
         requester = self.identity()
         if record.requester != requester:
             raise OverrideError(
-                f"an override is requested by whoever runs the command ({requester}), "
-                f"not by {record.requester}"
+                f"an override is requested by whoever runs the command ({requester}), not by {record.requester}"
             )
         with self._errors("storing the override", record.id):
             self._conn.execute(
@@ -328,9 +313,7 @@ class PostgresStore(Store):
             )  # fmt: skip
         return self.get_override(record.id)
 
-    def approve(
-        self, override_id: str, *, at: datetime, comment: str, roster: Roster
-    ) -> tuple[OverrideRecord, bool]:
+    def approve(self, override_id: str, *, at: datetime, comment: str, roster: Roster) -> tuple[OverrideRecord, bool]:
         """``seasongate.approve_override``; ``roster`` is not used (database roles decide)."""
         comment = check_text(comment, "the comment", required=False)
         with self._errors("approving an override", override_id):
@@ -341,9 +324,7 @@ class PostgresStore(Store):
         assert row is not None
         return self.get_override(override_id), bool(row[0])
 
-    def reject(
-        self, override_id: str, *, at: datetime, reason: str, roster: Roster
-    ) -> OverrideRecord:
+    def reject(self, override_id: str, *, at: datetime, reason: str, roster: Roster) -> OverrideRecord:
         """``seasongate.reject_override``."""
         reason = check_text(reason, "the reason")
         with self._errors("rejecting an override", override_id):
@@ -353,9 +334,7 @@ class PostgresStore(Store):
             )
         return self.get_override(override_id)
 
-    def revoke(
-        self, override_id: str, *, at: datetime, reason: str, roster: Roster
-    ) -> OverrideRecord:
+    def revoke(self, override_id: str, *, at: datetime, reason: str, roster: Roster) -> OverrideRecord:
         """``seasongate.revoke_override``."""
         reason = check_text(reason, "the reason")
         with self._errors("revoking an override", override_id):

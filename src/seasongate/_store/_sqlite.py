@@ -56,6 +56,7 @@ def _is_busy(exc: sqlite3.OperationalError) -> bool:
     text = str(exc).lower()
     return "locked" in text or "busy" in text
 
+
 # Instants are stored as UTC ISO text (``iso``: fixed width, so text order is time order).
 _SCHEMA: dict[int, str] = {
     1: """
@@ -189,9 +190,7 @@ class SQLiteStore(Store):
 
     def _read_version(self) -> int:
         try:
-            row = self._conn.execute(
-                "SELECT value FROM meta WHERE key = 'schema_version'"
-            ).fetchone()
+            row = self._conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
         except sqlite3.OperationalError as exc:
             if "no such table" in str(exc):
                 return 0
@@ -309,9 +308,7 @@ class SQLiteStore(Store):
             params = (iso(to_ts(since)),)
         with self._errors("reading the audit trail"):
             rows = self._conn.execute(sql + " ORDER BY seq", params).fetchall()
-        return [
-            AuditEntry(int(r[0]), _ts(r[1]), r[2], r[3], r[4], r[5], r[6], r[7]) for r in rows
-        ]
+        return [AuditEntry(int(r[0]), _ts(r[1]), r[2], r[3], r[4], r[5], r[6], r[7]) for r in rows]
 
     def audit_count(self) -> int:
         """Number of entries."""
@@ -332,9 +329,7 @@ class SQLiteStore(Store):
 
     # -- overrides ---------------------------------------------------------------------------
 
-    def _load(self, conn: sqlite3.Connection, where: str, params: tuple[Any, ...]) -> list[
-        OverrideRecord
-    ]:
+    def _load(self, conn: sqlite3.Connection, where: str, params: tuple[Any, ...]) -> list[OverrideRecord]:
         rows = conn.execute(
             f"SELECT {_OVERRIDE_COLUMNS} FROM overrides {where} ORDER BY created_at, id", params
         ).fetchall()
@@ -408,8 +403,7 @@ class SQLiteStore(Store):
         requester = self.identity()
         if record.requester != requester:
             raise OverrideError(
-                f"an override is requested by whoever runs the command ({requester}), "
-                f"not by {record.requester}"
+                f"an override is requested by whoever runs the command ({requester}), not by {record.requester}"
             )
         with self._errors("storing the override"), self._write() as conn:
             try:
@@ -434,9 +428,7 @@ class SQLiteStore(Store):
             )  # fmt: skip
             return self._get(conn, record.id)
 
-    def approve(
-        self, override_id: str, *, at: datetime, comment: str, roster: Roster
-    ) -> tuple[OverrideRecord, bool]:
+    def approve(self, override_id: str, *, at: datetime, comment: str, roster: Roster) -> tuple[OverrideRecord, bool]:
         """Approve as the OS user, if the rules allow."""
         actor, ts = self.identity(), to_ts(at)
         comment = check_text(comment, "the comment", required=False)
@@ -445,8 +437,7 @@ class SQLiteStore(Store):
             if not check_approve(record, actor, ts, roster):
                 return record, False
             conn.execute(
-                "INSERT INTO approvals (override_id, approver, approved_at, comment) "
-                "VALUES (?, ?, ?, ?)",
+                "INSERT INTO approvals (override_id, approver, approved_at, comment) VALUES (?, ?, ?, ?)",
                 (override_id, actor, iso(ts), comment),
             )
             record = self._get(conn, override_id)
@@ -458,33 +449,27 @@ class SQLiteStore(Store):
             self._append(conn, actor, "override.approve", override_id, payload, ts)
             return record, True
 
-    def reject(
-        self, override_id: str, *, at: datetime, reason: str, roster: Roster
-    ) -> OverrideRecord:
+    def reject(self, override_id: str, *, at: datetime, reason: str, roster: Roster) -> OverrideRecord:
         """Reject as the OS user, if the rules allow."""
         actor, ts = self.identity(), to_ts(at)
         reason = check_text(reason, "the reason")
         with self._errors("rejecting an override"), self._write() as conn:
             check_reject(self._get(conn, override_id), actor, ts, roster)
             conn.execute(
-                "UPDATE overrides SET rejected_at = ?, rejected_by = ?, reject_reason = ? "
-                "WHERE id = ?",
+                "UPDATE overrides SET rejected_at = ?, rejected_by = ?, reject_reason = ? WHERE id = ?",
                 (iso(ts), actor, reason, override_id),
             )
             self._append(conn, actor, "override.reject", override_id, {"reason": reason}, ts)
             return self._get(conn, override_id)
 
-    def revoke(
-        self, override_id: str, *, at: datetime, reason: str, roster: Roster
-    ) -> OverrideRecord:
+    def revoke(self, override_id: str, *, at: datetime, reason: str, roster: Roster) -> OverrideRecord:
         """Revoke as the OS user, if the rules allow."""
         actor, ts = self.identity(), to_ts(at)
         reason = check_text(reason, "the reason")
         with self._errors("revoking an override"), self._write() as conn:
             check_revoke(self._get(conn, override_id), actor, ts, roster)
             conn.execute(
-                "UPDATE overrides SET revoked_at = ?, revoked_by = ?, revoke_reason = ? "
-                "WHERE id = ?",
+                "UPDATE overrides SET revoked_at = ?, revoked_by = ?, revoke_reason = ? WHERE id = ?",
                 (iso(ts), actor, reason, override_id),
             )
             self._append(conn, actor, "override.revoke", override_id, {"reason": reason}, ts)
@@ -498,8 +483,7 @@ class SQLiteStore(Store):
             if not check_consume(self._get(conn, override_id), ts):
                 return
             conn.execute(
-                "UPDATE overrides SET consumed_at = ?, consumed_by = ?, consumed_subject = ? "
-                "WHERE id = ?",
+                "UPDATE overrides SET consumed_at = ?, consumed_by = ?, consumed_subject = ? WHERE id = ?",
                 (iso(ts), actor, subject, override_id),
             )
             self._append(conn, actor, "override.consume", override_id, {"subject": subject}, ts)
@@ -520,4 +504,3 @@ def request_payload(record: OverrideRecord) -> dict[str, Any]:
         "approvals_required": record.approvals_required,
         "roles": list(record.roles),
     }
-

@@ -43,6 +43,7 @@ __all__ = [
     "override_show",
 ]
 
+
 @dataclass(frozen=True, slots=True)
 class ApprovalOutcome:
     """What ``override_approve`` did: the override afterwards, and whether this approval counted
@@ -66,9 +67,7 @@ class ApprovalOutcome:
         return {"counted": self.counted, "override": self.record.to_dict(to_ts(at))}
 
 
-def _policy(
-    policy: Policy | str | Path | None, environment: str, project_dir: Path | None
-) -> Policy:
+def _policy(policy: Policy | str | Path | None, environment: str, project_dir: Path | None) -> Policy:
     from seasongate.api._check import open_policy
 
     return open_policy(policy, environment, project_dir)
@@ -80,9 +79,7 @@ class _Roster:
     The PostgreSQL store never asks (database roles decide), so it never needs the policy.
     """
 
-    def __init__(
-        self, policy: Policy | str | Path | None, environment: str, project_dir: Path | None
-    ) -> None:
+    def __init__(self, policy: Policy | str | Path | None, environment: str, project_dir: Path | None) -> None:
         self._arg = policy
         self._environment = environment
         self._project_dir = project_dir
@@ -161,14 +158,10 @@ def override_request(
     pol = _policy(policy, environment, project_dir)
     if environment not in pol.environments:
         raise InputError(
-            f"unknown environment {environment!r} (policy {pol.name} knows: "
-            f"{', '.join(pol.environments)})"
+            f"unknown environment {environment!r} (policy {pol.name} knows: {', '.join(pol.environments)})"
         )
     if territory not in pol.territories:
-        raise InputError(
-            f"unknown territory {territory!r} (policy {pol.name} knows: "
-            f"{', '.join(pol.territories)})"
-        )
+        raise InputError(f"unknown territory {territory!r} (policy {pol.name} knows: {', '.join(pol.territories)})")
     scope = Scope(environment, territory, parse_versions(versions))
     reason = check_text(reason, "the reason")
     ticket = check_text(ticket, "the ticket")
@@ -189,10 +182,7 @@ def override_request(
         if not chosen:
             what = f"{environment}/{territory} {scope.versions_text} at {iso(start)}"
             if fixed:
-                raise OverrideError(
-                    f"{what} is denied only by rules that cannot be overridden: "
-                    f"{', '.join(fixed)}"
-                )
+                raise OverrideError(f"{what} is denied only by rules that cannot be overridden: {', '.join(fixed)}")
             raise InputError(
                 f"nothing to override: no overridable rule denies {what}; "
                 "name the rules with --rule to override them ahead of time"

@@ -1,7 +1,575 @@
-"""CLI: ``seasongate migrate/rollback/info/lint/new/run`` (placeholder)."""
+"""CLI: ``seasongate migrate``, ``rollback``, ``info``, ``lint``, ``new`` and ``run``.
+
+Each command parses options, calls one function of ``seasongate.api``, prints, and picks the
+exit code: 0 done, 1 stopped by the gate (or lint errors), 2 any error.
+"""
 
 from __future__ import annotations
 
+import json
+import sys
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any, NoReturn
+
 import click
 
-COMMANDS: list[click.Command] = []
+EXIT_OK, EXIT_DENIED, EXIT_ERROR = 0, 1, 2
+
+
+# -- shared options and helpers ---------------------------------------------------------------
+
+
+def _seconds(text: str, option: str) -> float:
+    """A duration option: ``30s``, ``5m``, ``1h``; a bare number is seconds here."""
+    from seasongate._errors import InputError
+    from seasongate._time import parse_duration
+
+    raw = text.strip()
+    try:
+        return float(raw)
+    except ValueError:
+        pass
+    try:
+        return float(parse_duration(raw))
+    except InputError as exc:
+        raise InputError(f"{option}: {exc}") from exc
+
+
+def _clock(at: str | None, policy: Any, territory: str) -> tuple[Callable[[], datetime], str | None]:
+    """The system clock, or one that starts at ``--at`` and runs at real speed."""
+    if at is None:
+        return (lambda: datetime.now(UTC)), None
+    from seasongate._time import parse_instant
+
+    tz = policy.zone(territory)
+    start, was_naive = parse_instant(at, tz)
+    note = f"--at {at} has no UTC offset; read as {tz.key} local time" if was_naive else None
+    origin = time.monotonic()
+    return (lambda: start + timedelta(seconds=time.monotonic() - origin)), note
+
+
+def _policy(policy: str | None, environment: str) -> Any:
+    from seasongate.api import open_policy
+
+    return open_policy(policy, environment)
+
+
+def _options(table: str, lock_wait: str, lock_timeout: str, statement_timeout: str, lock_retries: int) -> Any:
+    from seasongate._executor import ExecutorOptions
+
+    return ExecutorOptions(
+        table=table,
+        lock_wait=_seconds(lock_wait, "--lock-wait"),
+        lock_timeout=_seconds(lock_timeout, "--lock-timeout"),
+        statement_timeout=_seconds(statement_timeout, "--statement-timeout"),
+        lock_retries=lock_retries,
+    )
+
+
+def _gate_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    options = [
+        click.option("--dsn", envvar="SEASONGATE_DSN", help="Target database URL (or SEASONGATE_DSN)."),
+        click.option(
+            "--migrations",
+            "migrations",
+            envvar="SEASONGATE_MIGRATIONS",
+            default="migrations",
+            show_default=True,
+            type=click.Path(file_okay=False),
+            help="Migrations folder.",
+        ),
+        click.option(
+            "--policy",
+            type=click.Path(dir_okay=False),
+            help="Policy file (default: the one in policies/ covering --env).",
+        ),
+        click.option(
+            "--store", envvar="SEASONGATE_STORE", help="Override/audit store URL (sqlite:///path or postgresql://...)."
+        ),
+        click.option("--no-store", is_flag=True, help="Neither read overrides nor write the audit trail."),
+        click.option("--env", "environment", required=True, help="Environment, e.g. production."),
+        click.option("--territory", "-t", required=True, help="Territory, e.g. DE or CH."),
+        click.option(
+            "--at",
+            help="Judge as if the run started at this instant (ISO 8601; the "
+            "clock then runs on). Without offset: local to the territory.",
+        ),
+        click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _executor_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    options = [
+        click.option(
+            "--table", default="seasongate_schema_history", show_default=True, help="History table (in schema public)."
+        ),
+        click.option(
+            "--lock-wait", default="60s", show_default=True, help="How long to wait for another run's migration lock."
+        ),
+        click.option(
+            "--lock-timeout",
+            default="5s",
+            show_default=True,
+            help="lock_timeout of each statement (header lock_timeout= overrides).",
+        ),
+        click.option(
+            "--statement-timeout",
+            default="30m",
+            show_default=True,
+            help="statement_timeout of each statement (header overrides).",
+        ),
+        click.option(
+            "--lock-retries",
+            default=3,
+            show_default=True,
+            type=click.IntRange(0, 20),
+            help="Retries of a statement that hit the lock timeout (backoff 1s, 2s...).",
+        ),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _fail(exc: Exception, fmt: str) -> NoReturn:
+    """Errors as one JSON document in json mode; the CLI group prints them otherwise."""
+    if fmt != "json":
+        raise exc
+    click.echo(
+        json.dumps({"status": "error", "exit_code": EXIT_ERROR, "error": str(exc)}, indent=2, ensure_ascii=False)
+    )
+    sys.exit(EXIT_ERROR)
+
+
+def _when(moment: datetime | None) -> str:
+    return "-" if moment is None else moment.strftime("%Y-%m-%d %H:%M %Z").strip()
+
+
+def _step_line(step: Any) -> str:
+    took = "-" if step.seconds is None else f"{step.seconds:.2f}s"
+    text = f"{step.version!s:<8} {step.description[:40]:<40} {step.verdict or '-':<6} {took:>8}  {step.status}"
+    if step.status in ("denied", "stopped") and step.reason:
+        text += f": {step.reason}"
+        if step.next_allowed_at is not None:
+            text += f" (next allowed {_when(step.next_allowed_at)})"
+    elif step.override_id:
+        text += f" (override {step.override_id})"
+    if step.error:
+        text += f": {step.error}"
+    return text
+
+
+def _progress(fmt: str) -> Callable[[Any], None] | None:
+    if fmt == "json":
+        return None
+    return lambda step: click.echo(_step_line(step))
+
+
+def _summary(report: Any) -> str:
+    verb = "applied" if report.operation == "migrate" else "rolled back"
+    done = [str(s.version) for s in report.done]
+    lines = []
+    if report.dry_run:
+        would = [str(s.version) for s in report.steps if s.status.startswith("would")]
+        if report.status == "ok":
+            lines.append(
+                f"Dry run: would have {verb} {len(would)} migration(s); nothing changed."
+                if would
+                else "Dry run: nothing to do."
+            )
+        else:
+            lines.append(
+                f"Dry run: would stop before {report.pending[0].version}"
+                f"{' after ' + ', '.join(would) if would else ''}; nothing changed."
+            )
+        return "\n".join(lines)
+    if report.status == "ok":
+        lines.append(f"Done: {verb} {len(done)} migration(s)." if done else "Nothing to do.")
+        return "\n".join(lines)
+    stop = report.stopped_at
+    if report.status == "denied" and stop is not None:
+        lines.append(f"Stopped by the gate before {stop.version}: {stop.reason}.")
+        lines.append(f"Next allowed: {_when(stop.next_allowed_at)}.")
+    elif report.status == "stopped" and stop is not None:
+        lines.append(f"Stopped: {stop.reason}.")
+    lines.append(f"{verb.capitalize()}: {', '.join(done) if done else 'none'}.")
+    if report.pending:
+        lines.append(f"Still pending: {', '.join(str(p.version) for p in report.pending)}.")
+    return "\n".join(lines)
+
+
+def _finish(report: Any, fmt: str, note: str | None) -> None:
+    if note:
+        click.echo(f"seasongate: note: {note}", err=True)
+    if fmt == "json":
+        click.echo(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))
+    else:
+        click.echo(_summary(report))
+        if report.status == "failed" and report.error:
+            click.echo(f"seasongate: error: {report.error}", err=True)
+    sys.exit(report.exit_code)
+
+
+# -- migrate / rollback / info ---------------------------------------------------------------
+
+
+@click.command()
+@_gate_options
+@_executor_options
+@click.option("--target", help="Apply up to and including this version.")
+@click.option(
+    "--class",
+    "classes",
+    multiple=True,
+    help="Apply only migrations of this class (repeatable), e.g. --class production.",
+)
+@click.option("--dry-run", is_flag=True, help="Show the plan and the gate's verdicts; change nothing.")
+@click.option(
+    "--retry-incomplete",
+    is_flag=True,
+    help="Re-run a transaction=false migration that did not finish (make it safe to re-run first).",
+)
+def migrate(
+    dsn: str | None,
+    migrations: str,
+    policy: str | None,
+    store: str | None,
+    environment: str,
+    territory: str,
+    at: str | None,
+    fmt: str,
+    table: str,
+    lock_wait: str,
+    lock_timeout: str,
+    statement_timeout: str,
+    lock_retries: int,
+    target: str | None,
+    classes: tuple[str, ...],
+    *,
+    no_store: bool,
+    dry_run: bool,
+    retry_incomplete: bool,
+) -> None:
+    """Apply pending migrations, asking the gate before each one.
+
+    Exit 0 when everything pending was applied, 1 when the gate stopped the run (what was
+    applied and what is pending is listed, with the next allowed time), 2 on any error
+    (invalid history, a failing migration, the database unreachable, the lock busy).
+
+    \b
+    Examples:
+      seasongate migrate --dsn postgresql://crm@db/crm --env production -t DE --class production
+      seasongate migrate --env staging -t CH --dry-run --format json
+    """
+    from pathlib import Path
+
+    from seasongate._errors import SeasongateError
+    from seasongate.api import _migrate as api
+
+    try:
+        loaded = _policy(policy, environment)
+        now, note = _clock(at, loaded, territory)
+        report = api.migrate(
+            dsn=dsn, environment=environment, territory=territory, now=now,
+            migrations=Path(migrations), policy=loaded, store=store, target=target,
+            classes=list(classes) or None, dry_run=dry_run, retry_incomplete=retry_incomplete,
+            options=_options(table, lock_wait, lock_timeout, statement_timeout, lock_retries),
+            progress=_progress(fmt), use_store=not no_store,
+        )  # fmt: skip
+    except SeasongateError as exc:
+        _fail(exc, fmt)
+    _finish(report, fmt, note)
+
+
+@click.command()
+@_gate_options
+@_executor_options
+@click.option("--to", "to", required=True, help="Undo every applied migration above this version.")
+@click.option("--dry-run", is_flag=True, help="Show what would be undone and the gate's verdicts.")
+def rollback(
+    dsn: str | None,
+    migrations: str,
+    policy: str | None,
+    store: str | None,
+    environment: str,
+    territory: str,
+    at: str | None,
+    fmt: str,
+    table: str,
+    lock_wait: str,
+    lock_timeout: str,
+    statement_timeout: str,
+    lock_retries: int,
+    to: str,
+    *,
+    no_store: bool,
+    dry_run: bool,
+) -> None:
+    """Run the undo scripts (U<version>__*.sql) of the migrations above --to, newest first.
+
+    Each is gated as a rollback (the shipped policy allows rollbacks in a blackout). A
+    migration without an undo script stops the rollback before it (exit 2).
+
+    \b
+    Example:
+      seasongate rollback --to V224 --env production -t DE
+    """
+    from pathlib import Path
+
+    from seasongate._errors import SeasongateError
+    from seasongate.api import _migrate as api
+
+    try:
+        loaded = _policy(policy, environment)
+        now, note = _clock(at, loaded, territory)
+        report = api.rollback(
+            dsn=dsn, to=to, environment=environment, territory=territory, now=now,
+            migrations=Path(migrations), policy=loaded, store=store, dry_run=dry_run,
+            options=_options(table, lock_wait, lock_timeout, statement_timeout, lock_retries),
+            progress=_progress(fmt), use_store=not no_store,
+        )  # fmt: skip
+    except SeasongateError as exc:
+        _fail(exc, fmt)
+    _finish(report, fmt, note)
+
+
+@click.command()
+@_gate_options
+@click.option("--table", default="seasongate_schema_history", show_default=True, help="History table.")
+@click.option("--class", "classes", multiple=True, help="Judge only migrations of this class as pending.")
+def info(
+    dsn: str | None,
+    migrations: str,
+    policy: str | None,
+    store: str | None,
+    environment: str,
+    territory: str,
+    at: str | None,
+    fmt: str,
+    table: str,
+    classes: tuple[str, ...],
+    *,
+    no_store: bool,
+) -> None:
+    """Every migration with its state (applied, pending, failed, incomplete, changed, missing,
+    out of order, ignored gap), when and how long, and the gate's verdict now for pending ones.
+
+    Exit 0, or 2 when the history does not match the folder (the problems are listed).
+    """
+    from pathlib import Path
+
+    from seasongate._errors import SeasongateError
+    from seasongate._executor import ExecutorOptions
+    from seasongate.api import _migrate as api
+
+    try:
+        loaded = _policy(policy, environment)
+        now, note = _clock(at, loaded, territory)
+        report = api.info(
+            dsn=dsn, environment=environment, territory=territory, now=now,
+            migrations=Path(migrations), policy=loaded, store=store,
+            classes=list(classes) or None, options=ExecutorOptions(table=table),
+            use_store=not no_store,
+        )  # fmt: skip
+    except SeasongateError as exc:
+        _fail(exc, fmt)
+    if note:
+        click.echo(f"seasongate: note: {note}", err=True)
+    if fmt == "json":
+        click.echo(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))
+    else:
+        rows = [("Version", "Description", "State", "Installed on", "Time", "Undo", "Gate now")]
+        for r in report.rows:
+            gate = "-"
+            if r.verdict:
+                gate = r.verdict
+                if r.verdict == "deny":
+                    gate += f" until {_when(r.next_allowed_at)}" if r.next_allowed_at else " (no window)"
+            took = "-" if r.execution_ms is None else f"{r.execution_ms / 1000:.2f}s"
+            installed = "-" if r.installed_on is None else r.installed_on.strftime("%Y-%m-%d %H:%M")
+            rows.append((str(r.version), r.description[:40], r.state, installed, took, "yes" if r.undo else "-", gate))
+        widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+        for row in rows:
+            cells = (cell.ljust(w) for cell, w in zip(row, widths, strict=True))
+            click.echo("  ".join(cells).rstrip())
+        for problem in report.problems:
+            click.echo(f"problem: {problem}", err=True)
+    sys.exit(EXIT_ERROR if report.problems else EXIT_OK)
+
+
+# -- lint / new -----------------------------------------------------------------------------------
+
+
+@click.command()
+@click.argument("directory", required=False, default="migrations", type=click.Path(file_okay=False))
+@click.option("--policy", type=click.Path(dir_okay=False), help="Take the numbering classes from this policy.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def lint(directory: str, policy: str | None, fmt: str) -> None:
+    """Check a migrations folder: names, duplicates, gaps, numbering ranges, undo scripts,
+    row-level security of territory tables, CREATE INDEX without CONCURRENTLY.
+
+    Findings are printed as path:line: code: message. Exit 1 when there is an error.
+    """
+    from pathlib import Path
+
+    from seasongate._errors import SeasongateError
+    from seasongate.api import _migrate as api
+
+    try:
+        report = api.lint(Path(directory), policy=policy)
+    except SeasongateError as exc:
+        _fail(exc, fmt)
+    if fmt == "json":
+        click.echo(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))
+    else:
+        for finding in report.findings:
+            click.echo(finding.render())
+        click.echo(
+            f"{directory}: {report.files} file(s), {len(report.errors)} error(s), {len(report.warnings)} warning(s)"
+        )
+    sys.exit(report.exit_code)
+
+
+@click.command(name="new")
+@click.argument("description")
+@click.option(
+    "--class",
+    "migration_class",
+    default="production",
+    show_default=True,
+    help="Migration class, which decides the version range.",
+)
+@click.option("--migrations", default="migrations", show_default=True, type=click.Path(file_okay=False))
+@click.option("--policy", type=click.Path(dir_okay=False), help="Take the numbering classes from this policy.")
+@click.option("--risk", type=click.Choice(["low", "medium", "high"]), help="Header risk=.")
+@click.option("--duration", help="Header duration=, e.g. 20m.")
+@click.option("--no-transaction", is_flag=True, help="Header transaction=false (CREATE INDEX CONCURRENTLY).")
+@click.option("--no-undo", is_flag=True, help="Do not create the undo file.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def new(
+    description: str,
+    migration_class: str,
+    migrations: str,
+    policy: str | None,
+    risk: str | None,
+    duration: str | None,
+    fmt: str,
+    *,
+    no_transaction: bool,
+    no_undo: bool,
+) -> None:
+    """Create the next free migration file of a class, and its undo file.
+
+    \b
+    Example:
+      seasongate new "add customer credit hold" --class production
+    """
+    from pathlib import Path
+
+    from seasongate._errors import SeasongateError
+    from seasongate.api import _migrate as api
+
+    try:
+        created = api.new_migration(
+            description, migration_class=migration_class, directory=Path(migrations),
+            policy=policy, undo=not no_undo, risk=risk, duration=duration,
+            transaction=not no_transaction,
+        )  # fmt: skip
+    except SeasongateError as exc:
+        _fail(exc, fmt)
+    if fmt == "json":
+        click.echo(json.dumps(created.to_dict(), indent=2))
+    else:
+        data = created.to_dict()
+        click.echo(f"created {data['path']}")
+        if data["undo_path"]:
+            click.echo(f"created {data['undo_path']}")
+    sys.exit(EXIT_OK)
+
+
+# -- run ------------------------------------------------------------------------------------------
+
+
+@click.command(context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})
+@click.option("--env", "environment", required=True, help="Environment, e.g. production.")
+@click.option("--territory", "-t", required=True, help="Territory, e.g. DE or CH.")
+@click.option("--migration", "-m", help="Version, file name or path (a file's header gives risk and duration).")
+@click.option("--risk", type=click.Choice(["low", "medium", "high"]), help="Risk (default: header, else policy).")
+@click.option("--duration", help="Expected duration, e.g. 20m (default: header, else policy).")
+@click.option("--policy", type=click.Path(dir_okay=False), help="Policy file (default: the one covering --env).")
+@click.option("--store", envvar="SEASONGATE_STORE", help="Override/audit store URL.")
+@click.option("--no-store", is_flag=True, help="Neither read overrides nor write the audit trail.")
+@click.option("--at", help="Judge at this instant (ISO 8601) instead of now.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="How a denial is printed.",
+)
+@click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
+def run(
+    environment: str,
+    territory: str,
+    migration: str | None,
+    risk: str | None,
+    duration: str | None,
+    policy: str | None,
+    store: str | None,
+    at: str | None,
+    fmt: str,
+    command: tuple[str, ...],
+    *,
+    no_store: bool,
+) -> None:
+    """Run COMMAND only if the gate allows it now; exit with its exit code (1 if denied).
+
+    The command's output passes through; SIGTERM and SIGINT reach it; the outcome is audited.
+
+    \b
+    Example:
+      seasongate run --env production -t DE -m migrations/V226__x.sql -- flyway migrate
+    """
+    from seasongate._errors import SeasongateError
+    from seasongate.api import _migrate as api
+
+    argv = list(command)
+    if argv and argv[0] == "--":
+        argv = argv[1:]
+    try:
+        loaded = _policy(policy, environment)
+        now, note = _clock(at, loaded, territory)
+        outcome = api.run(
+            argv,
+            environment=environment,
+            territory=territory,
+            now=now,
+            migration=migration,
+            risk=risk,
+            duration=duration,
+            policy=loaded,
+            store=store,
+            use_store=not no_store,
+        )
+    except SeasongateError as exc:
+        _fail(exc, fmt)
+    if note:
+        click.echo(f"seasongate: note: {note}", err=True)
+    if not outcome.ran:
+        from seasongate.cli import _format
+
+        if fmt == "json":
+            click.echo(_format.decision_json(outcome.decision))
+        else:
+            click.echo(_format.decision_text(outcome.decision), err=True)
+            click.echo("seasongate: denied; the command was not run", err=True)
+    sys.exit(outcome.exit_code)
+
+
+COMMANDS: list[click.Command] = [migrate, rollback, info, lint, new, run]

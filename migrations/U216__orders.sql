@@ -1,0 +1,3 @@
+-- Undo of V216__orders.sql.
+DROP TABLE order_lines;
+DROP TABLE orders;

@@ -1,0 +1,2 @@
+-- Undo of V218__products_allergens.sql.
+DROP TABLE products;

@@ -1,0 +1,2 @@
+-- Undo of V222__seasonal_assortment.sql.
+DROP TABLE seasonal_items;

@@ -1,0 +1,455 @@
+"""The migrations folder: file names, header directives, checksums, numbering classes and gaps.
+
+A folder holds ``V<version>__<description>.sql`` migrations and, optionally, their undo scripts
+``U<version>__<description>.sql`` (any subfolder, hidden ones skipped), plus an optional
+``numbering.yaml`` that declares intentional gaps::
+
+    # Versions deliberately left unused; lint and migrate accept these gaps.
+    ignored_gaps:
+      - V217          # loyalty points: abandoned after review
+      - V219-V220     # ranges are inclusive
+
+A *gap* is a whole number missing between two migrations of the same class (V1-V7999
+production, V8000-V8999 feature, ...): V216 then V218 is a gap at V217 unless declared.
+Dotted versions (V2.1) count for their leading number and never create gaps.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import zlib
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from seasongate._errors import ConfigError, InputError, MigrationError
+from seasongate._executor._findings import Finding, display_path
+from seasongate._time import parse_duration
+from seasongate._versions import FILE_RE, Version
+
+RISKS = ("low", "medium", "high")
+DIRECTIVE_KEYS = ("risk", "duration", "transaction", "lock_timeout", "statement_timeout")
+NUMBERING_FILE = "numbering.yaml"
+_SNAKE = re.compile(r"^[a-z0-9]+(?:_[a-z0-9]+)*$")
+_DIRECTIVE = re.compile(r"^seasongate\s*:(?P<body>.*)$", re.IGNORECASE)
+_LATE_DIRECTIVE = re.compile(r"^[ \t]*--[ \t]*seasongate[ \t]*:", re.IGNORECASE | re.MULTILINE)
+_MAX_SCRIPT_BYTES = 64 * 1024 * 1024
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")  # what Java's BufferedReader.readLine() splits on
+
+
+# --- checksums -------------------------------------------------------------------------------
+
+
+def _decode(data: bytes) -> str:
+    text = data.decode("utf-8")
+    return text[1:] if text.startswith("\ufeff") else text
+
+
+def flyway_checksum(text: str) -> int:
+    """Flyway's checksum: CRC32 over the UTF-8 bytes of each line, line breaks excluded.
+
+    Flyway reads the file line by line (``\\n``, ``\\r\\n`` and ``\\r`` end a line, nothing
+    else), drops a leading BOM and feeds each line without its terminator to one CRC32; the
+    result is a signed 32-bit integer. So line endings never change the checksum.
+    """
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    crc = 0
+    for line in _LINE_BREAK.split(text):
+        crc = zlib.crc32(line.encode("utf-8"), crc)
+    return crc - (1 << 32) if crc >= (1 << 31) else crc
+
+
+def sha256_of(text: str) -> str:
+    """SHA-256 of the text with a BOM dropped and line endings normalized to ``\\n``."""
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    normalized = "\n".join(_LINE_BREAK.split(text))
+    return hashlib.sha256(normalized.encode("utf-8")).hexdigest()
+
+
+# --- directives ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Directives:
+    """What the header comment ``-- seasongate: risk=high duration=20m transaction=false`` says.
+
+    Durations are seconds; None means "not declared" (the policy default or the history
+    estimate applies).
+    """
+
+    risk: str | None = None
+    duration: int | None = None
+    transaction: bool = True
+    lock_timeout: int | None = None
+    statement_timeout: int | None = None
+
+
+def parse_directives(text: str, path: str) -> tuple[Directives, list[Finding]]:
+    """Read the directives of a script's header; problems come back as E008 findings."""
+    values: dict[str, Any] = {}
+    problems: list[Finding] = []
+    if "seasongate" not in text.lower():
+        return Directives(), problems
+    lines = text.splitlines()
+    body = 0
+    for number, raw in enumerate(lines, start=1):
+        stripped = raw.strip()
+        if stripped and not stripped.startswith("--"):
+            body = number
+            break
+        match = _DIRECTIVE.match(stripped[2:].strip()) if stripped else None
+        if match:
+            _read_directive(match.group("body"), number, path, values, problems)
+    rest = "\n".join(lines[body - 1 :]) if body else ""
+    for match in _LATE_DIRECTIVE.finditer(rest):
+        number = body + match.string.count("\n", 0, match.start())
+        problems.append(
+            Finding(
+                path,
+                number,
+                "E008",
+                "seasongate directive after the first statement; move it to the header comment at the top of the file",
+            )
+        )
+    return Directives(**values), problems
+
+
+def _read_directive(body: str, number: int, path: str, values: dict[str, Any], problems: list[Finding]) -> None:
+    for item in body.split():
+        key, sep, value = item.partition("=")
+        key = key.strip().lower()
+        value = value.strip()
+        if not sep or not value:
+            problems.append(Finding(path, number, "E008", f"directive {item!r} needs a value (key=value)"))
+            continue
+        if key not in DIRECTIVE_KEYS:
+            problems.append(
+                Finding(path, number, "E008", f"unknown directive {key!r} (known: {', '.join(DIRECTIVE_KEYS)})")
+            )
+            continue
+        if key in values:
+            problems.append(Finding(path, number, "E008", f"directive {key!r} given twice"))
+            continue
+        try:
+            values[key] = _directive_value(key, value)
+        except InputError as exc:
+            problems.append(Finding(path, number, "E008", f"{key}: {exc}"))
+
+
+def _directive_value(key: str, value: str) -> Any:
+    if key == "risk":
+        if value.lower() not in RISKS:
+            raise InputError(f"invalid risk {value!r} (valid: {', '.join(RISKS)})")
+        return value.lower()
+    if key == "transaction":
+        if value.lower() not in ("true", "false"):
+            raise InputError(f"invalid value {value!r} (valid: true, false)")
+        return value.lower() == "true"
+    return parse_duration(value)
+
+
+# --- scripts ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class MigrationScript:
+    """One migration (``kind='V'``) or undo (``kind='U'``) file, read and checksummed."""
+
+    kind: str
+    version: Version
+    description: str  # from the file name, e.g. communication_core
+    path: Path
+    sql: str = field(repr=False)
+    checksum: int
+    sha256: str
+    directives: Directives
+
+    @property
+    def name(self) -> str:
+        """The file name, ``V225__communication_core.sql`` (Flyway's ``script``)."""
+        return self.path.name
+
+    @property
+    def title(self) -> str:
+        """The description as Flyway shows it: underscores become spaces."""
+        return self.description.replace("_", " ")
+
+    @property
+    def risk(self) -> str | None:
+        """The declared risk, or None."""
+        return self.directives.risk
+
+    @property
+    def duration(self) -> int | None:
+        """The declared duration in seconds, or None."""
+        return self.directives.duration
+
+    @property
+    def transactional(self) -> bool:
+        """Whether the script runs in one transaction (``transaction=false`` turns it off)."""
+        return self.directives.transaction
+
+
+def read_script(path: Path) -> tuple[MigrationScript | None, list[Finding]]:
+    """Parse one ``.sql`` file; a file name that is not a migration gives (None, [E001])."""
+    shown = display_path(path)
+    match = FILE_RE.match(path.name)
+    if not match:
+        return None, [
+            Finding(
+                shown,
+                0,
+                "E001",
+                f"{path.name!r} is not a migration file name: expected "
+                "V<version>__<description>.sql or U<version>__<description>.sql "
+                "(repeatable R__ scripts are not supported)",
+            )
+        ]
+    try:
+        if path.stat().st_size > _MAX_SCRIPT_BYTES:
+            raise MigrationError(f"{shown}: file is larger than {_MAX_SCRIPT_BYTES} bytes")
+        text = _decode(path.read_bytes())
+    except UnicodeDecodeError as exc:
+        raise MigrationError(f"{shown}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
+    except OSError as exc:
+        raise MigrationError(f"{shown}: cannot read: {exc.strerror}") from exc
+    directives, problems = parse_directives(text, shown)
+    description = match.group("description")
+    findings = list(problems)
+    if not _SNAKE.match(description):
+        findings.append(
+            Finding(
+                shown,
+                0,
+                "E010",
+                f"description {description!r} should be snake_case (lower-case letters, digits and single underscores)",
+            )
+        )
+    script = MigrationScript(
+        kind=match.group("prefix"),
+        version=Version.parse(match.group("version")),
+        description=description,
+        path=path,
+        sql=text,
+        checksum=flyway_checksum(text),
+        sha256=sha256_of(text),
+        directives=directives,
+    )
+    return script, findings
+
+
+# --- numbering -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ClassRange:
+    """A migration class and its inclusive version range (``high=None``: open-ended)."""
+
+    name: str
+    low: Version
+    high: Version | None
+
+    def contains(self, version: Version) -> bool:
+        """Whether ``version`` belongs to the class (a bound ``V7999`` includes ``V7999.5``)."""
+        if version < self.low:
+            return False
+        if self.high is None or version <= self.high:
+            return True
+        return len(self.high.parts) == 1 and version.major == self.high.major
+
+    def __str__(self) -> str:
+        high = "" if self.high is None else str(self.high)
+        return f"{self.name} ({self.low}-{high})" if high else f"{self.name} ({self.low}+)"
+
+
+DEFAULT_CLASSES: tuple[ClassRange, ...] = (
+    ClassRange("production", Version((1,)), Version((7999,))),
+    ClassRange("feature", Version((8000,)), Version((8999,))),
+    ClassRange("integration", Version((9000,)), Version((9999,))),
+    ClassRange("testdata", Version((10000,)), None),
+)
+
+
+def class_ranges(classes: Iterable[Any]) -> tuple[ClassRange, ...]:
+    """Adapt anything with ``name``, ``low`` and ``high`` (the policy's classes) to ClassRange."""
+    return tuple(ClassRange(str(c.name), c.low, c.high) for c in classes)
+
+
+def classify(version: Version, classes: Sequence[ClassRange]) -> ClassRange | None:
+    """The first class containing ``version``."""
+    for cls in classes:
+        if cls.contains(version):
+            return cls
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class Numbering:
+    """The numbering configuration: which whole versions are deliberately unused."""
+
+    ignored_gaps: frozenset[int] = frozenset()
+    path: Path | None = None
+    lines: Mapping[int, int] = field(default_factory=dict)  # gap -> line in the file
+
+
+_GAP_RE = re.compile(r"^\s*[Vv]?(\d+)\s*(?:-\s*[Vv]?(\d+))?\s*$")
+
+
+def load_numbering(directory: Path) -> Numbering:
+    """Read ``numbering.yaml`` of a migrations folder (absent: no declared gaps)."""
+    from seasongate._yaml import format_loc, load_yaml
+
+    path = directory / NUMBERING_FILE
+    if not path.is_file():
+        return Numbering()
+    shown = display_path(path)
+    data, marks = load_yaml(path)
+    if not isinstance(data, dict):
+        raise ConfigError("expected a mapping with the key ignored_gaps", path=shown, line=1, column=1)
+    for key in data:
+        if key != "ignored_gaps":
+            line, _ = marks.get((key,), (1, 1))
+            raise ConfigError("unknown key (known: ignored_gaps)", path=shown, line=line, column=1, field=str(key))
+    items = data.get("ignored_gaps") or []
+    if not isinstance(items, list):
+        line, col = marks.get(("ignored_gaps",), (1, 1))
+        raise ConfigError(
+            "expected a list such as [V217, V219-V220]", path=shown, line=line, column=col, field="ignored_gaps"
+        )
+    gaps: dict[int, int] = {}
+    for index, item in enumerate(items):
+        line, col = marks.get(("ignored_gaps", index), (1, 1))
+        match = _GAP_RE.match(str(item)) if isinstance(item, (str, int)) else None
+        if not match or isinstance(item, bool):
+            raise ConfigError(
+                f"invalid gap {item!r}: use a whole version such as V217 or a range V219-V220",
+                path=shown,
+                line=line,
+                column=col,
+                field=format_loc(("ignored_gaps", index)),
+            )
+        low = int(match.group(1))
+        high = int(match.group(2) or low)
+        if high < low or high - low > 100_000:
+            raise ConfigError(
+                f"invalid gap range {item!r}",
+                path=shown,
+                line=line,
+                column=col,
+                field=format_loc(("ignored_gaps", index)),
+            )
+        for number in range(low, high + 1):
+            gaps.setdefault(number, line)
+    return Numbering(frozenset(gaps), path, gaps)
+
+
+# --- the folder ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class MigrationFolder:
+    """Everything in a migrations folder, with the structural problems found while reading.
+
+    ``migrations`` is sorted by version and holds one script per version (the first of a
+    duplicate pair, which is reported as E002); ``undo`` maps versions to undo scripts.
+    """
+
+    directory: Path
+    migrations: tuple[MigrationScript, ...]
+    undo: Mapping[Version, MigrationScript]
+    numbering: Numbering
+    classes: tuple[ClassRange, ...]
+    findings: tuple[Finding, ...]
+
+    def by_version(self) -> dict[Version, MigrationScript]:
+        """The migrations keyed by version."""
+        return {m.version: m for m in self.migrations}
+
+    @property
+    def blocking(self) -> tuple[Finding, ...]:
+        """The findings that stop ``migrate`` (naming, duplicates, gaps, directives)."""
+        return tuple(f for f in self.findings if f.blocking)
+
+    def gaps(self) -> list[tuple[int, bool]]:
+        """Every whole version missing between two migrations of one class, and whether
+        it is declared in ``numbering.yaml``."""
+        majors: dict[str, set[int]] = {}
+        for script in self.migrations:
+            cls = classify(script.version, self.classes)
+            if cls is not None:
+                majors.setdefault(cls.name, set()).add(script.version.major)
+        out: list[tuple[int, bool]] = []
+        for present in majors.values():
+            low, high = min(present), max(present)
+            out.extend((n, n in self.numbering.ignored_gaps) for n in range(low + 1, high) if n not in present)
+        return sorted(out)
+
+
+def scan(directory: Path, *, classes: Sequence[ClassRange] = DEFAULT_CLASSES) -> MigrationFolder:
+    """Read a migrations folder. Raises MigrationError when it is missing or unreadable and
+    ConfigError for a broken ``numbering.yaml``; everything else becomes a finding."""
+    if not directory.is_dir():
+        raise InputError(f"migrations folder {display_path(directory)} does not exist (use --migrations DIR)")
+    numbering = load_numbering(directory)
+    findings: list[Finding] = []
+    versioned: dict[Version, MigrationScript] = {}
+    undo: dict[Version, MigrationScript] = {}
+    paths = sorted(
+        (
+            p
+            for p in directory.rglob("*")
+            if p.is_file()
+            and p.suffix.lower() == ".sql"
+            and not any(part.startswith(".") for part in p.relative_to(directory).parts)
+        ),
+        key=lambda p: (p.name, str(p)),
+    )
+    for path in paths:
+        script, problems = read_script(path)
+        findings.extend(problems)
+        if script is None:
+            continue
+        target = versioned if script.kind == "V" else undo
+        other = target.get(script.version)
+        if other is not None:
+            kind = "migration" if script.kind == "V" else "undo script"
+            findings.append(
+                Finding(
+                    display_path(path),
+                    0,
+                    "E002",
+                    f"duplicate {kind} version {script.version}: also {display_path(other.path)}",
+                )
+            )
+            continue
+        target[script.version] = script
+    classes = tuple(classes)
+    folder = MigrationFolder(directory, tuple(versioned[v] for v in sorted(versioned)), undo, numbering, classes, ())
+    for number, declared in folder.gaps():
+        if not declared:
+            after = max((m for m in folder.migrations if m.version.major < number), key=lambda m: m.version)
+            findings.append(
+                Finding(
+                    display_path(after.path),
+                    0,
+                    "E003",
+                    f"V{number} is missing after {after.version}: add it to "
+                    f"ignored_gaps in {NUMBERING_FILE} if the gap is intended",
+                )
+            )
+    present = {m.version.major for m in folder.migrations}
+    if numbering.path is not None:
+        for number in sorted(numbering.ignored_gaps & present):
+            findings.append(
+                Finding(
+                    display_path(numbering.path),
+                    numbering.lines.get(number, 0),
+                    "W002",
+                    f"V{number} is declared as a gap but a migration with that number exists",
+                )
+            )
+    return MigrationFolder(folder.directory, folder.migrations, folder.undo, numbering, classes, tuple(findings))

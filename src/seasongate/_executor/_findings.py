@@ -1,0 +1,78 @@
+"""Findings about a migrations folder, shared by ``lint`` and by ``migrate``'s validation.
+
+Codes starting with ``E`` are errors, ``W`` warnings. ``BLOCKING`` lists the codes that also
+stop ``migrate`` and ``rollback`` (a folder they cannot interpret safely); the others are
+lint-only (naming style, missing undo scripts, risky SQL).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+CODES: dict[str, str] = {
+    "E001": "not a migration file name",
+    "E002": "duplicate version",
+    "E003": "undeclared gap in the numbering",
+    "E004": "version outside the numbering ranges",
+    "E005": "production migration without an undo script",
+    "E006": "territory table without row-level security and a policy",
+    "E007": "CREATE INDEX without CONCURRENTLY on an existing table",
+    "E008": "invalid seasongate directive",
+    "E009": "CONCURRENTLY inside a transactional migration",
+    "E010": "description is not snake_case",
+    "E011": "invalid numbering configuration",
+    "W001": "undo script without a migration",
+    "W002": "declared gap is not a gap",
+    "W003": "transaction control in a transactional migration",
+    "W004": "migration without statements",
+}
+
+BLOCKING = frozenset({"E001", "E002", "E003", "E008", "E011"})
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One problem at ``path:line``; ``line`` is 0 when it concerns the file as a whole."""
+
+    path: str
+    line: int
+    code: str
+    message: str
+
+    @property
+    def severity(self) -> str:
+        """``error`` or ``warning``."""
+        return "error" if self.code.startswith("E") else "warning"
+
+    @property
+    def blocking(self) -> bool:
+        """Whether ``migrate`` refuses to run because of it."""
+        return self.code in BLOCKING
+
+    def render(self) -> str:
+        """``path:line: code: message`` (the line is omitted when unknown)."""
+        where = f"{self.path}:{self.line}" if self.line else self.path
+        return f"{where}: {self.code}: {self.message}"
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form of ``seasongate lint --format json``."""
+        return {
+            "path": self.path,
+            "line": self.line,
+            "code": self.code,
+            "severity": self.severity,
+            "message": self.message,
+        }
+
+
+def display_path(path: Path) -> str:
+    """``path`` relative to the working directory when it lies below it."""
+    if not path.is_absolute():
+        return str(path)
+    try:
+        return str(path.relative_to(os.getcwd()))
+    except ValueError:
+        return str(path)

@@ -1,0 +1,251 @@
+"""History rows, per-version states and the validation that runs before anything is applied.
+
+Pure functions of the folder and the history; no database here.
+
+States (``seasongate info``):
+
+==============  ===============================================================================
+applied         the latest successful row applied it and the file still matches
+pending         not applied (never, or undone by a rollback); ``migrate`` will apply it
+failed          the last attempt failed and was rolled back; ``migrate`` retries it
+incomplete      a ``transaction=false`` migration started and did not finish (or failed):
+                its effects may be partial; ``migrate`` refuses until it is resolved
+changed         applied, but the file differs from what was applied
+missing         applied, but its file is gone
+out of order    pending, but a higher version of the same class is already applied
+ignored gap     a version declared unused in ``numbering.yaml``
+==============  ===============================================================================
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from seasongate._errors import MigrationError
+from seasongate._executor._files import MigrationFolder, MigrationScript, classify
+from seasongate._versions import Version
+
+SQL = "SQL"
+UNDO_SQL = "UNDO_SQL"
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryRow:
+    """One row of the history table (Flyway's columns plus the gate's)."""
+
+    installed_rank: int
+    version: Version | None
+    description: str
+    type: str
+    script: str
+    checksum: int | None
+    installed_by: str
+    installed_on: datetime
+    execution_time: int | None  # milliseconds; None while a non-transactional run is going
+    success: bool
+    gate_verdict: str | None = None
+    override_id: str | None = None
+    sha256: str | None = None
+    transactional: bool = True
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form."""
+        return {
+            "installed_rank": self.installed_rank,
+            "version": None if self.version is None else str(self.version),
+            "description": self.description,
+            "type": self.type,
+            "script": self.script,
+            "checksum": self.checksum,
+            "installed_by": self.installed_by,
+            "installed_on": self.installed_on.isoformat(),
+            "execution_time": self.execution_time,
+            "success": self.success,
+            "gate_verdict": self.gate_verdict,
+            "override_id": self.override_id,
+            "sha256": self.sha256,
+            "transactional": self.transactional,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One version as ``info`` shows it."""
+
+    version: Version
+    description: str
+    state: str
+    script: MigrationScript | None = None
+    row: HistoryRow | None = None  # the row that decided the state
+    problem: str | None = None
+
+    @property
+    def installed_on(self) -> datetime | None:
+        """When the deciding row was written."""
+        return None if self.row is None else self.row.installed_on
+
+    @property
+    def execution_ms(self) -> int | None:
+        """How long the deciding run took."""
+        return None if self.row is None else self.row.execution_time
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """The folder checked against the history: what is applied, what is pending, what is wrong."""
+
+    folder: MigrationFolder
+    rows: tuple[HistoryRow, ...]
+    entries: tuple[Entry, ...]
+    pending: tuple[MigrationScript, ...]
+    applied: tuple[Version, ...]  # in application order
+    problems: tuple[str, ...]
+
+    def check(self) -> None:
+        """Raise :class:`ValidationError` when anything would make a run unsafe."""
+        if self.problems:
+            raise ValidationError(self.problems)
+
+    def estimate(self, version: Version, kind: str = SQL) -> int | None:
+        """Seconds an earlier execution of ``version`` took (the longest, with 50% headroom,
+        at least one second); None when there is none in the history."""
+        times = [
+            r.execution_time
+            for r in self.rows
+            if r.version == version and r.type == kind and r.execution_time is not None
+        ]
+        if not times:
+            return None
+        return max(1, -(-max(times) * 3 // 2000))
+
+
+class ValidationError(MigrationError):
+    """The history and the folder disagree; nothing was run. ``problems`` lists each one."""
+
+    def __init__(self, problems: Sequence[str]) -> None:
+        self.problems = tuple(problems)
+        count = len(self.problems)
+        head = "the migration history does not match the migrations folder" if count else "invalid migrations"
+        lines = "\n".join(f"  {p}" for p in self.problems)
+        super().__init__(f"{head} ({count} problem{'s' if count != 1 else ''}); nothing was run:\n{lines}")
+
+
+def _fold(rows: Sequence[HistoryRow]) -> dict[Version, tuple[str, HistoryRow]]:
+    """The state each version's rows leave it in: applied, undone, failed or incomplete."""
+    state: dict[Version, tuple[str, HistoryRow]] = {}
+    for row in sorted(rows, key=lambda r: r.installed_rank):
+        if row.version is None:
+            continue
+        prev = state.get(row.version)
+        if row.type == SQL:
+            if row.success:
+                state[row.version] = ("applied", row)
+            elif row.transactional and row.execution_time is not None:
+                if prev is None or prev[0] != "applied":
+                    state[row.version] = ("failed", row)
+            else:
+                state[row.version] = ("incomplete", row)
+        elif row.type == UNDO_SQL:
+            if row.success:
+                state[row.version] = ("undone", row)
+            elif not row.transactional or row.execution_time is None:
+                state[row.version] = ("incomplete", row)
+    return state
+
+
+def build_plan(
+    folder: MigrationFolder,
+    rows: Sequence[HistoryRow],
+    *,
+    target: Version | None = None,
+    retry_incomplete: bool = False,
+) -> Plan:
+    """Compare the folder with the history rows and decide what is pending.
+
+    Out-of-order is judged per migration class: applying ``V226`` after the test data
+    ``V10000`` is fine, applying ``V224`` after ``V225`` is not.
+    """
+    files = folder.by_version()
+    folded = _fold(rows)
+    problems = [f.render() for f in folder.blocking]
+    entries: list[Entry] = []
+    highest: dict[str | None, Version] = {}
+    for version, (state, _row) in folded.items():
+        if state == "applied":
+            cls = classify(version, folder.classes)
+            key = None if cls is None else cls.name
+            if key not in highest or highest[key] < version:
+                highest[key] = version
+    pending: list[MigrationScript] = []
+    for version in sorted(set(files) | set(folded)):
+        script = files.get(version)
+        state, row = folded.get(version, ("pending", None))
+        description = script.title if script is not None else (row.description if row else "")
+        if state == "applied":
+            assert row is not None
+            if script is None:
+                problem = (
+                    f"{version} ({row.script}) was applied on "
+                    f"{row.installed_on:%Y-%m-%d %H:%M} but its file is gone; restore it"
+                )
+                entries.append(Entry(version, description, "missing", None, row, problem))
+                problems.append(problem)
+            elif _changed(script, row):
+                problem = (
+                    f"{script.name} was changed after it was applied on "
+                    f"{row.installed_on:%Y-%m-%d %H:%M} (checksum {row.checksum} -> "
+                    f"{script.checksum}); restore it and put the change in a new "
+                    "migration"
+                )
+                entries.append(Entry(version, description, "changed", script, row, problem))
+                problems.append(problem)
+            else:
+                entries.append(Entry(version, description, "applied", script, row))
+            continue
+        if script is None:
+            # Undone or failed and since deleted: nothing to do.
+            entries.append(Entry(version, description, state, None, row))
+            continue
+        if state == "incomplete":
+            assert row is not None
+            if not retry_incomplete:
+                problem = (
+                    f"{script.name} (transaction=false) started on "
+                    f"{row.installed_on:%Y-%m-%d %H:%M} and did not finish; its effects "
+                    "may be partial. Check the database (e.g. INVALID indexes), make the "
+                    "script safe to re-run, then run migrate --retry-incomplete"
+                )
+                entries.append(Entry(version, description, "incomplete", script, row, problem))
+                problems.append(problem)
+                continue
+        cls = classify(version, folder.classes)
+        top = highest.get(None if cls is None else cls.name)
+        if top is not None and version < top:
+            problem = f"{script.name} is pending but {top} is already applied (out of order); renumber it above {top}"
+            entries.append(Entry(version, description, "out of order", script, row, problem))
+            problems.append(problem)
+            continue
+        shown = "pending" if state in ("pending", "undone") else state
+        entries.append(Entry(version, description, shown, script, row))
+        if target is None or version <= target:
+            pending.append(script)
+    for number, declared in folder.gaps():
+        if declared:
+            entries.append(Entry(Version((number,)), "", "ignored gap"))
+    entries.sort(key=lambda e: e.version)
+    applied = tuple(
+        v
+        for v, _ in sorted(
+            ((v, row.installed_rank) for v, (s, row) in folded.items() if s == "applied"), key=lambda item: item[1]
+        )
+    )
+    return Plan(folder, tuple(rows), tuple(entries), tuple(pending), applied, tuple(problems))
+
+
+def _changed(script: MigrationScript, row: HistoryRow) -> bool:
+    if row.sha256:
+        return row.sha256 != script.sha256
+    return row.checksum is not None and row.checksum != script.checksum

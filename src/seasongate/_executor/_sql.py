@@ -1,0 +1,190 @@
+"""A small PostgreSQL lexer: split a script into statements, find its header, blank out noise.
+
+It knows what can hide a semicolon: ``--`` and nested ``/* */`` comments, ``'...'`` strings
+(``''`` doubled quotes, ``E'...'`` backslash escapes), ``"..."`` identifiers and ``$tag$...$tag$``
+dollar quotes. It does not know psql meta-commands (``\\i``) nor SQL-standard function bodies
+(``BEGIN ATOMIC ... END``); migrations that need those should put them in a dollar-quoted body.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+_DOLLAR_TAG = re.compile(r"\$(?:[^\W\d]\w*)?\$")
+_WS = re.compile(r"\s+")
+
+
+@dataclass(frozen=True, slots=True)
+class Statement:
+    """One statement of a script.
+
+    ``text`` is the original text (comments kept, no trailing semicolon), to execute.
+    ``code`` has comments removed, string literals and dollar-quoted bodies emptied and
+    whitespace collapsed: what lint rules match against. ``line`` is the 1-based line of its
+    first significant character.
+    """
+
+    text: str
+    code: str
+    line: int
+    offset: int
+
+
+def split_statements(sql: str) -> list[Statement]:
+    """Split ``sql`` into statements at top-level semicolons; empty statements are dropped."""
+    out: list[Statement] = []
+    n = len(sql)
+    i = 0
+    start = 0
+    first_sig = -1  # offset of the first significant character of the current statement
+    code: list[str] = []
+
+    def flush(end: int) -> None:
+        nonlocal first_sig
+        text = sql[start:end].strip()
+        cleaned = _WS.sub(" ", "".join(code)).strip()
+        if cleaned:
+            at = first_sig if first_sig >= 0 else start
+            out.append(Statement(text, cleaned, sql.count("\n", 0, at) + 1, at))
+        code.clear()
+        first_sig = -1
+
+    while i < n:
+        ch = sql[i]
+        if ch == "-" and sql.startswith("--", i):
+            end = sql.find("\n", i)
+            i = n if end < 0 else end
+            code.append(" ")
+            continue
+        if ch == "/" and sql.startswith("/*", i):
+            i = _skip_block_comment(sql, i)
+            code.append(" ")
+            continue
+        if first_sig < 0 and not ch.isspace() and ch != ";":
+            first_sig = i
+        if ch == "'":
+            escapes = i > 0 and sql[i - 1] in "eE" and (i < 2 or not _is_ident(sql[i - 2]))
+            i = _skip_string(sql, i, escapes=escapes)
+            code.append("''")
+            continue
+        if ch == '"':
+            end = _skip_quoted_ident(sql, i)
+            code.append(sql[i:end])
+            i = end
+            continue
+        if ch == "$" and (i == 0 or not _is_ident(sql[i - 1])):
+            match = _DOLLAR_TAG.match(sql, i)
+            if match:
+                tag = match.group(0)
+                close = sql.find(tag, match.end())
+                i = n if close < 0 else close + len(tag)
+                code.append(" $$ $$ ")
+                continue
+        if ch == ";":
+            flush(i)
+            i += 1
+            start = i
+            continue
+        code.append(ch)
+        i += 1
+    flush(n)
+    return out
+
+
+def _is_ident(ch: str) -> bool:
+    return ch.isalnum() or ch == "_"
+
+
+def _skip_block_comment(sql: str, i: int) -> int:
+    depth = 0
+    n = len(sql)
+    while i < n:
+        if sql.startswith("/*", i):
+            depth += 1
+            i += 2
+        elif sql.startswith("*/", i):
+            depth -= 1
+            i += 2
+            if depth == 0:
+                return i
+        else:
+            i += 1
+    return n
+
+
+def _skip_string(sql: str, i: int, *, escapes: bool) -> int:
+    n = len(sql)
+    i += 1
+    while i < n:
+        ch = sql[i]
+        if escapes and ch == "\\":
+            i += 2
+            continue
+        if ch == "'":
+            if i + 1 < n and sql[i + 1] == "'":
+                i += 2
+                continue
+            return i + 1
+        i += 1
+    return n
+
+
+def _skip_quoted_ident(sql: str, i: int) -> int:
+    n = len(sql)
+    i += 1
+    while i < n:
+        if sql[i] == '"':
+            if i + 1 < n and sql[i + 1] == '"':
+                i += 2
+                continue
+            return i + 1
+        i += 1
+    return n
+
+
+def header_lines(sql: str) -> list[tuple[int, str]]:
+    """The leading comment lines of a script, as ``(line number, text after --)``.
+
+    The header ends at the first line that is neither blank nor a ``--`` comment.
+    """
+    out: list[tuple[int, str]] = []
+    for number, raw in enumerate(sql.splitlines(), start=1):
+        line = raw.strip()
+        if not line:
+            continue
+        if not line.startswith("--"):
+            break
+        out.append((number, line[2:].strip()))
+    return out
+
+
+def normalize_ident(name: str) -> str:
+    """``public."Orders"`` -> ``Orders``; ``Public.Orders`` -> ``orders`` (schema dropped)."""
+    parts = _split_qualified(name.strip())
+    last = parts[-1] if parts else name
+    if last.startswith('"') and last.endswith('"') and len(last) >= 2:
+        return last[1:-1].replace('""', '"')
+    return last.lower()
+
+
+def _split_qualified(name: str) -> list[str]:
+    parts: list[str] = []
+    cur = ""
+    quoted = False
+    for ch in name:
+        if ch == '"':
+            quoted = not quoted
+            cur += ch
+        elif ch == "." and not quoted:
+            parts.append(cur)
+            cur = ""
+        else:
+            cur += ch
+    parts.append(cur)
+    return [p.strip() for p in parts if p.strip()]
+
+
+def line_of(sql: str, offset: int) -> int:
+    """The 1-based line number of character ``offset`` in ``sql``."""
+    return sql.count("\n", 0, max(0, min(offset, len(sql)))) + 1

@@ -1,0 +1,289 @@
+"""The gate with the shipped production policy and a real SQLite store (and PostgreSQL)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from seasongate._errors import GateDenied
+from seasongate._executor import ExecutorOptions, PostgresSession, scan
+from seasongate._gate import Gate
+from seasongate._policy import Policy, load_policy
+from seasongate._store import Store, open_store
+from seasongate._versions import Version
+from tests.conftest import MIGRATIONS, POLICIES
+
+OKTOBERFEST = "2026-09-25T10:00+02:00"  # Friday morning, Oktoberfest
+OKTOBERFEST_SATURDAY_NIGHT = "2026-09-26T22:00+02:00"
+NOVEMBER_WEEKEND_NIGHT = "2026-11-14T23:00+01:00"  # Saturday night, no peak
+OPTIONS = ExecutorOptions(lock_wait=5)
+
+
+def at(text: str) -> datetime:
+    return datetime.fromisoformat(text)
+
+
+def fixed(text: str) -> Callable[[], datetime]:
+    moment = at(text)
+    return lambda: moment
+
+
+def ticking(start: str, step: timedelta) -> Callable[[], datetime]:
+    """A clock that moves on by ``step`` at every call."""
+    calls = [0]
+
+    def now() -> datetime:
+        calls[0] += 1
+        return at(start) + step * (calls[0] - 1)
+
+    return now
+
+
+@pytest.fixture(scope="module")
+def policy() -> Policy:
+    return load_policy(POLICIES / "production.yaml")
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    opened = open_store(f"sqlite:///{tmp_path / 'store.db'}", tmp_path)
+    yield opened
+    opened.close()
+
+
+def gate(policy: Policy, store: Store | None, now: Callable[[], datetime]) -> Gate:
+    return Gate(policy, store, now=now, environment="production", territory="DE")
+
+
+def actions(store: Store) -> list[str]:
+    return [e.action for e in store.audit_entries()]
+
+
+def history(dsn: str) -> list[tuple[object, ...]]:
+    with psycopg.connect(dsn) as conn:
+        if conn.execute("SELECT to_regclass('seasongate_schema_history')").fetchone() == (None,):
+            return []
+        return conn.execute(
+            "SELECT version, type, success, gate_verdict, override_id "
+            "FROM seasongate_schema_history ORDER BY installed_rank"
+        ).fetchall()
+
+
+# -- check / guard / wrap -------------------------------------------------------------------------
+
+
+def test_check_denies_in_oktoberfest_and_allows_a_november_weekend_night(policy: Policy) -> None:
+    g = gate(policy, None, fixed(OKTOBERFEST))
+    denied = g.check(migration="V225__communication_core.sql")
+    assert not denied.allowed
+    assert [r.rule for r in denied.denying] == ["seasonal-blackout", "business-hours"]
+    assert g.check(migration=Version.parse("V225"), at=at(NOVEMBER_WEEKEND_NIGHT)).allowed
+    rollback = g.check(migration="V225", operation="rollback")
+    assert rollback.allowed  # undo scripts are the emergency procedure
+
+
+def test_guard_raises_gate_denied_and_audits_the_decision(policy: Policy, store: Store) -> None:
+    g = gate(policy, store, fixed(OKTOBERFEST))
+    ran = []
+    with pytest.raises(GateDenied) as info, g.guard(migration="V226", risk="high"):
+        ran.append(True)
+    assert ran == []
+    assert info.value.decision is not None and not info.value.decision.allowed
+    assert "V226 may not run in production/DE now: seasonal-blackout" in str(info.value)
+    assert "high-risk-in-windows-only" in str(info.value)  # the risk reached the policy
+    assert "next allowed 2026-10-10T22:00:00+02:00" in str(info.value)
+    assert actions(store) == ["decision"]
+
+
+def test_guard_runs_the_block_and_audits_its_outcome(policy: Policy, store: Store) -> None:
+    g = gate(policy, store, fixed(NOVEMBER_WEEKEND_NIGHT))
+    with g.guard(migration="V226") as decision:
+        assert decision.allowed
+    with pytest.raises(RuntimeError, match="boom"), g.guard(migration="V227"):
+        raise RuntimeError("boom")
+    entries = store.audit_entries()
+    assert [(e.action, e.subject) for e in entries] == [
+        ("migration.apply", "production/DE/V226"),
+        ("migration.apply", "production/DE/V227"),
+    ]
+    assert entries[0].payload["status"] == "done"
+    assert entries[1].payload["status"] == "failed"
+    assert entries[1].payload["error"] == "RuntimeError('boom')"
+
+
+class ListExecutor:
+    """Any object with apply(migration) can be wrapped."""
+
+    def __init__(self) -> None:
+        self.applied: list[str] = []
+        self.name = "list"
+
+    def apply(self, migration: str) -> str:
+        self.applied.append(migration)
+        return f"ok {migration}"
+
+
+def test_wrap_rechecks_the_gate_before_every_apply(policy: Policy, store: Store) -> None:
+    # Monday 05:00, then 06:00: business hours begin between the two calls.
+    g = gate(policy, store, ticking("2026-11-16T05:00+01:00", timedelta(minutes=30)))
+    executor = ListExecutor()
+    wrapped = g.wrap(executor)
+    assert wrapped.apply("V226") == "ok V226"  # checked at 05:00, audited at 05:30
+    with pytest.raises(GateDenied, match="business-hours"):
+        wrapped.apply("V227")  # checked at 06:00
+    assert executor.applied == ["V226"]
+    assert wrapped.name == "list" and wrapped.wrapped is executor
+    assert actions(store) == ["migration.apply", "decision"]
+
+
+# -- migrate / rollback / info on PostgreSQL --------------------------------------------------------
+
+
+@pytest.mark.postgres
+def test_oktoberfest_migrate_applies_nothing(policy: Policy, store: Store, pg_dsn: str) -> None:
+    report = gate(policy, store, fixed(OKTOBERFEST)).migrate(pg_dsn, MIGRATIONS, options=OPTIONS)
+    assert (report.status, report.exit_code) == ("denied", 1)
+    assert report.done == ()
+    stop = report.stopped_at
+    assert stop is not None and str(stop.version) == "V214"
+    assert stop.next_allowed_at is not None and stop.next_allowed_at.isoformat().startswith("2026-10-05")
+    assert len(report.pending) == 10
+    assert history(pg_dsn) == []
+    assert actions(store) == ["decision"]
+
+
+@pytest.mark.postgres
+def test_november_weekend_night_applies_production_and_stops_at_testdata(
+    policy: Policy, store: Store, pg_dsn: str
+) -> None:
+    g = gate(policy, store, fixed(NOVEMBER_WEEKEND_NIGHT))
+    only_production = g.migrate(pg_dsn, MIGRATIONS, classes=["production"], options=OPTIONS)
+    assert only_production.status == "ok"
+    assert [str(s.version) for s in only_production.done][-1] == "V225"
+    assert len(only_production.done) == 9
+    assert actions(store) == ["migration.apply"] * 9
+    everything = g.migrate(pg_dsn, MIGRATIONS, options=OPTIONS)
+    assert (everything.status, everything.exit_code) == ("denied", 1)
+    stop = everything.stopped_at
+    assert stop is not None and stop.reason.startswith("no-testdata-in-production")
+    assert stop.next_allowed_at is None
+    assert all(row[3] == "allow" for row in history(pg_dsn))
+
+
+@pytest.mark.postgres
+def test_the_clock_is_read_for_every_migration(policy: Policy, store: Store, pg_dsn: str) -> None:
+    # Monday 04:00, +30 min per clock call (ask, audit): V216 is asked at 06:00.
+    g = gate(policy, store, ticking("2026-11-16T04:00+01:00", timedelta(minutes=30)))
+    report = g.migrate(pg_dsn, MIGRATIONS, options=OPTIONS)
+    assert [str(s.version) for s in report.done] == ["V214", "V215"]
+    stop = report.stopped_at
+    assert stop is not None and str(stop.version) == "V216"
+    assert stop.reason.startswith("business-hours")
+    assert stop.next_allowed_at is not None and stop.next_allowed_at.hour == 20
+
+
+@pytest.mark.postgres
+def test_rollback_runs_in_a_blackout_and_is_audited(policy: Policy, store: Store, pg_dsn: str) -> None:
+    gate(policy, store, fixed(NOVEMBER_WEEKEND_NIGHT)).migrate(
+        pg_dsn, MIGRATIONS, classes=["production"], options=OPTIONS
+    )
+    blackout = gate(policy, store, fixed(OKTOBERFEST))
+    report = blackout.rollback(pg_dsn, MIGRATIONS, to=Version.parse("V223"), options=OPTIONS)
+    assert report.status == "ok"
+    assert [(str(s.version), s.status) for s in report.steps] == [("V225", "rolled back"), ("V224", "rolled back")]
+    assert actions(store)[-2:] == ["migration.rollback", "migration.rollback"]
+    assert history(pg_dsn)[-2:] == [("225", "UNDO_SQL", True, "allow", None), ("224", "UNDO_SQL", True, "allow", None)]
+    info = blackout.info(pg_dsn, MIGRATIONS, options=OPTIONS)
+    states = {str(r.version): (r.state, r.verdict) for r in info.rows}
+    assert states["V223"] == ("applied", None)
+    assert states["V224"] == ("pending", "deny")
+    assert states["V217"] == ("ignored gap", None)
+    assert states["V10000"] == ("pending", "deny")
+    v224 = next(r for r in info.rows if str(r.version) == "V224")
+    assert v224.reason.startswith("seasonal-blackout") and v224.next_allowed_at is not None
+    assert info.problems == ()
+
+
+@pytest.mark.postgres
+def test_dry_run_changes_nothing(policy: Policy, store: Store, pg_dsn: str) -> None:
+    g = gate(policy, store, fixed(NOVEMBER_WEEKEND_NIGHT))
+    report = g.migrate(pg_dsn, MIGRATIONS, dry_run=True, options=OPTIONS)
+    assert report.dry_run and (report.status, report.exit_code) == ("denied", 1)
+    assert [s.status for s in report.steps] == ["would apply"] * 9 + ["denied"]
+    assert history(pg_dsn) == []
+    assert actions(store) == []
+
+
+@pytest.mark.postgres
+def test_wrapped_session_records_the_verdict(policy: Policy, store: Store, pg_dsn: str) -> None:
+    folder = scan(MIGRATIONS)
+    with PostgresSession(pg_dsn, OPTIONS).open() as session:
+        wrapped = gate(policy, store, fixed(NOVEMBER_WEEKEND_NIGHT)).wrap(session)
+        applied = wrapped.apply(folder.migrations[0])
+    assert applied.installed_rank == 1
+    assert history(pg_dsn) == [("214", "SQL", True, "allow", None)]
+
+
+# -- overrides --------------------------------------------------------------------------------------
+
+
+def as_user(monkeypatch: pytest.MonkeyPatch, name: str) -> None:
+    for var in ("LOGNAME", "USER", "LNAME", "USERNAME"):
+        monkeypatch.setenv(var, name)
+
+
+@pytest.mark.postgres
+def test_single_use_override_lifts_the_blackout_once(
+    policy: Policy, tmp_path: Path, pg_dsn: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from seasongate.api import _overrides
+
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    now = at(OKTOBERFEST_SATURDAY_NIGHT)
+    as_user(monkeypatch, "dev.user")
+    record = _overrides.override_request(
+        policy,
+        at=now,
+        environment="production",
+        territory="DE",
+        versions="V214..V225",
+        reason="hotfix for the order intake",
+        ticket="CRM-1234",
+        duration="4h",
+        single_use=True,
+        store=url,
+        project_dir=tmp_path,
+    )
+    for approver in ("anna.huber", "jonas.meier"):
+        as_user(monkeypatch, approver)
+        _overrides.override_approve(policy, record.id, at=now, store=url, project_dir=tmp_path)
+    as_user(monkeypatch, "deploy.bot")
+    store = open_store(url, tmp_path)
+    try:
+        g = gate(policy, store, fixed(OKTOBERFEST_SATURDAY_NIGHT))
+        report = g.migrate(pg_dsn, MIGRATIONS, target=Version.parse("V215"), options=OPTIONS)
+        assert [(str(s.version), s.status, s.override_id) for s in report.steps] == [
+            ("V214", "applied", record.id),
+            ("V215", "denied", None),
+        ]
+        assert store.active_grants("production", "DE", now) == []  # consumed by V214
+        assert actions(store)[-3:] == ["migration.apply", "override.consume", "decision"]
+    finally:
+        store.close()
+    assert history(pg_dsn) == [("214", "SQL", True, "allow", record.id)]
+
+
+@pytest.mark.postgres
+def test_a_version_in_no_class_is_refused_before_anything_runs(policy: Policy, pg_dsn: str, tmp_path: Path) -> None:
+    from seasongate._executor import ValidationError
+
+    (tmp_path / "V0__zero.sql").write_text("CREATE TABLE zero (id int);", encoding="utf-8")
+    (tmp_path / "V1__one.sql").write_text("CREATE TABLE one (id int);", encoding="utf-8")
+    g = gate(policy, None, fixed(NOVEMBER_WEEKEND_NIGHT))
+    with pytest.raises(ValidationError, match=r"V0__zero.sql: V0 is in no migration class"):
+        g.migrate(pg_dsn, tmp_path, options=OPTIONS)
+    assert history(pg_dsn) == []

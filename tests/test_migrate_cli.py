@@ -1,0 +1,252 @@
+"""``seasongate migrate / rollback / info / new`` end to end through the command line."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import psycopg
+import pytest
+from click.testing import CliRunner, Result
+
+from seasongate.cli import main
+from tests.conftest import MIGRATIONS, POLICIES
+
+OKTOBERFEST = "2026-09-25T10:00+02:00"
+NOVEMBER_WEEKEND_NIGHT = "2026-11-14T23:00+01:00"
+
+
+def sg(*args: str) -> Result:
+    return CliRunner().invoke(main, list(args), catch_exceptions=False)
+
+
+def common(dsn: str, store: Path, at: str, fmt: str = "text") -> list[str]:
+    return [
+        "--dsn",
+        dsn,
+        "--migrations",
+        str(MIGRATIONS),
+        "--env",
+        "production",
+        "--territory",
+        "DE",
+        "--at",
+        at,
+        "--store",
+        f"sqlite:///{store}",
+        "--policy",
+        str(POLICIES / "production.yaml"),
+        "--format",
+        fmt,
+    ]
+
+
+def versions(dsn: str) -> list[str]:
+    with psycopg.connect(dsn) as conn:
+        if conn.execute("SELECT to_regclass('seasongate_schema_history')").fetchone() == (None,):
+            return []
+        return [
+            r[0]
+            for r in conn.execute(
+                "SELECT version || ':' || type || ':' || success FROM seasongate_schema_history ORDER BY 1"
+            )
+        ]
+
+
+@pytest.mark.postgres
+def test_migrate_in_oktoberfest_exits_1_with_nothing_applied(pg_dsn: str, tmp_path: Path) -> None:
+    result = sg("migrate", *common(pg_dsn, tmp_path / "s.db", OKTOBERFEST))
+    assert result.exit_code == 1, result.output
+    lines = result.output.splitlines()
+    assert lines[0].startswith("V214     crm baseline")
+    assert "deny" in lines[0] and "seasonal-blackout" in lines[0]
+    assert "Stopped by the gate before V214: seasonal-blackout" in result.output
+    assert "Next allowed: 2026-10-05 00:00 CEST." in result.output
+    assert "Applied: none." in result.output
+    assert "Still pending: V214, V215, V216, V218, V221, V222, V223, V224, V225, V10000." in (result.output)
+    assert versions(pg_dsn) == []
+
+
+@pytest.mark.postgres
+def test_migrate_on_a_november_night_then_info_then_rollback(pg_dsn: str, tmp_path: Path) -> None:
+    store = tmp_path / "s.db"
+    result = sg("migrate", *common(pg_dsn, store, NOVEMBER_WEEKEND_NIGHT, "json"), "--class", "production")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert report["status"] == "ok" and len(report["steps"]) == 9
+    step = report["steps"][-1]
+    assert (step["version"], step["status"], step["verdict"]) == ("V225", "applied", "allow")
+    assert step["decision"]["verdict"] == "allow" and step["duration_source"] == "header"
+
+    info = sg("info", *common(pg_dsn, store, OKTOBERFEST))
+    assert info.exit_code == 0, info.output
+    rows = {line.split()[0]: line for line in info.output.splitlines()[1:]}
+    assert " applied " in rows["V225"]
+    assert "ignored gap" in rows["V219"]
+    assert "pending" in rows["V10000"] and "deny (no window)" in rows["V10000"]
+
+    back = sg("rollback", *common(pg_dsn, store, OKTOBERFEST), "--to", "V224")
+    assert back.exit_code == 0, back.output
+    assert "V225" in back.output and "rolled back" in back.output
+    assert "225:UNDO_SQL:true" in versions(pg_dsn)
+
+    info_json = json.loads(sg("info", *common(pg_dsn, store, OKTOBERFEST, "json")).output)
+    states = {m["version"]: m for m in info_json["migrations"]}
+    assert states["V225"]["state"] == "pending" and states["V225"]["verdict"] == "deny"
+    assert states["V225"]["next_allowed_at"].startswith("2026-10-05")
+
+
+@pytest.mark.postgres
+def test_dry_run_lists_verdicts_and_changes_nothing(pg_dsn: str, tmp_path: Path) -> None:
+    result = sg("migrate", *common(pg_dsn, tmp_path / "s.db", NOVEMBER_WEEKEND_NIGHT), "--dry-run", "--target", "V216")
+    assert result.exit_code == 0, result.output
+    assert [line.split()[0] for line in result.output.splitlines()[:3]] == ["V214", "V215", "V216"]
+    assert "would apply" in result.output
+    assert "Dry run: would have applied 3 migration(s); nothing changed." in result.output
+    assert versions(pg_dsn) == []
+
+
+@pytest.mark.postgres
+def test_changed_history_refuses_with_exit_2(pg_dsn: str, tmp_path: Path) -> None:
+    migrations = tmp_path / "m"
+    migrations.mkdir()
+    (migrations / "V1__a.sql").write_text("CREATE TABLE a (id int);", encoding="utf-8")
+    args = [
+        "--dsn",
+        pg_dsn,
+        "--migrations",
+        str(migrations),
+        "--env",
+        "ci",
+        "-t",
+        "DE",
+        "--no-store",
+        "--policy",
+        str(POLICIES / "staging.yaml"),
+    ]
+    assert sg("migrate", *args).exit_code == 0
+    (migrations / "V1__a.sql").write_text("CREATE TABLE a (id bigint);", encoding="utf-8")
+    result = sg("migrate", *args, "--format", "json")
+    assert result.exit_code == 2
+    error = json.loads(result.output)["error"]
+    assert "V1__a.sql was changed after it was applied" in error and "nothing was run" in error
+
+
+@pytest.mark.postgres
+def test_failing_migration_exits_2_with_the_database_error(pg_dsn: str, tmp_path: Path) -> None:
+    migrations = tmp_path / "m"
+    migrations.mkdir()
+    (migrations / "V1__a.sql").write_text("SELECT 1;\nSELECT nope FROM nowhere;", encoding="utf-8")
+    command = [
+        sys.executable,
+        "-c",
+        "from seasongate.cli import main; main()",
+        "migrate",
+        "--dsn",
+        pg_dsn,
+        "--migrations",
+        str(migrations),
+        "--env",
+        "ci",
+        "-t",
+        "DE",
+        "--no-store",
+        "--policy",
+        str(POLICIES / "staging.yaml"),
+        "--at",
+        NOVEMBER_WEEKEND_NIGHT,
+    ]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert 'seasongate: error: V1__a.sql:2: relation "nowhere" does not exist (SQLSTATE 42P01)' in result.stderr
+    assert "failed" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--target", "banana"], "--target: invalid migration version 'banana'"),
+        (["--at", "tomorrow"], "invalid time 'tomorrow'"),
+        (["--lock-wait", "forever"], "--lock-wait: invalid duration 'forever'"),
+        (["--territory", "FR"], "unknown territory 'FR'"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(tmp_path: Path, args: list[str], message: str) -> None:
+    base = [
+        "migrate",
+        "--dsn",
+        "postgresql://nobody@/nowhere?host=/nonexistent",
+        "--env",
+        "production",
+        "-t",
+        "DE",
+        "--no-store",
+        "--at",
+        OKTOBERFEST,
+        "--migrations",
+        str(MIGRATIONS),
+        "--policy",
+        str(POLICIES / "production.yaml"),
+    ]
+    result = CliRunner().invoke(main, [*base, *args])
+    assert result.exit_code == 2, result.output
+    assert message in result.output
+    assert result.output.count("\n") == 1
+
+
+def test_no_database_and_unreachable_database_exit_2(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("SEASONGATE_DSN", raising=False)
+    base = [
+        "migrate",
+        "--env",
+        "production",
+        "-t",
+        "DE",
+        "--no-store",
+        "--migrations",
+        str(MIGRATIONS),
+        "--policy",
+        str(POLICIES / "production.yaml"),
+    ]
+    missing = CliRunner().invoke(main, base)
+    assert missing.exit_code == 2 and "no database given" in missing.output
+    monkeypatch.setenv("SEASONGATE_DSN", "postgresql://nobody@/nowhere?host=/nonexistent&port=1")
+    down = CliRunner().invoke(main, base)
+    assert down.exit_code == 2 and "cannot connect to the database" in down.output
+
+
+def test_new_creates_the_next_file_and_its_undo(tmp_path: Path) -> None:
+    folder = tmp_path / "m"
+    folder.mkdir()
+    for name in ("V224__a.sql", "V225__b.sql"):
+        (folder / name).write_text("SELECT 1;", encoding="utf-8")
+    result = sg("new", "Kühlkette Reklamationen", "--migrations", str(folder), "--risk", "low")
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines() == [
+        f"created {folder}/V226__kuehlkette_reklamationen.sql",
+        f"created {folder}/U226__kuehlkette_reklamationen.sql",
+    ]
+    assert "-- seasongate: risk=low" in (folder / "V226__kuehlkette_reklamationen.sql").read_text()
+    bad = sg("new", "x", "--migrations", str(folder), "--class", "hotfix")
+    assert bad.exit_code == 2 and "unknown migration class 'hotfix'" in bad.output
+
+
+def test_parallel_new_never_hands_out_a_version_twice(tmp_path: Path) -> None:
+    folder = tmp_path / "m"
+    folder.mkdir()
+    (folder / "V225__base.sql").write_text("SELECT 1;", encoding="utf-8")
+    code = (
+        "import sys; from pathlib import Path; from seasongate._executor import "
+        "create_migration; print(create_migration(Path(sys.argv[1]), sys.argv[2]).path.name)"
+    )
+    procs = [
+        subprocess.Popen([sys.executable, "-c", code, str(folder), f"team {i}"], stdout=subprocess.PIPE, text=True)
+        for i in range(6)
+    ]
+    names = [p.communicate(timeout=60)[0].strip() for p in procs]
+    assert all(p.returncode == 0 for p in procs)
+    created = sorted(int(n.split("__")[0][1:]) for n in names)
+    assert created == list(range(226, 232))
+    assert len(list(folder.glob("U*.sql"))) == 6
