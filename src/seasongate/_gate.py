@@ -439,6 +439,7 @@ class Gate:
         target: Version | None,
         classes: Sequence[str] | None,
         retry_incomplete: bool,
+        scope: tuple[str, str] | None = None,
     ) -> Plan:
         folder = self._folder(migrations)
         if classes:
@@ -451,6 +452,11 @@ class Gate:
         if classes:
             wanted = set(classes)
             pending = tuple(m for m in pending if self.policy.classify(m.version) in wanted)
+        elif scope is not None:
+            # Classes the policy never allows here (test data in production) are left out,
+            # as Flyway leaves out locations an environment does not configure.
+            closed = self.policy.closed_classes(*scope)
+            pending = tuple(m for m in pending if self.policy.classify(m.version) not in closed)
         problems = list(plan.problems)
         for script in pending:
             if self.policy.classify(script.version) is None:
@@ -479,7 +485,10 @@ class Gate:
         session = PostgresSession(dsn, options)
         session.open(lock=not dry_run, create=not dry_run)
         try:
-            plan = self._plan(session, migrations, target=target, classes=classes, retry_incomplete=retry_incomplete)
+            plan = self._plan(
+                session, migrations, target=target, classes=classes, retry_incomplete=retry_incomplete,
+                scope=(env, terr),
+            )  # fmt: skip
             plan.check()
             hook = self.hook(environment=env, territory=terr, audit=not dry_run, database=_database_name(dsn))
             return run_migrations(None if dry_run else session, plan, hook, dry_run=dry_run, progress=progress)
@@ -525,22 +534,29 @@ class Gate:
         env, terr = self._scope(environment, territory)
         at = self.now()
         with PostgresSession(dsn, options).open(lock=False, create=False) as session:
-            plan = self._plan(session, migrations, target=None, classes=classes, retry_incomplete=False)
+            plan = self._plan(
+                session, migrations, target=None, classes=classes, retry_incomplete=False, scope=(env, terr)
+            )
         pending = {m.version for m in plan.pending}
+        closed = self.policy.closed_classes(env, terr) if not classes else frozenset()
         rows: list[InfoRow] = []
         hook = self.hook(environment=env, territory=terr, audit=False)
         for entry in plan.entries:
             verdict = reason = None
             next_at = None
+            state = entry.state
             if entry.version in pending and entry.script is not None:
                 answer = hook.ask(gate_query(plan, entry.script, "apply"))
                 verdict, reason, next_at = answer.verdict, answer.reason, answer.next_allowed_at
+            elif state == "pending" and self.policy.classify(entry.version) in closed:
+                state = "excluded"
+                reason = f"class {self.policy.classify(entry.version)} never runs in {env}"
             row = entry.row
             rows.append(
                 InfoRow(
                     entry.version,
                     entry.description,
-                    entry.state,
+                    state,
                     entry.script.name if entry.script else (row.script if row else None),
                     entry.installed_on,
                     entry.execution_ms,

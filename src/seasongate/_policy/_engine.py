@@ -167,6 +167,24 @@ class Policy:
         """What overriding ``rule`` needs; None when it cannot be overridden."""
         return self.rule(rule).override
 
+    def closed_classes(self, environment: str, territory: str) -> frozenset[str]:
+        """Migration classes that can never be applied in ``environment`` for ``territory``:
+        a deny rule with no time, risk or version condition and no override covers them
+        (test data in production). ``migrate`` leaves them out instead of stopping at them."""
+        closed = set()
+        for cls in self.migration_classes:
+            for rule in self.rules:
+                if (
+                    rule.effect == "deny" and rule.override is None and not rule.temporal
+                    and rule.risks is None and rule.versions is None
+                    and (rule.environments is None or environment in rule.environments)
+                    and (rule.territories is None or territory in rule.territories)
+                    and (rule.operations is None or "apply" in rule.operations)
+                    and rule.classes is not None and cls.name in rule.classes
+                ):  # fmt: skip
+                    closed.add(cls.name)
+        return frozenset(closed)
+
     def role_members(self, role: str) -> tuple[str, ...]:
         """The roster of ``role`` (the identity source for the SQLite store)."""
         return self._roles.get(role, ())

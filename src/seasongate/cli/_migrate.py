@@ -385,7 +385,7 @@ def info(
     else:
         rows = [("Version", "Description", "State", "Installed on", "Time", "Undo", "Gate now")]
         for r in report.rows:
-            gate = "-"
+            gate = r.reason if r.state == "excluded" else "-"
             if r.verdict:
                 gate = r.verdict
                 if r.verdict == "deny":
