@@ -272,7 +272,8 @@ def test_single_use_override_lifts_the_blackout_once(
             ("V215", "denied", None),
         ]
         assert store.active_grants("production", "DE", now) == []  # consumed by V214
-        assert actions(store)[-3:] == ["migration.apply", "override.consume", "decision"]
+        # Spent as V214 starts, so V215 (asked next) finds the blackout again.
+        assert actions(store)[-3:] == ["override.consume", "migration.apply", "decision"]
     finally:
         store.close()
     assert history(pg_dsn) == [("214", "SQL", True, "allow", record.id)]
@@ -288,3 +289,30 @@ def test_a_version_in_no_class_is_refused_before_anything_runs(policy: Policy, p
     with pytest.raises(ValidationError, match=r"V0__zero.sql: V0 is in no migration class"):
         g.migrate(pg_dsn, tmp_path, options=OPTIONS)
     assert history(pg_dsn) == []
+
+
+def test_single_use_override_is_spent_as_the_guarded_block_starts(
+    policy: Policy, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from seasongate.api import _overrides
+
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    now = at(OKTOBERFEST_SATURDAY_NIGHT)
+    as_user(monkeypatch, "dev.user")
+    record = _overrides.override_request(
+        policy, at=now, environment="production", territory="DE", versions="V226", reason="hotfix",
+        ticket="CRM-9", duration="4h", single_use=True, store=url, project_dir=tmp_path,
+    )  # fmt: skip
+    for approver in ("anna.huber", "jonas.meier"):
+        as_user(monkeypatch, approver)
+        _overrides.override_approve(policy, record.id, at=now, store=url, project_dir=tmp_path)
+    store = open_store(url, tmp_path)
+    try:
+        g = gate(policy, store, fixed(OKTOBERFEST_SATURDAY_NIGHT))
+        with pytest.raises(RuntimeError), g.guard(migration="V226", environment="production", territory="DE"):
+            raise RuntimeError("the hotfix failed half way")
+        # The failed run used the override: a second run needs a new approval.
+        with pytest.raises(GateDenied), g.guard(migration="V226", environment="production", territory="DE"):
+            pass
+    finally:
+        store.close()

@@ -4,7 +4,7 @@
                 environment="production", territory="DE")
     decision = gate.check(migration="V226")             # a Decision; reads overrides
     with gate.guard(migration="V226", risk="high"):      # raises GateDenied when denied
-        run_my_migration()                               # audited; single-use override consumed
+        run_my_migration()                               # audited; a single-use override is spent
     executor = gate.wrap(my_executor)                    # re-checks before every .apply(m)
 
 ``migrate``, ``rollback``, ``info`` and ``run_command`` orchestrate the PostgreSQL executor
@@ -184,7 +184,7 @@ class PolicyHook:
 
     ``ask`` evaluates the request at ``now()`` with the store's active grants; ``record``
     writes the audit entry (``migration.apply`` / ``migration.rollback``, or ``decision`` for
-    a denial) and consumes a single-use override after a successful run.
+    a denial); a single-use override is claimed as the run starts.
     """
 
     def __init__(
@@ -209,10 +209,13 @@ class PolicyHook:
             description=query.migration.description,
         )
         self._decisions[(query.version, query.operation)] = decision
+        if self.audit and decision.allowed:
+            # Claimed before the script runs, so two runs can never both use it.
+            self.gate._claim(decision, f"{self.environment}/{self.territory}/{query.version}")
         return answer_of(decision)
 
     def record(self, query: GateQuery, answer: GateAnswer, step: StepResult) -> None:
-        """Audit the step; consume a single-use override that a successful step used."""
+        """Audit the step (a single-use override was already claimed by :meth:`ask`)."""
         store = self.gate.store
         if store is None or not self.audit:
             return
@@ -240,14 +243,11 @@ class PolicyHook:
             "database": self.database,
         }
         store.append_audit(self.gate.actor(), action, subject, payload, at)
-        override = decision.override if decision is not None else None
-        if override is not None and override.single_use and step.status in ("applied", "rolled back"):
-            store.consume(override.id, at, subject)
 
 
 class GatedExecutor(Generic[T]):
     """``gate.wrap(executor)``: every ``apply(migration)`` is checked first (GateDenied when
-    denied), audited after, and consumes a single-use override; other attributes pass
+    denied), audited after, and spends a single-use override; other attributes pass
     through to the wrapped executor."""
 
     def __init__(self, gate: Gate, executor: T, environment: str, territory: str) -> None:
@@ -360,7 +360,7 @@ class Gate:
         :class:`~seasongate._errors.GateDenied` (with ``.decision``) otherwise.
 
         The outcome is audited (``migration.apply``/``migration.rollback`` with success or
-        the error); a single-use override is consumed when the block succeeds.
+        the error); a single-use override is spent as the block starts.
         """
         env, terr = self._scope(environment, territory)
         moment = at if at is not None else self.now()
@@ -380,6 +380,7 @@ class Gate:
                 self.store.append_audit(self.actor(), "decision", subject, decision.to_dict(), moment)
             raise GateDenied(denial_message(decision), decision)
         action = "migration.rollback" if operation == "rollback" else "migration.apply"
+        self._claim(decision, subject)
         started = time.perf_counter()
         try:
             yield decision
@@ -406,8 +407,13 @@ class Gate:
             "error": error,
         }
         self.store.append_audit(self.actor(), action, subject, payload, at)
-        if error is None and override is not None and override.single_use:
-            self.store.consume(override.id, at, subject)
+
+    def _claim(self, decision: Decision, subject: str) -> None:
+        """Consume a single-use override *before* the run it allows: the first run that uses
+        it spends it, whatever its outcome, and a concurrent second run is refused."""
+        override = decision.override
+        if self.store is not None and override is not None and override.single_use:
+            self.store.consume(override.id, self.now(), subject)
 
     def wrap(self, executor: T, *, environment: str | None = None, territory: str | None = None) -> GatedExecutor[T]:
         """An executor whose ``apply(migration)`` is gated (see :class:`GatedExecutor`)."""
@@ -597,6 +603,7 @@ class Gate:
                 payload = {"command": list(command), "outcome": "denied", "decision": decision.to_dict()}
                 self.store.append_audit(self.actor(), "run", subject, payload, at)
             return RunOutcome(decision, ran=False, exit_code=1, command=command)
+        self._claim(decision, subject)
         started = time.perf_counter()
         try:
             code, sig = _run_child(command, cwd)
@@ -617,10 +624,7 @@ class Gate:
                 "verdict": decision.verdict,
                 "override_id": override.id if override else None,
             }
-            end = self.now()
-            self.store.append_audit(self.actor(), "run", subject, payload, end)
-            if override is not None and override.single_use and code == 0:
-                self.store.consume(override.id, end, subject)
+            self.store.append_audit(self.actor(), "run", subject, payload, self.now())
         return RunOutcome(decision, ran=True, exit_code=code, seconds=seconds, signal=sig, command=command)
 
 
