@@ -20,6 +20,7 @@ from seasongate.api._check import (
     validate,
     windows,
 )
+from seasongate.api._migrate import info, lint, migrate, new_migration, open_gate, rollback, run
 from seasongate.api._overrides import (
     ApprovalOutcome,
     audit_list,
@@ -44,6 +45,11 @@ __all__ = [
     "check",
     "explain",
     "find_policy",
+    "info",
+    "lint",
+    "migrate",
+    "new_migration",
+    "open_gate",
     "open_policy",
     "override_approve",
     "override_list",
@@ -51,6 +57,8 @@ __all__ = [
     "override_request",
     "override_revoke",
     "override_show",
+    "rollback",
+    "run",
     "slots",
     "validate",
     "windows",
