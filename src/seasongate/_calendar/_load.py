@@ -31,9 +31,15 @@ from seasongate._errors import ConfigError, ConfigErrors, HorizonError, InputErr
 from seasongate._time import parse_clock, parse_duration, zone
 from seasongate._yaml import Marks, errors_from_validation, format_loc, load_yaml, mark_of, read_text
 
+_BUNDLED = Path(__file__).resolve().parent.parent / "_bundled"
+
 
 def display_path(path: Path) -> str:
-    """A path as a person wants to read it: relative to the working directory when inside it."""
+    """A path as a person wants to read it: relative to the working directory when inside it;
+    ``bundled:policies/production.yaml`` for the defaults shipped inside the package."""
+    absolute = Path(os.path.abspath(path))
+    if absolute.is_relative_to(_BUNDLED):
+        return "bundled:" + absolute.relative_to(_BUNDLED).as_posix()
     try:
         rel = os.path.relpath(path)
     except ValueError:
