@@ -155,6 +155,7 @@ class InfoReport:
     at: datetime
     environment: str
     territory: str
+    zone: Any = None  # the territory's time zone, for showing instants to people
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form."""
@@ -574,7 +575,7 @@ class Gate:
                     entry.version in plan.folder.undo,
                 )
             )
-        return InfoReport(tuple(rows), plan.problems, at, env, terr)
+        return InfoReport(tuple(rows), plan.problems, at, env, terr, self.policy.zone(terr))
 
     def run_command(
         self,

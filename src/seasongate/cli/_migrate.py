@@ -391,7 +391,7 @@ def info(
                 if r.verdict == "deny":
                     gate += f" until {_when(r.next_allowed_at)}" if r.next_allowed_at else " (no window)"
             took = "-" if r.execution_ms is None else f"{r.execution_ms / 1000:.2f}s"
-            installed = "-" if r.installed_on is None else r.installed_on.strftime("%Y-%m-%d %H:%M")
+            installed = "-" if r.installed_on is None else _when(r.installed_on.astimezone(report.zone))
             rows.append((str(r.version), r.description[:40], r.state, installed, took, "yes" if r.undo else "-", gate))
         widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
         for row in rows:
