@@ -250,3 +250,12 @@ def test_parallel_new_never_hands_out_a_version_twice(tmp_path: Path) -> None:
     created = sorted(int(n.split("__")[0][1:]) for n in names)
     assert created == list(range(226, 232))
     assert len(list(folder.glob("U*.sql"))) == 6
+
+
+def test_progress_bar_on_a_terminal_only(capsys: pytest.CaptureFixture[str]) -> None:
+    from seasongate.cli._migrate import _TerminalProgress
+
+    _TerminalProgress(bar=True).starting(3, 12, "V216 orders")
+    assert "[######..................] 3/12" in capsys.readouterr().err
+    _TerminalProgress(bar=False).starting(3, 12, "V216 orders")
+    assert capsys.readouterr().err == ""

@@ -191,6 +191,14 @@ class AllowAll:
 
 
 Progress = Callable[[StepResult], None]
+"""Called with each step once it is decided or done. A progress object may also have a
+``starting(index, total, label)`` method, called before each script is gated (a terminal
+progress bar uses it)."""
+
+
+def _announcer(progress: Progress | None) -> Callable[[int, int, str], None]:
+    starting = getattr(progress, "starting", None)
+    return starting if callable(starting) else (lambda index, total, label: None)
 
 
 def gate_query(
@@ -265,9 +273,11 @@ def run_migrations(
     applied (``session`` may be None) and every pending migration gets its verdict.
     """
     emit = progress or (lambda step: None)
+    announce = _announcer(progress)
     steps: list[StepResult] = []
     stop: int | None = None
     for index, migration in enumerate(plan.pending):
+        announce(index, len(plan.pending), f"{migration.version} {migration.title}")
         query = gate_query(plan, migration, APPLY)
         try:
             answer = hook.ask(query)
@@ -363,8 +373,10 @@ def run_rollback(
         return tuple(PendingItem(v, files[v].title, files[v].name) for v in targets[index:])
 
     stop: int | None = None
+    announce = _announcer(progress)
     for index, version in enumerate(targets):
         migration = files[version]
+        announce(index, len(targets), f"{version} {migration.title}")
         undo = plan.folder.undo.get(version)
         if undo is None:
             expected = f"U{str(version)[1:]}__{migration.description}.sql"

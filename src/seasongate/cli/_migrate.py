@@ -164,10 +164,37 @@ def _step_line(step: Any) -> str:
     return text
 
 
+class _TerminalProgress:
+    """One line per migration on stdout; on a terminal, a progress bar on stderr below them
+    while a long run goes on."""
+
+    WIDTH = 24
+
+    def __init__(self, *, bar: bool) -> None:
+        self.bar = bar
+        self.started = time.monotonic()
+        self.shown = False
+
+    def starting(self, index: int, total: int, label: str) -> None:
+        if not self.bar or total < 2:
+            return
+        filled = self.WIDTH * index // total
+        elapsed = time.monotonic() - self.started
+        text = f"[{'#' * filled}{'.' * (self.WIDTH - filled)}] {index}/{total} {elapsed:5.0f}s  {label[:40]}"
+        click.echo("\r" + text.ljust(80), nl=False, err=True)
+        self.shown = True
+
+    def __call__(self, step: Any) -> None:
+        if self.shown:
+            click.echo("\r" + " " * 80 + "\r", nl=False, err=True)
+            self.shown = False
+        click.echo(_step_line(step))
+
+
 def _progress(fmt: str) -> Callable[[Any], None] | None:
     if fmt == "json":
         return None
-    return lambda step: click.echo(_step_line(step))
+    return _TerminalProgress(bar=sys.stderr.isatty())
 
 
 def _summary(report: Any) -> str:
