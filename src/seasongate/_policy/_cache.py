@@ -21,7 +21,7 @@ from pathlib import Path
 
 from seasongate._policy._engine import Policy
 
-FORMAT = 4  # bump when the pickled classes change shape
+FORMAT = 5  # bump when the pickled classes change shape (the code signature catches the rest)
 
 
 def cache_dir() -> Path:
@@ -44,10 +44,25 @@ def _entry_path(policy_path: Path, policy_bytes: bytes) -> Path:
     from seasongate._version import __version__ as ours
 
     key = hashlib.sha256()
-    for part in (str(FORMAT), ours, sys.version, str(policy_path.resolve()), os.getcwd()):
+    for part in (str(FORMAT), ours, _code_signature(), sys.version, str(policy_path.resolve()), os.getcwd()):
         key.update(part.encode() + b"\0")
     key.update(policy_bytes)
     return cache_dir() / f"policy-{key.hexdigest()[:32]}.pickle"
+
+
+def _code_signature() -> str:
+    """Size and mtime of the modules whose objects are pickled: a changed or reinstalled
+    seasongate never reads a cache written by other code (cheap: a few stat calls)."""
+    package = Path(__file__).resolve().parent.parent
+    parts = []
+    for sub in ("_policy", "_calendar"):
+        for module in sorted((package / sub).glob("*.py")):
+            stat = module.stat()
+            parts.append(f"{module.name}:{stat.st_size}:{stat.st_mtime_ns}")
+    for name in ("_intervals.py", "_versions.py", "_time.py"):
+        stat = (package / name).stat()
+        parts.append(f"{name}:{stat.st_size}:{stat.st_mtime_ns}")
+    return ";".join(parts)
 
 
 def _dependencies(policy: Policy, policy_path: Path) -> list[tuple[str, str | None]]:

@@ -124,6 +124,10 @@ class Policy:
 
     def __setstate__(self, state: dict[str, object]) -> None:
         self.__dict__.update(state)
+        # Transient caches are rebuilt, whatever the pickled state held.
+        self._states = {}
+        self._resolved = {}
+        self.on_new_index = None
 
     # -- what the policy declares --------------------------------------------------------
 
