@@ -6,7 +6,8 @@ reads the clock, nothing below it does.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -125,6 +126,21 @@ def _grants(store: Store | None, request: Request, at: datetime) -> list[Overrid
     return store.active_grants(request.environment, request.territory, at)
 
 
+@contextmanager
+def _opened(store: str | Store | None, project_dir: Path | None, *, use_store: bool) -> Iterator[Store | None]:
+    """The store to consult (None with ``use_store=False``); closed afterwards unless the
+    caller passed an open one."""
+    if not use_store:
+        yield None
+        return
+    opened = _open_store(store, project_dir)
+    try:
+        yield opened
+    finally:
+        if store is not opened:
+            opened.close()
+
+
 def _open_store(store: str | Store | None, project_dir: Path | None) -> Store:
     from seasongate._store import Store as StoreClass
     from seasongate._store import open_store
@@ -158,16 +174,11 @@ def check(
         environment=environment, territory=territory, migration=migration,
         risk=risk, duration=duration, operation=operation,
     )  # fmt: skip
-    if not use_store:
-        return loaded.evaluate(request, at)
-    opened = _open_store(store, project_dir)
-    try:
+    with _opened(store, project_dir, use_store=use_store) as opened:
         decision = loaded.evaluate(request, at, _grants(opened, request, at))
-        subject = f"{environment}/{territory}/{request.version or '*'}"
-        opened.append_audit(opened.identity(), "decision", subject, decision.to_dict(), at)
-    finally:
-        if store is not opened:
-            opened.close()
+        if opened is not None:
+            subject = f"{environment}/{territory}/{request.version or '*'}"
+            opened.append_audit(opened.identity(), "decision", subject, decision.to_dict(), at)
     return decision
 
 
@@ -191,14 +202,8 @@ def explain(
         environment=environment, territory=territory, migration=migration,
         risk=risk, duration=duration, operation=operation,
     )  # fmt: skip
-    grants: list[OverrideGrant] = []
-    if use_store:
-        opened = _open_store(store, project_dir)
-        try:
-            grants = _grants(opened, request, at)
-        finally:
-            if store is not opened:
-                opened.close()
+    with _opened(store, project_dir, use_store=use_store) as opened:
+        grants = _grants(opened, request, at)
     return loaded.explain(request, at, grants)
 
 
@@ -256,14 +261,8 @@ def slots(
         environment=environment, territory=territory, migration=migration,
         risk=risk, duration=duration, operation=operation,
     )  # fmt: skip
-    grants: list[OverrideGrant] = []
-    if use_store:
-        opened = _open_store(store, project_dir)
-        try:
-            grants = _grants(opened, request, start)
-        finally:
-            if store is not opened:
-                opened.close()
+    with _opened(store, project_dir, use_store=use_store) as opened:
+        grants = _grants(opened, request, start)
     ts = to_ts(start)
     end = ts + days * 86400
     allowed, horizon, info = loaded.allowed_starts(request, ts, grants)
