@@ -215,10 +215,25 @@ def test_validate_shipped_files_and_a_broken_one(tmp_path: Path) -> None:
     )
 
 
-@pytest.mark.parametrize("command", ["check", "explain", "slots", "windows", "validate"])
+ALL_COMMANDS = [
+    "check", "explain", "slots", "windows", "validate", "migrate", "rollback", "info", "lint", "new", "run",
+    "override request", "override approve", "override reject", "override revoke", "override list",
+    "override show", "audit", "audit list", "audit verify", "override",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("command", ALL_COMMANDS)
 def test_help_has_examples(command: str) -> None:
-    result = run(command, "--help")
+    result = run(*command.split(), "--help")
     assert result.exit_code == 0 and "Example" in result.output
+
+
+def test_every_command_is_listed() -> None:
+    from seasongate.cli import main as group
+
+    listed = set(group.list_commands(None))  # type: ignore[arg-type]
+    assert listed == {c.split()[0] for c in ALL_COMMANDS}
+    assert all(group.get_command(None, name) is not None for name in listed)  # type: ignore[arg-type]
 
 
 def test_installed_command_exit_codes() -> None:

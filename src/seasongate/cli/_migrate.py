@@ -387,6 +387,10 @@ def info(
     out of order, ignored gap), when and how long, and the gate's verdict now for pending ones.
 
     Exit 0, or 2 when the history does not match the folder (the problems are listed).
+
+    \b
+    Example:
+      seasongate info --dsn postgresql://crm@db/crm --env production -t DE
     """
     from pathlib import Path
 
@@ -441,6 +445,11 @@ def lint(directory: str, policy: str | None, fmt: str) -> None:
     row-level security of territory tables, CREATE INDEX without CONCURRENTLY.
 
     Findings are printed as path:line: code: message. Exit 1 when there is an error.
+
+    \b
+    Examples:
+      seasongate lint
+      seasongate lint migrations --format json
     """
     from pathlib import Path
 

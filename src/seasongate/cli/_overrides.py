@@ -175,7 +175,13 @@ def request_cmd(
     store: str | None,
     at_text: str | None,
 ) -> None:
-    """Request an override; prints its id (details on stderr)."""
+    """Request an override; prints its id (details on stderr).
+
+    \b
+    Example:
+      seasongate override request --env production --territory DE --versions V226..V228 \\
+          --reason "order import drops orders" --ticket INC-4711 --for 4h --single-use
+    """
     from seasongate.api._overrides import override_request
 
     at = _at(at_text)
@@ -205,7 +211,12 @@ def request_cmd(
 @_store_option
 @_at_option
 def approve_cmd(*, override_id: str, comment: str, policy: str | None, store: str | None, at_text: str | None) -> None:
-    """Approve an override (never your own)."""
+    """Approve an override (never your own).
+
+    \b
+    Example:
+      seasongate override approve ovr-1a2b3c4d --comment "checked with ops"
+    """
     from seasongate.api._overrides import override_approve
 
     at = _at(at_text)
@@ -221,7 +232,12 @@ def approve_cmd(*, override_id: str, comment: str, policy: str | None, store: st
 @_store_option
 @_at_option
 def reject_cmd(*, override_id: str, reason: str, policy: str | None, store: str | None, at_text: str | None) -> None:
-    """Reject a pending override."""
+    """Reject a pending override.
+
+    \b
+    Example:
+      seasongate override reject ovr-1a2b3c4d --reason "wait for the weekend window"
+    """
     from seasongate.api._overrides import override_reject
 
     at = _at(at_text)
@@ -236,7 +252,12 @@ def reject_cmd(*, override_id: str, reason: str, policy: str | None, store: str 
 @_store_option
 @_at_option
 def revoke_cmd(*, override_id: str, reason: str, policy: str | None, store: str | None, at_text: str | None) -> None:
-    """Revoke an override (its requester or a holder of its roles)."""
+    """Revoke an override (its requester or a holder of its roles).
+
+    \b
+    Example:
+      seasongate override revoke ovr-1a2b3c4d --reason "fix shipped"
+    """
     from seasongate.api._overrides import override_revoke
 
     at = _at(at_text)
@@ -250,7 +271,13 @@ def revoke_cmd(*, override_id: str, reason: str, policy: str | None, store: str 
 @_store_option
 @_at_option
 def list_cmd(*, active_only: bool, fmt: str | None, store: str | None, at_text: str | None) -> None:
-    """List overrides with their status at --at."""
+    """List overrides with their status at --at.
+
+    \b
+    Examples:
+      seasongate override list --active
+      seasongate override list --format json
+    """
     from seasongate._overrides import format_versions
     from seasongate._time import to_ts
     from seasongate.api._overrides import override_list
@@ -280,7 +307,12 @@ def list_cmd(*, active_only: bool, fmt: str | None, store: str | None, at_text: 
 @_store_option
 @_at_option
 def show_cmd(*, override_id: str, fmt: str | None, store: str | None, at_text: str | None) -> None:
-    """Show one override, its approvals and what closed it."""
+    """Show one override, its approvals and what closed it.
+
+    \b
+    Example:
+      seasongate override show ovr-1a2b3c4d
+    """
     from seasongate._time import to_ts
     from seasongate.api._overrides import override_show
 
@@ -364,7 +396,12 @@ def _inherited(ctx: click.Context, name: str, value: str | None) -> str | None:
 @_store_option
 @click.pass_context
 def audit_list_cmd(ctx: click.Context, *, since: str | None, fmt: str | None, store: str | None) -> None:
-    """List audit entries, oldest first."""
+    """List audit entries, oldest first.
+
+    \b
+    Example:
+      seasongate audit list --since 2026-09-01T00:00Z --format json
+    """
     _print_audit(
         since=_inherited(ctx, "since", since),
         fmt=_inherited(ctx, "fmt", fmt),
@@ -377,7 +414,12 @@ def audit_list_cmd(ctx: click.Context, *, since: str | None, fmt: str | None, st
 @_store_option
 @click.pass_context
 def audit_verify_cmd(ctx: click.Context, *, fmt: str | None, store: str | None) -> None:
-    """Check the hash chain: exit 0 when intact, 1 naming the first broken entry."""
+    """Check the hash chain: exit 0 when intact, 1 naming the first broken entry.
+
+    \b
+    Example:
+      seasongate audit verify --store postgresql://seasongate@db/crm
+    """
     from seasongate.api._overrides import audit_verify
 
     report = audit_verify(store=_inherited(ctx, "store", store))
