@@ -259,3 +259,24 @@ def test_progress_bar_on_a_terminal_only(capsys: pytest.CaptureFixture[str]) -> 
     assert "[######..................] 3/12" in capsys.readouterr().err
     _TerminalProgress(bar=False).starting(3, 12, "V216 orders")
     assert capsys.readouterr().err == ""
+
+
+@pytest.mark.postgres
+def test_a_run_judged_at_another_instant_is_audited_at_the_real_time(pg_dsn: str, tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    from freezegun import freeze_time
+
+    from seasongate._store import open_store
+
+    with freeze_time("2026-11-25 12:00:00"):
+        result = sg("migrate", *common(pg_dsn, tmp_path / "s.db", OKTOBERFEST))
+    assert result.exit_code == 1
+    store = open_store(f"sqlite:///{tmp_path / 's.db'}", tmp_path)
+    try:
+        (entry,) = store.audit_entries()
+    finally:
+        store.close()
+    assert entry.action == "decision"
+    assert entry.at == int(datetime(2026, 11, 25, 12, 0, tzinfo=UTC).timestamp())  # when it happened
+    assert entry.payload["at"] == "2026-09-25T10:00:00+02:00"  # the instant the gate judged

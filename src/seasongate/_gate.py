@@ -220,7 +220,7 @@ class PolicyHook:
         store = self.gate.store
         if store is None or not self.audit:
             return
-        at = self.gate.now()
+        at = self.gate.recorded()
         subject = f"{self.environment}/{self.territory}/{query.version}"
         decision = self._decisions.get((query.version, query.operation))
         if step.status == "denied":
@@ -282,8 +282,11 @@ class GatedExecutor(Generic[T]):
 class Gate:
     """The policy and the store behind every migration: check, guard, wrap, and run them.
 
-    ``environment``/``territory`` are defaults for every call; ``now`` is the clock, called
-    whenever no explicit ``at`` is given (once per migration in a run).
+    ``environment``/``territory`` are defaults for every call; ``now`` is the clock the gate
+    judges by, called whenever no explicit ``at`` is given (once per migration in a run).
+    ``record_clock`` stamps the audit entries (default: ``now``); when a run is judged at a
+    simulated instant (``--at``) it stays the real clock, so the trail says when things
+    really happened while each decision says which instant it judged.
     """
 
     def __init__(
@@ -292,6 +295,7 @@ class Gate:
         store: Store | None = None,
         *,
         now: Clock,
+        record_clock: Clock | None = None,
         environment: str | None = None,
         territory: str | None = None,
         actor: str | None = None,
@@ -299,6 +303,7 @@ class Gate:
         self.policy = policy
         self.store = store
         self.now = now
+        self.recorded = record_clock or now
         self.environment = environment
         self.territory = territory
         self._actor = actor
@@ -378,7 +383,7 @@ class Gate:
         subject = f"{env}/{terr}/{version or '*'}"
         if not decision.allowed:
             if self.store is not None:
-                self.store.append_audit(self.actor(), "decision", subject, decision.to_dict(), moment)
+                self.store.append_audit(self.actor(), "decision", subject, decision.to_dict(), self.recorded())
             raise GateDenied(denial_message(decision), decision)
         action = "migration.rollback" if operation == "rollback" else "migration.apply"
         self._claim(decision, subject)
@@ -395,7 +400,7 @@ class Gate:
     ) -> None:
         if self.store is None:
             return
-        at = self.now()
+        at = self.recorded()
         override = decision.override
         payload = {
             "environment": decision.environment,
@@ -602,7 +607,7 @@ class Gate:
         if not decision.allowed:
             if self.store is not None:
                 payload = {"command": list(command), "outcome": "denied", "decision": decision.to_dict()}
-                self.store.append_audit(self.actor(), "run", subject, payload, at)
+                self.store.append_audit(self.actor(), "run", subject, payload, self.recorded())
             return RunOutcome(decision, ran=False, exit_code=1, command=command)
         self._claim(decision, subject)
         started = time.perf_counter()
@@ -611,7 +616,7 @@ class Gate:
         except OSError as exc:
             if self.store is not None:
                 payload = {"command": list(command), "outcome": "error", "error": str(exc)}
-                self.store.append_audit(self.actor(), "run", subject, payload, self.now())
+                self.store.append_audit(self.actor(), "run", subject, payload, self.recorded())
             raise InputError(f"cannot run {command[0]!r}: {exc.strerror or exc}") from exc
         seconds = time.perf_counter() - started
         if self.store is not None:
@@ -625,7 +630,7 @@ class Gate:
                 "verdict": decision.verdict,
                 "override_id": override.id if override else None,
             }
-            self.store.append_audit(self.actor(), "run", subject, payload, self.now())
+            self.store.append_audit(self.actor(), "run", subject, payload, self.recorded())
         return RunOutcome(decision, ran=True, exit_code=code, seconds=seconds, signal=sig, command=command)
 
 

@@ -74,6 +74,7 @@ def _version(value: str | Version | None, what: str) -> Version | None:
 def open_gate(
     *,
     now: Callable[[], datetime],
+    record_clock: Callable[[], datetime] | None = None,
     environment: str | None = None,
     territory: str | None = None,
     policy: str | Path | Policy | None = None,
@@ -84,7 +85,9 @@ def open_gate(
     """A :class:`~seasongate._gate.Gate` with the policy covering ``environment`` (or the one
     given) and the override/audit store (``use_store=False``: no overrides, no audit).
 
-    The caller owns the store; close it with ``gate.store.close()`` when done.
+    ``now`` is the clock the gate judges by; ``record_clock`` (default ``now``) stamps the
+    audit entries, the real clock when a run is judged at a simulated instant. The caller
+    owns the store; close it with ``gate.store.close()`` when done.
     """
     loaded = open_policy(policy, environment, project_dir)
     opened: Store | None = None
@@ -92,7 +95,7 @@ def open_gate(
         from seasongate.api._check import _open_store
 
         opened = _open_store(store, project_dir)
-    return Gate(loaded, opened, now=now, environment=environment, territory=territory)
+    return Gate(loaded, opened, now=now, record_clock=record_clock, environment=environment, territory=territory)
 
 
 @contextmanager
@@ -105,11 +108,13 @@ def _gate(
     project_dir: Path | None,
     *,
     use_store: bool,
+    record_clock: Callable[[], datetime] | None = None,
 ) -> Iterator[Gate]:
     from seasongate._store import Store as StoreClass
 
     gate = open_gate(
         now=now,
+        record_clock=record_clock,
         environment=environment,
         territory=territory,
         policy=policy,
@@ -130,6 +135,7 @@ def migrate(
     environment: str,
     territory: str,
     now: Callable[[], datetime],
+    record_clock: Callable[[], datetime] | None = None,
     migrations: Path = MIGRATIONS,
     policy: str | Path | Policy | None = None,
     store: str | Store | None = None,
@@ -153,7 +159,9 @@ def migrate(
     """
     chosen = _dsn(dsn)
     wanted = _version(target, "--target")
-    with _gate(now, environment, territory, policy, store, project_dir, use_store=use_store) as gate:
+    with _gate(
+        now, environment, territory, policy, store, project_dir, use_store=use_store, record_clock=record_clock
+    ) as gate:
         return gate.migrate(
             chosen,
             migrations,
@@ -173,6 +181,7 @@ def rollback(
     environment: str,
     territory: str,
     now: Callable[[], datetime],
+    record_clock: Callable[[], datetime] | None = None,
     migrations: Path = MIGRATIONS,
     policy: str | Path | Policy | None = None,
     store: str | Store | None = None,
@@ -186,7 +195,9 @@ def rollback(
     chosen = _dsn(dsn)
     wanted = _version(to, "--to")
     assert wanted is not None
-    with _gate(now, environment, territory, policy, store, project_dir, use_store=use_store) as gate:
+    with _gate(
+        now, environment, territory, policy, store, project_dir, use_store=use_store, record_clock=record_clock
+    ) as gate:
         return gate.rollback(chosen, migrations, to=wanted, dry_run=dry_run, options=options, progress=progress)
 
 
@@ -260,6 +271,7 @@ def run(
     environment: str,
     territory: str,
     now: Callable[[], datetime],
+    record_clock: Callable[[], datetime] | None = None,
     migration: str | None = None,
     risk: str | None = None,
     duration: str | int | None = None,
@@ -278,5 +290,7 @@ def run(
     request = build_request(
         environment=environment, territory=territory, migration=migration, risk=risk, duration=duration
     )
-    with _gate(now, environment, territory, policy, store, project_dir, use_store=use_store) as gate:
+    with _gate(
+        now, environment, territory, policy, store, project_dir, use_store=use_store, record_clock=record_clock
+    ) as gate:
         return gate.run_command(list(command), migration=request.version, risk=request.risk, duration=request.duration)

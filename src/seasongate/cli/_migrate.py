@@ -37,10 +37,15 @@ def _seconds(text: str, option: str) -> float:
         raise InputError(f"{option}: {exc}") from exc
 
 
+def _real_clock() -> datetime:
+    return datetime.now(UTC)
+
+
 def _clock(at: str | None, policy: Any, territory: str) -> tuple[Callable[[], datetime], str | None]:
-    """The system clock, or one that starts at ``--at`` and runs at real speed."""
+    """The system clock, or one that starts at ``--at`` and runs at real speed (the gate
+    judges by it; audit entries keep the real time)."""
     if at is None:
-        return (lambda: datetime.now(UTC)), None
+        return _real_clock, None
     from seasongate._time import parse_instant
 
     tz = policy.zone(territory)
@@ -301,7 +306,7 @@ def migrate(
     try:
         loaded = _policy(policy, environment)
         now, note = _clock(at, loaded, territory)
-        report = api.migrate(
+        report = api.migrate( record_clock=_real_clock,
             dsn=dsn, environment=environment, territory=territory, now=now,
             migrations=Path(migrations), policy=loaded, store=store, target=target,
             classes=list(classes) or None, dry_run=dry_run, retry_incomplete=retry_incomplete,
@@ -354,7 +359,7 @@ def rollback(
     try:
         loaded = _policy(policy, environment)
         now, note = _clock(at, loaded, territory)
-        report = api.rollback(
+        report = api.rollback( record_clock=_real_clock,
             dsn=dsn, to=to, environment=environment, territory=territory, now=now,
             migrations=Path(migrations), policy=loaded, store=store, dry_run=dry_run,
             options=_options(table, lock_wait, lock_timeout, statement_timeout, lock_retries),
@@ -583,6 +588,7 @@ def run(
         now, note = _clock(at, loaded, territory)
         outcome = api.run(
             argv,
+            record_clock=_real_clock,
             environment=environment,
             territory=territory,
             now=now,
