@@ -166,9 +166,13 @@ def check(
     store: str | Store | None = None,
     project_dir: Path | None = None,
     use_store: bool = True,
+    recorded_at: datetime | None = None,
 ) -> Decision:
     """May this migration run at ``at``? Consults the active overrides in the store and
-    records the decision in the audit trail (``use_store=False`` skips both)."""
+    records the decision in the audit trail (``use_store=False`` skips both).
+
+    The audit entry is stamped ``recorded_at`` (default ``at``): the real time when ``at``
+    is a simulated instant."""
     loaded = open_policy(policy, environment, project_dir)
     request = build_request(
         environment=environment, territory=territory, migration=migration,
@@ -178,7 +182,7 @@ def check(
         decision = loaded.evaluate(request, at, _grants(opened, request, at))
         if opened is not None:
             subject = f"{environment}/{territory}/{request.version or '*'}"
-            opened.append_audit(opened.identity(), "decision", subject, decision.to_dict(), at)
+            opened.append_audit(opened.identity(), "decision", subject, decision.to_dict(), recorded_at or at)
     return decision
 
 

@@ -93,7 +93,7 @@ def check(environment: str, territory: str, policy: str | None, migration: str |
     decision = api.check(
         environment=environment, territory=territory, at=moment, migration=migration, risk=risk,
         duration=duration, operation="rollback" if rollback else "apply", policy=loaded,
-        store=store, use_store=not no_store,
+        store=store, use_store=not no_store, recorded_at=_now(),
     )  # fmt: skip
     if note:
         decision = replace(decision, notes=(*decision.notes, note))
