@@ -267,16 +267,19 @@ def test_single_use_override_lifts_the_blackout_once(
     try:
         g = gate(policy, store, fixed(OKTOBERFEST_SATURDAY_NIGHT))
         report = g.migrate(pg_dsn, MIGRATIONS, target=Version.parse("V215"), options=OPTIONS)
+        # One run: spent as V214 starts, and the run goes on using it up to its target.
         assert [(str(s.version), s.status, s.override_id) for s in report.steps] == [
             ("V214", "applied", record.id),
-            ("V215", "denied", None),
+            ("V215", "applied", record.id),
         ]
-        assert store.active_grants("production", "DE", now) == []  # consumed by V214
-        # Spent as V214 starts, so V215 (asked next) finds the blackout again.
-        assert actions(store)[-3:] == ["override.consume", "migration.apply", "decision"]
+        assert store.active_grants("production", "DE", now) == []
+        assert actions(store)[-3:] == ["override.consume", "migration.apply", "migration.apply"]
+        # The next run finds the blackout again.
+        again = g.migrate(pg_dsn, MIGRATIONS, target=Version.parse("V216"), options=OPTIONS)
+        assert [(str(s.version), s.status) for s in again.steps] == [("V216", "denied")]
     finally:
         store.close()
-    assert history(pg_dsn) == [("214", "SQL", True, "allow", record.id)]
+    assert history(pg_dsn) == [("214", "SQL", True, "allow", record.id), ("215", "SQL", True, "allow", record.id)]
 
 
 @pytest.mark.postgres

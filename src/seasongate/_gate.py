@@ -44,7 +44,7 @@ from seasongate._executor import (
     run_rollback,
     scan,
 )
-from seasongate._policy._decision import Decision, Request
+from seasongate._policy._decision import Decision, OverrideGrant, Request
 from seasongate._time import from_ts, parse_duration, to_ts
 from seasongate._versions import Version, parse_migration_ref
 
@@ -197,6 +197,7 @@ class PolicyHook:
         self.audit = audit
         self.database = database
         self._decisions: dict[tuple[Version, str], Decision] = {}
+        self._claimed: list[OverrideGrant] = []
 
     def ask(self, query: GateQuery) -> GateAnswer:
         """Evaluate the policy for this script now."""
@@ -208,11 +209,16 @@ class PolicyHook:
             duration=query.duration,
             operation=query.operation,
             description=query.migration.description,
+            claimed=self._claimed,
         )
         self._decisions[(query.version, query.operation)] = decision
-        if self.audit and decision.allowed:
-            # Claimed before the script runs, so two runs can never both use it.
+        override = decision.override
+        if self.audit and decision.allowed and override is not None and override not in self._claimed:
+            # Spent as the run's first script starts, so no other run can use it; this run
+            # goes on using it for the rest of its scripts.
             self.gate._claim(decision, f"{self.environment}/{self.territory}/{query.version}")
+            if override.single_use:
+                self._claimed.append(override)
         return answer_of(decision)
 
     def record(self, query: GateQuery, answer: GateAnswer, step: StepResult) -> None:
@@ -339,16 +345,18 @@ class Gate:
         operation: str = "apply",
         description: str | None = None,
         at: datetime | None = None,
+        claimed: Sequence[OverrideGrant] = (),
     ) -> Decision:
         """May ``migration`` (a version, file name or migration object; None: anything) run
-        at ``at`` (default ``now()``)? Reads the store's active overrides; writes nothing."""
+        at ``at`` (default ``now()``)? Reads the store's active overrides; writes nothing.
+        ``claimed`` are single-use grants this run already spent and may go on using."""
         env, terr = self._scope(environment, territory)
         version, from_name = _version_of(migration)
         moment = at if at is not None else self.now()
         to_ts(moment)  # refuses a naive datetime
         request = Request(env, terr, version, risk, _seconds(duration), operation, description or from_name)
         grants = [] if self.store is None else self.store.active_grants(env, terr, moment)
-        return self.policy.evaluate(request, moment, grants)
+        return self.policy.evaluate(request, moment, [*grants, *claimed])
 
     @contextmanager
     def guard(
