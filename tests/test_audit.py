@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import sqlite3
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -210,3 +211,41 @@ def test_override_operations_are_audited_with_their_actor(actors: Actors) -> Non
     assert entries[0].payload["rules"] == ["seasonal-blackout"]
     assert entries[1].payload == {"comment": "fine", "approvals": 1, "required": 1}
     assert entries[2].payload == {"subject": "migrate production/DE V226"}
+
+
+@pytest.mark.parametrize(
+    "tamper",
+    [
+        "DELETE FROM {meta} WHERE key = 'audit_head'",
+        "UPDATE {meta} SET value = 'garbage' WHERE key = 'audit_head'",
+    ],
+    ids=["head-deleted", "head-garbled"],
+)
+def test_an_append_never_papers_over_a_cut_trail(actors: Actors, tamper: str) -> None:
+    from seasongate._errors import StoreError
+
+    entries = _fill(actors)
+    _raw(actors, "DELETE FROM {audit} WHERE seq = ?", (entries[-1].seq,))
+    _raw(actors, tamper)
+    assert _verify(actors)[0] == 1
+    with actors.open(CI_USER) as store, pytest.raises(StoreError, match="does not end where seasongate left it"):
+        store.append_audit(CI_USER, "decision", "production/DE/V300", {}, AT + timedelta(hours=1))
+    assert _verify(actors)[0] == 1  # still broken: nothing repaired it
+    with actors.open(CI_USER) as store:
+        assert len(store.audit_entries()) == len(entries) - 1
+
+
+def test_garbled_rows_are_one_clear_error_not_a_traceback(tmp_path: Path) -> None:
+    """SQLite stores times as text, so a hand edit can garble one."""
+    from seasongate._store import open_store
+
+    path = tmp_path / "s.db"
+    store = open_store(f"sqlite:///{path}", tmp_path)
+    for i in range(3):
+        store.append_audit(CI_USER, "decision", f"production/DE/V{226 + i}", {}, AT + timedelta(minutes=i))
+    store.close()
+    with sqlite3.connect(path) as conn:
+        conn.execute("UPDATE audit SET at = 'garbage' WHERE seq = 2")
+    result = CliRunner().invoke(main, ["audit", "verify", "--store", f"sqlite:///{path}"])
+    assert result.exit_code == 2
+    assert "unreadable data" in result.stderr and "Traceback" not in result.stderr

@@ -100,6 +100,9 @@ def test_github_format_annotations_and_step_summary(tmp_path: Path) -> None:
         (["-m", "X226"], "invalid migration version 'X226'"),
         (["--at", "tomorrow"], "invalid time 'tomorrow'"),
         (["--policy", "nope.yaml"], "policy file nope.yaml does not exist"),
+        (["-m", ""], "invalid migration version ''"),  # an unset $MIGRATION must not mean "anything"
+        (["-m", "V٣"], "invalid migration version 'V٣'"),
+        (["-m", "migrations/V999__missing.sql"], "migration file migrations/V999__missing.sql does not exist"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(args: list[str], message: str) -> None:

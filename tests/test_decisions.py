@@ -163,3 +163,12 @@ def _fields(grant: OverrideGrant) -> dict[str, Any]:
     from dataclasses import fields
 
     return {f.name: getattr(grant, f.name) for f in fields(grant)}
+
+
+def test_a_fractional_start_is_judged_at_both_neighbouring_seconds() -> None:
+    policy = _policy("policies/production.yaml")
+    request = Request("production", "DE", Version.parse("V226"), duration=15 * 60)
+    # A 15-minute run from 05:45:00 ends exactly when business hours begin; half a second
+    # later it would run into them.
+    assert policy.evaluate(request, datetime.fromisoformat("2026-10-07T05:45:00+02:00")).allowed
+    assert not policy.evaluate(request, datetime.fromisoformat("2026-10-07T05:45:00.5+02:00")).allowed

@@ -19,7 +19,8 @@ _EPOCH_NAIVE = datetime(1970, 1, 1)  # noqa: DTZ001 - wall-clock arithmetic only
 _SECOND = timedelta(seconds=1)
 
 _DURATION_RE = re.compile(
-    r"^\s*(?:(?P<d>\d+)\s*d)?\s*(?:(?P<h>\d+)\s*h)?\s*(?:(?P<m>\d+)\s*m(?:in)?)?\s*(?:(?P<s>\d+)\s*s)?\s*$"
+    r"^\s*(?:(?P<d>\d+)\s*d)?\s*(?:(?P<h>\d+)\s*h)?\s*(?:(?P<m>\d+)\s*m(?:in)?)?\s*(?:(?P<s>\d+)\s*s)?\s*$",
+    re.ASCII,
 )
 
 
@@ -35,7 +36,7 @@ def parse_duration(text: str | int) -> int:
             raise InputError(f"invalid duration {text!r}: must not be negative")
         return text * 60
     raw = str(text).strip()
-    if raw.isdigit():
+    if raw.isascii() and raw.isdigit():
         return int(raw) * 60
     match = _DURATION_RE.match(raw)
     if not raw or not match or not any(match.groupdict().values()):

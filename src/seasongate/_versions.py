@@ -11,8 +11,9 @@ from functools import total_ordering
 
 from seasongate._errors import InputError
 
-_VERSION_RE = re.compile(r"^[Vv]?(\d+(?:[._]\d+)*)$")
-FILE_RE = re.compile(r"^(?P<prefix>[VU])(?P<version>\d+(?:[._]\d+)*)__(?P<description>.+)\.sql$")
+# ASCII digits only: int() would also read "٣" (Arabic-Indic three) as 3.
+_VERSION_RE = re.compile(r"^[Vv]?([0-9]+(?:[._][0-9]+)*)$")
+FILE_RE = re.compile(r"^(?P<prefix>[VU])(?P<version>[0-9]+(?:[._][0-9]+)*)__(?P<description>.+)\.sql$")
 
 
 @total_ordering
@@ -49,7 +50,13 @@ def parse_migration_ref(text: str) -> tuple[Version, str | None]:
 
     Returns the version and, for a file name, its description.
     """
-    name = text.strip().replace("\\", "/").rsplit("/", 1)[-1]
+    raw = text.strip().replace("\\", "/")
+    name = raw.rsplit("/", 1)[-1]
+    if "/" in raw and name.lower().endswith(".sql"):
+        from pathlib import Path
+
+        if not Path(text.strip()).is_file():
+            raise InputError(f"migration file {text.strip()} does not exist")
     match = FILE_RE.match(name)
     if match:
         return Version.parse(match.group("version")), match.group("description")

@@ -363,6 +363,12 @@ class Policy:
         ``overrides`` are the store's active, approved grants; those covering the request lift
         the overridable deny rules they name while they are valid.
         """
+        if isinstance(at, datetime) and at.microsecond:
+            # Instants are whole seconds; a fractional start is judged at both neighbours
+            # and allowed only if both are (fail closed at an edge).
+            early = self.evaluate(request, to_ts(at), overrides)
+            late = self.evaluate(request, to_ts(at) + 1, overrides)
+            return early if early.allowed == late.allowed or not early.allowed else late
         ts = at if isinstance(at, int) else to_ts(at)
         info = self._resolve(request)
         state = self._state(request.territory, ts)

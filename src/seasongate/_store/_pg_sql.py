@@ -112,6 +112,8 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     v_last seasongate.audit;
+    v_found boolean;
+    v_head text;
     v_seq bigint := 1;
     v_prev text := repeat('0', 64);
     v_hash text;
@@ -125,7 +127,15 @@ BEGIN
     -- Appends queue here; readers (ACCESS SHARE) are not blocked.
     LOCK TABLE seasongate.audit IN EXCLUSIVE MODE;
     SELECT * INTO v_last FROM seasongate.audit ORDER BY seq DESC LIMIT 1;
-    IF FOUND THEN
+    v_found := FOUND;
+    SELECT value INTO v_head FROM seasongate.meta WHERE key = 'audit_head';
+    -- Never paper over entries deleted or changed behind seasongate's back.
+    IF v_head IS DISTINCT FROM (CASE WHEN v_found THEN v_last.seq::text || ':' || v_last.hash END) THEN
+        RAISE EXCEPTION 'the audit trail does not end where seasongate left it (changed outside '
+            'seasongate); nothing was written. Run seasongate audit verify.'
+            USING ERRCODE = 'data_corrupted';
+    END IF;
+    IF v_found THEN
         v_seq := v_last.seq + 1;
         v_prev := v_last.hash;
     END IF;

@@ -194,6 +194,8 @@ class PostgresStore(Store):
                 # Refusals by the rules in the functions (P0001), or by the grants (42501).
                 raise OverrideError(message) from exc
             raise StoreError(f"PostgreSQL store {self.url}: {doing} failed: {message}") from exc
+        except (ValueError, TypeError) as exc:
+            raise StoreError(f"PostgreSQL store {self.url}: {doing} failed: unreadable data: {exc}") from exc
 
     def schema_version(self) -> int:
         """The schema version in the database."""

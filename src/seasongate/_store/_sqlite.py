@@ -247,6 +247,9 @@ class SQLiteStore(Store):
             yield
         except sqlite3.Error as exc:
             raise StoreError(f"SQLite store {self.path}: {doing} failed: {exc}") from exc
+        except (ValueError, TypeError) as exc:
+            # A row that seasongate did not write (a garbled time, head or version).
+            raise StoreError(f"SQLite store {self.path}: {doing} failed: unreadable data: {exc}") from exc
 
     def schema_version(self) -> int:
         """The schema version in the file."""
@@ -270,8 +273,18 @@ class SQLiteStore(Store):
         self, conn: sqlite3.Connection, actor: str, action: str, subject: str,
         payload: Mapping[str, Any], at: int,
     ) -> AuditEntry:  # fmt: skip
-        """Extend the chain; the caller holds the write lock (``_write``)."""
+        """Extend the chain; the caller holds the write lock (``_write``).
+
+        Refuses when the trail does not end where seasongate left it (the stored head): an
+        append must never paper over entries deleted or changed behind its back."""
         row = conn.execute("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
+        head = conn.execute("SELECT value FROM meta WHERE key = 'audit_head'").fetchone()
+        expected = None if row is None else f"{int(row[0])}:{row[1]}"
+        if (None if head is None else str(head[0])) != expected:
+            raise StoreError(
+                f"SQLite store {self.path}: the audit trail does not end where seasongate left it "
+                "(changed outside seasongate); nothing was written. Run `seasongate audit verify`."
+            )
         seq, prev = (1, GENESIS) if row is None else (int(row[0]) + 1, str(row[1]))
         text = payload_json(payload)
         digest = entry_hash(seq, at, actor, action, subject, text, prev)

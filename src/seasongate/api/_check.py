@@ -101,7 +101,7 @@ def build_request(
     """
     version = None
     description = None
-    if migration:
+    if migration is not None:  # "" is a mistake (an unset variable), never "no migration"
         version, description = parse_migration_ref(migration)
         path = Path(migration)
         if path.suffix == ".sql" and path.is_file():
