@@ -195,3 +195,21 @@ def test_policy_errors_name_file_line_and_field(tmp_path: Path) -> None:
         "p.yaml:17:15: rules[1].override: only deny rules can be overridden",
         "p.yaml:20:45: rules[2].when.versions: the versions lie in none of the rule's classes: the rule can never match",
     ]  # fmt: skip
+
+
+def test_validate_warns_about_an_override_role_nobody_holds(tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    from seasongate.api import validate
+
+    shutil.copytree(CALENDARS, tmp_path / "calendars")
+    (tmp_path / "policies").mkdir()
+    text = (CALENDARS.parent / "policies" / "production.yaml").read_text(encoding="utf-8")
+    path = tmp_path / "policies" / "p.yaml"
+    path.write_text(
+        text.replace("role: release_manager, max_validity: 72h", "role: dba, max_validity: 72h"), encoding="utf-8"
+    )
+    report = validate([path], at=datetime(2026, 11, 25, tzinfo=UTC))
+    assert report.errors == []
+    assert [w.field for w in report.warnings] == ["rules.seasonal-blackout.override.role"]
+    assert not report.ok(strict=True)

@@ -219,7 +219,7 @@ class Policy:
         else:
             first, last = max(first, MIN_YEAR), min(last, MAX_YEAR)
             if not MIN_YEAR <= year <= MAX_YEAR:
-                raise HorizonError(f"{iso(at)} is outside {MIN_YEAR}-{MAX_YEAR}, the years calendars answer")
+                raise HorizonError(f"{iso(at, tz)} is outside {MIN_YEAR}-{MAX_YEAR}, the years calendars answer")
             index = build_index(self.calendars[territory], first, last)
             self.indexes = {k: v for k, v in self.indexes.items() if k[0] != territory}
             self.indexes[(territory, first, last)] = index

@@ -150,6 +150,10 @@ class Store(ABC):
 
 def resolve_url(url: str | None, project_dir: Path) -> str:
     """The store URL to use: ``url``, else ``$SEASONGATE_STORE``, else the default SQLite file."""
+    if url is not None and not url.strip():
+        from seasongate._errors import InputError
+
+        raise InputError("--store is empty: give sqlite:///path or postgresql://... (or leave it out)")
     chosen = (url or "").strip() or os.environ.get(STORE_ENV, "").strip()
     if chosen:
         return chosen

@@ -327,7 +327,7 @@ def windows(
     from seasongate._calendar import KINDS, Selector, build_index, load_calendar
 
     if end <= start:
-        raise InputError(f"the range is empty: --to {end} is not after --from {start}")
+        raise InputError(f"the range is empty: it ends ({end - timedelta(days=1)}, inclusive) before --from {start}")
     for kind in kinds:
         if kind not in KINDS:
             raise InputError(f"unknown kind {kind!r} (known: {', '.join(KINDS)})")

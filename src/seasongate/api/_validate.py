@@ -108,6 +108,16 @@ def _policy_warnings(policy: Policy, at: datetime) -> list[ConfigError]:
     out: list[ConfigError] = []
     ts = to_ts(at)
     for rule in policy.rules:
+        if rule.override is not None and not policy.role_members(rule.override.role):
+            out.append(
+                _warning(
+                    rule.source,
+                    f"rules.{rule.name}.override.role",
+                    f"role {rule.override.role!r} has no roster in this policy (roles: or release_managers:): "
+                    f"with a SQLite store nobody can approve; PostgreSQL uses membership of "
+                    f"seasongate_{rule.override.role}",
+                )
+            )
         if not rule.temporal:
             continue
         territories = sorted(rule.territories or policy.territories)
