@@ -49,9 +49,9 @@ def migrate(
         return run_migrations(session, plan, hook or AllowAll())  # type: ignore[arg-type]
 
 
-def rollback(dsn: str, directory: Path, to: str) -> MigrateReport:
+def rollback(dsn: str, directory: Path, to: str, *, retry_incomplete: bool = False) -> MigrateReport:
     with open_session(dsn, FAST) as session:
-        plan = build_plan(scan(directory), session.history())
+        plan = build_plan(scan(directory), session.history(), retry_incomplete=retry_incomplete)
         plan.check()
         return run_rollback(session, plan, AllowAll(), to=Version.parse(to))
 
@@ -416,3 +416,28 @@ def test_a_failing_audit_stops_the_run_after_the_migration(pg_dsn: str, tmp_path
     assert [str(p.version) for p in report.pending] == ["V2"]
     assert "V1__a.sql: applied, but recording it (audit trail, override) failed: disk full" in (report.error or "")
     assert table_exists(pg_dsn, "a") and not table_exists(pg_dsn, "b")
+
+
+def test_an_unfinished_non_transactional_undo_is_named_and_can_be_retried(pg_dsn: str, tmp_path: Path) -> None:
+    files = {
+        "V1__base.sql": "CREATE TABLE u1 (id int);\n",
+        "U1__base.sql": "DROP TABLE u1;\n",
+        "V2__idx.sql": "-- seasongate: transaction=false\nCREATE INDEX CONCURRENTLY u1_idx ON u1 (id);\n",
+        "U2__idx.sql": "-- seasongate: transaction=false\nDROP INDEX CONCURRENTLY u1_idx;\nDROP TABLE nope;\n",
+    }
+    directory = folder(tmp_path, files)
+    assert migrate(pg_dsn, directory).status == "ok"
+    assert rollback(pg_dsn, directory, "V1").status == "failed"
+    # Neither migrate nor a plain rollback goes on; the problem names the undo script.
+    with pytest.raises(ValidationError, match=r"U2__idx.sql \(transaction=false\) started undoing V2"):
+        migrate(pg_dsn, directory)
+    with pytest.raises(ValidationError, match="run rollback --retry-incomplete"):
+        rollback(pg_dsn, directory, "V1")
+    # Made safe to re-run, the undo is retried; migrate never re-applied V2 on top.
+    (directory / "U2__idx.sql").write_text(
+        "-- seasongate: transaction=false\nDROP INDEX CONCURRENTLY IF EXISTS u1_idx;\n", encoding="utf-8"
+    )
+    retried = rollback(pg_dsn, directory, "V1", retry_incomplete=True)
+    assert [(str(s.version), s.status) for s in retried.steps] == [("V2", "rolled back")]
+    with psycopg.connect(pg_dsn) as conn:
+        assert conn.execute("SELECT to_regclass('u1_idx')").fetchone() == (None,)

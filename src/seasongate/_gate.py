@@ -524,6 +524,7 @@ class Gate:
         environment: str | None = None,
         territory: str | None = None,
         dry_run: bool = False,
+        retry_incomplete: bool = False,
         options: ExecutorOptions | None = None,
         progress: Progress | None = None,
     ) -> MigrateReport:
@@ -533,7 +534,7 @@ class Gate:
         session = PostgresSession(dsn, options)
         session.open(lock=not dry_run, create=not dry_run)
         try:
-            plan = self._plan(session, migrations, target=None, classes=None, retry_incomplete=False)
+            plan = self._plan(session, migrations, target=None, classes=None, retry_incomplete=retry_incomplete)
             plan.check()
             hook = self.hook(environment=env, territory=terr, audit=not dry_run, database=_database_name(dsn))
             return run_rollback(None if dry_run else session, plan, hook, to=to, dry_run=dry_run, progress=progress)

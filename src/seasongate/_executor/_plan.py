@@ -152,7 +152,9 @@ def _fold(rows: Sequence[HistoryRow]) -> dict[Version, tuple[str, HistoryRow]]:
             if row.success:
                 state[row.version] = ("undone", row)
             elif not row.transactional or row.execution_time is None:
-                state[row.version] = ("incomplete", row)
+                # A non-transactional undo that did not finish: the migration may be half
+                # undone. It is not pending (migrate must not apply it again on top).
+                state[row.version] = ("undo incomplete", row)
     return state
 
 
@@ -205,6 +207,21 @@ def build_plan(
             else:
                 entries.append(Entry(version, description, "applied", script, row))
             continue
+        if state == "undo incomplete":
+            assert row is not None
+            if retry_incomplete:
+                # Counts as applied again, so that rollback retries its undo script.
+                entries.append(Entry(version, description, "undo incomplete", script, row))
+            else:
+                problem = (
+                    f"{row.script} (transaction=false) started undoing {version} on "
+                    f"{row.installed_on:%Y-%m-%d %H:%M} and did not finish; the migration may be "
+                    "half undone. Check the database, make the undo script safe to re-run, then "
+                    "run rollback --retry-incomplete"
+                )
+                entries.append(Entry(version, description, "undo incomplete", script, row, problem))
+                problems.append(problem)
+            continue
         if script is None:
             # Undone or failed and since deleted: nothing to do.
             entries.append(Entry(version, description, state, None, row))
@@ -229,7 +246,8 @@ def build_plan(
             problems.append(problem)
             continue
         shown = "pending" if state in ("pending", "undone") else state
-        entries.append(Entry(version, description, shown, script, row))
+        # An undone migration is pending again: its old installation is history, not state.
+        entries.append(Entry(version, description, shown, script, None if state == "undone" else row))
         if target is None or version <= target:
             pending.append(script)
     for number, declared in folder.gaps():
@@ -239,7 +257,12 @@ def build_plan(
     applied = tuple(
         v
         for v, _ in sorted(
-            ((v, row.installed_rank) for v, (s, row) in folded.items() if s == "applied"), key=lambda item: item[1]
+            (
+                (v, row.installed_rank)
+                for v, (s, row) in folded.items()
+                if s == "applied" or (s == "undo incomplete" and retry_incomplete)
+            ),
+            key=lambda item: item[1],
         )
     )
     return Plan(folder, tuple(rows), tuple(entries), tuple(pending), applied, tuple(problems))

@@ -186,6 +186,7 @@ def rollback(
     policy: str | Path | Policy | None = None,
     store: str | Store | None = None,
     dry_run: bool = False,
+    retry_incomplete: bool = False,
     options: ExecutorOptions | None = None,
     progress: Callable[[StepResult], None] | None = None,
     project_dir: Path | None = None,
@@ -198,7 +199,10 @@ def rollback(
     with _gate(
         now, environment, territory, policy, store, project_dir, use_store=use_store, record_clock=record_clock
     ) as gate:
-        return gate.rollback(chosen, migrations, to=wanted, dry_run=dry_run, options=options, progress=progress)
+        return gate.rollback(
+            chosen, migrations, to=wanted, dry_run=dry_run, retry_incomplete=retry_incomplete,
+            options=options, progress=progress,
+        )  # fmt: skip
 
 
 def info(

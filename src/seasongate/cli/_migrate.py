@@ -323,6 +323,11 @@ def migrate(
 @_executor_options
 @click.option("--to", "to", required=True, help="Undo every applied migration above this version.")
 @click.option("--dry-run", is_flag=True, help="Show what would be undone and the gate's verdicts.")
+@click.option(
+    "--retry-incomplete",
+    is_flag=True,
+    help="Run again an undo script (transaction=false) that started and did not finish.",
+)
 def rollback(
     dsn: str | None,
     migrations: str,
@@ -341,6 +346,7 @@ def rollback(
     *,
     no_store: bool,
     dry_run: bool,
+    retry_incomplete: bool,
 ) -> None:
     """Run the undo scripts (U<version>__*.sql) of the migrations above --to, newest first.
 
@@ -359,9 +365,11 @@ def rollback(
     try:
         loaded = _policy(policy, environment)
         now, note = _clock(at, loaded, territory)
-        report = api.rollback( record_clock=_real_clock,
+        report = api.rollback(
+            record_clock=_real_clock,
             dsn=dsn, to=to, environment=environment, territory=territory, now=now,
             migrations=Path(migrations), policy=loaded, store=store, dry_run=dry_run,
+            retry_incomplete=retry_incomplete,
             options=_options(table, lock_wait, lock_timeout, statement_timeout, lock_retries),
             progress=_progress(fmt), use_store=not no_store,
         )  # fmt: skip
