@@ -248,3 +248,18 @@ def test_new_refuses_an_unknown_class(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="unknown migration class 'hotfix'"):
         create_migration(tmp_path, "x", migration_class="hotfix")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_split_statements_keeps_a_begin_atomic_body_whole() -> None:
+    sql = (
+        "CREATE TABLE t (id int);\n"
+        "CREATE FUNCTION sf() RETURNS int LANGUAGE sql\n"
+        "BEGIN ATOMIC SELECT 1; SELECT CASE WHEN true THEN 2 END; END;\n"
+        "SELECT 3;\n"
+    )
+    texts = [s.text for s in split_statements(sql)]
+    assert texts == [
+        "CREATE TABLE t (id int)",
+        "CREATE FUNCTION sf() RETURNS int LANGUAGE sql\nBEGIN ATOMIC SELECT 1; SELECT CASE WHEN true THEN 2 END; END",
+        "SELECT 3",
+    ]

@@ -2,8 +2,8 @@
 
 It knows what can hide a semicolon: ``--`` and nested ``/* */`` comments, ``'...'`` strings
 (``''`` doubled quotes, ``E'...'`` backslash escapes), ``"..."`` identifiers and ``$tag$...$tag$``
-dollar quotes. It does not know psql meta-commands (``\\i``) nor SQL-standard function bodies
-(``BEGIN ATOMIC ... END``); migrations that need those should put them in a dollar-quoted body.
+dollar quotes, and SQL-standard function bodies (``BEGIN ATOMIC ... END``, with ``CASE ... END``
+inside). It does not know psql meta-commands (``\\i``).
 """
 
 from __future__ import annotations
@@ -81,6 +81,10 @@ def split_statements(sql: str) -> list[Statement]:
                 i = n if close < 0 else close + len(tag)
                 code.append(" $$ $$ ")
                 continue
+        if ch == ";" and _inside_atomic_body("".join(code)):
+            code.append(ch)
+            i += 1
+            continue
         if ch == ";":
             flush(i)
             i += 1
@@ -90,6 +94,27 @@ def split_statements(sql: str) -> list[Statement]:
         i += 1
     flush(n)
     return out
+
+
+_WORD = re.compile(r"[a-z_][a-z0-9_]*")
+
+
+def _inside_atomic_body(code: str) -> bool:
+    """Whether the statement so far has an open ``BEGIN ATOMIC`` body (a ``;`` there does not
+    end the statement, as in psql)."""
+    lowered = code.lower()
+    if "atomic" not in lowered:
+        return False
+    words = _WORD.findall(lowered)
+    depth = 0
+    for prev, word in zip(["", *words], words, strict=False):
+        if word == "atomic" and prev == "begin":
+            depth += 1
+        elif depth and word == "case":
+            depth += 1
+        elif depth and word == "end":
+            depth -= 1
+    return depth > 0
 
 
 def _is_ident(ch: str) -> bool:
