@@ -108,9 +108,8 @@ def _inside_atomic_body(code: str) -> bool:
     words = _WORD.findall(lowered)
     depth = 0
     for prev, word in zip(["", *words], words, strict=False):
-        if word == "atomic" and prev == "begin":
-            depth += 1
-        elif depth and word == "case":
+        opens = (word == "atomic" and prev == "begin") or (depth > 0 and word == "case")
+        if opens:
             depth += 1
         elif depth and word == "end":
             depth -= 1
