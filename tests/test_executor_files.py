@@ -263,3 +263,13 @@ def test_split_statements_keeps_a_begin_atomic_body_whole() -> None:
         "CREATE FUNCTION sf() RETURNS int LANGUAGE sql\nBEGIN ATOMIC SELECT 1; SELECT CASE WHEN true THEN 2 END; END",
         "SELECT 3",
     ]
+
+
+@pytest.mark.parametrize(
+    "dsn",
+    ["postgresql://u:S3CRET%ZZ@/a?host=/nowhere", "host=/nowhere dbname=a user=u password=S3CRET%ZZ"],
+)
+def test_connection_errors_never_show_the_password(dsn: str) -> None:
+    from seasongate._executor._postgres import redact
+
+    assert redact('invalid percent-encoded token: "S3CRET%ZZ"', dsn) == 'invalid percent-encoded token: "***"'

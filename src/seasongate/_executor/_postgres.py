@@ -134,7 +134,20 @@ def _connect(dsn: str, options: ExecutorOptions, purpose: str) -> psycopg.Connec
             application_name=f"{options.application_name} {purpose}",
         )
     except psycopg.Error as exc:
-        raise MigrationError(f"cannot connect to the database: {_err_text(exc)}") from exc
+        raise MigrationError(f"cannot connect to the database: {redact(_err_text(exc), dsn)}") from exc
+
+
+_URL_PASSWORD = re.compile(r"^[a-z][a-z0-9+.-]*://[^:/@?#]*:([^@/?#]*)@", re.IGNORECASE)
+_KV_PASSWORD = re.compile(r"\bpassword\s*=\s*('(?:[^'\\]|\\.)*'|\S+)", re.IGNORECASE)
+
+
+def redact(message: str, dsn: str) -> str:
+    """``message`` without the password of ``dsn`` (libpq may quote a DSN it cannot parse)."""
+    secrets = [m.group(1) for m in (_URL_PASSWORD.match(dsn.strip()), _KV_PASSWORD.search(dsn)) if m]
+    for secret in secrets:
+        if secret:
+            message = message.replace(secret, "***")
+    return message
 
 
 class PostgresSession:
