@@ -231,7 +231,8 @@ def _summary(report: Any) -> str:
         lines.append(f"Stopped: {stop.reason}.")
     lines.append(f"{verb.capitalize()}: {', '.join(done) if done else 'none'}.")
     if report.pending:
-        lines.append(f"Still pending: {', '.join(str(p.version) for p in report.pending)}.")
+        left = "Still pending" if report.operation == "migrate" else "Not rolled back (still applied)"
+        lines.append(f"{left}: {', '.join(str(p.version) for p in report.pending)}.")
     return "\n".join(lines)
 
 
