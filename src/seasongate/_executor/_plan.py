@@ -196,11 +196,13 @@ def build_plan(
                 entries.append(Entry(version, description, "missing", None, row, problem))
                 problems.append(problem)
             elif _changed(script, row):
+                same_crc = row.checksum == script.checksum
+                was = f"sha256 {(row.sha256 or '')[:12]}" if same_crc else f"checksum {row.checksum}"
+                now = f"sha256 {script.sha256[:12]}" if same_crc else f"{script.checksum}"
                 problem = (
                     f"{script.name} was changed after it was applied on "
-                    f"{row.installed_on:%Y-%m-%d %H:%M} (checksum {row.checksum} -> "
-                    f"{script.checksum}); restore it and put the change in a new "
-                    "migration"
+                    f"{row.installed_on:%Y-%m-%d %H:%M %Z} ({was} -> {now}); restore it and put the "
+                    "change in a new migration"
                 )
                 entries.append(Entry(version, description, "changed", script, row, problem))
                 problems.append(problem)
