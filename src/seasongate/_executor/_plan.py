@@ -110,12 +110,13 @@ class Plan:
             raise ValidationError(self.problems)
 
     def estimate(self, version: Version, kind: str = SQL) -> int | None:
-        """Seconds an earlier execution of ``version`` took (the longest, with 50% headroom,
-        at least one second); None when there is none in the history."""
+        """Seconds an earlier successful execution of ``version`` took (the longest, with 50%
+        headroom, at least one second); None when there is none in the history. Failed runs
+        do not count: one that broke off at its first statement says nothing of the length."""
         times = [
             r.execution_time
             for r in self.rows
-            if r.version == version and r.type == kind and r.execution_time is not None
+            if r.version == version and r.type == kind and r.success and r.execution_time is not None
         ]
         if not times:
             return None
