@@ -103,7 +103,7 @@ def test_request_two_approvals_then_check_allows(run: Run, actors: Actors) -> No
     assert table[0].split()[:3] == ["ID", "STATUS", "ENV"]
     assert table[1].split()[:4] == [oid, "active", "production", "DE"]
     shown = run(LEA, "override", "show", oid).stdout
-    assert f"approved:           {JONAS} at 2026-09-25T08:00:00+00:00: checked with ops" in shown
+    assert f"approved:           {JONAS} at 2026-09-25T10:00:00+02:00: checked with ops" in shown
     assert "needs:              2 approval(s) from release_manager (max validity 12h)" in shown
 
     verify = run(LEA, "audit", "verify")
@@ -136,7 +136,7 @@ def test_reject(run: Run) -> None:
     assert result.exit_code == 0 and "[rejected]" in result.stdout
     shown = json.loads(run(LEA, "override", "show", oid, "--format", "json").stdout)
     assert shown["status"] == "rejected"
-    assert shown["rejected"] == {"by": LEA, "at": "2026-09-25T08:00:00+00:00",
+    assert shown["rejected"] == {"by": LEA, "at": "2026-09-25T10:00:00+02:00",
                                  "reason": "use the rollback"}  # fmt: skip
     late = run(JONAS, "override", "approve", oid)
     assert late.exit_code == 2 and "is rejected and can no longer be approved" in late.stderr

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, tzinfo
 from typing import Any
 
 from seasongate._errors import InputError, OverrideError
@@ -182,13 +183,17 @@ class OverrideRecord:
             single_use=self.single_use,
         )
 
-    def to_dict(self, at: int) -> dict[str, Any]:
-        """The stable JSON form, with the status at ``at``."""
+    def to_dict(self, at: int, tz: tzinfo = UTC) -> dict[str, Any]:
+        """The stable JSON form, with the status at ``at`` and instants in ``tz`` (the
+        territory's zone where the caller knows it)."""
+
+        def when(ts: int) -> str:
+            return iso(ts, tz)
 
         def closure(event: Closure | None, note: str) -> dict[str, Any] | None:
             if event is None:
                 return None
-            return {"by": event.by, "at": iso(event.at), note: event.note}
+            return {"by": event.by, "at": when(event.at), note: event.note}
 
         return {
             "id": self.id,
@@ -197,8 +202,8 @@ class OverrideRecord:
             "territory": self.territory,
             "versions": format_versions(self.versions),
             "rules": list(self.rules),
-            "valid_from": iso(self.valid_from),
-            "valid_until": iso(self.valid_until),
+            "valid_from": when(self.valid_from),
+            "valid_until": when(self.valid_until),
             "requester": self.requester,
             "reason": self.reason,
             "ticket": self.ticket,
@@ -206,8 +211,8 @@ class OverrideRecord:
             "approvals_required": self.approvals_required,
             "roles": list(self.roles),
             "max_validity": format_duration(self.max_validity),
-            "created_at": iso(self.created_at),
-            "approvals": [{"approver": a.approver, "at": iso(a.at), "comment": a.comment} for a in self.approvals],
+            "created_at": when(self.created_at),
+            "approvals": [{"approver": a.approver, "at": when(a.at), "comment": a.comment} for a in self.approvals],
             "rejected": closure(self.rejected, "reason"),
             "revoked": closure(self.revoked, "reason"),
             "consumed": closure(self.consumed, "subject"),

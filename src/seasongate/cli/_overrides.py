@@ -286,7 +286,7 @@ def list_cmd(*, active_only: bool, fmt: str | None, store: str | None, at_text: 
     ts = to_ts(at)
     records = override_list(at=at, active_only=active_only, store=store)
     if fmt == "json":
-        _json([r.to_dict(ts) for r in records])
+        _json([r.to_dict(ts, _zone(r.environment, r.territory)) for r in records])
         return
     rows = [
         [
@@ -317,7 +317,8 @@ def show_cmd(*, override_id: str, fmt: str | None, store: str | None, at_text: s
     from seasongate.api._overrides import override_show
 
     at = _at(at_text)
-    data = override_show(override_id, store=store).to_dict(to_ts(at))
+    record = override_show(override_id, store=store)
+    data = record.to_dict(to_ts(at), _zone(record.environment, record.territory))
     if fmt == "json":
         _json(data)
         return
