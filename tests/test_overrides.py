@@ -411,7 +411,10 @@ def test_version_ranges_and_any_cover_what_they_say(actors: Actors, production_p
     [
         ({"duration": "4 hours"}, "invalid duration"),
         ({"duration": None, "valid_until": "2026-09-25T25:00"}, "invalid time"),
-        ({"duration": None, "valid_until": "2026-09-25T09:00+02:00"}, "is in the past"),
+        (
+            {"duration": None, "valid_until": "2026-09-25T09:00+02:00"},
+            "--until ends at 2026-09-25T09:00:00.02:00, which is not after now",
+        ),
         ({"duration": None}, "either --until TIME or --for DURATION"),
         ({"valid_until": "2026-09-25T12:00+02:00"}, "either --until TIME or --for DURATION"),
         ({"territory": "AT"}, "unknown territory 'AT'"),

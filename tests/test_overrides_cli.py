@@ -152,7 +152,10 @@ def test_reject(run: Run) -> None:
         (["--for", "4 hours"], "invalid duration '4 hours'"),
         (["--for", "-4h"], "invalid duration"),
         (["--until", "tomorrow"], "invalid time 'tomorrow'"),
-        (["--until", "2026-09-25T09:59+02:00"], "is in the past"),
+        (
+            ["--until", "2026-09-25T09:59+02:00"],
+            "--until ends at 2026-09-25T09:59:00+02:00, which is not after now (2026-09-25T10:00:00+02:00)",
+        ),
         (["--for", "4h", "--from", "2026-09-25T25:00"], "invalid time"),
         (["--for", "4h", "--territory-x"], "No such option"),
         (["--for", "4h", "--rule", "no-testdata-in-production"], "cannot be overridden"),

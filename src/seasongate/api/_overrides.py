@@ -173,14 +173,16 @@ def override_request(
     else:
         assert duration is not None
         end = start + parse_duration(duration)
+    local = pol.zone(territory)
     if end <= now:
-        raise InputError(f"--until {iso(end)} is in the past (it is {iso(now)})")
+        what = "--until" if valid_until is not None else f"--for {duration}"
+        raise InputError(f"{what} ends at {iso(end, local)}, which is not after now ({iso(now, local)})")
 
     chosen = list(dict.fromkeys(r.strip() for r in rules))
     if not chosen:
         chosen, fixed = _denied_overridable(pol, scope, start)
         if not chosen:
-            what = f"{environment}/{territory} {scope.versions_text} at {iso(start)}"
+            what = f"{environment}/{territory} {scope.versions_text} at {iso(start, local)}"
             if fixed:
                 raise OverrideError(f"{what} is denied only by rules that cannot be overridden: {', '.join(fixed)}")
             raise InputError(
