@@ -108,7 +108,9 @@ def answer_of(decision: Decision) -> GateAnswer:
     next_at = None
     if decision.next_allowed_at is not None:
         next_at = from_ts(decision.next_allowed_at, decision.zone)
-    return GateAnswer(decision.allowed, reason, override.id if override else None, next_at, decision)
+    return GateAnswer(
+        decision.allowed, reason, override.id if override else None, next_at, decision, decision.migration.duration
+    )
 
 
 @dataclass(frozen=True, slots=True)

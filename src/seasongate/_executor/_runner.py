@@ -52,6 +52,7 @@ class GateAnswer:
     override_id: str | None = None
     next_allowed_at: datetime | None = None
     detail: Any = None  # the gate's decision: a JSON dict or an object with to_dict()
+    duration: int | None = None  # seconds the gate planned with (the policy default when none was given)
 
     @property
     def verdict(self) -> str:
@@ -228,7 +229,7 @@ def _gate_step(query: GateQuery, answer: GateAnswer, status: str) -> StepResult:
         reason=answer.reason,
         next_allowed_at=answer.next_allowed_at,
         override_id=answer.override_id,
-        duration=query.duration,
+        duration=query.duration if query.duration is not None else answer.duration,
         duration_source=query.duration_source,
         decision=answer.detail,
     )
@@ -247,7 +248,7 @@ def _done_step(query: GateQuery, answer: GateAnswer, applied: Applied, status: s
         reason=answer.reason,
         override_id=answer.override_id,
         installed_rank=applied.installed_rank,
-        duration=query.duration,
+        duration=query.duration if query.duration is not None else answer.duration,
         duration_source=query.duration_source,
         retries=applied.retries,
         decision=answer.detail,
