@@ -235,6 +235,24 @@ def _gate_step(query: GateQuery, answer: GateAnswer, status: str) -> StepResult:
     )
 
 
+def _failed_step(query: GateQuery, answer: GateAnswer, script: str, exc: MigrationFailed) -> StepResult:
+    m = query.migration
+    return StepResult(
+        m.version,
+        m.title,
+        script,
+        query.operation,
+        "failed",
+        answer.verdict,
+        seconds=exc.execution_ms / 1000,
+        override_id=answer.override_id,
+        error=str(exc),
+        duration=query.duration if query.duration is not None else answer.duration,
+        duration_source=query.duration_source,
+        decision=answer.detail,
+    )
+
+
 def _done_step(query: GateQuery, answer: GateAnswer, applied: Applied, status: str) -> StepResult:
     m = query.migration
     return StepResult(
@@ -313,20 +331,7 @@ def run_migrations(
         try:
             applied = session.apply(migration, verdict=answer.verdict, override_id=answer.override_id)
         except MigrationFailed as exc:
-            step = StepResult(
-                migration.version,
-                migration.title,
-                migration.name,
-                APPLY,
-                "failed",
-                answer.verdict,
-                seconds=exc.execution_ms / 1000,
-                override_id=answer.override_id,
-                error=str(exc),
-                duration=query.duration,
-                duration_source=query.duration_source,
-                decision=answer.detail,
-            )
+            step = _failed_step(query, answer, migration.name, exc)
             steps.append(step)
             emit(step)
             failure = _record(hook, query, answer, step)
@@ -425,20 +430,7 @@ def run_rollback(
         try:
             applied = session.undo(migration, undo, verdict=answer.verdict, override_id=answer.override_id)
         except MigrationFailed as exc:
-            step = StepResult(
-                version,
-                migration.title,
-                undo.name,
-                ROLLBACK,
-                "failed",
-                answer.verdict,
-                seconds=exc.execution_ms / 1000,
-                override_id=answer.override_id,
-                error=str(exc),
-                duration=query.duration,
-                duration_source=query.duration_source,
-                decision=answer.detail,
-            )
+            step = _failed_step(query, answer, undo.name, exc)
             steps.append(step)
             emit(step)
             failure = _record(hook, query, answer, step)
