@@ -36,3 +36,22 @@ def test_import_is_light() -> None:
 
 def test_all_matches_the_lazy_export_table() -> None:
     assert set(seasongate.__all__) == set(seasongate._EXPORTS)
+
+
+def test_a_warm_check_imports_nothing_heavy(tmp_path: object) -> None:
+    """``seasongate check`` is on every pipeline's critical path."""
+    import os
+
+    heavy = ("pydantic.main", "holidays", "psycopg", "icalendar", "seasongate._executor", "seasongate._gate")
+    code = (
+        "import sys\n"
+        "sys.argv = ['seasongate', 'check', '--env', 'production', '-t', 'DE', '-m', 'V226',"
+        " '--at', '2026-09-25T10:00+02:00', '--no-store']\n"
+        "from seasongate.cli import main\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        f"print(sorted(m for m in {heavy!r} if m in sys.modules), file=sys.stderr)\n"
+    )
+    env = {**os.environ, "SEASONGATE_CACHE_DIR": str(tmp_path)}
+    subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)  # fills the cache
+    warm = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
+    assert warm.stderr.strip().splitlines()[-1] == "[]"

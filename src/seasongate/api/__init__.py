@@ -6,6 +6,8 @@ argument: nothing below the CLI reads the clock.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from seasongate.api._check import (
     Slot,
     SlotsResult,
@@ -20,18 +22,47 @@ from seasongate.api._check import (
     validate,
     windows,
 )
-from seasongate.api._migrate import info, lint, migrate, new_migration, open_gate, rollback, run
-from seasongate.api._overrides import (
-    ApprovalOutcome,
-    audit_list,
-    audit_verify,
-    override_approve,
-    override_list,
-    override_reject,
-    override_request,
-    override_revoke,
-    override_show,
-)
+
+# The migrate and override commands load their modules (the executor, the gate, the store
+# rules) only when used: ``seasongate check`` imports this package on every pipeline run.
+_LAZY = {
+    **dict.fromkeys(
+        ["info", "lint", "migrate", "new_migration", "open_gate", "rollback", "run"], "seasongate.api._migrate"
+    ),
+    **dict.fromkeys(
+        [
+            "ApprovalOutcome", "audit_list", "audit_verify", "override_approve", "override_list",
+            "override_reject", "override_request", "override_revoke", "override_show",
+        ],
+        "seasongate.api._overrides",
+    ),
+}  # fmt: skip
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'seasongate.api' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+if TYPE_CHECKING:
+    from seasongate.api._migrate import info, lint, migrate, new_migration, open_gate, rollback, run
+    from seasongate.api._overrides import (
+        ApprovalOutcome,
+        audit_list,
+        audit_verify,
+        override_approve,
+        override_list,
+        override_reject,
+        override_request,
+        override_revoke,
+        override_show,
+    )
 
 __all__ = [
     "ApprovalOutcome",
