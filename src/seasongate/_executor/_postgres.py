@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from seasongate._dsn import redact
 from seasongate._errors import MigrationError
 from seasongate._executor._files import MigrationScript
 from seasongate._executor._plan import SQL, UNDO_SQL, HistoryRow
@@ -135,19 +136,6 @@ def _connect(dsn: str, options: ExecutorOptions, purpose: str) -> psycopg.Connec
         )
     except psycopg.Error as exc:
         raise MigrationError(f"cannot connect to the database: {redact(_err_text(exc), dsn)}") from exc
-
-
-_URL_PASSWORD = re.compile(r"^[a-z][a-z0-9+.-]*://[^:/@?#]*:([^@/?#]*)@", re.IGNORECASE)
-_KV_PASSWORD = re.compile(r"\bpassword\s*=\s*('(?:[^'\\]|\\.)*'|\S+)", re.IGNORECASE)
-
-
-def redact(message: str, dsn: str) -> str:
-    """``message`` without the password of ``dsn`` (libpq may quote a DSN it cannot parse)."""
-    secrets = [m.group(1) for m in (_URL_PASSWORD.match(dsn.strip()), _KV_PASSWORD.search(dsn)) if m]
-    for secret in secrets:
-        if secret:
-            message = message.replace(secret, "***")
-    return message
 
 
 class PostgresSession:

@@ -23,8 +23,8 @@ from datetime import datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
+from seasongate._dsn import display_dsn
 from seasongate._errors import StoreError
 from seasongate._overrides import OverrideRecord, Roster
 from seasongate._policy._decision import OverrideGrant
@@ -162,16 +162,7 @@ def resolve_url(url: str | None, project_dir: Path) -> str:
 
 def display_url(url: str) -> str:
     """``url`` without its password, for messages."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return url
-    if parts.password is None:
-        return url
-    host = parts.hostname or ""
-    user = parts.username or ""
-    netloc = f"{user}:***@{host}" + (f":{parts.port}" if parts.port else "")
-    return urlunsplit(parts._replace(netloc=netloc))
+    return display_dsn(url)
 
 
 def sqlite_path(url: str, project_dir: Path) -> Path:

@@ -1,0 +1,65 @@
+"""One redaction for every database or store URL the program prints.
+
+A password can sit in three places of a libpq connection string: ``user:secret@host`` in a
+URL, ``?password=secret`` in a URL's query, and ``password=secret`` in a key/value string.
+Messages from libpq may quote the string back, so :func:`redact` removes the secret from
+any text, and :func:`display_dsn` gives the string itself with every password masked.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
+
+MASK = "***"
+
+_URL_PASSWORD = re.compile(r"^[a-z][a-z0-9+.-]*://[^:/@?#]*:([^@/?#]*)@", re.IGNORECASE)
+_KV_PASSWORD = re.compile(r"\bpassword\s*=\s*('(?:[^'\\]|\\.)*'|[^\s&#]+)", re.IGNORECASE)
+
+
+def secrets_of(dsn: str) -> list[str]:
+    """Every password spelled in ``dsn`` (raw and percent-decoded), longest first."""
+    found: set[str] = set()
+    for match in (_URL_PASSWORD.match(dsn.strip()), *_KV_PASSWORD.finditer(dsn)):
+        if match and match.group(1):
+            raw = match.group(1)
+            found.update({raw, raw.strip("'")})
+            with contextlib.suppress(UnicodeDecodeError):  # not valid percent-encoding: raw only
+                found.add(unquote(raw, errors="strict"))
+    return sorted((s for s in found if s), key=len, reverse=True)
+
+
+def redact(text: str, dsn: str | None) -> str:
+    """``text`` with every password of ``dsn`` replaced by ``***``."""
+    if not dsn:
+        return text
+    for secret in secrets_of(dsn):
+        text = text.replace(secret, MASK)
+    return text
+
+
+def display_dsn(dsn: str) -> str:
+    """``dsn`` itself with every password masked, for messages and listings."""
+    if not secrets_of(dsn):
+        return dsn
+    try:
+        parts = urlsplit(dsn)
+    except ValueError:
+        return redact(dsn, dsn)
+    if not parts.scheme or "://" not in dsn:
+        return _KV_PASSWORD.sub(f"password={MASK}", dsn)
+    netloc = parts.netloc
+    if parts.password is not None:
+        userinfo, _, hostinfo = netloc.rpartition("@")
+        user = userinfo.partition(":")[0]
+        netloc = f"{user}:{MASK}@{hostinfo}"
+    query = parts.query
+    if query and "password" in query.lower():
+        pairs = parse_qsl(query, keep_blank_values=True)
+        query = urlencode([(k, MASK if k.lower() == "password" else v) for k, v in pairs], safe="*/")
+    shown = urlunsplit(parts._replace(netloc=netloc, query=query))
+    return redact(shown, dsn)
+
+
+__all__ = ["MASK", "display_dsn", "redact", "secrets_of"]
