@@ -35,16 +35,16 @@ def _loader() -> type[Any]:
 
 
 def read_text(path: Path) -> str:
-    """Read a configuration file, refusing missing, huge and non-UTF-8 files."""
+    """Read a configuration file: a regular UTF-8 file of at most :data:`MAX_BYTES`."""
+    from seasongate._fileio import UnreadableFile, read_regular_file
+
     try:
-        size = path.stat().st_size
-    except OSError as exc:
-        raise ConfigError(f"cannot read file: {exc.strerror}", path=str(path)) from exc
-    if size > MAX_BYTES:
-        raise ConfigError(f"file is {size} bytes; the limit is {MAX_BYTES}", path=str(path))
+        data = read_regular_file(path, limit=MAX_BYTES)
+    except UnreadableFile as exc:
+        raise ConfigError(str(exc), path=str(path)) from exc
     try:
-        return path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
         raise ConfigError(f"cannot read file as UTF-8 text: {exc}", path=str(path)) from exc
 
 
