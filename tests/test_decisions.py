@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import yaml
 
-from seasongate._policy import Decision, OverrideGrant, Policy, Request, load_policy
+from seasongate._policy import Decision, GrantApproval, OverrideGrant, Policy, Request, load_policy
 from seasongate._time import iso, to_ts
 from seasongate._versions import Version
 from seasongate.api import build_request
@@ -58,13 +58,20 @@ def test_decision_case(policy_path: str, case: dict[str, Any]) -> None:
             assert _when(decision, getattr(decision, key)) == case[key], key
 
 
-def _grant(rules: set[str], start: str, end: str, versions: tuple[str, str] | None = ("V226", "V230")) -> OverrideGrant:
+def _grant(
+    rules: set[str],
+    start: str,
+    end: str,
+    versions: tuple[str, str] | None = ("V226", "V230"),
+    role: str = "release_manager",
+) -> OverrideGrant:
     return OverrideGrant(
         id="ovr-1", environment="production", territory="DE",
         versions=(Version.parse(versions[0]), Version.parse(versions[1])) if versions else None,
         rules=frozenset(rules), valid_from=to_ts(datetime.fromisoformat(start)),
         valid_until=to_ts(datetime.fromisoformat(end)), requester="anna.huber",
-        approvers=("jonas.meier", "lea.keller"), reason="hotfix", ticket="CRM-1",
+        approvals=(GrantApproval("jonas.meier", role), GrantApproval("lea.keller", role)),
+        reason="hotfix", ticket="CRM-1",
     )  # fmt: skip
 
 
@@ -150,8 +157,8 @@ def test_a_grant_weaker_than_the_policy_demands_lifts_nothing() -> None:
     request = Request("production", "DE", Version.parse("V226"))
     at = datetime.fromisoformat("2026-09-25T22:00+02:00")
     strong = _grant({"seasonal-blackout"}, "2026-09-25T00:00+02:00", "2026-09-26T00:00+02:00")
-    one_approver = strong.__class__(**{**_fields(strong), "approvers": ("jonas.meier",)})
-    self_approved = strong.__class__(**{**_fields(strong), "approvers": ("anna.huber", "jonas.meier")})
+    one_approver = strong.__class__(**{**_fields(strong), "approvals": (GrantApproval("jonas.meier", "release_manager"),)})
+    self_approved = strong.__class__(**{**_fields(strong), "approvals": (GrantApproval("anna.huber", "release_manager"), GrantApproval("jonas.meier", "release_manager"))})
     too_long = _grant({"seasonal-blackout"}, "2026-09-25T00:00+02:00", "2026-09-29T00:00+02:00")  # 4 days > 72h
     assert policy.evaluate(request, at, [strong]).allowed
     for weak in (one_approver, self_approved, too_long):
@@ -172,3 +179,13 @@ def test_a_fractional_start_is_judged_at_both_neighbouring_seconds() -> None:
     # later it would run into them.
     assert policy.evaluate(request, datetime.fromisoformat("2026-10-07T05:45:00+02:00")).allowed
     assert not policy.evaluate(request, datetime.fromisoformat("2026-10-07T05:45:00.5+02:00")).allowed
+
+
+def test_an_approval_under_another_role_does_not_count() -> None:
+    policy = _policy("policies/production.yaml")
+    request = Request("production", "DE", Version.parse("V226"))
+    at = datetime.fromisoformat("2026-09-25T22:00+02:00")
+    by_dbas = _grant({"seasonal-blackout"}, "2026-09-25T00:00+02:00", "2026-09-26T00:00+02:00", role="dba")
+    by_release_managers = _grant({"seasonal-blackout"}, "2026-09-25T00:00+02:00", "2026-09-26T00:00+02:00")
+    assert not policy.evaluate(request, at, [by_dbas]).allowed
+    assert policy.evaluate(request, at, [by_release_managers]).allowed

@@ -30,7 +30,7 @@ from datetime import UTC, tzinfo
 from typing import Any
 
 from seasongate._errors import InputError, OverrideError
-from seasongate._policy._decision import OverrideGrant, OverrideSpec
+from seasongate._policy import GrantApproval, OverrideGrant, OverrideSpec
 from seasongate._time import format_duration, iso
 from seasongate._versions import Version
 
@@ -177,7 +177,8 @@ class OverrideRecord:
             valid_from=self.valid_from,
             valid_until=self.valid_until,
             requester=self.requester,
-            approvers=self.approvers,
+            # Every approver was checked against every role the record names when approving.
+            approvals=tuple(GrantApproval(actor, role) for actor in self.approvers for role in self.roles),
             reason=self.reason,
             ticket=self.ticket,
             single_use=self.single_use,

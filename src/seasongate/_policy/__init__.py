@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from seasongate._policy._decision import (
     Decision,
+    GrantApproval,
     MigrationInfo,
     OverrideGrant,
     OverrideSpec,
@@ -17,6 +18,7 @@ from seasongate._policy._rules import MigrationClass, Rule
 
 __all__ = [
     "Decision",
+    "GrantApproval",
     "MigrationClass",
     "MigrationInfo",
     "OverrideGrant",

@@ -45,6 +45,19 @@ class OverrideSpec:
 
 
 @dataclass(frozen=True, slots=True)
+class GrantApproval:
+    """One approval of an override: who approved, and the role the approval was made under.
+
+    The role is recorded by the store when the approval is made (PostgreSQL: the database role
+    the approver held; SQLite: the policy's roster); the engine counts an approval towards a
+    rule only if its role is the one *this* policy's rule requires.
+    """
+
+    actor: str
+    role: str
+
+
+@dataclass(frozen=True, slots=True)
 class OverrideGrant:
     """An active, fully approved override, as the policy engine sees it.
 
@@ -61,10 +74,15 @@ class OverrideGrant:
     valid_from: int
     valid_until: int
     requester: str
-    approvers: tuple[str, ...]
+    approvals: tuple[GrantApproval, ...]
     reason: str
     ticket: str
     single_use: bool = False
+
+    @property
+    def approvers(self) -> tuple[str, ...]:
+        """Who approved (in approval order)."""
+        return tuple(a.actor for a in self.approvals)
 
     def covers(self, request: Request) -> bool:
         """Whether the scope (environment, territory, versions) includes ``request``."""

@@ -512,7 +512,7 @@ def _grant_satisfies(grant: OverrideGrant, spec: OverrideSpec | None) -> bool:
     """
     if spec is None:
         return False  # the rule cannot be overridden
-    approvers = set(grant.approvers) - {grant.requester}
+    approvers = {a.actor for a in grant.approvals if a.role == spec.role} - {grant.requester}
     return len(approvers) >= spec.approvals and grant.valid_until - grant.valid_from <= spec.max_validity
 
 
