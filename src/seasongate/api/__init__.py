@@ -36,6 +36,8 @@ _LAZY = {
         ],
         "seasongate.api._overrides",
     ),
+    **dict.fromkeys(["calendar_feed", "export_blackouts", "year_view"], "seasongate.api._views"),
+    "serve": "seasongate.api._web",
 }  # fmt: skip
 
 
@@ -63,6 +65,8 @@ if TYPE_CHECKING:
         override_revoke,
         override_show,
     )
+    from seasongate.api._views import calendar_feed, export_blackouts, year_view
+    from seasongate.api._web import serve
 
 __all__ = [
     "ApprovalOutcome",
@@ -73,8 +77,10 @@ __all__ = [
     "audit_list",
     "audit_verify",
     "build_request",
+    "calendar_feed",
     "check",
     "explain",
+    "export_blackouts",
     "find_policy",
     "info",
     "lint",
@@ -90,7 +96,9 @@ __all__ = [
     "override_show",
     "rollback",
     "run",
+    "serve",
     "slots",
     "validate",
     "windows",
+    "year_view",
 ]
