@@ -71,7 +71,13 @@ class SessionActivity:
 
     @property
     def why(self) -> str:
-        """In words: what the session is doing, or what it waits for and who holds it."""
+        """In words: what the session is doing and, when it waits, for what and whom."""
+        doing = ""
+        if self.progress:
+            p = self.progress[0]
+            pct = f" ({p.percent}%)" if p.percent is not None else ""
+            on = f" on {p.relation}" if p.relation else ""
+            doing = f"{p.command}{on}: {p.phase}{pct}"
         if self.holders or self.wait_event_type == "Lock":
             target = self.waiting_for or "a lock"
             held = ", ".join(
@@ -80,14 +86,12 @@ class SessionActivity:
                 + ")"
                 for h in self.holders
             )
-            return f"waiting for {target}" + (f" held by {held}" if held else "")
-        if self.progress:
-            p = self.progress[0]
-            pct = f" {p.percent}%" if p.percent is not None else ""
-            on = f" on {p.relation}" if p.relation else ""
-            return f"{p.command}{on}: {p.phase}{pct}"
-        if self.wait_event_type:
-            return f"waiting on {self.wait_event_type}: {self.wait_event}"
+            waiting = f"waiting for {target}" + (f" held by {held}" if held else "")
+            return f"{doing} — {waiting}" if doing else waiting
+        if doing:
+            return doing
+        if self.wait_event_type and self.state == "active":
+            return f"running, waiting on {self.wait_event_type}: {self.wait_event}"
         return self.state or "unknown"
 
 
@@ -146,6 +150,8 @@ def _lock_target(mode: str, locktype: str, relation: str | None, xid: str | None
         return f"{mode} on {relation}"
     if locktype == "transactionid" and xid:
         return f"{mode} on transaction {xid} (a row it wants to change)"
+    if locktype == "virtualxid":
+        return "another transaction to finish"
     if locktype == "advisory":
         return f"advisory lock {objid}"
     return f"{mode} ({locktype})"

@@ -64,7 +64,7 @@ class ExportedWindow:
 
     def notes(self) -> list[str]:
         """What the target tools cannot express about this window."""
-        out = [f"one-off dates as a yearly cron: fires again on {from_ts(self.start, self.tz):%d %b} every year"]
+        out = [f"a cron line has no year: this window recurs on {from_ts(self.start, self.tz):%d %b} every year"]
         if self.crosses_dst:
             out.append(
                 "crosses a DST change: Argo CD adds the duration as elapsed time, "
@@ -90,7 +90,12 @@ def blackout_windows(periods: Sequence[Period], tz: ZoneInfo) -> list[ExportedWi
             merged[-1] = (start, max(end, p.end), names)
         else:
             merged.append((p.start, p.end, [p.name]))
-    return [ExportedWindow(s, e, tuple(n), tz) for s, e, n in merged]
+    windows: dict[tuple[str, str], ExportedWindow] = {}
+    for s, e, n in merged:
+        window = ExportedWindow(s, e, tuple(n), tz)
+        # The same season twelve months apart is the same cron line: keep it once.
+        windows.setdefault((window.start_cron, window.end_cron), window)
+    return list(windows.values())
 
 
 def _yaml_string(text: str) -> str:

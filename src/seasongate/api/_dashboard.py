@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from seasongate._errors import SeasongateError
-from seasongate._policy import Decision, Request
+from seasongate._policy import Decision, Policy, Request
 from seasongate._time import to_ts
 
 if TYPE_CHECKING:
@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from seasongate._calendar import Period
     from seasongate._overrides import OverrideRecord
     from seasongate._store import AuditEntry, Store
+    from seasongate._versions import Version
 
 MIGRATION_ACTIONS = ("migration.start", "migration.apply", "migration.rollback")
 
@@ -59,6 +60,7 @@ class TerritoryNow:
     territory: str
     decision: Decision
     blackouts: tuple[Period, ...]  # the blackout periods active now
+    asked: str = "any migration"  # what was asked about: ``a production-class migration (V1-V7999)``
 
     @property
     def zone(self) -> ZoneInfo:
@@ -74,13 +76,29 @@ class NowBoard:
     rows: tuple[TerritoryNow, ...]
     problems: tuple[str, ...] = field(default=())
 
-    def active_blackouts(self) -> list[tuple[str, Period]]:
-        """Distinct (territory, period) pairs of the blackouts active now, for the banner."""
-        seen: dict[tuple[str, str, int], tuple[str, Period]] = {}
+    def environments(self) -> list[str]:
+        """The environments shown, in order."""
+        return list(dict.fromkeys(row.environment for row in self.rows))
+
+    def active_blackouts(self) -> list[tuple[str, Period, ZoneInfo]]:
+        """Distinct (territory, period, zone) of the blackouts active now, for the banner."""
+        seen: dict[tuple[str, str, int], tuple[str, Period, ZoneInfo]] = {}
         for row in self.rows:
             for period in row.blackouts:
-                seen.setdefault((row.territory, period.name, period.start), (row.territory, period))
+                seen.setdefault((row.territory, period.name, period.start), (row.territory, period, row.zone))
         return list(seen.values())
+
+
+def _representative(policy: Policy, environment: str, territory: str) -> tuple[Version | None, str]:
+    """The question the board asks: a migration of the first class that may ever run here
+    (production-class in production), with the policy's default risk and duration. Asking
+    about "any migration" would say ALLOWED in business hours, when no real migration is."""
+    closed = policy.closed_classes(environment, territory)
+    for cls in policy.migration_classes:
+        if cls.name not in closed:
+            upper = f"–{cls.high}" if cls.high is not None else "+"
+            return cls.low, f"a {cls.name}-class migration ({cls.low}{upper})"
+    return None, "any migration"
 
 
 def now_board(
@@ -111,7 +129,8 @@ def now_board(
         for environment in environments or project_environments(project_dir):
             policy = open_policy(None, environment, project_dir)
             for territory in policy.territories:
-                request = Request(environment, territory)
+                version, asked = _representative(policy, environment, territory)
+                request = Request(environment, territory, version)
                 grants = []
                 if opened is not None:
                     try:
@@ -121,7 +140,7 @@ def now_board(
                 decision = policy.evaluate(request, at, grants)
                 active = policy.index(territory, ts).active_at(ts)
                 blackouts = tuple(p for p in active if p.kind == "blackout")
-                rows.append(TerritoryNow(environment, territory, decision, blackouts))
+                rows.append(TerritoryNow(environment, territory, decision, blackouts, asked))
     finally:
         if opened is not None and opened is not store:
             opened.close()
@@ -233,17 +252,21 @@ def runs_view(
             continue
         latest[key] = step
     steps = tuple(sorted(latest.values(), key=lambda s: s.seq)[-limit:])
-    sessions: tuple[SessionActivity, ...] = ()
-    problem = None
-    if database:
-        from seasongate._activity import database_activity
-
-        try:
-            sessions = tuple(database_activity(database))
-        except SeasongateError as exc:
-            problem = str(exc)
+    sessions, problem = database_sessions(database)
     head = entries[-1].seq if entries else 0
     return RunsView(steps, sessions, display_dsn(database) if database else None, problem, head)
+
+
+def database_sessions(database: str | None) -> tuple[tuple[SessionActivity, ...], str | None]:
+    """seasongate's sessions in ``database`` now, or why they could not be read."""
+    if not database:
+        return (), None
+    from seasongate._activity import database_activity
+
+    try:
+        return tuple(database_activity(database)), None
+    except SeasongateError as exc:
+        return (), str(exc)
 
 
 # -- overrides and the audit stream --------------------------------------------------------------
@@ -276,6 +299,7 @@ __all__ = [
     "Step",
     "TerritoryNow",
     "audit_after",
+    "database_sessions",
     "now_board",
     "open_dashboard_store",
     "overrides_view",

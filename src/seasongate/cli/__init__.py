@@ -71,6 +71,8 @@ _COMMAND_MODULES = {
     "lint": "seasongate.cli._migrate",
     "new": "seasongate.cli._migrate",
     "run": "seasongate.cli._migrate",
+    "export": "seasongate.cli._feeds",
+    "serve": "seasongate.cli._serve",
 }
 
 

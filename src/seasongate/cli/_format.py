@@ -313,42 +313,6 @@ def windows_csv(result: WindowsResult) -> str:
 def windows_ics(result: WindowsResult) -> bytes:
     """RFC 5545: all-day periods as DATE values (exclusive end), timed ones with TZID and a
     VTIMEZONE; stable UIDs and DTSTAMP, so the same input gives the same bytes."""
-    import hashlib
-    from datetime import datetime
+    from seasongate._render import periods_ics
 
-    import icalendar
-
-    cal = icalendar.Calendar()
-    cal.add("prodid", "-//seasongate//seasonal calendar//EN")
-    cal.add("version", "2.0")
-    cal.add("calscale", "GREGORIAN")
-    cal.add("x-wr-calname", "seasongate: " + ", ".join(c.name for c in result.calendars))
-    zones = {}
-    for c in result.calendars:
-        if c.timezone not in zones:
-            zones[c.timezone] = icalendar.Timezone.from_tzid(
-                c.timezone, first_date=result.start - timedelta(days=400), last_date=result.end + timedelta(days=400)
-            )
-    for tz_component in zones.values():
-        cal.add_component(tz_component)
-    stamp = datetime(2000, 1, 1, tzinfo=UTC)  # fixed: the feed must be byte-identical for the same input
-    for p in result.periods:
-        tz = _calendar_tz(result, p)
-        event = icalendar.Event()
-        uid = hashlib.sha256(f"{p.calendar}|{p.name}|{p.start}|{p.end}".encode()).hexdigest()[:24]
-        event.add("uid", f"{uid}@seasongate")
-        event.add("dtstamp", stamp)
-        event.add("summary", f"{p.name} ({p.kind})")
-        if p.all_day:
-            event.add("dtstart", from_ts(p.start, tz).date())
-            event.add("dtend", from_ts(p.end, tz).date())
-        else:
-            event.add("dtstart", from_ts(p.start, tz))
-            event.add("dtend", from_ts(p.end, tz))
-        if p.description:
-            event.add("description", p.description)
-        event.add("categories", [p.kind, *p.tags])
-        event.add("transp", "TRANSPARENT")
-        cal.add_component(event)
-    data: bytes = cal.to_ical()
-    return data
+    return periods_ics(result.periods, result.calendars, result.start, result.end)

@@ -14,6 +14,8 @@ from typing import Any
 
 import click
 
+from seasongate.cli import _feeds
+
 EXIT_OK, EXIT_DENIED, EXIT_ERROR = 0, 1, 2
 
 
@@ -74,7 +76,9 @@ def _instant(
 @click.option(
     "--at", help="Evaluate at this instant (ISO 8601; default now). A time without offset is local to the territory."
 )
-@click.option("--format", "fmt", type=click.Choice(["text", "json", "github"]), default="text", show_default=True)
+@click.option(
+    "--format", "fmt", type=click.Choice(["text", "json", "github", "dotenv"]), default="text", show_default=True
+)
 def check(environment: str, territory: str, policy: str | None, migration: str | None, risk: str | None,
           duration: str | None, at: str | None, fmt: str, store: str | None,
           *, rollback: bool, no_store: bool) -> None:  # fmt: skip
@@ -99,6 +103,8 @@ def check(environment: str, territory: str, policy: str | None, migration: str |
         decision = replace(decision, notes=(*decision.notes, note))
     if fmt == "json":
         click.echo(_format.decision_json(decision))
+    elif fmt == "dotenv":
+        click.echo(_feeds.decision_dotenv(decision), nl=False)
     elif fmt == "github":
         click.echo(_format.decision_github(decision))
         summary = os.environ.get("GITHUB_STEP_SUMMARY")
@@ -152,7 +158,7 @@ def explain(environment: str, territory: str, policy: str | None, migration: str
 @click.option("--limit", type=int, default=10, show_default=True, help="How many slots to list.")
 @click.option("--store", envvar="SEASONGATE_STORE", help="Store URL (approved overrides open slots).")
 @click.option("--no-store", is_flag=True, help="Ignore the store.")
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "ics", "csv"]), default="table", show_default=True)
 def slots(policy: str | None, environment: str, territory: str, duration: str, risk: str | None,
           migration: str | None, start: str | None, days: int, limit: int, store: str | None, fmt: str,
           *, no_store: bool) -> None:  # fmt: skip
@@ -172,7 +178,13 @@ def slots(policy: str | None, environment: str, territory: str, duration: str, r
     )  # fmt: skip
     if note:
         click.echo(f"note: {note}", err=True)
-    click.echo(_format.slots_json(result) if fmt == "json" else _format.slots_text(result))
+    if fmt == "ics":
+        sys.stdout.buffer.write(_feeds.slots_ics(result))
+        sys.stdout.flush()
+    elif fmt == "csv":
+        click.echo(_feeds.slots_csv(result), nl=False)
+    else:
+        click.echo(_format.slots_json(result) if fmt == "json" else _format.slots_text(result))
 
 
 @click.command()
@@ -189,9 +201,12 @@ def slots(policy: str | None, environment: str, territory: str, duration: str, r
     multiple=True,
     help="Only these kinds (repeatable): blackout, preparation, maintenance, optimization.",
 )
-@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv", "ics"]), default="table", show_default=True)
+@click.option(
+    "--format", "fmt", type=click.Choice(["table", "json", "csv", "ics", "html"]), default="table", show_default=True
+)
+@_feeds.year_options
 def windows(calendars: tuple[str, ...], territory: str | None, start: str | None, end: str | None,
-            days: int | None, kinds: tuple[str, ...], fmt: str) -> None:  # fmt: skip
+            days: int | None, kinds: tuple[str, ...], fmt: str, **year: Any) -> None:  # fmt: skip
     """The periods of a calendar: blackouts, preparation, maintenance and optimization windows.
 
     \b
@@ -199,12 +214,18 @@ def windows(calendars: tuple[str, ...], territory: str | None, start: str | None
       seasongate windows --territory DE --days 365
       seasongate windows --calendar calendars/ch-zh.yaml --kind blackout --format json
       seasongate windows -t DE --from 2027-01-01 --to 2027-12-31 --format ics > seasons.ics
+      seasongate windows --format html --year 2027 -t DE -t CH -m V226 --duration 45m --risk high > 2027.html
     """
     from seasongate import api
     from seasongate._errors import InputError
     from seasongate._time import parse_date
     from seasongate.cli import _format
 
+    _feeds.year_only_check(fmt, year)
+    if fmt == "html":
+        _feeds.year_html(territory=territory, calendars=calendars, start=start, end=end, days=days, options=year,
+                         today=_now())  # fmt: skip
+        return
     if calendars and territory:
         raise InputError("give --calendar or --territory, not both")
     if end is not None and days is not None:
