@@ -120,7 +120,7 @@ ORDER BY a.pid
 """
 
 _PROGRESS = """
-SELECT pid, 'CREATE INDEX', phase, blocks_done, blocks_total, 'blocks', relid::regclass::text
+SELECT pid, command, phase, blocks_done, blocks_total, 'blocks', relid::regclass::text
   FROM pg_stat_progress_create_index WHERE datname = current_database()
 UNION ALL
 SELECT pid, 'VACUUM', phase, heap_blks_scanned, heap_blks_total, 'heap blocks', relid::regclass::text
