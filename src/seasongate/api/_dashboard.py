@@ -212,7 +212,8 @@ def _step(entry: AuditEntry) -> Step | None:
     if payload.get("error"):
         detail = str(payload["error"])
     elif payload.get("execution_ms") is not None:
-        detail = f"took {int(payload['execution_ms']) / 1000:.1f}s"
+        ms = int(payload["execution_ms"])
+        detail = f"took {ms} ms" if ms < 1000 else f"took {ms / 1000:.1f}s"
     else:
         detail = ""
     if payload.get("reconciled"):
