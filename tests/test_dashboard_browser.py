@@ -4,6 +4,7 @@ screenshot in its temporary folder."""
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -85,7 +86,7 @@ def test_a_real_migrate_turns_applied_on_the_live_runs_page(
             [sys.executable, "-m", "seasongate", "migrate", "--dsn", pg_dsn, "--migrations", str(MIGRATIONS),
              "--env", "production", "--territory", "DE", "--at", SATURDAY_NIGHT.isoformat(), "--store", store_url,
              "--policy", str(POLICIES / "production.yaml")],
-            cwd=ROOT, capture_output=True, text=True, timeout=120, env={**_env(), "USER": "ci.runner", "LOGNAME": "ci.runner"},
+            cwd=ROOT, capture_output=True, text=True, timeout=120, env={**os.environ, "USER": "ci.runner", "LOGNAME": "ci.runner"},
         )  # fmt: skip
         assert run.returncode == 0, run.stderr + run.stdout
         # No reload: the page learns of each step from the event stream.
@@ -94,12 +95,6 @@ def test_a_real_migrate_turns_applied_on_the_live_runs_page(
         row = page.locator('tr[data-version="V225"]').inner_text()
         assert "applied" in row and "V225__communication_core.sql" in row
         page.screenshot(path=str(tmp_path / "runs.png"), full_page=True)
-
-
-def _env() -> dict[str, str]:
-    import os
-
-    return dict(os.environ)
 
 
 def test_an_override_request_appears_without_a_reload(page: Any, store_url: str, tmp_path: Path) -> None:
