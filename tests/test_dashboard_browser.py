@@ -83,9 +83,9 @@ def test_a_real_migrate_turns_applied_on_the_live_runs_page(
         page.wait_for_selector("#live.up", timeout=10_000)
         assert page.locator("tr[data-version]").count() == 0
         run = subprocess.run(
+            # staging allows any time (a real run never takes --at): the page is what is tested here
             [sys.executable, "-m", "seasongate", "migrate", "--dsn", pg_dsn, "--migrations", str(MIGRATIONS),
-             "--env", "production", "--territory", "DE", "--at", SATURDAY_NIGHT.isoformat(), "--store", store_url,
-             "--policy", str(POLICIES / "production.yaml")],
+             "--env", "staging", "--territory", "DE", "--store", store_url, "--policy", str(POLICIES / "staging.yaml")],
             cwd=ROOT, capture_output=True, text=True, timeout=120, env={**os.environ, "USER": "ci.runner", "LOGNAME": "ci.runner"},
         )  # fmt: skip
         assert run.returncode == 0, run.stderr + run.stdout
@@ -95,6 +95,46 @@ def test_a_real_migrate_turns_applied_on_the_live_runs_page(
         row = page.locator('tr[data-version="V225"]').inner_text()
         assert "applied" in row and "V225__communication_core.sql" in row
         page.screenshot(path=str(tmp_path / "runs.png"), full_page=True)
+
+
+def test_a_migration_waiting_for_a_lock_says_who_holds_it_then_turns_applied(
+    page: Any, store_url: str, pg_dsn: str, tmp_path: Path
+) -> None:
+    import psycopg
+
+    with psycopg.connect(pg_dsn, autocommit=True) as conn:
+        conn.execute("CREATE TABLE orders (id bigint PRIMARY KEY)")
+    folder = tmp_path / "migrations"
+    folder.mkdir()
+    (folder / "V1__orders_note.sql").write_text("ALTER TABLE orders ADD COLUMN note text;\n")
+    holder = psycopg.connect(pg_dsn, application_name="psql")
+    holder.execute("LOCK TABLE orders IN ACCESS SHARE MODE")  # a report left open in a transaction
+    process = None
+    try:
+        with live_server(settings(store_url, SATURDAY_NIGHT, database=pg_dsn)) as server:
+            page.goto(server.url + "/runs")
+            page.wait_for_selector("#live.up", timeout=10_000)
+            process = subprocess.Popen(
+                [sys.executable, "-m", "seasongate", "migrate", "--dsn", pg_dsn, "--migrations", str(folder),
+                 "--env", "staging", "--territory", "DE", "--store", store_url, "--lock-timeout", "2m",
+                 "--policy", str(POLICIES / "staging.yaml")],
+                cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            )  # fmt: skip
+            pid = holder.info.backend_pid
+            why = page.wait_for_selector(f'#sessions td.why:has-text("held by pid {pid}")', timeout=20_000)
+            text = why.inner_text()
+            assert text.startswith(f"waiting for AccessExclusiveLock on orders held by pid {pid} (psql, idle in transaction")
+            page.screenshot(path=str(tmp_path / "runs-waiting.png"), full_page=True)
+            holder.rollback()  # the report ends: the migration goes on
+            page.wait_for_selector('tr[data-version="V1"][data-status="applied"]', timeout=20_000)
+            out, err = process.communicate(timeout=60)
+            assert process.returncode == 0, out + err
+            page.screenshot(path=str(tmp_path / "runs-applied.png"), full_page=True)
+    finally:
+        holder.close()
+        if process is not None and process.poll() is None:
+            process.kill()
+            process.wait(10)
 
 
 def test_an_override_request_appears_without_a_reload(page: Any, store_url: str, tmp_path: Path) -> None:

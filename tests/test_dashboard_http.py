@@ -249,12 +249,18 @@ def test_the_check_endpoint_refuses_bad_input_with_400(store_url: str, query: st
     assert message in response.json()["error"]
 
 
-def test_healthz_fails_when_the_store_cannot_be_read(tmp_path: Path) -> None:
+def test_healthz_and_events_fail_when_the_store_cannot_be_read(tmp_path: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("not a directory")
-    response = client(f"sqlite:///{blocker / 'store.db'}").get("/healthz")
+    http = client(f"sqlite:///{blocker / 'store.db'}")
+    response = http.get("/healthz")
     assert response.status_code == 503
     assert response.json()["status"] == "error"
+    events = http.get("/events?after=0")
+    assert events.status_code == 503 and "cannot open the SQLite store" in events.text
+    now = http.get("/")
+    assert now.status_code == 200  # the verdicts still show, stricter: no override counted
+    assert "the override store cannot be read" in now.text
 
 
 def test_the_calendar_feed_is_the_windows_ics_of_three_years(store_url: str) -> None:

@@ -90,6 +90,8 @@ class SessionActivity:
             return f"{doing} — {waiting}" if doing else waiting
         if doing:
             return doing
+        if self.application == f"{APPLICATION_PREFIX} lock" and self.state == "idle":
+            return "holds the migration lock: one run at a time"
         if self.wait_event_type and self.state == "active":
             return f"running, waiting on {self.wait_event_type}: {self.wait_event}"
         return self.state or "unknown"

@@ -47,11 +47,12 @@ def year_view(
     side. Given a migration (or a duration or risk), every day with at least one allowed
     start for it is marked (the ``slots`` answer over the whole year; the policy alone, no
     overrides: this is for planning)."""
+    from seasongate._calendar import MAX_YEAR, MIN_YEAR
     from seasongate._render import build_year, render_year
     from seasongate.api._check import build_request, open_policy, slots
 
-    if not 1990 <= year <= 2100:
-        raise InputError(f"--year must be between 1990 and 2100, got {year}")
+    if not MIN_YEAR <= year <= MAX_YEAR:
+        raise InputError(f"--year must be between {MIN_YEAR} and {MAX_YEAR}, got {year}")
     codes = list(dict.fromkeys(t.strip().upper() for t in territories if t.strip())) or ["DE"]
     planned = migration is not None or duration is not None or risk is not None
     loaded = open_policy(policy, environment, project_dir) if planned else None

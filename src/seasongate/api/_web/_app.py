@@ -136,16 +136,16 @@ def build_app(settings: Settings) -> Starlette:
         return page("now.html.j2", board=board, now=board.at, head=head)
 
     async def runs_page(request: Request) -> Response:
-        def work() -> Any:
-            return _dashboard.runs_view(
+        def work() -> tuple[Any, dict[str, ZoneInfo]]:
+            view = _dashboard.runs_view(
                 store=settings.store, database=settings.database, project_dir=settings.project_dir
             )
+            return view, _zones()
 
         try:
-            view = await run_in_threadpool(work)
+            view, zones = await run_in_threadpool(work)
         except SeasongateError as exc:
             return error_page(exc, 500)
-        zones = _zones()
         return page("runs.html.j2", view=view, zones=zones, now=to_ts(now()), head=view.head)
 
     def _zones() -> dict[str, ZoneInfo]:
@@ -190,18 +190,23 @@ def build_app(settings: Settings) -> Starlette:
             )  # fmt: skip
 
         try:
+            known = await run_in_threadpool(_territories)
+            unknown = [c for c in codes if c.upper() not in known]
+            if unknown:
+                raise LookupError(f"unknown territory {unknown[0]!r} (known: {', '.join(known)})")
             html = await run_in_threadpool(work)
-        except InputError as exc:
-            return error_page(exc, 404 if "territory" in str(exc) else 400)
+        except LookupError as exc:
+            return error_page(exc, 404)
         except SeasongateError as exc:
             return error_page(exc, 400)
         return HTMLResponse(html)
 
+    def _territories() -> list[str]:
+        return list(_zones())
+
     async def year_default(request: Request) -> Response:
-        codes: list[str] = []
-        for environment in settings.environments or _dashboard.project_environments(settings.project_dir):
-            codes.extend(api.open_policy(None, environment, settings.project_dir).territories)
-        target = f"/year/{','.join(dict.fromkeys(codes)) or 'DE'}/{now().year}"
+        codes = await run_in_threadpool(_territories)
+        target = f"/year/{','.join(codes) or 'DE'}/{now().year}"
         return Response(status_code=307, headers={"location": target})
 
     # -- machine routes ------------------------------------------------------------------------
@@ -279,7 +284,10 @@ def build_app(settings: Settings) -> Starlette:
             after = _last_event_id(request)
         except InputError as exc:
             return PlainTextResponse(str(exc) + "\n", status_code=400)
-        store = await run_in_threadpool(_dashboard.open_dashboard_store, settings.store, settings.project_dir)
+        try:
+            store = await run_in_threadpool(_dashboard.open_dashboard_store, settings.store, settings.project_dir)
+        except SeasongateError as exc:
+            return PlainTextResponse(str(exc) + "\n", status_code=503)
         if after is None:
             after = await run_in_threadpool(store.audit_count)
 
