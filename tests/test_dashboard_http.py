@@ -93,7 +93,9 @@ def test_an_approved_override_opens_de_and_the_overrides_page_shows_both(store_u
     active = request_override(store_url, approvers=("jonas.meier", "lea.keller"))
     pending = request_override(store_url, approvers=("jonas.meier",))
     http = client(store_url)
-    de = card(http.get("/").text, "DE")
+    now = http.get("/").text
+    assert 'data-pending="1"><b>1 emergency override(s) waiting for approval</b>' in now
+    de = card(now, "DE")
     assert 'data-verdict="allow"' in de
     assert f"lifted by override {active}" in de or f"under override {active}" in de
     page = http.get("/overrides")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
@@ -30,6 +31,8 @@ def days(first: str, last: str) -> list[str]:
 def test_the_page_is_byte_identical_to_the_golden_file() -> None:
     code, out, err = sg("windows", "--format", "html", "--year", "2027", "-t", "DE")
     assert code == 0, err
+    if os.environ.get("SEASONGATE_UPDATE_GOLDEN") == "1":  # after a deliberate change of the page
+        GOLDEN.write_bytes(out.encode())
     assert out.encode() == GOLDEN.read_bytes()
     assert api.year_view(year=2027, territories=["DE"]) == out  # the library gives the same page
 

@@ -75,6 +75,7 @@ class NowBoard:
     at: int
     rows: tuple[TerritoryNow, ...]
     problems: tuple[str, ...] = field(default=())
+    pending_overrides: int = 0  # emergency overrides waiting for an approval
 
     def environments(self) -> list[str]:
         """The environments shown, in order."""
@@ -141,10 +142,16 @@ def now_board(
                 active = policy.index(territory, ts).active_at(ts)
                 blackouts = tuple(p for p in active if p.kind == "blackout")
                 rows.append(TerritoryNow(environment, territory, decision, blackouts, asked))
+        pending = 0
+        if opened is not None:
+            try:
+                pending = sum(1 for r in opened.list_overrides() if r.status(ts) == "pending")
+            except SeasongateError as exc:
+                problems.append(f"the overrides cannot be read: {exc}")
     finally:
         if opened is not None and opened is not store:
             opened.close()
-    return NowBoard(ts, tuple(rows), tuple(dict.fromkeys(problems)))
+    return NowBoard(ts, tuple(rows), tuple(dict.fromkeys(problems)), pending)
 
 
 # -- runs --------------------------------------------------------------------------------------
