@@ -193,11 +193,22 @@ def _split_subject(subject: str) -> tuple[str, str, str] | None:
 
 
 def _denial_detail(payload: dict[str, Any]) -> tuple[str, str | None]:
+    """``paused: seasonal-blackout until Mon 05.10.2026 00:00 CEST`` from a decision's JSON."""
     reasons = [r for r in payload.get("reasons", []) if isinstance(r, dict) and r.get("effect") == "deny"]
     denying = [r for r in reasons if not r.get("lifted_by")]
     names = ", ".join(str(r.get("rule")) for r in denying) or "no rule allows it"
     nxt = payload.get("next_allowed_at")
-    return f"paused: {names}" + (f" until {nxt}" if nxt else ""), nxt if isinstance(nxt, str) else None
+    if not isinstance(nxt, str):
+        return f"paused: {names}", None
+    when = nxt
+    try:
+        moment = datetime.fromisoformat(nxt)
+        if isinstance(payload.get("timezone"), str):
+            moment = moment.astimezone(ZoneInfo(payload["timezone"]))
+        when = moment.strftime("%a %d.%m.%Y %H:%M %Z")
+    except (ValueError, KeyError):
+        pass  # shown as written
+    return f"paused: {names} until {when}", nxt
 
 
 def _step(entry: AuditEntry) -> Step | None:
