@@ -128,6 +128,25 @@ def test_runs_lists_the_latest_state_of_each_migration_from_the_audit_trail(stor
     assert "paused: seasonal-blackout, business-hours until Mon 05.10.2026 00:00 CEST" in rows["V226"][1]
 
 
+def test_runs_show_a_started_migration_as_running_until_its_outcome(store_url: str) -> None:
+    def status() -> dict[str, str]:
+        html = client(store_url).get("/runs").text
+        return dict(re.findall(r'<tr data-version="(\w+)" data-status="([\w ]+)"', html))
+
+    payload = {"environment": "production", "territory": "DE", "version": "V230", "script": "V230__big.sql",
+               "status": "started", "database": "crm"}  # fmt: skip
+    with as_os_user("ci.runner"), open_store(store_url, ROOT) as store:
+        start = store.append_audit("ci.runner", "migration.start", "production/DE/V230", payload, OKTOBERFEST)
+    assert status() == {"V230": "running"}
+    with as_os_user("ci.runner"), open_store(store_url, ROOT) as store:
+        store.append_audit("ci.runner", "migration.apply", "production/DE/V230",
+                           {**payload, "status": "failed", "error": "lock timeout on orders", "start_seq": start.seq},
+                           OKTOBERFEST)  # fmt: skip
+    html = client(store_url).get("/runs").text
+    assert status() == {"V230": "failed"}
+    assert "lock timeout on orders" in html
+
+
 @pytest.fixture
 def orders(pg_dsn: str) -> str:
     with psycopg.connect(pg_dsn, autocommit=True) as conn:
