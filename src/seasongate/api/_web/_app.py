@@ -29,7 +29,7 @@ ACTIVITY_EVERY = 2  # polls between two looks at the database's sessions
 
 
 def _local(ts: int | None, tz: ZoneInfo) -> str:
-    """``Mon 05.10. 00:00 CEST``"""
+    """``Mon 05.10.2026 00:00 CEST``"""
     if ts is None:
         return "—"
     return from_ts(ts, tz).strftime("%a %d.%m.%Y %H:%M %Z")
