@@ -154,7 +154,13 @@ def test_an_override_request_appears_without_a_reload(page: Any, store_url: str,
 
 def test_the_year_view_cells_and_one_a3_page(page: Any, store_url: str, tmp_path: Path) -> None:
     with live_server(settings(store_url, OKTOBERFEST)) as server:
-        page.goto(server.url + "/year/DE,CH/2026?migration=V226&duration=45m&risk=high")
+        page.goto(server.url + "/year/DE,CH/2026")
+        assert page.locator("td[data-allowed]").count() == 0
+        page.fill("input[name=migration]", "V226")  # a planner asks: when can this one start?
+        page.fill("input[name=duration]", "45m")
+        page.select_option("select[name=risk]", "high")
+        page.click("button[type=submit]")
+        page.wait_for_url("**/year/DE,CH/2026?migration=V226&duration=45m&risk=high")
         kinds = page.eval_on_selector_all(
             "#grid-DE td[data-day]", "cells => Object.fromEntries(cells.map(c => [c.dataset.day, c.dataset.kind]))"
         )
