@@ -60,16 +60,17 @@ def test_the_stream_replays_after_the_last_event_id_exactly(server: LiveServer, 
     assert ids(first) == [1, 2, 3]
     assert [e["data"]["subject"] for e in first] == ["production/DE/V214", "production/DE/V215", "production/DE/V216"]
     append(store_url, "V218", "V221")  # while no browser is connected
-    again = read_events(server.url + "/events", last_event_id="3", count=10, timeout=2.0)
+    again = read_events(server.url + "/events", last_event_id="3", count=2)
     assert ids(again) == [4, 5]  # exactly the missed ones: none twice, none lost
-    assert read_events(server.url + "/events", last_event_id="5", count=10, timeout=1.5) == []
+    assert read_events(server.url + "/events", last_event_id="5", count=1, timeout=1.5) == []
 
 
 def test_the_header_wins_over_the_page_head_and_a_fresh_stream_starts_at_the_head(
     server: LiveServer, store_url: str
 ) -> None:
-    assert ids(read_events(server.url + "/events?after=0", last_event_id="2", count=10, timeout=1.5)) == [3]
-    assert read_events(server.url + "/events", count=10, timeout=1.5) == []  # no replay without an id
+    assert ids(read_events(server.url + "/events?after=0", last_event_id="2", count=1)) == [3]
+    assert read_events(server.url + "/events?after=0", last_event_id="3", count=1, timeout=1.5) == []
+    assert read_events(server.url + "/events", count=1, timeout=1.5) == []  # no replay without an id
 
 
 def test_an_entry_written_while_connected_arrives_live(server: LiveServer, store_url: str) -> None:
@@ -94,8 +95,9 @@ def test_a_server_restart_mid_run_loses_nothing(store_url: str) -> None:
     append(store_url, "V215", "V216")  # the run goes on while the dashboard is down
     restarted = LiveServer(settings(store_url), port=server.port).start()  # same URL for the browser
     try:
-        replay = read_events(restarted.url + "/events", last_event_id=str(seen[-1]), count=10, timeout=2.0)
+        replay = read_events(restarted.url + "/events", last_event_id=str(seen[-1]), count=2)
         assert ids(replay) == [2, 3]
+        assert read_events(restarted.url + "/events", last_event_id="3", count=1, timeout=1.5) == []
         assert [e["data"]["subject"] for e in replay] == ["production/DE/V215", "production/DE/V216"]
     finally:
         restarted.stop()
