@@ -197,7 +197,7 @@ def eventually(fetch: Callable[[], str], pattern: str, seconds: float = 15.0) ->
 def test_runs_says_which_lock_a_migration_waits_for_and_who_holds_it(store_url: str, orders: str) -> None:
     http = client(store_url, database=orders)
     for pid, _ in blocked(orders, "LOCK TABLE orders IN ACCESS SHARE MODE", "ALTER TABLE orders ADD COLUMN x int"):
-        row = eventually(lambda: http.get("/runs").text, r'<tr data-pid="\d+">.*?</tr>').group(0)
+        row = eventually(lambda: http.get("/runs").text, rf'<tr data-pid="\d+">(?:(?!</tr>).)*held by pid {pid}.*?</tr>').group(0)
         assert "seasongate migrate" in row
         assert f"waiting for AccessExclusiveLock on orders held by pid {pid} (psql, idle in transaction for " in row
         assert "ALTER TABLE orders ADD COLUMN x int" in row
@@ -209,7 +209,10 @@ def test_runs_shows_the_phase_of_an_index_build_and_why_it_waits(store_url: str,
     holder = "BEGIN; INSERT INTO orders VALUES (5000, 'open transaction')"
     waiter = "CREATE INDEX CONCURRENTLY orders_note ON orders (note)"
     for pid, _ in blocked(orders, holder, waiter):
-        row = eventually(lambda: http.get("/runs").text, r'<tr data-pid="\d+">.*?CREATE INDEX CONCURRENTLY.*?</tr>')
+        row = eventually(
+            lambda: http.get("/runs").text,
+            rf'<tr data-pid="\d+">(?:(?!</tr>).)*waiting for writers before build(?:(?!</tr>).)*held by pid {pid}.*?</tr>',
+        )
         text = row.group(0)
         assert "CREATE INDEX CONCURRENTLY on orders: waiting for writers before build" in text
         assert f"waiting for another transaction to finish held by pid {pid} (psql, idle in transaction" in text

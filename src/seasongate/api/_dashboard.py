@@ -31,22 +31,20 @@ MIGRATION_ACTIONS = ("migration.start", "migration.apply", "migration.rollback")
 
 def project_environments(project_dir: Path | None = None) -> list[str]:
     """The environments the project's policy files name (else the bundled ones), in order."""
-    from seasongate.api._check import _environments_of, _policy_dirs
+    from seasongate.api import find_policy, open_policy
 
+    first = find_policy(None, None, project_dir)  # the project's policy folder, else the bundled one
     found: list[str] = []
-    for directory in _policy_dirs(project_dir or Path.cwd()):
-        for candidate in sorted(directory.glob("*.yaml")):
-            found.extend(_environments_of(candidate))
-        if found:
-            break
+    for path in sorted(first.parent.glob("*.yaml")):
+        found.extend(open_policy(path, None, project_dir).environments)
     return list(dict.fromkeys(found))
 
 
 def open_dashboard_store(url: str | None, project_dir: Path | None = None) -> Store:
     """The store the dashboard reads (the caller closes it)."""
-    from seasongate.api._check import _open_store
+    from seasongate._store import open_store
 
-    return _open_store(url, project_dir)
+    return open_store(url, project_dir or Path.cwd())
 
 
 # -- now ---------------------------------------------------------------------------------------
@@ -115,7 +113,7 @@ def now_board(
 
     A store that cannot be read is reported in ``problems`` and no override is counted (the
     stricter answer: fail closed)."""
-    from seasongate.api._check import _grants, open_policy
+    from seasongate.api import open_policy
 
     ts = to_ts(at)
     rows: list[TerritoryNow] = []
@@ -135,7 +133,7 @@ def now_board(
                 grants = []
                 if opened is not None:
                     try:
-                        grants = _grants(opened, request, at)
+                        grants = opened.active_grants(environment, territory, at)
                     except SeasongateError as exc:
                         problems.append(f"overrides for {environment}/{territory} cannot be read: {exc}")
                 decision = policy.evaluate(request, at, grants)
@@ -249,9 +247,9 @@ def runs_view(
     """The latest state of the ``limit`` most recent migrations in the audit trail, and, given
     the target ``database``, seasongate's sessions there with progress and lock waits."""
     from seasongate._dsn import display_dsn
-    from seasongate.api._check import _open_store
+    from seasongate._store import Store as StoreClass
 
-    opened = _open_store(store, project_dir)
+    opened = store if isinstance(store, StoreClass) else open_dashboard_store(store, project_dir)
     try:
         entries = opened.audit_entries()
     finally:

@@ -31,6 +31,14 @@ def _windows(
     return windows(start=start, end=end, territory=territory, kinds=kinds, project_dir=project_dir)
 
 
+def _first_open_class(policy: Policy, environment: str, territory: str) -> str | None:
+    """The lowest version of the first class that may ever run here: a plan without a named
+    migration is for a migration of that class (production-class in production), never for
+    "a migration of unknown class", which every class-scoped deny rule refuses."""
+    closed = policy.closed_classes(environment, territory)
+    return next((str(c.low) for c in policy.migration_classes if c.name not in closed), None)
+
+
 def year_view(
     *,
     year: int,
@@ -49,7 +57,7 @@ def year_view(
     overrides: this is for planning)."""
     from seasongate._calendar import MAX_YEAR, MIN_YEAR
     from seasongate._render import build_year, render_year
-    from seasongate.api._check import build_request, open_policy, slots
+    from seasongate.api import build_request, open_policy, slots
 
     if not MIN_YEAR <= year <= MAX_YEAR:
         raise InputError(f"--year must be between {MIN_YEAR} and {MAX_YEAR}, got {year}")
@@ -64,18 +72,22 @@ def year_view(
         calendar = result.calendars[0]
         allowed = None
         if loaded is not None:
+            asked = migration or _first_open_class(loaded, environment, code)
             request = build_request(
-                environment=environment, territory=code, migration=migration, risk=risk, duration=duration
+                environment=environment, territory=code, migration=asked, risk=risk, duration=duration
             )
             run = request.duration or loaded.default_duration
             start = from_ts(local_midnight_ts(first, calendar.tz), UTC)
             found = slots(
                 environment=environment, territory=code, duration=run, start=start,
-                days=366 if _cal.isleap(year) else 365, limit=100_000, migration=migration, risk=risk,
+                days=366 if _cal.isleap(year) else 365, limit=100_000, migration=asked, risk=risk,
                 policy=loaded, use_store=False,
             )  # fmt: skip
             allowed = [(s.earliest, s.latest) for s in found.slots]
-            what = str(request.version) if request.version else "a migration"
+            if migration or request.version is None:
+                what = str(request.version or "a migration")
+            else:
+                what = f"a {loaded.classify(request.version)}-class migration"
             risk_text = request.risk or loaded.default_risk
             plan = (
                 f"✓ marks the days on which {what} ({format_duration(run)}, risk {risk_text}) "
