@@ -36,6 +36,7 @@ _LAZY = {
         ],
         "seasongate.api._overrides",
     ),
+    **dict.fromkeys(["health_check", "load_health_file"], "seasongate.api._health"),
 }  # fmt: skip
 
 
@@ -51,6 +52,7 @@ def __getattr__(name: str) -> Any:
 
 
 if TYPE_CHECKING:
+    from seasongate.api._health import health_check, load_health_file
     from seasongate.api._migrate import info, lint, migrate, new_migration, open_gate, rollback, run
     from seasongate.api._overrides import (
         ApprovalOutcome,
@@ -76,8 +78,10 @@ __all__ = [
     "check",
     "explain",
     "find_policy",
+    "health_check",
     "info",
     "lint",
+    "load_health_file",
     "migrate",
     "new_migration",
     "open_gate",

@@ -1,0 +1,80 @@
+"""The SQL probe against the suite's real PostgreSQL: latency measured by the client."""
+
+from __future__ import annotations
+
+import textwrap
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from seasongate._errors import ConfigError
+from seasongate._health import ProbeLog, Sources, check_health, load_health, record_probes
+from seasongate._policy import load_policy
+from seasongate._time import to_ts
+from seasongate.api import health_check
+from tests.conftest import ROOT
+
+pytestmark = pytest.mark.postgres
+
+POLICY = ROOT / "src" / "seasongate" / "_bundled" / "policies" / "production.yaml"
+AT = datetime(2026, 9, 1, 10, 0, tzinfo=UTC)
+
+
+def write(tmp_path: Path, body: str) -> Path:
+    path = tmp_path / "probe.yaml"
+    path.write_text(textwrap.dedent(body), encoding="utf-8")
+    return path
+
+
+PROBE = """\
+watch: {for: 5m, interval: 1m}
+judge: {kind: threshold, failure_limit: 2}
+indicators:
+  - name: lookup
+    sql: {query: "select pg_sleep(0.01), '{{territory}}'", runs: 5}
+    max_degradation: 50%
+    min_samples: 2
+"""
+
+
+def test_a_fivefold_slower_probe_is_degraded_and_an_unchanged_one_healthy(pg_dsn: str, tmp_path: Path) -> None:
+    spec = load_health(write(tmp_path, PROBE))
+    policy = load_policy(POLICY)
+    sources = Sources.from_environment(spec, {}, pg_dsn)
+    ts = to_ts(AT)
+    log = ProbeLog()
+    record_probes(spec, sources, log, environment="production", territory="DE", at=ts, before=True)
+    assert len(log.baseline["lookup"]) == 5 and min(log.baseline["lookup"]) >= 0.01
+    for tick in (1, 2):
+        record_probes(spec, sources, log, environment="production", territory="DE", at=ts + 60 * tick, before=False)
+    kwargs = {"policy": policy, "environment": "production", "territory": "DE", "since": ts, "at": ts + 120}
+    report = check_health(spec, sources, probes=log, **kwargs)  # type: ignore[arg-type]
+    assert report.indicators[0].query == "select pg_sleep(0.01), 'DE'"
+    assert report.verdict in ("healthy",), report.summary()
+    slow = load_health(write(tmp_path, PROBE.replace("pg_sleep(0.01)", "pg_sleep(0.06)")))
+    log.ticks.clear()
+    for tick in (1, 2):
+        record_probes(slow, sources, log, environment="production", territory="DE", at=ts + 60 * tick, before=False)
+    report = check_health(slow, sources, probes=log, **kwargs)  # type: ignore[arg-type]
+    assert report.verdict == "degraded"
+    assert all(m.relative is not None and m.relative >= 2 for m in report.indicators[0].judgement.measurements)
+
+
+def test_a_check_alone_has_no_probe_history_and_judges_by_max(pg_dsn: str, tmp_path: Path) -> None:
+    path = write(tmp_path, PROBE.replace("max_degradation: 50%", "max: 5.0").replace("min_samples: 2", "min_samples: 1"))
+    report = health_check(path, environment="production", territory="DE", at=AT, policy=POLICY, dsn=pg_dsn, environ={})
+    assert report.verdict == "healthy"
+    assert report.indicators[0].baseline.description.startswith("no probe before the run")
+    relative_only = write(tmp_path, PROBE)
+    report = health_check(relative_only, environment="production", territory="DE", at=AT, policy=POLICY, dsn=pg_dsn, environ={})
+    assert report.verdict == "inconclusive"
+
+
+def test_a_probe_never_writes_and_a_broken_probe_is_located(pg_dsn: str, tmp_path: Path) -> None:
+    writes = write(tmp_path, PROBE.replace("select pg_sleep(0.01), '{{territory}}'", "create table probe_was_here (x int)"))
+    with pytest.raises(ConfigError, match=r"probe.yaml:5:\d+: indicators.lookup.sql: the database rejected the probe"):
+        health_check(writes, environment="production", territory="DE", at=AT, policy=POLICY, dsn=pg_dsn, environ={})
+    typo = write(tmp_path, PROBE.replace("select pg_sleep", "selec pg_sleep"))
+    with pytest.raises(ConfigError, match="syntax error"):
+        health_check(typo, environment="production", territory="DE", at=AT, policy=POLICY, dsn=pg_dsn, environ={})
