@@ -147,3 +147,50 @@ def start_alertmanager() -> Server:
     url = f"http://127.0.0.1:{port}"
     _wait_ready(url, process, log)
     return Server(url, process, workdir, log)
+
+
+class WebhookReceiver:
+    """A webhook receiver on a loopback port: records every POSTed JSON body; the first
+    ``fail_first`` requests get HTTP 500 (to prove retries)."""
+
+    def __init__(self, *, fail_first: int = 0) -> None:
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.received: list[object] = []
+        self.requests = 0
+        self.fail_first = fail_first
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length", "0"))
+                body = self.rfile.read(length)
+                receiver.requests += 1
+                if receiver.requests <= receiver.fail_first:
+                    self.send_response(500)
+                    self.end_headers()
+                    self.wfile.write(b"try again")
+                    return
+                receiver.received.append(json.loads(body))
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.end_headers()
+                self.wfile.write(b"{}")
+
+            def log_message(self, format: str, *args: object) -> None:
+                return
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def get_json(url: str) -> object:
+    with urllib.request.urlopen(url, timeout=10) as answer:
+        return json.loads(answer.read())
