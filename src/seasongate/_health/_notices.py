@@ -115,14 +115,15 @@ def _deliver(
     if not url:
         return Delivery(target, event.event, delivered=False, attempts=0, error=f"{notice.url_env} is not set")
     target = f"{notice.kind} {display_dsn(url)}"
+    body: Any
     if notice.kind == "webhook":
-        method, endpoint, body = "POST", url, webhook_payload(spec, notice, event)
+        endpoint, body = url, webhook_payload(spec, notice, event)
     else:
-        method, endpoint, body = "POST", url.rstrip("/") + "/api/v2/alerts", alertmanager_payload(spec, notice, event)
+        endpoint, body = url.rstrip("/") + "/api/v2/alerts", alertmanager_payload(spec, notice, event)
     error = ""
     for attempt in range(1, notice.retries + 2):
         try:
-            send(method, endpoint, body)
+            send("POST", endpoint, body)
             return Delivery(target, event.event, delivered=True, attempts=attempt)
         except Exception as exc:  # a notice must never stop the watch or a rollback
             error = str(exc) or type(exc).__name__
