@@ -196,12 +196,14 @@ def check_health(
     territory: str,
     at: int,
     since: int,
+    baseline_until: int | None = None,
     probes: ProbeLog | None = None,
     tolerate_source_errors: bool = False,
 ) -> HealthReport:
     """Measure and judge every indicator. A query the server rejects is a located
     :class:`ConfigError`; an unreachable source raises :class:`SourceError` unless
-    ``tolerate_source_errors`` (a watch), where it is judged as missing data."""
+    ``tolerate_source_errors`` (a watch), where it is judged as missing data. A ``before``
+    baseline ends at ``baseline_until`` (the run's start; default ``since``)."""
     if since > at:
         raise InputError(f"--since {iso(since)} is after --at {iso(at)}")
     tz = policy.zone(territory)
@@ -216,7 +218,16 @@ def check_health(
         threshold = threshold_for(indicator, policy, territory, since, at)
         try:
             if indicator.prometheus is not None:
-                current, baseline, info = _prometheus_samples(indicator, sources, policy, territory, query, since, at)
+                current, baseline, info = _prometheus_samples(
+                    indicator,
+                    sources,
+                    policy,
+                    territory,
+                    query,
+                    since,
+                    at,
+                    since if baseline_until is None else baseline_until,
+                )
             else:
                 current, baseline, info = _sql_samples(indicator, sources, query, at, probes)
         except QueryRejected as exc:
@@ -249,15 +260,15 @@ def check_health(
 
 
 def _prometheus_samples(
-    indicator: Indicator, sources: Sources, policy: Policy, territory: str, query: str, since: int, at: int
+    indicator: Indicator, sources: Sources, policy: Policy, territory: str, query: str, since: int, at: int, until: int
 ) -> tuple[list[Sample], list[Sample], BaselineInfo]:
     assert sources.prometheus is not None
     prom = sources.prometheus
     current = prom.range(query, since, at, indicator.step)
     if indicator.baseline.kind == "before":
-        start, end = since - indicator.baseline.length, since - 1
+        start, end = until - indicator.baseline.length, until - 1
         baseline = prom.range(query, start, end, indicator.step)
-        description = f"the {format_duration(indicator.baseline.length)} before {iso(since, policy.zone(territory))}"
+        description = f"the {format_duration(indicator.baseline.length)} before {iso(until, policy.zone(territory))}"
         period = None
     else:
         then = same_period_last_year(policy, territory, at, indicator.baseline.period)
