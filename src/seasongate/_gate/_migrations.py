@@ -147,6 +147,7 @@ def _run(
     retry_incomplete: bool,
     options: ExecutorOptions | None,
     progress: Progress | None,
+    deadline: datetime | None = None,
 ) -> MigrateReport:
     env, terr = gate.scope(environment, territory)
     include = _include(gate.policy, classes, (env, terr))
@@ -156,7 +157,7 @@ def _run(
         plan = _plan(gate.policy, session, migrations, include, target=target, retry_incomplete=retry_incomplete)
         plan.check()
         steps = steps_of(plan, include)
-        hook = PolicyHook(gate, env, terr, audit=not dry_run, database=database_label(dsn))
+        hook = PolicyHook(gate, env, terr, audit=not dry_run, database=database_label(dsn), deadline=deadline)
         where: Target = DryRun() if dry_run else session
         report = run_steps(where, steps, hook, operation=operation, progress=progress)
     finally:
@@ -177,14 +178,17 @@ def migrate(
     retry_incomplete: bool = False,
     options: ExecutorOptions | None = None,
     progress: Progress | None = None,
+    deadline: datetime | None = None,
 ) -> MigrateReport:
     """Validate the history, then apply the pending migrations (up to ``target``, of
     ``classes`` only when given), each gated at its own start. Raises ValidationError,
-    LockBusy or MigrationError before anything runs; returns the report otherwise."""
+    LockBusy or MigrationError before anything runs; returns the report otherwise.
+    ``deadline`` (the migration SLO of ``migrate --health``): a migration whose estimated
+    duration does not fit in what is left is not started."""
     return _run(
         gate, dsn, migrations, lambda plan, include: plan.apply_steps(include),
         operation="migrate", environment=environment, territory=territory, classes=classes, target=target,
-        dry_run=dry_run, retry_incomplete=retry_incomplete, options=options, progress=progress,
+        dry_run=dry_run, retry_incomplete=retry_incomplete, options=options, progress=progress, deadline=deadline,
     )  # fmt: skip
 
 

@@ -36,7 +36,10 @@ _LAZY = {
         ],
         "seasongate.api._overrides",
     ),
-    **dict.fromkeys(["health_check", "load_health_file"], "seasongate.api._health"),
+    **dict.fromkeys(
+        ["WatchedRun", "health_check", "load_health_file", "migrate_with_health", "run_with_health"],
+        "seasongate.api._health",
+    ),
 }  # fmt: skip
 
 
@@ -52,7 +55,13 @@ def __getattr__(name: str) -> Any:
 
 
 if TYPE_CHECKING:
-    from seasongate.api._health import health_check, load_health_file
+    from seasongate.api._health import (
+        WatchedRun,
+        health_check,
+        load_health_file,
+        migrate_with_health,
+        run_with_health,
+    )
     from seasongate.api._migrate import info, lint, migrate, new_migration, open_gate, rollback, run
     from seasongate.api._overrides import (
         ApprovalOutcome,
@@ -71,6 +80,7 @@ __all__ = [
     "Slot",
     "SlotsResult",
     "ValidationReport",
+    "WatchedRun",
     "WindowsResult",
     "audit_list",
     "audit_verify",
@@ -83,6 +93,7 @@ __all__ = [
     "lint",
     "load_health_file",
     "migrate",
+    "migrate_with_health",
     "new_migration",
     "open_gate",
     "open_policy",
@@ -94,6 +105,7 @@ __all__ = [
     "override_show",
     "rollback",
     "run",
+    "run_with_health",
     "slots",
     "validate",
     "windows",

@@ -6,7 +6,7 @@ import os
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -172,16 +172,17 @@ def _readiness(
     target: Version | None, options: ExecutorOptions | None,
 ) -> list[str]:  # fmt: skip
     """Why a rollback of this run's migrations would be impossible or too slow (empty: fine)."""
-    from seasongate._executor import PostgresSession, class_ranges, scan
+    from seasongate._executor import PostgresSession, scan
+    from seasongate._gate import info
     from seasongate._health import RollbackFacts, rollback_refusals
 
     if spec.on_degraded != "rollback":
         return []
-    info = gate.info(dsn, migrations, classes=classes, options=options)
-    pending = [r.version for r in info.rows if r.state == "pending" and (target is None or not target < r.version)]
+    report = info(gate, dsn, migrations, classes=classes, options=options)
+    pending = [r.version for r in report.rows if r.state == "pending" and (target is None or not target < r.version)]
     if not pending:
         return []
-    folder = scan(migrations, classes=class_ranges(gate.policy.migration_classes))
+    folder = scan(migrations, classes=gate.policy.migration_classes)
     scripts = {m.version: m for m in folder.migrations}
     with PostgresSession(dsn, options).open(lock=False, create=False) as session:
         rows = session.history()
@@ -230,6 +231,7 @@ def migrate_with_health(
     the pending migrations, watch for ``watch.for``, and on *degraded* roll back the ones this
     run applied (newest first, gated and audited as rollbacks). The watch runs on the real
     clock (``record_clock``); the gate judges by ``now``."""
+    from seasongate._gate import migrate, rollback
     from seasongate._health import ProbeLog, Sources, record_probes
     from seasongate.api._migrate import _dsn, _gate, _version
 
@@ -252,7 +254,13 @@ def migrate_with_health(
         if probes is not None:
             record_probes(spec, sources, probes, environment=environment, territory=territory, at=clock(), before=True)
         run_started = clock()
-        report = gate.migrate(chosen, migrations, target=wanted, classes=classes, options=options, progress=progress)
+        deadline = None
+        if spec.slo_migration is not None:
+            deadline = (record_clock or now)() + timedelta(seconds=spec.slo_migration)
+        report = migrate(
+            gate, chosen, migrations, target=wanted, classes=classes, options=options, progress=progress,
+            deadline=deadline,
+        )  # fmt: skip
         run_ended = clock()
         applied = [s.version for s in report.steps if s.status == "applied"]
         migration_slo = SloCheck("migration", spec.slo_migration, run_ended - run_started)
@@ -273,7 +281,7 @@ def migrate_with_health(
                 note = to
             else:
                 started = clock()
-                rollback_report = gate.rollback(chosen, migrations, to=to, options=options, progress=progress)
+                rollback_report = rollback(gate, chosen, migrations, to=to, options=options, progress=progress)
                 rollback_slo = SloCheck("rollback", spec.slo_rollback, clock() - started)
         return finish(
             gate, spec, outcome, environment=environment, territory=territory, version=versions, env_vars=env_vars,
@@ -294,9 +302,11 @@ def _below(
 ) -> Version | str:
     """The version to roll back to so that exactly ``applied`` is undone; a message when
     something else was applied meanwhile (then nothing is undone automatically)."""
-    info = gate.info(dsn, migrations, options=options)
+    from seasongate._gate import info
+
+    report = info(gate, dsn, migrations, options=options)
     lowest = min(applied)
-    live = {r.version for r in info.rows if r.state not in ("pending", "excluded") and r.installed_on is not None}
+    live = {r.version for r in report.rows if r.state not in ("pending", "excluded") and r.installed_on is not None}
     above = {v for v in live if not v < lowest}
     foreign = sorted(above - set(applied))
     if foreign:
@@ -353,18 +363,91 @@ def finish(
         notice = NoticeEvent(event, environment, territory, version, run_started, clock(), text, bad, tz)
         deliveries.extend(notify(spec, notice, env_vars, sleep=sleep))
     result = replace(result, deliveries=tuple(deliveries))
-    if gate.store is not None:
-        payload = {
-            "health": {"name": spec.name, "path": spec.path, "sha256": spec.sha256},
-            "verdict": outcome.verdict,
-            "summary": summary,
-            "checks": outcome.checks,
-            "indicators": {i.name: i.verdict for i in report.indicators} if report else {},
-            "action": "rolled_back" if result.rolled_back else ("rollback_failed" if result.exit_code == 2 else "none"),
-            "slo": {s.name: s.to_dict() for s in slos},
-            "notices": [d.to_dict() for d in deliveries],
-            "note": note,
-        }
-        subject = f"{environment}/{territory}/{version}"
-        gate.store.append_audit(gate.actor(), "health.verdict", subject, payload, gate.recorded())
+    payload = {
+        "health": {"name": spec.name, "path": spec.path, "sha256": spec.sha256},
+        "verdict": outcome.verdict,
+        "summary": summary,
+        "checks": outcome.checks,
+        "indicators": {i.name: i.verdict for i in report.indicators} if report else {},
+        "action": "rolled_back" if result.rolled_back else ("rollback_failed" if result.exit_code == 2 else "none"),
+        "slo": {s.name: s.to_dict() for s in slos},
+        "notices": [d.to_dict() for d in deliveries],
+        "note": note,
+    }
+    subject = f"{environment}/{territory}/{version}"
+    gate.audit("health.verdict", subject, payload)
     return result
+
+
+def run_with_health(
+    command: Sequence[str],
+    *,
+    health: str | Path | HealthSpec,
+    rollback_command: str | None,
+    environment: str,
+    territory: str,
+    now: Callable[[], datetime],
+    record_clock: Callable[[], datetime] | None = None,
+    migration: str | None = None,
+    risk: str | None = None,
+    duration: str | int | None = None,
+    policy: str | Path | Policy | None = None,
+    store: str | Store | None = None,
+    project_dir: Path | None = None,
+    use_store: bool = True,
+    dsn: str | None = None,
+    environ: Mapping[str, str] | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> WatchedRun:
+    """``seasongate run --health FILE --rollback-cmd CMD -- COMMAND``: run the command through
+    the gate, watch, and on *degraded* run ``rollback_command`` through the gate as a rollback.
+    Any executor (Flyway, Liquibase, a deploy script) gets the same watch."""
+    import shlex
+
+    from seasongate._gate import run_command
+    from seasongate._health import ProbeLog, Sources, record_probes
+    from seasongate.api._check import build_request
+    from seasongate.api._migrate import _gate
+
+    spec = load_health_file(health)
+    undo = shlex.split(rollback_command) if rollback_command else []
+    if spec.on_degraded == "rollback" and not undo:
+        raise InputError(f"{spec.path} says on_degraded: rollback: give the undo command with --rollback-cmd")
+    request = build_request(
+        environment=environment, territory=territory, migration=migration, risk=risk, duration=duration
+    )
+    undo_request = build_request(
+        environment=environment, territory=territory, migration=migration, risk=risk, operation="rollback"
+    )
+    env_vars = os.environ if environ is None else environ
+    clock = _epoch_clock(record_clock or now)
+    with _gate(
+        now, environment, territory, policy, store, project_dir, use_store=use_store, record_clock=record_clock
+    ) as gate:
+        sources = Sources.from_environment(spec, env_vars, dsn)
+        probes = ProbeLog() if any(i.sql is not None for i in spec.indicators) else None
+        if probes is not None:
+            record_probes(spec, sources, probes, environment=environment, territory=territory, at=clock(), before=True)
+        run_started = clock()
+        outcome = run_command(gate, list(command), request)
+        run_ended = clock()
+        migration_slo = SloCheck("migration", spec.slo_migration, run_ended - run_started)
+        if not outcome.ran or outcome.exit_code != 0:
+            note = "the command did not succeed: no watch"
+            return WatchedRun(spec, command=outcome, slos=(migration_slo,), note=note)
+        version = str(request.version or "*")
+        watched = watch_after(
+            gate, spec, sources, environment=environment, territory=territory, version=version,
+            run_started=run_started, run_ended=run_ended, clock=clock, sleep=sleep, probes=probes,
+        )  # fmt: skip
+        undone = None
+        rollback_slo = SloCheck("rollback", spec.slo_rollback, None)
+        if watched.verdict == "degraded" and spec.on_degraded == "rollback":
+            started = clock()
+            undone = run_command(gate, undo, undo_request)
+            rollback_slo = SloCheck("rollback", spec.slo_rollback, clock() - started)
+        return finish(
+            gate, spec, watched, environment=environment, territory=territory, version=version, env_vars=env_vars,
+            run_started=run_started, clock=clock, sleep=sleep, command=outcome, rollback_command=undone,
+            slos=(migration_slo, rollback_slo),
+        )  # fmt: skip

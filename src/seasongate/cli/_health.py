@@ -107,3 +107,48 @@ def format_report(data: dict[str, Any]) -> str:
 
 
 COMMANDS = [health]
+
+
+def watched_lines(result: Any) -> list[str]:
+    """The health part of ``migrate --health`` / ``run --health`` as text lines."""
+    data = result.to_dict()
+    lines = []
+    watch = data["watch"]
+    if watch is None:
+        lines.append(f"Health ({data['health']['path']}): not watched: {data['note']}")
+    else:
+        report = watch["report"]
+        summary = "; ".join(
+            f"{i['name']}: {i['verdict']}: {i['reason']}" for i in (report["indicators"] if report else [])
+        )
+        lines.append(
+            f"Health ({data['health']['path']}): {watch['verdict'].upper()} after {watch['checks']} check(s) "
+            f"in {watch['seconds']}s: {summary}"
+        )
+        for error in watch["source_errors"]:
+            lines.append(f"  source error: {error}")
+    if data["rollback"] is not None:
+        undone = [s["version"] for s in data["rollback"]["steps"] if s["status"] == "rolled back"]
+        lines.append(
+            f"Rolled back: {', '.join(undone) or 'none'} (status {data['rollback']['status']})."
+            + (f" {data['rollback']['error']}" if data["rollback"]["error"] else "")
+        )
+    if data["rollback_command"] is not None:
+        undo = data["rollback_command"]
+        lines.append(f"Rollback command {' '.join(undo['command'])}: exit {undo['exit_code']}.")
+    if data["note"] and watch is not None:
+        lines.append(f"Note: {data['note']}")
+    for name, slo in data["slo"].items():
+        if slo["met"] is not None:
+            state = "met" if slo["met"] else "MISSED"
+            lines.append(f"slo.{name}: {slo['seconds']:.1f}s of {slo['limit_seconds']}s: {state}.")
+    for notice in data["notices"]:
+        if notice["delivered"]:
+            attempts = notice["attempts"]
+            lines.append(f"Notice {notice['event']} -> {notice['target']}: delivered ({attempts} attempt(s)).")
+        else:
+            lines.append(
+                f"Notice {notice['event']} -> {notice['target']}: NOT delivered after {notice['attempts']} "
+                f"attempt(s): {notice['error']}"
+            )
+    return lines

@@ -260,6 +260,12 @@ def _finish(report: Any, fmt: str, note: str | None) -> None:
     is_flag=True,
     help="Re-run a transaction=false migration that did not finish (make it safe to re-run first).",
 )
+@click.option(
+    "--health",
+    "health",
+    type=click.Path(dir_okay=False),
+    help="Watch after the run (health file); roll back this run's migrations when degraded (exit 1; 3 inconclusive).",
+)
 def migrate(
     dsn: str | None,
     migrations: str,
@@ -276,6 +282,7 @@ def migrate(
     lock_retries: int,
     target: str | None,
     classes: tuple[str, ...],
+    health: str | None,
     *,
     no_store: bool,
     dry_run: bool,
@@ -297,6 +304,12 @@ def migrate(
     from seasongate._errors import SeasongateError
     from seasongate.api import _migrate as api
 
+    if health is not None:
+        _migrate_watched(
+            health, dsn, migrations, loaded=_policy(policy, environment), store=store, environment=environment,
+            territory=territory, at=at, fmt=fmt, options=_options(table, lock_wait, lock_timeout, statement_timeout,
+            lock_retries), target=target, classes=classes, no_store=no_store, dry_run=dry_run,
+        )  # fmt: skip
     try:
         loaded = _policy(policy, environment)
         now, note = _clock(at, loaded, territory)
@@ -310,6 +323,48 @@ def migrate(
     except SeasongateError as exc:
         _fail(exc, fmt)
     _finish(report, fmt, note)
+
+
+def _migrate_watched(
+    health: str, dsn: str | None, migrations: str, *, loaded: Any, store: str | None, environment: str,
+    territory: str, at: str | None, fmt: str, options: Any, target: str | None, classes: tuple[str, ...],
+    no_store: bool, dry_run: bool,
+) -> NoReturn:  # fmt: skip
+    """``migrate --health``: one call into the health api, then its report and exit code."""
+    from pathlib import Path
+
+    from seasongate._errors import InputError, SeasongateError
+    from seasongate.api import _health as api
+
+    try:
+        if dry_run:
+            raise InputError("--health watches a real run: it does not go with --dry-run")
+        now, note = _clock(at, loaded, territory)
+        result = api.migrate_with_health(
+            health, record_clock=_real_clock, dsn=dsn, environment=environment, territory=territory, now=now,
+            migrations=Path(migrations), policy=loaded, store=store, target=target, classes=list(classes) or None,
+            options=options, progress=_progress(fmt), use_store=not no_store,
+        )  # fmt: skip
+    except SeasongateError as exc:
+        _fail(exc, fmt)
+    _finish_watched(result, fmt, note)
+
+
+def _finish_watched(result: Any, fmt: str, note: str | None) -> NoReturn:
+    from seasongate.cli._health import watched_lines
+
+    if note:
+        click.echo(f"seasongate: note: {note}", err=True)
+    if fmt == "json":
+        click.echo(json.dumps(result.to_dict(), indent=2, ensure_ascii=False))
+    else:
+        if result.migrate is not None:
+            click.echo(_summary(result.migrate))
+            if result.migrate.status == "failed" and result.migrate.error:
+                click.echo(f"seasongate: error: {result.migrate.error}", err=True)
+        for line in watched_lines(result):
+            click.echo(line)
+    sys.exit(result.exit_code)
 
 
 @click.command()
@@ -565,6 +620,9 @@ def new(
     show_default=True,
     help="How a denial is printed.",
 )
+@click.option("--health", type=click.Path(dir_okay=False), help="Watch after the command (health file).")
+@click.option("--rollback-cmd", help='With --health: the undo command, run through the gate when degraded ("flyway undo").')
+@click.option("--dsn", envvar="SEASONGATE_DSN", help="With --health: the database of a SQL probe without dsn_env.")
 @click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
 def run(
     environment: str,
@@ -576,6 +634,9 @@ def run(
     store: str | None,
     at: str | None,
     fmt: str,
+    health: str | None,
+    rollback_cmd: str | None,
+    dsn: str | None,
     command: tuple[str, ...],
     *,
     no_store: bool,
@@ -594,6 +655,20 @@ def run(
     argv = list(command)
     if argv and argv[0] == "--":
         argv = argv[1:]
+    if health is not None:
+        from seasongate.api import _health as api_health
+
+        try:
+            loaded = _policy(policy, environment)
+            now, note = _clock(at, loaded, territory)
+            result = api_health.run_with_health(
+                argv, health=health, rollback_command=rollback_cmd, record_clock=_real_clock,
+                environment=environment, territory=territory, now=now, migration=migration, risk=risk,
+                duration=duration, policy=loaded, store=store, use_store=not no_store, dsn=dsn,
+            )  # fmt: skip
+        except SeasongateError as exc:
+            _fail(exc, fmt)
+        _finish_watched(result, fmt, note)
     try:
         loaded = _policy(policy, environment)
         now, note = _clock(at, loaded, territory)
