@@ -621,7 +621,7 @@ def new(
     help="How a denial is printed.",
 )
 @click.option("--health", type=click.Path(dir_okay=False), help="Watch after the command (health file).")
-@click.option("--rollback-cmd", help='With --health: the undo command, run through the gate when degraded ("flyway undo").')
+@click.option("--rollback-cmd", help='With --health: the undo command ("flyway undo"), gated as a rollback.')
 @click.option("--dsn", envvar="SEASONGATE_DSN", help="With --health: the database of a SQL probe without dsn_env.")
 @click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
 def run(
