@@ -228,3 +228,47 @@ def test_migrate_health_rolls_back_v226_when_the_crm_gets_three_times_slower(
     )  # fmt: skip
     assert [body["event"] for body in hook.received] == ["degraded", "rolled_back"]  # type: ignore[index]
     assert "zurückgenommen" in hook.received[1]["text"]  # type: ignore[index]
+
+
+def test_run_health_rolls_back_any_executor_with_its_undo_command(
+    crm: tuple[Exporter, Server, Server, WebhookReceiver], pg_dsn: str, tmp_path: Path
+) -> None:
+    import shlex
+    import sys
+
+    exporter, prometheus, alertmanager, hook = crm
+    health = tmp_path / "crm.yaml"
+    health.write_text(HEALTH, encoding="utf-8")
+    store = f"sqlite:///{tmp_path / 'audit.db'}"
+
+    def sql(statement: str) -> list[str]:
+        code = f"import os, psycopg; psycopg.connect(os.environ['E2E_DSN'], autocommit=True).execute({statement!r})"
+        return [sys.executable, "-c", code]
+
+    env = {
+        "E2E_PROMETHEUS_URL": prometheus.url,
+        "E2E_ALERTMANAGER_URL": alertmanager.url,
+        "E2E_WEBHOOK_URL": hook.url,
+        "E2E_DSN": pg_dsn,
+    }
+    wait_for_baseline(prometheus, 15)
+    code, out = sg(
+        "run", "--env", "production", "-t", "DE", "-m", "V226", "--duration", "1m", "--at", NOVEMBER_WEEKEND_NIGHT,
+        "--store", store, "--policy", str(POLICIES / "production.yaml"), "--health", str(health),
+        "--rollback-cmd", shlex.join(sql(f"DROP TABLE {MARKER}")), "--format", "json",
+        "--", *sql(f"CREATE TABLE {MARKER} (id int)"),
+        env=env,
+    )  # fmt: skip
+    assert code == 1, out
+    result = json.loads(out)
+    assert exporter.slow_seen.is_set()
+    assert result["verdict"] == "degraded" and result["rolled_back"] is True
+    assert result["command"]["exit_code"] == 0 and result["rollback_command"]["exit_code"] == 0
+    with psycopg.connect(pg_dsn) as conn:
+        assert conn.execute(f"SELECT to_regclass('public.{MARKER}')").fetchone() == (None,)
+    entries = audit_list(store=store)
+    runs = [e for e in entries if e.action == "run"]
+    assert [e.payload["outcome"] for e in runs] == ["succeeded", "succeeded"]
+    assert runs[1].payload["command"][-1].endswith(f"'DROP TABLE {MARKER}')")
+    assert [e.payload["verdict"] for e in entries if e.action == "health.verdict"] == ["degraded"]
+    assert len(get_json(alertmanager.url + "/api/v2/alerts")) == 1  # type: ignore[arg-type]

@@ -48,6 +48,8 @@ def openmetrics() -> str:
         # This year's Oktoberfest, day 7 (Friday 25 September 2026): a baseline hour, then 3x.
         *_series("crm_p95_seconds", "2026-09-25T10:00", "2026-09-25T11:00", 0.2),
         *_series("crm_p95_seconds", "2026-09-25T11:00", "2026-09-25T12:00", 0.6),
+        # ...and back to normal (the change was fixed by hand).
+        *_series("crm_p95_seconds", "2026-09-25T12:00", "2026-09-25T13:00", 0.2),
     ]
     mild = [
         # 3 % slower: within a 5 % promise, beyond the 1 % promise of a blackout.
@@ -232,3 +234,38 @@ def test_cli_health_check_exit_codes_and_json(prometheus: Server, tmp_path: Path
     broken = str(write(tmp_path, HEALTH.replace("max_degradation: 5%", "max_degradation: 5"), "broken.yaml"))
     code, out = cli(*base[:3], broken, *base[4:], "--at", "2026-09-25T11:30Z", env=env)
     assert code == 2 and "broken.yaml:7:22: indicators[0].max_degradation" in out
+
+
+def test_a_notify_watch_reports_the_degradation_and_the_recovery_as_they_happen(
+    prometheus: Server, tmp_path: Path
+) -> None:
+    from seasongate._health import Sources, load_health, watch
+
+    every_minute = HEALTH.replace("    min_samples: 5\n", "    min_samples: 5\n    step: 1m\n")
+    notify = every_minute.replace("watch: {for: 30m, interval: 1m}", "watch: {for: 100m, interval: 5m, on_degraded: notify}")
+    spec = load_health(write(tmp_path, notify))
+    policy = load_policy(POLICY)
+    moment = [_z("2026-09-25T11:00")]
+    changes: list[tuple[str, str]] = []
+
+    def sleep(seconds: float) -> None:
+        moment[0] += int(seconds)
+
+    result = watch(
+        spec, Sources.from_environment(spec, {"PROM_URL": prometheus.url}), policy=policy, environment="production",
+        territory="DE", run_started=_z("2026-09-25T11:00"), run_ended=_z("2026-09-25T11:00"),
+        clock=lambda: moment[0], sleep=sleep,
+        on_change=lambda event, report: changes.append((event, iso(moment[0]))),
+    )
+    assert changes == [("degraded", "2026-09-25T11:05:00+00:00"), ("recovered", "2026-09-25T12:05:00+00:00")]
+    assert result.verdict == "degraded" and result.recovered_at == _z("2026-09-25T12:05")
+    assert result.checks == 20 and result.report is not None and result.report.verdict == "healthy"
+    # With on_degraded: rollback the watch stops at the first degradation.
+    rollback = load_health(write(tmp_path, every_minute.replace("interval: 1m}", "interval: 5m}")))
+    moment[0] = _z("2026-09-25T11:00")
+    stopped = watch(
+        rollback, Sources.from_environment(rollback, {"PROM_URL": prometheus.url}), policy=policy,
+        environment="production", territory="DE", run_started=moment[0], run_ended=moment[0],
+        clock=lambda: moment[0], sleep=sleep,
+    )
+    assert (stopped.verdict, stopped.checks, stopped.degraded_at) == ("degraded", 1, _z("2026-09-25T11:05"))

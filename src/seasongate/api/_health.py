@@ -15,6 +15,8 @@ from seasongate._time import to_ts
 from seasongate._versions import Version
 
 if TYPE_CHECKING:
+    from zoneinfo import ZoneInfo
+
     from seasongate._executor import ExecutorOptions, MigrateReport, StepResult
     from seasongate._gate import Gate, RunOutcome
     from seasongate._health import Delivery, HealthReport, HealthSpec, ProbeLog, Sources, WatchResult
@@ -268,10 +270,11 @@ def migrate_with_health(
             note = "nothing applied: nothing to watch" if not applied else "the run failed: no watch"
             return WatchedRun(spec, migrate=report, slos=(migration_slo,), note=note)
         versions = ", ".join(str(v) for v in applied)
-        outcome = watch_after(
-            gate, spec, sources, environment=environment, territory=territory, version=versions,
-            run_started=run_started, run_ended=run_ended, clock=clock, sleep=sleep, probes=probes,
+        notices = _Notices(
+            spec, env_vars, environment=environment, territory=territory, version=versions, since=run_started,
+            tz=gate.policy.zone(territory), clock=clock, sleep=sleep,
         )  # fmt: skip
+        outcome = watch_after(gate, spec, sources, notices, run_started=run_started, run_ended=run_ended, probes=probes)
         rollback_report = None
         rollback_slo = SloCheck("rollback", spec.slo_rollback, None)
         note = ""
@@ -284,9 +287,8 @@ def migrate_with_health(
                 rollback_report = rollback(gate, chosen, migrations, to=to, options=options, progress=progress)
                 rollback_slo = SloCheck("rollback", spec.slo_rollback, clock() - started)
         return finish(
-            gate, spec, outcome, environment=environment, territory=territory, version=versions, env_vars=env_vars,
-            run_started=run_started, clock=clock, sleep=sleep, migrate=report, rollback=rollback_report,
-            slos=(migration_slo, rollback_slo), note=note,
+            gate, outcome, notices, migrate=report, rollback=rollback_report, slos=(migration_slo, rollback_slo),
+            note=note,
         )  # fmt: skip
 
 
@@ -318,64 +320,85 @@ def _below(
     return max(older) if older else Version.parse("0")
 
 
+class _Notices:
+    """A watched run's notices: sent as things happen, every delivery kept for the report."""
+
+    def __init__(
+        self, spec: HealthSpec, env_vars: Mapping[str, str], *, environment: str, territory: str, version: str,
+        since: int, tz: ZoneInfo, clock: Callable[[], int], sleep: Callable[[float], None],
+    ) -> None:  # fmt: skip
+        self.spec = spec
+        self.env_vars = env_vars
+        self.environment = environment
+        self.territory = territory
+        self.version = version
+        self.since = since
+        self.tz = tz
+        self.clock = clock
+        self.sleep = sleep
+        self.deliveries: list[Delivery] = []
+
+    def send(self, event: str, text: str, indicators: tuple[str, ...] = ()) -> None:
+        """Notify every target that wants ``event`` (never raises)."""
+        from seasongate._health import NoticeEvent, notify
+
+        notice = NoticeEvent(
+            event, self.environment, self.territory, self.version, self.since, self.clock(), text, indicators, self.tz
+        )
+        self.deliveries.extend(notify(self.spec, notice, self.env_vars, sleep=self.sleep))
+
+    def changed(self, event: str, report: HealthReport) -> None:
+        """The watch saw a degradation or a recovery: say so now."""
+        self.send(event, report.summary(), tuple(i.name for i in report.indicators if i.verdict != "healthy"))
+
+
 def watch_after(
-    gate: Gate, spec: HealthSpec, sources: Sources, *, environment: str, territory: str, version: str,
-    run_started: int, run_ended: int, clock: Callable[[], int], sleep: Callable[[float], None],
+    gate: Gate, spec: HealthSpec, sources: Sources, notices: _Notices, *, run_started: int, run_ended: int,
     probes: ProbeLog | None,
 ) -> WatchResult:  # fmt: skip
-    """Watch after a run (the loop of :func:`seasongate._health.watch`)."""
+    """Watch after a run; degradations and recoveries are notified as they are seen."""
     from seasongate._health import watch
 
     return watch(
-        spec, sources, policy=gate.policy, environment=environment, territory=territory,
-        run_started=run_started, run_ended=run_ended, clock=clock, sleep=sleep, probes=probes,
+        spec, sources, policy=gate.policy, environment=notices.environment, territory=notices.territory,
+        run_started=run_started, run_ended=run_ended, clock=notices.clock, sleep=notices.sleep, probes=probes,
+        on_change=notices.changed,
     )  # fmt: skip
 
 
 def finish(
-    gate: Gate, spec: HealthSpec, outcome: WatchResult, *, environment: str, territory: str, version: str,
-    env_vars: Mapping[str, str], run_started: int, clock: Callable[[], int], sleep: Callable[[float], None],
-    migrate: MigrateReport | None = None, command: RunOutcome | None = None,
-    rollback: MigrateReport | None = None, rollback_command: RunOutcome | None = None,
-    slos: tuple[SloCheck, ...] = (), note: str = "",
+    gate: Gate, outcome: WatchResult, notices: _Notices, *, migrate: MigrateReport | None = None,
+    command: RunOutcome | None = None, rollback: MigrateReport | None = None,
+    rollback_command: RunOutcome | None = None, slos: tuple[SloCheck, ...] = (), note: str = "",
 ) -> WatchedRun:  # fmt: skip
-    """Send the notices the watch's verdict calls for, audit ``health.verdict``, and build
-    the outcome. A notice that fails is reported and audited, never raised."""
-    from seasongate._health import NoticeEvent, notify
-
-    tz = gate.policy.zone(territory)
+    """Send the notices the outcome calls for (inconclusive, rolled_back, slo_missed; a
+    degradation and a recovery were sent as they were seen), audit ``health.verdict``, and
+    build the outcome. A notice that fails is reported and audited, never raised."""
+    spec = notices.spec
     report = outcome.report
     summary = report.summary() if report else "no measurement"
-    bad = tuple(i.name for i in report.indicators if i.verdict != "healthy") if report else ()
-    events: list[str] = []
-    if outcome.verdict in ("degraded", "inconclusive"):
-        events.append(outcome.verdict)
     result = WatchedRun(spec, migrate, command, outcome, rollback, rollback_command, (), slos, note)
+    if outcome.verdict == "inconclusive" and report is not None:
+        notices.send("inconclusive", summary, tuple(i.name for i in report.indicators if i.verdict != "healthy"))
     if result.rolled_back:
-        events.append("rolled_back")
-    if any(s.met is False for s in slos):
-        events.append("slo_missed")
-    deliveries: list[Delivery] = []
-    for event in events:
-        text = summary
-        if event == "slo_missed":
-            text = "; ".join(f"slo.{s.name}: {s.seconds:.0f}s > {s.limit}s" for s in slos if s.met is False)
-        notice = NoticeEvent(event, environment, territory, version, run_started, clock(), text, bad, tz)
-        deliveries.extend(notify(spec, notice, env_vars, sleep=sleep))
-    result = replace(result, deliveries=tuple(deliveries))
+        notices.send("rolled_back", summary)
+    missed = [s for s in slos if s.met is False]
+    if missed:
+        notices.send("slo_missed", "; ".join(f"slo.{s.name}: {s.seconds:.0f}s > {s.limit}s" for s in missed))
+    result = replace(result, deliveries=tuple(notices.deliveries))
     payload = {
         "health": {"name": spec.name, "path": spec.path, "sha256": spec.sha256},
         "verdict": outcome.verdict,
+        "recovered": outcome.recovered_at is not None,
         "summary": summary,
         "checks": outcome.checks,
         "indicators": {i.name: i.verdict for i in report.indicators} if report else {},
         "action": "rolled_back" if result.rolled_back else ("rollback_failed" if result.exit_code == 2 else "none"),
         "slo": {s.name: s.to_dict() for s in slos},
-        "notices": [d.to_dict() for d in deliveries],
+        "notices": [d.to_dict() for d in notices.deliveries],
         "note": note,
     }
-    subject = f"{environment}/{territory}/{version}"
-    gate.audit("health.verdict", subject, payload)
+    gate.audit("health.verdict", f"{notices.environment}/{notices.territory}/{notices.version}", payload)
     return result
 
 
@@ -435,11 +458,11 @@ def run_with_health(
         if not outcome.ran or outcome.exit_code != 0:
             note = "the command did not succeed: no watch"
             return WatchedRun(spec, command=outcome, slos=(migration_slo,), note=note)
-        version = str(request.version or "*")
-        watched = watch_after(
-            gate, spec, sources, environment=environment, territory=territory, version=version,
-            run_started=run_started, run_ended=run_ended, clock=clock, sleep=sleep, probes=probes,
+        notices = _Notices(
+            spec, env_vars, environment=environment, territory=territory, version=str(request.version or "*"),
+            since=run_started, tz=gate.policy.zone(territory), clock=clock, sleep=sleep,
         )  # fmt: skip
+        watched = watch_after(gate, spec, sources, notices, run_started=run_started, run_ended=run_ended, probes=probes)
         undone = None
         rollback_slo = SloCheck("rollback", spec.slo_rollback, None)
         if watched.verdict == "degraded" and spec.on_degraded == "rollback":
@@ -447,7 +470,5 @@ def run_with_health(
             undone = run_command(gate, undo, undo_request)
             rollback_slo = SloCheck("rollback", spec.slo_rollback, clock() - started)
         return finish(
-            gate, spec, watched, environment=environment, territory=territory, version=version, env_vars=env_vars,
-            run_started=run_started, clock=clock, sleep=sleep, command=outcome, rollback_command=undone,
-            slos=(migration_slo, rollback_slo),
-        )  # fmt: skip
+            gate, watched, notices, command=outcome, rollback_command=undone, slos=(migration_slo, rollback_slo)
+        )
