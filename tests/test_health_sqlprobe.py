@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import textwrap
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -14,6 +16,7 @@ from seasongate._policy import load_policy
 from seasongate._time import to_ts
 from seasongate.api import health_check
 from tests.conftest import ROOT
+from tests.pgcluster import Cluster, ClusterUnavailable, start_cluster
 
 pytestmark = pytest.mark.postgres
 
@@ -45,7 +48,8 @@ def test_a_fivefold_slower_probe_is_degraded_and_an_unchanged_one_healthy(pg_dsn
     ts = to_ts(AT)
     log = ProbeLog()
     record_probes(spec, sources, log, environment="production", territory="DE", at=ts, before=True)
-    assert len(log.baseline["lookup"]) == 5 and min(log.baseline["lookup"]) >= 0.01
+    (batch,) = log.baseline["lookup"]
+    assert len(batch.latencies) == 5 and min(batch.latencies) >= 0.01
     for tick in (1, 2):
         record_probes(spec, sources, log, environment="production", territory="DE", at=ts + 60 * tick, before=False)
     kwargs = {"policy": policy, "environment": "production", "territory": "DE", "since": ts, "at": ts + 120}
@@ -78,3 +82,35 @@ def test_a_probe_never_writes_and_a_broken_probe_is_located(pg_dsn: str, tmp_pat
     typo = write(tmp_path, PROBE.replace("select pg_sleep", "selec pg_sleep"))
     with pytest.raises(ConfigError, match="syntax error"):
         health_check(typo, environment="production", territory="DE", at=AT, policy=POLICY, dsn=pg_dsn, environ={})
+
+
+@pytest.fixture(scope="module")
+def statements_cluster() -> Iterator[Cluster]:
+    """A PostgreSQL server with pg_stat_statements loaded; fails (never skips) under CI=true."""
+    try:
+        cluster = start_cluster(settings={"shared_preload_libraries": "pg_stat_statements"})
+    except ClusterUnavailable as exc:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"PostgreSQL with pg_stat_statements is required under CI=true: {exc}")
+        pytest.skip(f"no PostgreSQL with pg_stat_statements: {exc}")  # only outside CI
+    yield cluster
+    cluster.stop()
+
+
+def test_where_pg_stat_statements_is_loaded_the_probe_is_cross_checked(
+    statements_cluster: Cluster, pg_dsn: str, tmp_path: Path
+) -> None:
+    import psycopg
+
+    dsn = statements_cluster.dsn()
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+    path = write(tmp_path, PROBE.replace("max_degradation: 50%", "max: 5.0").replace("pg_sleep(0.01)", "pg_sleep(0.02)"))
+    report = health_check(path, environment="production", territory="DE", at=AT, policy=POLICY, dsn=dsn, environ={})
+    check = report.indicators[0].cross_check
+    assert check is not None and check["server_calls"] == 5
+    assert 0.02 <= check["server_mean_seconds"] <= check["client_mean_seconds"]
+    assert report.to_dict()["indicators"][0]["cross_check"] == check
+    # Without the extension (the suite's usual server) there is nothing to cross-check.
+    plain = health_check(path, environment="production", territory="DE", at=AT, policy=POLICY, dsn=pg_dsn, environ={})
+    assert plain.indicators[0].cross_check is None

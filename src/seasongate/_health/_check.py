@@ -14,6 +14,7 @@ from seasongate._health._judges import Judgement, Measurement, Verdict, judge
 from seasongate._health._prometheus import PrometheusSource, QueryRejected, Sample, SourceError
 from seasongate._health._seasons import Threshold, same_period_last_year, threshold_for
 from seasongate._health._spec import HealthSpec, Indicator
+from seasongate._health._sqlprobe import ProbeRun
 from seasongate._health._template import render
 from seasongate._policy import PeriodRef, Policy
 from seasongate._time import format_duration, iso
@@ -44,6 +45,7 @@ class IndicatorResult:
     baseline: BaselineInfo
     judgement: Judgement
     error: str | None = None
+    cross_check: dict[str, Any] | None = None  # SQL probe: client and pg_stat_statements means
 
     @property
     def verdict(self) -> Verdict:
@@ -122,6 +124,7 @@ def _indicator_dict(result: IndicatorResult, tz: ZoneInfo) -> dict[str, Any]:
             "period": base.period.to_dict(tz) if base.period else None,
         },
         "judge": result.judgement.judge,
+        "cross_check": result.cross_check,
         "measurements": [_measurement_dict(m, tz) for m in result.judgement.measurements],
     }
 
@@ -138,10 +141,10 @@ def _measurement_dict(m: Measurement, tz: ZoneInfo) -> dict[str, Any]:
 
 @dataclass
 class ProbeLog:
-    """SQL probe latencies collected by a watch: the batch before the run, then one per tick."""
+    """SQL probe batches collected by a watch: those before the run, then one per tick."""
 
-    baseline: dict[str, list[float]] = field(default_factory=dict)
-    ticks: dict[str, list[tuple[int, list[float]]]] = field(default_factory=dict)
+    baseline: dict[str, list[ProbeRun]] = field(default_factory=dict)
+    ticks: dict[str, list[tuple[int, ProbeRun]]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -217,6 +220,7 @@ def check_health(
         query = render(indicator.prometheus if indicator.prometheus is not None else indicator.sql.query, values)  # type: ignore[union-attr]
         threshold = threshold_for(indicator, policy, territory, since, at)
         try:
+            cross_check = None
             if indicator.prometheus is not None:
                 current, baseline, info = _prometheus_samples(
                     indicator,
@@ -229,7 +233,7 @@ def check_health(
                     since if baseline_until is None else baseline_until,
                 )
             else:
-                current, baseline, info = _sql_samples(indicator, sources, query, at, probes)
+                current, baseline, info, cross_check = _sql_samples(indicator, sources, query, at, probes)
         except QueryRejected as exc:
             loc = indicator.query_location
             raise ConfigError(
@@ -253,7 +257,7 @@ def check_health(
         results.append(
             IndicatorResult(
                 indicator.name, indicator.source, query, indicator.critical, threshold, info,
-                judge(indicator, current, baseline, threshold),
+                judge(indicator, current, baseline, threshold), None, cross_check,
             )
         )  # fmt: skip
     return HealthReport(spec, environment, territory, at, since, tz, tuple(results))
@@ -286,16 +290,17 @@ def _prometheus_samples(
 
 def _sql_samples(
     indicator: Indicator, sources: Sources, query: str, at: int, probes: ProbeLog | None
-) -> tuple[list[Sample], list[Sample], BaselineInfo]:
+) -> tuple[list[Sample], list[Sample], BaselineInfo, dict[str, Any] | None]:
     from seasongate._health._sqlprobe import probe
 
     assert indicator.sql is not None
     if probes is None:
-        ticks = [(at, probe(sources.dsn_for(indicator), query, indicator.sql.runs))]
+        runs = [(at, probe(sources.dsn_for(indicator), query, indicator.sql.runs))]
         before: list[float] = []
     else:
-        ticks = probes.ticks.get(indicator.name, [])
-        before = probes.baseline.get(indicator.name, [])
+        runs = probes.ticks.get(indicator.name, [])
+        before = [v for batch in probes.baseline.get(indicator.name, []) for v in batch.latencies]
+    ticks = [(ts, list(run.latencies)) for ts, run in runs]
     if indicator.judge.kind == "threshold":
         current = [(ts, p95(batch)) for ts, batch in ticks if batch]
         baseline = [(0, p95(before))] if before else []
@@ -310,7 +315,7 @@ def _sql_samples(
         len(before),
         f"{len(before)} probe runs before the run" if before else "no probe before the run (health check alone)",
     )
-    return current, baseline, info
+    return current, baseline, info, runs[-1][1].cross_check() if runs else None
 
 
 def _median(values: list[float]) -> float | None:
@@ -332,8 +337,8 @@ def record_probes(
             indicator.sql.query,
             {"territory": territory, "environment": environment, "window": format_duration(indicator.window)},
         )
-        latencies = probe(sources.dsn_for(indicator), query, indicator.sql.runs)
+        run = probe(sources.dsn_for(indicator), query, indicator.sql.runs)
         if before:
-            log.baseline.setdefault(indicator.name, []).extend(latencies)
+            log.baseline.setdefault(indicator.name, []).append(run)
         else:
-            log.ticks.setdefault(indicator.name, []).append((at, latencies))
+            log.ticks.setdefault(indicator.name, []).append((at, run))

@@ -40,7 +40,14 @@ def check(
     health_file: str, environment: str, territory: str, at: str | None, since: str | None,
     policy: str | None, dsn: str | None, fmt: str,
 ) -> None:  # fmt: skip
-    """Measure every indicator and judge it: exit 0 healthy, 1 degraded, 3 inconclusive."""
+    """Measure every indicator and judge it: exit 0 healthy, 1 degraded, 2 error, 3 inconclusive.
+
+    \b
+    Examples:
+      seasongate health check --health health/crm.yaml --env production -t DE
+      seasongate health check --health health/crm.yaml --env production -t DE \\
+          --since 2026-09-25T13:00+02:00 --at 2026-09-25T13:30+02:00 --format json
+    """
     from seasongate._time import parse_instant
     from seasongate.api import health_check, open_policy
     from seasongate.api._health import EXIT_CODES
