@@ -36,12 +36,12 @@ judge: {kind: threshold, failure_limit: 2}
 indicators:
   - name: lookup
     sql: {query: "select pg_sleep(0.01), '{{territory}}'", runs: 5}
-    max_degradation: 50%
+    max_degradation: 200%
     min_samples: 2
 """
 
 
-def test_a_fivefold_slower_probe_is_degraded_and_an_unchanged_one_healthy(pg_dsn: str, tmp_path: Path) -> None:
+def test_a_twentyfold_slower_probe_is_degraded_and_an_unchanged_one_healthy(pg_dsn: str, tmp_path: Path) -> None:
     spec = load_health(write(tmp_path, PROBE))
     policy = load_policy(POLICY)
     sources = Sources.from_environment(spec, {}, pg_dsn)
@@ -56,17 +56,18 @@ def test_a_fivefold_slower_probe_is_degraded_and_an_unchanged_one_healthy(pg_dsn
     report = check_health(spec, sources, probes=log, **kwargs)  # type: ignore[arg-type]
     assert report.indicators[0].query == "select pg_sleep(0.01), 'DE'"
     assert report.verdict in ("healthy",), report.summary()
-    slow = load_health(write(tmp_path, PROBE.replace("pg_sleep(0.01)", "pg_sleep(0.06)")))
+    slow = load_health(write(tmp_path, PROBE.replace("pg_sleep(0.01)", "pg_sleep(0.2)")))
     log.ticks.clear()
     for tick in (1, 2):
         record_probes(slow, sources, log, environment="production", territory="DE", at=ts + 60 * tick, before=False)
     report = check_health(slow, sources, probes=log, **kwargs)  # type: ignore[arg-type]
     assert report.verdict == "degraded"
-    assert all(m.relative is not None and m.relative >= 2 for m in report.indicators[0].judgement.measurements)
+    # Planted: twenty times slower; asserted: more than three times (the machine is shared).
+    assert all(m.relative is not None and m.relative > 2 for m in report.indicators[0].judgement.measurements)
 
 
 def test_a_check_alone_has_no_probe_history_and_judges_by_max(pg_dsn: str, tmp_path: Path) -> None:
-    path = write(tmp_path, PROBE.replace("max_degradation: 50%", "max: 5.0").replace("min_samples: 2", "min_samples: 1"))
+    path = write(tmp_path, PROBE.replace("max_degradation: 200%", "max: 5.0").replace("min_samples: 2", "min_samples: 1"))
     report = health_check(path, environment="production", territory="DE", at=AT, policy=POLICY, dsn=pg_dsn, environ={})
     assert report.verdict == "healthy"
     assert report.indicators[0].baseline.description.startswith("no probe before the run")
@@ -105,7 +106,7 @@ def test_where_pg_stat_statements_is_loaded_the_probe_is_cross_checked(
     dsn = statements_cluster.dsn()
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
-    path = write(tmp_path, PROBE.replace("max_degradation: 50%", "max: 5.0").replace("pg_sleep(0.01)", "pg_sleep(0.02)"))
+    path = write(tmp_path, PROBE.replace("max_degradation: 200%", "max: 5.0").replace("pg_sleep(0.01)", "pg_sleep(0.02)"))
     report = health_check(path, environment="production", territory="DE", at=AT, policy=POLICY, dsn=dsn, environ={})
     check = report.indicators[0].cross_check
     assert check is not None and check["server_calls"] == 5
