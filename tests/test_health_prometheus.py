@@ -194,7 +194,7 @@ def test_a_query_the_server_rejects_is_located_in_the_file(prometheus: Server, t
     path = write(tmp_path, HEALTH.replace("max(crm_p95_seconds", "max(crm_p95_seconds[[["))
     with pytest.raises(ConfigError) as info:
         run(prometheus, path, "2026-09-25T11:30Z", "2026-09-25T11:00Z")
-    assert info.value.render().startswith(f"{path}:6:17: indicators.api_p95.prometheus: Prometheus rejected the query")
+    assert info.value.render().startswith(f"{path}:6:17: indicators[0].prometheus: Prometheus rejected the query")
     path = write(tmp_path, HEALTH.replace(
         'max(crm_p95_seconds{territory="{{territory}}",environment="{{environment}}"})', 'crm_two{territory="{{territory}}"}'
     ))

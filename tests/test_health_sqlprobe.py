@@ -78,7 +78,7 @@ def test_a_check_alone_has_no_probe_history_and_judges_by_max(pg_dsn: str, tmp_p
 
 def test_a_probe_never_writes_and_a_broken_probe_is_located(pg_dsn: str, tmp_path: Path) -> None:
     writes = write(tmp_path, PROBE.replace("select pg_sleep(0.01), '{{territory}}'", "create table probe_was_here (x int)"))
-    with pytest.raises(ConfigError, match=r"probe.yaml:5:\d+: indicators.lookup.sql: the database rejected the probe"):
+    with pytest.raises(ConfigError, match=r"probe.yaml:5:\d+: indicators\[0\].sql.query: the database rejected the probe"):
         health_check(writes, environment="production", territory="DE", at=AT, policy=POLICY, dsn=pg_dsn, environ={})
     typo = write(tmp_path, PROBE.replace("select pg_sleep", "selec pg_sleep"))
     with pytest.raises(ConfigError, match="syntax error"):

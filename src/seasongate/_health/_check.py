@@ -14,7 +14,7 @@ from seasongate._health._judges import Judgement, Measurement, Verdict, judge
 from seasongate._health._prometheus import PrometheusSource, QueryRejected, Sample, SourceError
 from seasongate._health._seasons import Threshold, same_period_last_year, threshold_for
 from seasongate._health._spec import HealthSpec, Indicator
-from seasongate._health._sqlprobe import ProbeRun
+from seasongate._health._sqlprobe import ProbeRun, probe
 from seasongate._health._template import render
 from seasongate._policy import PeriodRef, Policy
 from seasongate._time import format_duration, iso
@@ -241,7 +241,7 @@ def check_health(
                 path=loc.path,
                 line=loc.line,
                 column=loc.column,
-                field=f"indicators.{indicator.name}.{indicator.source}",
+                field=indicator.query_field,
             ) from exc
         except SourceError as exc:
             if not tolerate_source_errors:
@@ -291,8 +291,6 @@ def _prometheus_samples(
 def _sql_samples(
     indicator: Indicator, sources: Sources, query: str, at: int, probes: ProbeLog | None
 ) -> tuple[list[Sample], list[Sample], BaselineInfo, dict[str, Any] | None]:
-    from seasongate._health._sqlprobe import probe
-
     assert indicator.sql is not None
     if probes is None:
         runs = [(at, probe(sources.dsn_for(indicator), query, indicator.sql.runs))]
@@ -328,8 +326,6 @@ def record_probes(
     spec: HealthSpec, sources: Sources, log: ProbeLog, *, environment: str, territory: str, at: int, before: bool
 ) -> None:
     """Run every SQL probe once: into the baseline (``before`` the run) or as a tick at ``at``."""
-    from seasongate._health._sqlprobe import probe
-
     for indicator in spec.indicators:
         if indicator.sql is None:
             continue

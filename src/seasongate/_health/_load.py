@@ -236,6 +236,7 @@ def _indicator(
         judge=_judge(ind.judge, located, (*loc, "judge"), judge) if ind.judge else judge,
         location=located.location(loc),
         query_location=located.location(query_loc),
+        query_field=format_loc(query_loc),
     )
 
 

@@ -71,6 +71,7 @@ class Indicator:
     judge: Judge
     location: Location
     query_location: Location
+    query_field: str = ""  # where the query stands, ``indicators[0].prometheus``
 
     @property
     def source(self) -> str:
