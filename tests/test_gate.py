@@ -322,3 +322,67 @@ def test_single_use_override_is_spent_as_the_guarded_block_starts(
             pass
     finally:
         store.close()
+
+
+# -- the documented Alembic recipe -------------------------------------------------------------------
+
+
+def _recipe_function(name: str) -> str:
+    """The source of function ``name`` from the python blocks of docs/integrations.md."""
+    import ast
+    import re
+
+    text = (Path(__file__).parent.parent / "docs" / "integrations.md").read_text(encoding="utf-8")
+    for block in re.findall(r"```python\n(.*?)```", text, re.DOTALL):
+        for node in ast.parse(block).body:
+            if isinstance(node, ast.FunctionDef) and node.name == name:
+                return ast.get_source_segment(block, node) or ""
+    raise AssertionError(f"docs/integrations.md has no function {name}")
+
+
+def _alembic_context(command: str | None) -> object:
+    from argparse import Namespace
+    from types import SimpleNamespace
+
+    def upgrade() -> None: ...
+
+    def downgrade() -> None: ...
+
+    functions = {"upgrade": upgrade, "downgrade": downgrade}
+    cmd_opts = None if command is None else Namespace(cmd=(functions[command], ["revision"], []))
+    return SimpleNamespace(config=SimpleNamespace(cmd_opts=cmd_opts))
+
+
+@pytest.mark.parametrize(("command", "allowed"), [("downgrade", True), ("upgrade", False), (None, False)], ids=str)
+def test_the_alembic_recipe_gates_a_downgrade_as_a_rollback(
+    policy: Policy, store: Store, command: str | None, allowed: bool
+) -> None:
+    # Issue 9 item 7: in a blackout an emergency downgrade is allowed, an upgrade is not; a run
+    # not started from the alembic command line is judged as the stricter apply.
+    namespace: dict[str, object] = {"context": _alembic_context(command)}
+    exec(_recipe_function("gated_operation"), namespace)
+    operation = namespace["gated_operation"]()  # type: ignore[operator]
+    g = gate(policy, store, fixed(OKTOBERFEST))
+    if allowed:
+        with g.guard(duration="30m", risk="medium", operation=operation) as decision:
+            assert decision.allowed
+        assert actions(store) == ["migration.start", "migration.rollback"]
+    else:
+        with (
+            pytest.raises(GateDenied, match="seasonal-blackout"),
+            g.guard(duration="30m", risk="medium", operation=operation),
+        ):
+            pass
+        assert actions(store) == ["decision"]
+
+
+def test_the_python_api_takes_a_timedelta_or_a_duration_with_a_unit(policy: Policy) -> None:
+    g = gate(policy, None, fixed(NOVEMBER_WEEKEND_NIGHT))
+    assert g.check(migration="V226", duration=timedelta(minutes=20)).migration.duration == 1200
+    assert g.check(migration="V226", duration="1h30m").migration.duration == 5400
+    from seasongate._errors import InputError
+
+    with pytest.raises(InputError, match="invalid duration"):
+        g.check(migration="V226", duration=20)  # type: ignore[arg-type]
+    with pytest.raises(InputError):
+        g.check(migration="V226", duration=timedelta(seconds=-5))

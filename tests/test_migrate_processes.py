@@ -15,7 +15,6 @@ import pytest
 from tests.conftest import POLICIES
 
 pytestmark = pytest.mark.postgres
-AT = "2026-11-14T23:00+01:00"
 
 
 def seasongate() -> list[str]:
@@ -40,8 +39,6 @@ def migrate_cmd(dsn: str, directory: Path, store: Path, *extra: str) -> list[str
         "ci",
         "--territory",
         "DE",
-        "--at",
-        AT,
         "--store",
         f"sqlite:///{store}",
         *extra,
