@@ -386,3 +386,72 @@ def test_the_python_api_takes_a_timedelta_or_a_duration_with_a_unit(policy: Poli
         g.check(migration="V226", duration=20)  # type: ignore[arg-type]
     with pytest.raises(InputError):
         g.check(migration="V226", duration=timedelta(seconds=-5))
+
+
+# -- every migration ends with exactly one audit outcome (issue 8 item 8) ---------------------------
+
+
+def outcomes_by_start(store: Store) -> dict[int, list[dict[str, object]]]:
+    """Each migration.start's seq with the outcome payloads that name it."""
+    entries = store.audit_entries()
+    found: dict[int, list[dict[str, object]]] = {e.seq: [] for e in entries if e.action == "migration.start"}
+    for e in entries:
+        if e.action in ("migration.apply", "migration.rollback"):
+            found[int(e.payload["start_seq"])].append(dict(e.payload))
+    return found
+
+
+@pytest.mark.postgres
+def test_a_run_that_dies_after_a_commit_is_reconciled_by_the_next(
+    policy: Policy, store: Store, pg_dsn: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from seasongate._gate import PolicyHook
+
+    def die(*args: object) -> None:
+        raise SystemExit("killed between the commit and the audit outcome")
+
+    g = gate(policy, store, fixed(NOVEMBER_WEEKEND_NIGHT))
+    with monkeypatch.context() as patched:
+        patched.setattr(PolicyHook, "record", die)
+        with pytest.raises(SystemExit):
+            migrate(g, pg_dsn, MIGRATIONS, options=OPTIONS)
+    assert history(pg_dsn) == [("214", "SQL", True, "allow", None)]  # committed, outcome never written
+    assert actions(store) == ["migration.start"]
+    report = migrate(g, pg_dsn, MIGRATIONS, target=Version.parse("V215"), options=OPTIONS)
+    assert [str(s.version) for s in report.done] == ["V215"]
+    found = outcomes_by_start(store)
+    assert all(len(outcomes) == 1 for outcomes in found.values()), found
+    first = found[min(found)][0]
+    assert (first["version"], first["status"], first["reconciled"], first["installed_rank"]) == (
+        "V214",
+        "applied",
+        True,
+        1,
+    )
+    assert "reconciled from the migration history" in str(first["error"])
+    # A third run finds nothing left to reconcile.
+    migrate(g, pg_dsn, MIGRATIONS, target=Version.parse("V215"), options=OPTIONS)
+    assert sum(1 for e in store.audit_entries() if e.payload.get("reconciled")) == 1
+
+
+@pytest.mark.postgres
+def test_a_run_that_dies_before_its_commit_is_reconciled_as_failed(
+    policy: Policy, store: Store, pg_dsn: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from seasongate._executor import PostgresSession
+
+    def die(*args: object, **kwargs: object) -> None:
+        raise SystemExit("killed before the commit")
+
+    g = gate(policy, store, fixed(NOVEMBER_WEEKEND_NIGHT))
+    with monkeypatch.context() as patched:
+        patched.setattr(PostgresSession, "apply", die)
+        with pytest.raises(SystemExit):
+            migrate(g, pg_dsn, MIGRATIONS, options=OPTIONS)
+    assert history(pg_dsn) == []
+    migrate(g, pg_dsn, MIGRATIONS, target=Version.parse("V214"), options=OPTIONS)
+    found = outcomes_by_start(store)
+    assert [len(o) for o in found.values()] == [1, 1]
+    died, ran = (found[seq][0] for seq in sorted(found))
+    assert (died["status"], died["reconciled"], died["installed_rank"]) == ("failed", True, None)
+    assert (ran["status"], ran["reconciled"], ran["installed_rank"]) == ("applied", False, 1)

@@ -315,3 +315,43 @@ def test_every_entry_of_a_real_run_has_one_clock(pg_dsn: str, tmp_path: Path) ->
     for entry in entries:
         judged = datetime.fromisoformat(entry.payload["judged_at"])
         assert 0 <= entry.at - int(judged.timestamp()) < 60  # judged and written by the same (real) clock
+
+
+@pytest.mark.postgres
+def test_rollback_plans_every_step_first_and_keeps_to_the_classes_the_policy_handles(
+    pg_dsn: str, tmp_path: Path
+) -> None:
+    # Issue 9 item 6: U229 missing used to roll back V10000 and V230, then stop with exit 2.
+    folder = tmp_path / "m"
+    folder.mkdir()
+    files = {
+        "V228__a.sql": "CREATE TABLE a (id int);", "U228__a.sql": "DROP TABLE a;",
+        "V229__b.sql": "CREATE TABLE b (id int);",
+        "V230__c.sql": "CREATE TABLE c (id int);", "U230__c.sql": "DROP TABLE c;",
+        "V10000__seed.sql": "CREATE TABLE seed (id int);", "U10000__seed.sql": "DROP TABLE seed;",
+    }  # fmt: skip
+    for name, text in files.items():
+        (folder / name).write_text(text, encoding="utf-8")
+
+    def run(command: str, env: str, *extra: str) -> Result:
+        return sg(
+            command, "--dsn", pg_dsn, "--migrations", str(folder), "--policy", str(POLICIES / "staging.yaml"),
+            "--env", env, "-t", "DE", "--no-store", *extra,
+        )  # fmt: skip
+
+    assert run("migrate", "ci").exit_code == 0
+    before = versions(pg_dsn)
+    refused = run("rollback", "ci", "--to", "V228")
+    assert refused.exit_code == 2, refused.output
+    assert "V229 has no undo script (expected U229__b.sql)" in refused.output
+    assert versions(pg_dsn) == before  # nothing was rolled back, not even V10000 or V230
+
+    (folder / "U229__b.sql").write_text("DROP TABLE b;", encoding="utf-8")
+    done = run("rollback", "staging", "--to", "V228", "--format", "json")
+    assert done.exit_code == 0, done.output
+    steps = [(s["version"], s["status"]) for s in json.loads(done.output)["steps"]]
+    assert steps == [("V230", "rolled back"), ("V229", "rolled back")]  # test data is not staging's
+    assert "10000:UNDO_SQL:true" not in versions(pg_dsn)
+    asked = run("rollback", "ci", "--to", "V228", "--class", "testdata")
+    assert asked.exit_code == 0, asked.output
+    assert "10000:UNDO_SQL:true" in versions(pg_dsn)
