@@ -27,7 +27,8 @@ from seasongate.api._check import (
 # rules) only when used: ``seasongate check`` imports this package on every pipeline run.
 _LAZY = {
     **dict.fromkeys(
-        ["info", "lint", "migrate", "new_migration", "open_gate", "rollback", "run"], "seasongate.api._migrate"
+        ["ExecutorOptions", "info", "lint", "migrate", "new_migration", "open_gate", "rollback", "run"],
+        "seasongate.api._migrate",
     ),
     **dict.fromkeys(
         [
@@ -51,7 +52,7 @@ def __getattr__(name: str) -> Any:
 
 
 if TYPE_CHECKING:
-    from seasongate.api._migrate import info, lint, migrate, new_migration, open_gate, rollback, run
+    from seasongate.api._migrate import ExecutorOptions, info, lint, migrate, new_migration, open_gate, rollback, run
     from seasongate.api._overrides import (
         ApprovalOutcome,
         audit_list,
@@ -66,6 +67,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ApprovalOutcome",
+    "ExecutorOptions",
     "Slot",
     "SlotsResult",
     "ValidationReport",

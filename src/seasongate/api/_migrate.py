@@ -42,6 +42,7 @@ MIGRATIONS = Path("migrations")
 
 __all__ = [
     "DSN_ENV",
+    "ExecutorOptions",
     "InfoReport",
     "LintReport",
     "MigrateReport",

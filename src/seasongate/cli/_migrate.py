@@ -66,9 +66,9 @@ def _policy(policy: str | None, environment: str) -> Any:
 
 
 def _options(table: str, lock_wait: str, lock_timeout: str, statement_timeout: str, lock_retries: int) -> Any:
-    from seasongate._executor import ExecutorOptions
+    from seasongate import api
 
-    return ExecutorOptions(
+    return api.ExecutorOptions(
         table=table,
         lock_wait=_duration(lock_wait, "--lock-wait"),
         lock_timeout=_duration(lock_timeout, "--lock-timeout"),
@@ -303,8 +303,8 @@ def migrate(
     """
     from pathlib import Path
 
+    from seasongate import api
     from seasongate._errors import SeasongateError
-    from seasongate.api import _migrate as api
 
     try:
         loaded = _policy(policy, environment)
@@ -371,8 +371,8 @@ def rollback(
     """
     from pathlib import Path
 
+    from seasongate import api
     from seasongate._errors import SeasongateError
-    from seasongate.api import _migrate as api
 
     try:
         loaded = _policy(policy, environment)
@@ -418,9 +418,8 @@ def info(
     """
     from pathlib import Path
 
+    from seasongate import api
     from seasongate._errors import SeasongateError
-    from seasongate._executor import ExecutorOptions
-    from seasongate.api import _migrate as api
 
     try:
         loaded = _policy(policy, environment)
@@ -428,7 +427,7 @@ def info(
         report = api.info(
             dsn=dsn, environment=environment, territory=territory, now=now,
             migrations=Path(migrations), policy=loaded, store=store,
-            classes=list(classes) or None, options=ExecutorOptions(table=table),
+            classes=list(classes) or None, options=api.ExecutorOptions(table=table),
             use_store=not no_store,
         )  # fmt: skip
     except SeasongateError as exc:
@@ -477,8 +476,8 @@ def lint(directory: str, policy: str | None, fmt: str) -> None:
     """
     from pathlib import Path
 
+    from seasongate import api
     from seasongate._errors import SeasongateError
-    from seasongate.api import _migrate as api
 
     try:
         report = api.lint(Path(directory), policy=policy)
@@ -531,8 +530,8 @@ def new(
     """
     from pathlib import Path
 
+    from seasongate import api
     from seasongate._errors import SeasongateError
-    from seasongate.api import _migrate as api
 
     try:
         created = api.new_migration(
@@ -598,8 +597,8 @@ def run(
     Example:
       seasongate run --env production -t DE -m migrations/V226__x.sql -- flyway migrate
     """
+    from seasongate import api
     from seasongate._errors import SeasongateError
-    from seasongate.api import _migrate as api
 
     argv = list(command)
     if argv and argv[0] == "--":
