@@ -455,3 +455,32 @@ def test_a_run_that_dies_before_its_commit_is_reconciled_as_failed(
     died, ran = (found[seq][0] for seq in sorted(found))
     assert (died["status"], died["reconciled"], died["installed_rank"]) == ("failed", True, None)
     assert (ran["status"], ran["reconciled"], ran["installed_rank"]) == ("applied", False, 1)
+
+
+@pytest.mark.postgres
+def test_check_lint_and_migrate_agree_on_a_dotted_class_bound(pg_dsn: str, tmp_path: Path) -> None:
+    # Issue 9: for a class {to: V2.5}, V2.9 was in it for check and outside it for lint/migrate.
+    from seasongate._executor import ValidationError, lint
+
+    text = (POLICIES / "staging.yaml").read_text(encoding="utf-8")
+    head, _, rest = text.partition("classes:\n")
+    rest = rest[rest.index("defaults:") :]
+    (tmp_path / "policies").mkdir()
+    policy_file = tmp_path / "policies" / "early.yaml"
+    policy_file.write_text(
+        head.replace("../calendars/", f"{POLICIES.parent / 'calendars'}/")
+        + "classes:\n  early: {from: V1, to: V2.5}\n"
+        + rest.replace("classes: [testdata]", "classes: [early]"),
+        encoding="utf-8",
+    )
+    early = load_policy(policy_file)
+    folder = tmp_path / "m"
+    folder.mkdir()
+    (folder / "V2.9__late.sql").write_text("CREATE TABLE late (id int);", encoding="utf-8")
+    assert early.classify(Version.parse("V2.5")) == "early"
+    assert early.classify(Version.parse("V2.9")) is None
+    findings = lint(folder, classes=early.migration_classes).findings
+    assert [(f.code, f.message.split(" (")[0]) for f in findings] == [("E004", "V2.9 is outside every numbering range")]
+    g = Gate(early, None, now=fixed(NOVEMBER_WEEKEND_NIGHT), environment="ci", territory="DE")
+    with pytest.raises(ValidationError, match=r"V2.9 is in no migration class of the policy \(early V1-V2.5\)"):
+        migrate(g, pg_dsn, folder, options=OPTIONS)
