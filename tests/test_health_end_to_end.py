@@ -34,14 +34,16 @@ from tests.promserver import (
 
 pytestmark = pytest.mark.postgres
 
-NOVEMBER_WEEKEND_NIGHT = "2026-11-14T23:00+01:00"  # the gate allows production changes then
+# A real run acts at the real instant (--at never acts): the staging policy's ci environment
+# allows changes at any time, so the test does not depend on the hour it runs.
+GATE = ["--env", "ci", "-t", "DE", "--policy", str(POLICIES / "staging.yaml")]
 BUCKETS = (0.05, 0.075, 0.09, 0.1, 0.105, 0.11, 0.125, 0.15, 0.2, 0.25, 0.28, 0.3, 0.315, 0.33, 0.35, 0.4, 0.5, 1.0)
 MARKER = "health_probe_v226"
 
 HEALTH = """\
 sources: {prometheus: {url_env: E2E_PROMETHEUS_URL, timeout: 5s}}
 watch: {for: 40s, interval: 2s, on_degraded: rollback}
-slo: {migration: 10m, rollback: 2m}
+slo: {migration: 3m, rollback: 2m}
 judge: {kind: threshold, failure_limit: 2}
 indicators:
   - name: crm_api_p95
@@ -163,10 +165,7 @@ def test_migrate_health_rolls_back_v226_when_the_crm_gets_three_times_slower(
     health = tmp_path / "crm.yaml"
     health.write_text(HEALTH, encoding="utf-8")
     store = f"sqlite:///{tmp_path / 'audit.db'}"
-    common = [
-        "--dsn", pg_dsn, "--migrations", str(migrations), "--env", "production", "-t", "DE",
-        "--at", NOVEMBER_WEEKEND_NIGHT, "--store", store, "--policy", str(POLICIES / "production.yaml"),
-    ]  # fmt: skip
+    common = ["--dsn", pg_dsn, "--migrations", str(migrations), *GATE, "--store", store]
     env = {
         "E2E_PROMETHEUS_URL": prometheus.url,
         "E2E_ALERTMANAGER_URL": alertmanager.url,
@@ -182,8 +181,8 @@ def test_migrate_health_rolls_back_v226_when_the_crm_gets_three_times_slower(
     code, out = sg("migrate", *common, "--target", "V225", env=env)
     assert code == 0, out
 
-    # slo.migration is the run's deadline: V226, planned with the policy's 15 minutes, does not fit in 10.
-    code, out = sg("migrate", *common, "--health", str(health), env=env)
+    # slo.migration is the run's deadline: V226, planned with the policy's 5 minutes, does not fit in 3.
+    code, out = sg("migrate", *common, "--health", str(health), "--target", "V226", env=env)
     assert code == 1 and "the run deadline (slo.migration) leaves" in out and "not started" in out, out
     assert "226:SQL:True" not in history(pg_dsn)
     (migrations / "V226__orders_latency_probe.sql").write_text(
@@ -191,7 +190,7 @@ def test_migrate_health_rolls_back_v226_when_the_crm_gets_three_times_slower(
     )
     wait_for_baseline(prometheus, 15)
 
-    code, out = sg("migrate", *common, "--health", str(health), "--format", "json", env=env)
+    code, out = sg("migrate", *common, "--health", str(health), "--target", "V226", "--format", "json", env=env)
     assert code == 1, out
     result = json.loads(out)
     assert exporter.slow_seen.is_set(), out
@@ -211,8 +210,8 @@ def test_migrate_health_rolls_back_v226_when_the_crm_gets_three_times_slower(
         assert conn.execute(f"SELECT to_regclass('public.{MARKER}')").fetchone() == (None,)
 
     entries = [(e.action, e.subject) for e in audit_list(store=store)]
-    assert ("migration.apply", "production/DE/V226") in entries
-    assert ("migration.rollback", "production/DE/V226") in entries
+    assert ("migration.apply", "ci/DE/V226") in entries
+    assert ("migration.rollback", "ci/DE/V226") in entries
     verdicts = [e for e in audit_list(store=store) if e.action == "health.verdict"]
     assert len(verdicts) == 1
     payload = verdicts[0].payload
@@ -224,7 +223,7 @@ def test_migrate_health_rolls_back_v226_when_the_crm_gets_three_times_slower(
     assert len(alerts) == 1  # type: ignore[arg-type]
     labels = alerts[0]["labels"]  # type: ignore[index]
     assert (labels["alertname"], labels["version"], labels["territory"], labels["environment"]) == (
-        "SeasongateHealthDegraded", "V226", "DE", "production",
+        "SeasongateHealthDegraded", "V226", "DE", "ci",
     )  # fmt: skip
     assert [body["event"] for body in hook.received] == ["degraded", "rolled_back"]  # type: ignore[index]
     assert "zurückgenommen" in hook.received[1]["text"]  # type: ignore[index]
@@ -253,8 +252,7 @@ def test_run_health_rolls_back_any_executor_with_its_undo_command(
     }
     wait_for_baseline(prometheus, 15)
     code, out = sg(
-        "run", "--env", "production", "-t", "DE", "-m", "V226", "--duration", "1m", "--at", NOVEMBER_WEEKEND_NIGHT,
-        "--store", store, "--policy", str(POLICIES / "production.yaml"), "--health", str(health),
+        "run", *GATE, "-m", "V226", "--duration", "1m", "--store", store, "--health", str(health),
         "--rollback-cmd", shlex.join(sql(f"DROP TABLE {MARKER}")), "--format", "json",
         "--", *sql(f"CREATE TABLE {MARKER} (id int)"),
         env=env,

@@ -38,6 +38,7 @@ from seasongate._executor._postgres import (
     open_session,
 )
 from seasongate._executor._runner import (
+    DONE,
     AllowAll,
     DryRun,
     GateAnswer,
@@ -54,6 +55,7 @@ __all__ = [
     "BLOCKING",
     "CODES",
     "DEFAULT_CLASSES",
+    "DONE",
     "AllowAll",
     "Applied",
     "AuditAnchor",

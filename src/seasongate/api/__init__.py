@@ -27,7 +27,8 @@ from seasongate.api._check import (
 # rules) only when used: ``seasongate check`` imports this package on every pipeline run.
 _LAZY = {
     **dict.fromkeys(
-        ["info", "lint", "migrate", "new_migration", "open_gate", "rollback", "run"], "seasongate.api._migrate"
+        ["ExecutorOptions", "info", "lint", "migrate", "new_migration", "open_gate", "rollback", "run"],
+        "seasongate.api._migrate",
     ),
     **dict.fromkeys(
         [
@@ -62,7 +63,7 @@ if TYPE_CHECKING:
         migrate_with_health,
         run_with_health,
     )
-    from seasongate.api._migrate import info, lint, migrate, new_migration, open_gate, rollback, run
+    from seasongate.api._migrate import ExecutorOptions, info, lint, migrate, new_migration, open_gate, rollback, run
     from seasongate.api._overrides import (
         ApprovalOutcome,
         audit_list,
@@ -77,6 +78,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ApprovalOutcome",
+    "ExecutorOptions",
     "Slot",
     "SlotsResult",
     "ValidationReport",

@@ -23,8 +23,6 @@ if TYPE_CHECKING:
     from seasongate._policy import Policy
     from seasongate._store import Store
 
-EXIT_CODES = {"healthy": 0, "degraded": 1, "inconclusive": 3}
-
 
 def load_health_file(health: str | Path | HealthSpec) -> HealthSpec:
     """A loaded health file (``file:line:column`` errors for a broken one)."""
@@ -216,7 +214,6 @@ def migrate_with_health(
     environment: str,
     territory: str,
     now: Callable[[], datetime],
-    record_clock: Callable[[], datetime] | None = None,
     migrations: Path = Path("migrations"),
     policy: str | Path | Policy | None = None,
     store: str | Store | None = None,
@@ -231,8 +228,8 @@ def migrate_with_health(
 ) -> WatchedRun:
     """``seasongate migrate --health FILE``: refuse a run that could not be rolled back, apply
     the pending migrations, watch for ``watch.for``, and on *degraded* roll back the ones this
-    run applied (newest first, gated and audited as rollbacks). The watch runs on the real
-    clock (``record_clock``); the gate judges by ``now``."""
+    run applied (newest first, gated and audited as rollbacks). ``now`` is the real clock:
+    the gate judges by it and the watch measures by it."""
     from seasongate._gate import migrate, rollback
     from seasongate._health import ProbeLog, Sources, record_probes
     from seasongate.api._migrate import _dsn, _gate, _version
@@ -241,9 +238,9 @@ def migrate_with_health(
     chosen = _dsn(dsn)
     wanted = _version(target, "--target")
     env_vars = os.environ if environ is None else environ
-    clock = _epoch_clock(record_clock or now)
+    clock = _epoch_clock(now)
     with _gate(
-        now, environment, territory, policy, store, project_dir, use_store=use_store, record_clock=record_clock
+        now, environment, territory, policy, store, project_dir, use_store=use_store
     ) as gate:
         sources = Sources.from_environment(spec, env_vars, chosen)
         refusals = _readiness(gate, spec, chosen, migrations, classes, wanted, options)
@@ -258,7 +255,7 @@ def migrate_with_health(
         run_started = clock()
         deadline = None
         if spec.slo_migration is not None:
-            deadline = (record_clock or now)() + timedelta(seconds=spec.slo_migration)
+            deadline = now() + timedelta(seconds=spec.slo_migration)
         report = migrate(
             gate, chosen, migrations, target=wanted, classes=classes, options=options, progress=progress,
             deadline=deadline,
@@ -410,7 +407,6 @@ def run_with_health(
     environment: str,
     territory: str,
     now: Callable[[], datetime],
-    record_clock: Callable[[], datetime] | None = None,
     migration: str | None = None,
     risk: str | None = None,
     duration: str | int | None = None,
@@ -443,9 +439,9 @@ def run_with_health(
         environment=environment, territory=territory, migration=migration, risk=risk, operation="rollback"
     )
     env_vars = os.environ if environ is None else environ
-    clock = _epoch_clock(record_clock or now)
+    clock = _epoch_clock(now)
     with _gate(
-        now, environment, territory, policy, store, project_dir, use_store=use_store, record_clock=record_clock
+        now, environment, territory, policy, store, project_dir, use_store=use_store
     ) as gate:
         sources = Sources.from_environment(spec, env_vars, dsn)
         probes = ProbeLog() if any(i.sql is not None for i in spec.indicators) else None

@@ -14,6 +14,7 @@ from typing import Any
 import click
 
 EXIT_OK, EXIT_DEGRADED, EXIT_ERROR, EXIT_INCONCLUSIVE = 0, 1, 2, 3
+EXIT_CODES = {"healthy": EXIT_OK, "degraded": EXIT_DEGRADED, "inconclusive": EXIT_INCONCLUSIVE}
 
 
 @click.group()
@@ -50,7 +51,6 @@ def check(
     """
     from seasongate._time import parse_instant
     from seasongate.api import health_check, open_policy
-    from seasongate.api._health import EXIT_CODES
 
     tz = open_policy(policy, environment).zone(territory)
     moment = parse_instant(at, tz)[0] if at else datetime.now(UTC)
