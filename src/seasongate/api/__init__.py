@@ -27,7 +27,8 @@ from seasongate.api._check import (
 # rules) only when used: ``seasongate check`` imports this package on every pipeline run.
 _LAZY = {
     **dict.fromkeys(
-        ["info", "lint", "migrate", "new_migration", "open_gate", "rollback", "run"], "seasongate.api._migrate"
+        ["ExecutorOptions", "info", "lint", "migrate", "new_migration", "open_gate", "rollback", "run"],
+        "seasongate.api._migrate",
     ),
     **dict.fromkeys(
         [
@@ -38,6 +39,10 @@ _LAZY = {
     ),
     **dict.fromkeys(["calendar_feed", "export_blackouts", "year_view"], "seasongate.api._views"),
     "serve": "seasongate.api._web",
+    **dict.fromkeys(
+        ["WatchedRun", "health_check", "load_health_file", "migrate_with_health", "run_with_health"],
+        "seasongate.api._health",
+    ),
 }  # fmt: skip
 
 
@@ -53,7 +58,14 @@ def __getattr__(name: str) -> Any:
 
 
 if TYPE_CHECKING:
-    from seasongate.api._migrate import info, lint, migrate, new_migration, open_gate, rollback, run
+    from seasongate.api._health import (
+        WatchedRun,
+        health_check,
+        load_health_file,
+        migrate_with_health,
+        run_with_health,
+    )
+    from seasongate.api._migrate import ExecutorOptions, info, lint, migrate, new_migration, open_gate, rollback, run
     from seasongate.api._overrides import (
         ApprovalOutcome,
         audit_list,
@@ -70,9 +82,11 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ApprovalOutcome",
+    "ExecutorOptions",
     "Slot",
     "SlotsResult",
     "ValidationReport",
+    "WatchedRun",
     "WindowsResult",
     "audit_list",
     "audit_verify",
@@ -82,9 +96,12 @@ __all__ = [
     "explain",
     "export_blackouts",
     "find_policy",
+    "health_check",
     "info",
     "lint",
+    "load_health_file",
     "migrate",
+    "migrate_with_health",
     "new_migration",
     "open_gate",
     "open_policy",
@@ -96,6 +113,7 @@ __all__ = [
     "override_show",
     "rollback",
     "run",
+    "run_with_health",
     "serve",
     "slots",
     "validate",

@@ -73,6 +73,7 @@ _COMMAND_MODULES = {
     "run": "seasongate.cli._migrate",
     "export": "seasongate.cli._feeds",
     "serve": "seasongate.cli._serve",
+    "health": "seasongate.cli._health",
 }
 
 
