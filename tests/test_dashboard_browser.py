@@ -124,6 +124,7 @@ def test_a_migration_waiting_for_a_lock_says_who_holds_it_then_turns_applied(
             why = page.wait_for_selector(f'#sessions td.why:has-text("held by pid {pid}")', timeout=20_000)
             text = why.inner_text()
             assert text.startswith(f"waiting for AccessExclusiveLock on orders held by pid {pid} (psql, idle in transaction")
+            page.wait_for_selector('tr[data-version="V1"][data-status="running"]', timeout=10_000)  # migration.start
             page.screenshot(path=str(tmp_path / "runs-waiting.png"), full_page=True)
             holder.rollback()  # the report ends: the migration goes on
             page.wait_for_selector('tr[data-version="V1"][data-status="applied"]', timeout=20_000)
