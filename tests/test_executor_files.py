@@ -237,7 +237,8 @@ def test_new_picks_the_next_free_version_of_the_class(tmp_path: Path) -> None:
     assert created.path.name == "V227__add_customer_credit_hold.sql"
     assert created.undo_path is not None and created.undo_path.name.startswith("U227__")
     script, findings = read_script(created.path)
-    assert findings == [] and script is not None
+    # The new file has only its header: refused until the change is written into it.
+    assert [f.code for f in findings] == ["E013"] and script is not None
     assert (script.risk, script.duration) == ("high", 1200)
     feature = create_migration(tmp_path, "try it", migration_class="feature", undo=False)
     assert feature.path.name == "V8000__try_it.sql" and feature.undo_path is None
