@@ -13,6 +13,7 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -41,6 +42,7 @@ from seasongate._executor import (
 from seasongate._versions import Version
 from seasongate.cli import main
 from tests.conftest import MIGRATIONS
+from tests.pgcluster import Cluster
 
 FAST = ExecutorOptions(lock_wait=10, lock_timeout=2, retry_backoff=0.05)
 ROWS = 300_000  # enough that CREATE INDEX CONCURRENTLY takes a while and has to wait
@@ -119,13 +121,16 @@ class Hook:
         """Nothing to record."""
 
 
-@pytest.fixture
-def crm(pg_dsn: str, tmp_path: Path) -> Iterator[tuple[str, Path]]:
-    """The shipped migrations applied up to V222, and ``ROWS`` orders to index."""
-    directory = tmp_path / "migrations"
-    shutil.copytree(MIGRATIONS, directory)
-    assert migrate(pg_dsn, directory, target="V222").status == "ok"
-    with psycopg.connect(pg_dsn, autocommit=True) as conn:
+@pytest.fixture(scope="module")
+def crm_template(pg_cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A database with the shipped migrations applied up to V222 and ``ROWS`` orders to index,
+    built once and copied for each test (CREATE DATABASE ... TEMPLATE)."""
+    name = f"crm_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(pg_cluster.dsn(), autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    dsn = pg_cluster.dsn(name)
+    assert migrate(dsn, MIGRATIONS, target="V222").status == "ok"
+    with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute("INSERT INTO customers (customer_no, name, territory) VALUES ('K1', 'Gasthof', 'DE')")
         conn.execute(
             "INSERT INTO orders (customer_id, territory, order_no, delivery_date, status) "
@@ -133,7 +138,23 @@ def crm(pg_dsn: str, tmp_path: Path) -> Iterator[tuple[str, Path]]:
             "CASE WHEN g %% 3 = 0 THEN 'open' ELSE 'delivered' END FROM generate_series(1, %s) g",
             (ROWS,),
         )
-    yield pg_dsn, directory
+        conn.execute("VACUUM ANALYZE orders")
+    yield name
+    with psycopg.connect(pg_cluster.dsn(), autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def crm(pg_cluster: Cluster, crm_template: str, tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    """A copy of the template database and of the shipped migrations folder."""
+    directory = tmp_path / "migrations"
+    shutil.copytree(MIGRATIONS, directory)
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(pg_cluster.dsn(), autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{crm_template}"')
+    yield pg_cluster.dsn(name), directory
+    with psycopg.connect(pg_cluster.dsn(), autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def snapshot_holder(dsn: str) -> psycopg.Connection[object]:
@@ -222,7 +243,7 @@ def test_a_waiting_run_holds_no_snapshot_that_blocks_the_running_index_build(crm
         try:
             with open_session(dsn, ExecutorOptions(lock_wait=60)) as waiting:
                 waiter_result.append(waiting.history()[-1].version)
-        except Exception as exc:  # noqa: BLE001 - reported by the assertion below
+        except Exception as exc:
             waiter_result.append(exc)
 
     waiter = threading.Thread(target=second_run)
@@ -278,7 +299,11 @@ def test_retry_incomplete_after_kill_9_mid_v223_leaves_a_valid_index(crm: tuple[
     holder = snapshot_holder(dsn)  # keeps the index build waiting, so the kill lands mid-V223
     victim = start_run(dsn, directory, "V223")
     try:
-        wait_for(lambda: activity(dsn, "query LIKE '%CREATE INDEX CONCURRENTLY%' AND state = 'active'") == 1, 30, "V223 to run")
+        wait_for(
+            lambda: activity(dsn, "query LIKE '%CREATE INDEX CONCURRENTLY%' AND state = 'active'") == 1,
+            30,
+            "V223 to run",
+        )
         time.sleep(0.3)
     finally:
         victim.send_signal(signal.SIGKILL)
@@ -466,7 +491,12 @@ def test_history_table_is_exactly_flywys_and_facts_live_beside_it(pg_dsn: str, t
     assert [i[0] for i in indexes] == ["seasongate_schema_history_pk", "seasongate_schema_history_s_idx"]
     assert "(success)" in indexes[1][1]
     first, second = rows
-    assert (first.gate_verdict, first.override_id, first.audit_seq, first.audit_hash) == ("allow", "ovr-7", 41, "ab" * 32)
+    assert (first.gate_verdict, first.override_id, first.audit_seq, first.audit_hash) == (
+        "allow",
+        "ovr-7",
+        41,
+        "ab" * 32,
+    )
     assert first.sha256 == plan.pending[0].sha256 and first.transactional
     assert (second.gate_verdict, second.audit_seq) == (None, None)
     assert first.installed_on.tzinfo is not None  # aware, read in the server's time zone
@@ -591,6 +621,6 @@ def test_a_bare_file_name_is_looked_up_in_the_migrations_folder(tmp_path: Path) 
     )  # fmt: skip
     undo = resolve_migration("U225__x.sql", migrations=folder)
     assert (undo.version, undo.operation, undo.risk, undo.duration) == (Version((225,)), "rollback", "high", 300)
-    with pytest.raises(InputError, match="V226__y.sql not found in"):
+    with pytest.raises(InputError, match=r"V226__y\.sql not found in"):
         resolve_migration("V226__y.sql", migrations=folder)
     assert resolve_migration("V226").operation == "apply"
