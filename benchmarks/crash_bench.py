@@ -6,8 +6,10 @@ Each round gets a fresh database with a table of ``--rows`` rows, a fresh SQLite
 folder of migrations: small transactional ones (a table, rows, a short sleep, so that kills
 land inside transactions) and a ``transaction=false`` ``CREATE INDEX CONCURRENTLY`` on the big
 table. ``--runs-per-round`` ``seasongate migrate`` processes start at once (policy
-``staging.yaml``, environment ``ci``: allowed at any time); one random process per round is
-killed with SIGKILL after a random delay; at most ``--kill-window`` seconds in. Every run
+``staging.yaml``, environment ``ci``: allowed at any time); once one of them holds the
+migration lock, after a random delay of at most ``--kill-window`` seconds, either one random
+process or every process still running (so the lock holder surely dies mid-run) is killed
+with SIGKILL. Every run
 passes ``--retry-incomplete`` (the scripts are safe to re-run), so the survivors and a final
 recovery run finish the work. After the round the database and the store are checked:
 
@@ -123,6 +125,7 @@ class Server:
 class Figures:
     runs: int = 0
     killed: int = 0
+    killed_in_flight: int = 0  # kills while a run held the lock (inside a migration or between two)
     exit_codes: Counter[int] = field(default_factory=Counter)
     partial: int = 0
     stuck_locks: int = 0
@@ -203,11 +206,19 @@ def play_round(server: Server, work: Path, args: argparse.Namespace, rng: random
             )
             figures.runs += 1
             time.sleep(rng.uniform(0, 0.2))
-        victim = rng.choice(procs)
-        time.sleep(rng.uniform(0.3, args.kill_window))
-        if victim.poll() is None:
-            victim.send_signal(signal.SIGKILL)
-            figures.killed += 1
+        victims = procs if rng.random() < 0.5 else [rng.choice(procs)]
+        # Kill at a random point of the work: once a run holds the lock, within the window.
+        deadline = time.monotonic() + 60
+        while not migration_locks(dsn) and time.monotonic() < deadline and any(p.poll() is None for p in procs):
+            time.sleep(0.02)
+        time.sleep(rng.uniform(0, args.kill_window))
+        holding = migration_locks(dsn) > 0
+        for victim in victims:
+            if victim.poll() is None:
+                victim.send_signal(signal.SIGKILL)
+                figures.killed += 1
+        if holding and len(victims) == len(procs):
+            figures.killed_in_flight += 1
         for proc in procs:
             proc.communicate(timeout=300)
             figures.exit_codes[proc.returncode] += 1
@@ -280,7 +291,7 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--runs-per-round", type=int, default=3)
     parser.add_argument("--rows", type=int, default=200_000, help="rows in the table the index is built on")
-    parser.add_argument("--kill-window", type=float, default=2.5, help="latest kill, seconds after the start")
+    parser.add_argument("--kill-window", type=float, default=1.5, help="latest kill, seconds after a run took the lock")
     parser.add_argument("--seed", type=int, default=None)
     parser.add_argument("--check", action="store_true", help="exit 1 unless every figure is 0")
     args = parser.parse_args()
@@ -297,7 +308,10 @@ def main() -> int:
     finally:
         server.stop()
     print(f"crash bench: {args.rounds} rounds, seed {seed}, {time.monotonic() - started:.0f}s")
-    print(f"  runs                                   {figures.runs} ({figures.killed} killed with SIGKILL)")
+    print(
+        f"  runs                                   {figures.runs} ({figures.killed} killed with SIGKILL; "
+        f"{figures.killed_in_flight} rounds killed every run while one held the lock)"
+    )
     print(f"  exit codes                             {dict(sorted(figures.exit_codes.items()))}")
     print(f"  partial migrations                     {figures.partial}")
     print(f"  stuck locks                            {figures.stuck_locks}")

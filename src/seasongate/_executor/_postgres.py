@@ -614,12 +614,13 @@ class PostgresSession:
             )
             self.conn.execute(self._facts_row(record, rank))
 
-    def _retrying(self, attempt: Callable[[], _T], *, retries: int = 0) -> tuple[_T, int]:
+    def _retrying(self, attempt: Callable[[], _T]) -> tuple[_T, int]:
         """Run ``attempt``; on a lock timeout try again up to ``lock_retries`` times, waiting
         ``retry_backoff`` seconds, doubled after each try. Returns the result and the number
         of retries; a lock timeout past the last retry propagates with ``retries`` attached."""
         import psycopg
 
+        retries = 0
         while True:
             try:
                 return attempt(), retries
