@@ -167,13 +167,16 @@ def _err_text(exc: BaseException) -> str:
     return str(primary or str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
 
 
-def error_line(exc: BaseException, text: str, offset: int = 0, fallback: int = 0) -> int:
-    """The line of ``text`` the server's error points at. ``offset`` is where ``text`` starts
-    in the query that was sent (the server counts characters of the whole query, from 1);
-    ``fallback`` when the error carries no position or it lies outside ``text``."""
+def error_line(exc: BaseException, script: str, shift: int = 0, fallback: int = 0) -> int:
+    """The line of ``script`` that the server's error points at. The server counts characters
+    of the query it was sent, from 1; ``shift`` turns that into a position in ``script``: minus
+    the length of a prefix sent before the script, or plus where the statement that was sent
+    starts in it. ``fallback`` when the error carries no position inside the script."""
     pos = getattr(getattr(exc, "diag", None), "statement_position", None)
-    if pos and str(pos).isdigit() and 0 < int(pos) - offset <= len(text) + 1:
-        return line_of(text, int(pos) - 1 - offset)
+    if pos and str(pos).isdigit():
+        index = int(pos) - 1 + shift
+        if 0 <= index <= len(script):
+            return line_of(script, index)
     return fallback
 
 
@@ -668,7 +671,7 @@ class PostgresSession:
         try:
             _, retries = self._retrying(attempt)
         except psycopg.Error as exc:
-            line = error_line(exc, script.sql, len(prefix))
+            line = error_line(exc, script.sql, -len(prefix))
             raise self._failed(script, record, rank, start, _Failure(exc, _err_text(exc), line, _retries(exc))) from exc
         self._next_rank = rank + 1
         return Applied(script, rank, _ms(start), retries)
