@@ -90,8 +90,8 @@ class SessionActivity:
             return f"{doing} — {waiting}" if doing else waiting
         if doing:
             return doing
-        if self.application == f"{APPLICATION_PREFIX} lock" and self.state == "idle":
-            return "holds the migration lock: one run at a time"
+        if self.state == "idle":
+            return "idle between two statements of its run (it keeps the migration lock: one run at a time)"
         if self.wait_event_type and self.state == "active":
             return f"running, waiting on {self.wait_event_type}: {self.wait_event}"
         return self.state or "unknown"
@@ -183,7 +183,7 @@ def database_activity(dsn: str, *, prefix: str = APPLICATION_PREFIX) -> list[Ses
     waits = {row[0]: _lock_target(row[1], row[2], row[3], row[4], row[5]) for row in lock_rows}
     out = []
     for pid, app, user, state, query, running, _, wtype, wevent, blockers in sessions:
-        if not app.startswith(prefix):
+        if app != prefix and not app.startswith(prefix + " "):  # not another dashboard's "seasongate-dashboard"
             continue
         holders = []
         for holder in blockers or []:
