@@ -3,16 +3,19 @@ no I/O beyond reading the calendar files, no database."""
 
 from __future__ import annotations
 
+from seasongate._calendar._holidays import holiday_dates
 from seasongate._calendar._index import CalendarIndex, Selector
 from seasongate._calendar._load import (
     Calendar,
+    Problems,
     build_index,
     calendar_digest,
     display_path,
     load_calendar,
+    parse_days,
     year_bounds,
 )
-from seasongate._calendar._rules import KINDS, MAX_YEAR, MIN_YEAR, Period, PeriodRule
+from seasongate._calendar._rules import KINDS, MAX_YEAR, MIN_YEAR, Holidays, Period, PeriodRule
 
 __all__ = [
     "KINDS",
@@ -20,12 +23,16 @@ __all__ = [
     "MIN_YEAR",
     "Calendar",
     "CalendarIndex",
+    "Holidays",
     "Period",
     "PeriodRule",
+    "Problems",
     "Selector",
     "build_index",
     "calendar_digest",
     "display_path",
+    "holiday_dates",
     "load_calendar",
+    "parse_days",
     "year_bounds",
 ]

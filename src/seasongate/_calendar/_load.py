@@ -8,7 +8,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, time
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from seasongate._calendar._index import CalendarIndex
 from seasongate._calendar._rules import (
@@ -263,7 +263,15 @@ def _duration(value: str | int | None, loc: tuple[str | int, ...], issues: _Coll
     return seconds
 
 
-def _days(values: list[str] | None, loc: tuple[str | int, ...], issues: _Collector) -> frozenset[int]:
+class Problems(Protocol):
+    """Anything that collects located problems (a calendar's or a policy's loader)."""
+
+    def add(self, loc: tuple[str | int, ...], message: str) -> None: ...
+
+
+def parse_days(values: list[str] | None, loc: tuple[str | int, ...], issues: Problems) -> frozenset[int]:
+    """Weekdays (0 = Monday) from names and ranges (``[mon-fri, sunday]``); ``None`` is every
+    day. Each unknown entry is reported to ``issues`` at ``(*loc, index)``."""
     if values is None:
         return frozenset(range(7))
     days: set[int] = set()
@@ -351,7 +359,7 @@ def _compile_period(entry: Any, loc: tuple[str | int, ...], issues: _Collector) 
         wloc = (*loc, shapes[0])
         if shapes[0] == "daily" and window.days is not None:
             issues.add((*wloc, "days"), "daily windows run every day; use weekly with days")
-        days = _days(window.days, (*wloc, "days"), issues)
+        days = parse_days(window.days, (*wloc, "days"), issues)
         start = _clock(window.start, (*wloc, "start"), issues)
         end = _clock(window.end, (*wloc, "end"), issues)
         duration = _duration(window.duration, (*wloc, "duration"), issues)
@@ -548,3 +556,6 @@ def calendar_digest(path: str | Path) -> str:
     root = Path(path)
     walk(root.resolve(), root, ())
     return hashlib.sha256("\n".join(f"{p}={h}" for p, h in files).encode()).hexdigest()
+
+
+_days = parse_days  # transition alias for _policy/_load.py; import seasongate._calendar.parse_days

@@ -20,8 +20,9 @@ from zoneinfo import ZoneInfo
 from dateutil.easter import easter
 
 from seasongate._time import local_midnight_ts, local_to_ts
+from seasongate._vocabulary import PERIOD_KINDS
 
-KINDS = ("blackout", "preparation", "maintenance", "optimization")
+KINDS = PERIOD_KINDS  # transition alias: import seasongate._vocabulary.PERIOD_KINDS
 MIN_YEAR = 1990
 MAX_YEAR = 2100
 
