@@ -27,7 +27,7 @@ from seasongate._calendar._rules import (
     parse_date_expr,
     refs_of,
 )
-from seasongate._errors import ConfigError, ConfigErrors, HorizonError, InputError
+from seasongate._errors import ConfigError, ConfigErrors, HorizonError, InputError, Location
 from seasongate._time import parse_clock, parse_duration, zone
 from seasongate._yaml import Marks, errors_from_validation, format_loc, load_yaml, mark_of, read_text
 
@@ -63,6 +63,11 @@ class Calendar:
     def tz(self) -> Any:
         """The calendar's ``ZoneInfo``."""
         return zone(self.timezone)
+
+    def annual_names(self) -> frozenset[str]:
+        """The periods that occur at most once a year (dated, yearly rules): such an
+        occurrence is known by its year, even when an exception moves its dates."""
+        return frozenset(r.name for r in self.rules if isinstance(r.shape, Dated) and not r.shape.one_off)
 
     def expand(self, first_year: int, last_year: int, *, core_first: int | None = None) -> list[Period]:
         """Concrete periods of the occurrences of ``first_year`` to ``last_year``.
@@ -102,8 +107,9 @@ class _Collector:
             ConfigError(message, path=display_path(self.path), line=line, column=column, field=format_loc(loc))
         )
 
-    def source(self, loc: tuple[str | int, ...]) -> str:
-        return f"{display_path(self.path)}:{mark_of(self.marks, loc)[0]}"
+    def source(self, loc: tuple[str | int, ...]) -> Location:
+        line, column = mark_of(self.marks, loc)
+        return Location(display_path(self.path), line, column)
 
 
 @dataclass
@@ -127,7 +133,7 @@ def load_calendar(path: str | Path) -> Calendar:
             column=1,
             field="timezone",
         )
-    ordered = _dependency_order(loaded.rules, root)
+    ordered = _dependency_order(loaded.rules)
     digest = hashlib.sha256("\n".join(f"{p}={h}" for p, h in loaded.files).encode()).hexdigest()
     return Calendar(
         name=loaded.name,
@@ -160,7 +166,7 @@ def _load(path: Path, stack: tuple[Path, ...], *, display: Path) -> _Loaded:
         raise errors_from_validation(exc, Path(display_path(display)), marks) from None
     issues = _Collector(display, marks)
 
-    base_rules: list[PeriodRule] = []
+    rules_by_name: dict[str, PeriodRule] = {}  # insertion-ordered: linear in the periods
     files: list[tuple[str, str]] = []
     timezone = None
     territory = None
@@ -181,7 +187,9 @@ def _load(path: Path, stack: tuple[Path, ...], *, display: Path) -> _Loaded:
         timezone = base.timezone or timezone
         territory = base.territory or territory
         for rule in base.rules:
-            base_rules = [r for r in base_rules if r.name != rule.name] + [rule]
+            # A later base file's period of the same name wins and moves to the end.
+            rules_by_name.pop(rule.name, None)
+            rules_by_name[rule.name] = rule
     files.append((display_path(display), hashlib.sha256(text.encode()).hexdigest()))
 
     if model.timezone is not None:
@@ -216,16 +224,11 @@ def _load(path: Path, stack: tuple[Path, ...], *, display: Path) -> _Loaded:
     if issues.problems:
         raise ConfigErrors(issues.problems)
 
-    rules = list(base_rules)
     for rule in own:
-        # A period named like one in the extended calendar replaces it (move a season here).
-        replaced = [i for i, r in enumerate(rules) if r.name == rule.name]
-        if replaced:
-            rules[replaced[0]] = rule
-        else:
-            rules.append(rule)
+        # A period named like one in the extended calendar replaces it in place (move a season here).
+        rules_by_name[rule.name] = rule
     name = model.name or display.stem
-    return _Loaded(name, timezone, territory, rules, files)
+    return _Loaded(name, timezone, territory, list(rules_by_name.values()), files)
 
 
 def _years(model: Any, loc: tuple[str | int, ...], issues: _Collector) -> Years:
@@ -442,10 +445,7 @@ def _compile_holidays(entry: Any, loc: tuple[str | int, ...], issues: _Collector
     )
 
 
-_SOURCE_LINE = re.compile(r"^(?P<path>.*):(?P<line>\d+)$")
-
-
-def _dependency_order(rules: list[PeriodRule], root: Path) -> list[PeriodRule]:
+def _dependency_order(rules: list[PeriodRule]) -> list[PeriodRule]:
     """Order rules so that every referenced period is expanded before its dependants."""
     by_name = {r.name: r for r in rules}
     problems: list[ConfigError] = []
@@ -456,16 +456,14 @@ def _dependency_order(rules: list[PeriodRule], root: Path) -> list[PeriodRule]:
             needed = refs_of(rule.shape.start) | refs_of(rule.shape.end)
         for name in sorted(needed):
             target = by_name.get(name)
-            where = _SOURCE_LINE.match(rule.source)
-            path, line = (where.group("path"), int(where.group("line"))) if where else (display_path(root), 0)
             if target is None:
                 known = ", ".join(sorted(n for n in by_name if not n.startswith("holidays:")))
                 problems.append(
                     ConfigError(
                         f"refers to unknown period {name!r} (known: {known})",
-                        path=path,
-                        line=line,
-                        column=1,
+                        path=rule.source.path,
+                        line=rule.source.line,
+                        column=rule.source.column,
                         field=f"periods.{rule.name}",
                     )
                 )
@@ -473,9 +471,9 @@ def _dependency_order(rules: list[PeriodRule], root: Path) -> list[PeriodRule]:
                 problems.append(
                     ConfigError(
                         f"refers to {name!r}, which is not a dated period (start/end)",
-                        path=path,
-                        line=line,
-                        column=1,
+                        path=rule.source.path,
+                        line=rule.source.line,
+                        column=rule.source.column,
                         field=f"periods.{rule.name}",
                     )
                 )
@@ -492,9 +490,9 @@ def _dependency_order(rules: list[PeriodRule], root: Path) -> list[PeriodRule]:
             rule = by_name[name]
             raise ConfigError(
                 f"periods refer to each other in a cycle: {' -> '.join((*chain, name))}",
-                path=rule.source.rsplit(":", 1)[0],
-                line=int(rule.source.rsplit(":", 1)[1]),
-                column=1,
+                path=rule.source.path,
+                line=rule.source.line,
+                column=rule.source.column,
                 field=f"periods.{name}",
             )
         state[name] = 1
@@ -530,32 +528,6 @@ def build_index(calendar: Calendar, first_year: int, last_year: int) -> Calendar
     lo, hi = year_bounds(first_year, last_year, calendar.tz)
     periods = calendar.expand(max(first_year - 1, MIN_YEAR), last_year, core_first=first_year)
     return CalendarIndex(periods, tz=calendar.tz, lo=lo, hi=hi)
-
-
-def calendar_digest(path: str | Path) -> str:
-    """The digest ``load_calendar`` would give, from the raw files only (no validation):
-    the key of the expansion cache, cheap enough for the ``check`` start-up path."""
-    import yaml
-
-    files: list[tuple[str, str]] = []
-
-    def walk(target: Path, display: Path, stack: tuple[Path, ...]) -> None:
-        text = read_text(display if display.exists() else target)
-        try:
-            data = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-        except yaml.YAMLError:
-            data = None
-        extends = data.get("extends", []) if isinstance(data, dict) else []
-        for ref in extends if isinstance(extends, list) else []:
-            sub = (target.parent / str(ref)).resolve()
-            if sub in (*stack, target) or not sub.is_file():
-                continue
-            walk(sub, Path(os.path.relpath(sub)) if sub.is_relative_to(Path.cwd()) else sub, (*stack, target))
-        files.append((display_path(display), hashlib.sha256(text.encode()).hexdigest()))
-
-    root = Path(path)
-    walk(root.resolve(), root, ())
-    return hashlib.sha256("\n".join(f"{p}={h}" for p, h in files).encode()).hexdigest()
 
 
 _days = parse_days  # transition alias for _policy/_load.py; import seasongate._calendar.parse_days

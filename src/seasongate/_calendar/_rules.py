@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 
 from dateutil.easter import easter
 
+from seasongate._errors import Location
 from seasongate._time import local_midnight_ts, local_to_ts
 from seasongate._vocabulary import PERIOD_KINDS
 
@@ -336,7 +337,7 @@ class PeriodRule:
     name: str
     kind: str
     shape: Shape
-    source: str
+    source: Location
     tags: tuple[str, ...] = ()
     description: str = ""
     years: Years = Years()
@@ -354,7 +355,7 @@ class Period:
     territory: str | None
     all_day: bool
     tags: tuple[str, ...]
-    source: str
+    source: Location
     description: str = ""
 
 

@@ -262,7 +262,7 @@ def _compile_rule(
             periods.append(PeriodCondition(_selector(sel_model, (*wloc, key), issues, calendars), negate))
     clock = None
     if when.days is not None or when.time is not None:
-        days = parse_days(when.days, (*wloc, "days"), issues) if when.days is not None else frozenset(range(7))  # type: ignore[arg-type]
+        days = parse_days(when.days, (*wloc, "days"), issues) if when.days is not None else frozenset(range(7))
         if when.days is not None and not days:
             issues.add((*wloc, "days"), "no days: the rule can never match")
         start: time | None = None

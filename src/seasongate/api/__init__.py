@@ -11,17 +11,15 @@ from typing import TYPE_CHECKING, Any
 from seasongate.api._check import (
     Slot,
     SlotsResult,
-    ValidationReport,
-    WindowsResult,
     build_request,
     check,
     explain,
     find_policy,
     open_policy,
     slots,
-    validate,
-    windows,
 )
+from seasongate.api._validate import ValidationReport, validate
+from seasongate.api._windows import WindowsResult, windows
 
 # The migrate and override commands load their modules (the executor, the gate, the store
 # rules) only when used: ``seasongate check`` imports this package on every pipeline run.
