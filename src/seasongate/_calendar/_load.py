@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from seasongate._calendar._index import CalendarIndex
+from seasongate._calendar._rrule import check_rrule, normalize
 from seasongate._calendar._rules import (
     MAX_YEAR,
     MIN_YEAR,
@@ -28,8 +29,13 @@ from seasongate._calendar._rules import (
     refs_of,
 )
 from seasongate._errors import ConfigError, ConfigErrors, HorizonError, InputError, Location
-from seasongate._time import parse_clock, parse_duration, zone
+from seasongate._time import format_duration, parse_clock, parse_duration, zone
 from seasongate._yaml import Marks, errors_from_validation, format_loc, load_yaml, mark_of, read_text
+
+MAX_WINDOW = 7 * 86400
+"""The longest weekly or daily window: a longer one would overlap the next week's."""
+MAX_OCCURRENCE = 366 * 86400
+"""The longest occurrence of a recurring rule."""
 
 _BUNDLED = Path(__file__).resolve().parent.parent / "_bundled"
 
@@ -237,6 +243,9 @@ def _years(model: Any, loc: tuple[str | int, ...], issues: _Collector) -> Years:
     for key, value in (("from", model.first), ("until", model.last)):
         if value is not None and not MIN_YEAR <= value <= MAX_YEAR:
             issues.add((*loc, "years", key), f"year {value} is outside {MIN_YEAR}-{MAX_YEAR}")
+    for i, value in enumerate(model.skip):
+        if not MIN_YEAR <= value <= MAX_YEAR:
+            issues.add((*loc, "years", "skip", i), f"year {value} is outside {MIN_YEAR}-{MAX_YEAR}")
     if model.first is not None and model.last is not None and model.last < model.first:
         issues.add((*loc, "years", "until"), f"until {model.last} is before from {model.first}")
     return Years(model.first, model.last, frozenset(model.skip))
@@ -252,7 +261,8 @@ def _clock(value: str | None, loc: tuple[str | int, ...], issues: _Collector) ->
         return None
 
 
-def _duration(value: str | int | None, loc: tuple[str | int, ...], issues: _Collector) -> int | None:
+def _duration(value: str | int | None, loc: tuple[str | int, ...], issues: _Collector, *, longest: int) -> int | None:
+    """A positive duration of at most ``longest`` seconds."""
     if value is None:
         return None
     try:
@@ -262,6 +272,12 @@ def _duration(value: str | int | None, loc: tuple[str | int, ...], issues: _Coll
         return None
     if seconds <= 0:
         issues.add(loc, "duration must be positive")
+        return None
+    if seconds > longest:
+        issues.add(
+            loc,
+            f"duration {format_duration(seconds)} is longer than {format_duration(longest)}, the most it can be here",
+        )
         return None
     return seconds
 
@@ -339,6 +355,9 @@ def _compile_period(entry: Any, loc: tuple[str | int, ...], issues: _Collector) 
                 issues.add((*loc, "exceptions", year), f"year {year} is outside {MIN_YEAR}-{MAX_YEAR}")
             if exc_model.start and exc_model.end and exc_model.end < exc_model.start:
                 issues.add((*loc, "exceptions", year, "end"), "end is before start")
+            for key, day in (("start", exc_model.start), ("end", exc_model.end)):
+                if day is not None and abs(day.year - year) > 1:
+                    issues.add((*loc, "exceptions", year, key), f"{day} is not near {year} (the year it replaces)")
             exceptions[year] = (exc_model.start, exc_model.end)
         if len(exprs) == 2 and is_absolute(exprs[0]) != is_absolute(exprs[1]):
             issues.add(
@@ -365,7 +384,7 @@ def _compile_period(entry: Any, loc: tuple[str | int, ...], issues: _Collector) 
         days = parse_days(window.days, (*wloc, "days"), issues)
         start = _clock(window.start, (*wloc, "start"), issues)
         end = _clock(window.end, (*wloc, "end"), issues)
-        duration = _duration(window.duration, (*wloc, "duration"), issues)
+        duration = _duration(window.duration, (*wloc, "duration"), issues, longest=MAX_WINDOW)
         if (window.end is None) == (window.duration is None):
             issues.add(wloc, "a window needs exactly one of end or duration")
         if shapes[0] == "weekly" and window.days is None:
@@ -374,7 +393,7 @@ def _compile_period(entry: Any, loc: tuple[str | int, ...], issues: _Collector) 
             shape = Weekly(days, start, end, duration)
     else:
         at = _clock(entry.time, (*loc, "time"), issues) or time(0)
-        duration = _duration(entry.duration, (*loc, "duration"), issues)
+        duration = _duration(entry.duration, (*loc, "duration"), issues, longest=MAX_OCCURRENCE)
         if entry.duration is None:
             issues.add(loc, "an rrule period needs a duration (e.g. 4h)")
         dtstart = None
@@ -383,12 +402,12 @@ def _compile_period(entry: Any, loc: tuple[str | int, ...], issues: _Collector) 
                 dtstart = datetime.fromisoformat(str(entry.dtstart))
                 if dtstart.tzinfo is not None:
                     raise ValueError("give dtstart as local wall time, without an offset")
+                if not MIN_YEAR <= dtstart.year <= MAX_YEAR:
+                    raise ValueError(f"year {dtstart.year} is outside {MIN_YEAR}-{MAX_YEAR}")
             except ValueError as exc:
                 issues.add((*loc, "dtstart"), f"invalid dtstart {entry.dtstart!r}: {exc}")
                 dtstart = None
-        rule_text = str(entry.rrule).strip()
-        if rule_text.upper().startswith("RRULE:"):
-            rule_text = rule_text[6:]
+        rule_text = normalize(str(entry.rrule))
         upper = rule_text.upper()
         phased = "COUNT=" in upper or re.search(r"INTERVAL=(?!1(;|$))\d+", upper)
         if phased and dtstart is None:
@@ -398,11 +417,9 @@ def _compile_period(entry: Any, loc: tuple[str | int, ...], issues: _Collector) 
                 "depend on the years asked",
             )
         try:
-            from dateutil.rrule import rrulestr
-
-            rrulestr(rule_text, dtstart=dtstart or datetime(2000, 1, 1))  # noqa: DTZ001 - local wall time
-        except (ValueError, TypeError) as exc:
-            issues.add((*loc, "rrule"), f"invalid RFC 5545 rule: {exc}")
+            check_rrule(rule_text, dtstart)
+        except ValueError as exc:
+            issues.add((*loc, "rrule"), str(exc))
         if duration:
             shape = Recurring(rule_text, at, duration, dtstart)
     if len(issues.problems) > count or shape is None:

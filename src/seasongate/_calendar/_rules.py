@@ -154,11 +154,18 @@ def _check_month_day(month: int, day: int, text: str) -> None:
         raise ValueError(f"invalid date {text!r}: {_cal.month_name[month]} has no day {day}")
 
 
+MAX_OFFSET = 366
+"""The largest day offset (``offset``, ``easter``): a larger one would move a date out of its
+year and make the period vanish from the years asked."""
+
+
 def _offset_of(value: object) -> int:
+    if isinstance(value, str) and re.fullmatch(r"[+-]?\d{1,6}d?", value.strip()):
+        value = int(value.strip().rstrip("d"))
     if isinstance(value, bool) or not isinstance(value, int):
-        if isinstance(value, str) and re.fullmatch(r"[+-]?\d+d?", value.strip()):
-            return int(value.strip().rstrip("d"))
         raise ValueError(f"offset must be a whole number of days, got {value!r}")
+    if not -MAX_OFFSET <= value <= MAX_OFFSET:
+        raise ValueError(f"offset {value} days is outside -{MAX_OFFSET}..{MAX_OFFSET}")
     return value
 
 
