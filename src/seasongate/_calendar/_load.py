@@ -181,7 +181,7 @@ def _load(path: Path, stack: tuple[Path, ...], *, display: Path) -> _Loaded:
         if target in (*stack, path):
             issues.add(("extends", i), f"extends cycle: {ref} is already being loaded")
             continue
-        if not target.is_file():
+        if not target.exists():  # anything else that is not a regular file: the reader says so
             issues.add(("extends", i), f"extended calendar {ref} does not exist")
             continue
         base = _load(
