@@ -12,6 +12,7 @@ from seasongate._calendar._load import (
     display_path,
     load_calendar,
     parse_days,
+    source_path,
     year_bounds,
 )
 from seasongate._calendar._rules import KINDS, MAX_YEAR, MIN_YEAR, Holidays, Period, PeriodRule
@@ -32,5 +33,6 @@ __all__ = [
     "holiday_dates",
     "load_calendar",
     "parse_days",
+    "source_path",
     "year_bounds",
 ]

@@ -53,6 +53,13 @@ def display_path(path: Path) -> str:
     return rel if not rel.startswith("..") else str(path)
 
 
+def source_path(shown: str) -> Path:
+    """The file a :func:`display_path` names (``bundled:...`` is inside the package)."""
+    if shown.startswith("bundled:"):
+        return _BUNDLED / shown.removeprefix("bundled:")
+    return Path(shown)
+
+
 @dataclass(frozen=True)
 class Calendar:
     """A loaded calendar: its zone, territory and compiled rules (base calendars merged in)."""
