@@ -110,19 +110,17 @@ class _Collector:
     """Gathers located problems so one pass reports all of them."""
 
     def __init__(self, path: Path, marks: Marks) -> None:
-        self.path = path
+        self.shown = display_path(path)
         self.marks = marks
         self.problems: list[ConfigError] = []
 
     def add(self, loc: tuple[str | int, ...], message: str) -> None:
         line, column = mark_of(self.marks, loc)
-        self.problems.append(
-            ConfigError(message, path=display_path(self.path), line=line, column=column, field=format_loc(loc))
-        )
+        self.problems.append(ConfigError(message, path=self.shown, line=line, column=column, field=format_loc(loc)))
 
     def source(self, loc: tuple[str | int, ...]) -> Location:
         line, column = mark_of(self.marks, loc)
-        return Location(display_path(self.path), line, column)
+        return Location(self.shown, line, column)
 
 
 @dataclass
