@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from seasongate._calendar._rules import Period
+from seasongate._calendar._period import Period
 from seasongate._errors import HorizonError
 from seasongate._intervals import IntervalSet
 from seasongate._time import iso, to_ts

@@ -19,13 +19,12 @@ from zoneinfo import ZoneInfo
 
 from dateutil.easter import easter
 
+from seasongate._calendar._period import Period
 from seasongate._errors import Location
 from seasongate._time import local_midnight_ts, local_to_ts
 from seasongate._vocabulary import PERIOD_KINDS
 
 KINDS = PERIOD_KINDS  # transition alias: import seasongate._vocabulary.PERIOD_KINDS
-MIN_YEAR = 1990
-MAX_YEAR = 2100
 
 WEEKDAYS = {
     "monday": 0, "mon": 0, "mo": 0,
@@ -348,22 +347,6 @@ class PeriodRule:
     tags: tuple[str, ...] = ()
     description: str = ""
     years: Years = Years()
-
-
-@dataclass(frozen=True, slots=True)
-class Period:
-    """A concrete period: ``[start, end)`` in epoch seconds, end exclusive."""
-
-    name: str
-    kind: str
-    start: int
-    end: int
-    calendar: str
-    territory: str | None
-    all_day: bool
-    tags: tuple[str, ...]
-    source: Location
-    description: str = ""
 
 
 # ---------------------------------------------------------------------------------------------

@@ -101,19 +101,18 @@ def entry_key(shown_path: str, policy_bytes: bytes) -> str:
 def load_policy_cached(path: str | Path) -> Policy:
     """Like ``load_policy``, served from the cache when no file involved has changed."""
     from seasongate._calendar import display_path
-    from seasongate._policy._load import load_policy
     from seasongate._yaml import MAX_BYTES
 
     policy_path = Path(path)
     raw = _read(policy_path, MAX_BYTES)
     if raw is None:
-        return load_policy(policy_path)  # let the loader report the problem
+        return _parse(policy_path)  # let the loader report the problem
     key = entry_key(display_path(policy_path), raw)
     entry = cache_dir() / f"policy-{key[:32]}.json"
     policy = _load_entry(entry, key, policy_path)
     hit = policy is not None
     if policy is None:
-        policy = load_policy(policy_path)
+        policy = _parse(policy_path)
     deps = None if hit else _dependencies(policy, policy_path)
 
     def save(updated: Policy) -> None:
@@ -126,6 +125,12 @@ def load_policy_cached(path: str | Path) -> Policy:
     if not hit:
         save(policy)
     return policy
+
+
+def _parse(policy_path: Path) -> Policy:
+    from seasongate._policy import _load  # the YAML and pydantic path: only on a miss
+
+    return _load.load_policy(policy_path)
 
 
 # -- dependencies ------------------------------------------------------------------------------
