@@ -69,7 +69,7 @@ class CalendarIndex:
         self.periods: tuple[Period, ...] = tuple(kept)
         self._starts = [p.start for p in kept]
         self._max_len = max((p.end - p.start for p in kept), default=0)
-        self._bounds, self._segments = self._sweep(kept)
+        self._swept: tuple[list[int], list[tuple[Period, ...]]] | None = None  # built on first active_at
         self._selected: dict[Selector, tuple[list[Period], list[int], list[int], IntervalSet]] = {}
 
     @staticmethod
@@ -101,8 +101,11 @@ class CalendarIndex:
         """The periods that cover the instant."""
         ts = at if isinstance(at, int) else to_ts(at)
         self._check(ts)
-        i = bisect_right(self._bounds, ts) - 1
-        return self._segments[i] if i >= 0 else ()
+        if self._swept is None:
+            self._swept = self._sweep(self.periods)
+        bounds, segments = self._swept
+        i = bisect_right(bounds, ts) - 1
+        return segments[i] if i >= 0 else ()
 
     def overlapping(self, lo: int, hi: int, selector: Selector = _ANY) -> list[Period]:
         """The periods that overlap ``[lo, hi)``, sorted by start."""
