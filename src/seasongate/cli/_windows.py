@@ -195,7 +195,7 @@ def windows_ics(result: WindowsResult) -> bytes:
         event.add("uid", f"{hashlib.sha256(identity.encode()).hexdigest()[:24]}@seasongate")
         # Deterministic, and different whenever the period's times change.
         event.add("dtstamp", datetime(2000, 1, 1, tzinfo=UTC) + timedelta(seconds=int.from_bytes(times[:3])))
-        event.add("sequence", int.from_bytes(times[3:6]))
+        event.add("sequence", int.from_bytes(times[3:5]))
         where = f", {p.territory}" if several and p.territory else ""
         event.add("summary", f"{p.name} ({p.kind}{where})")
         if p.all_day:
