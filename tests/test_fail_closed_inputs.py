@@ -240,3 +240,19 @@ def test_a_moved_period_keeps_its_uid_and_changes_sequence_and_stamp(tmp_path: P
     again = _ics(tmp_path, "  - {name: fest, kind: blackout, start: '09-19', end: '10-04'}\n",
                  "--from", "2026-09-01", "--days", "60")  # fmt: skip
     assert again[0].to_ical() == before[0].to_ical()  # deterministic: no clock in the feed
+
+
+# -- the cold path imports one country of the holidays package ----------------------------------
+
+
+def test_loading_a_calendar_imports_only_its_country_of_the_holidays_package() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from seasongate._calendar import load_calendar, build_index;"
+        "build_index(load_calendar('calendars/de-by.yaml'), 2026, 2026);"
+        "print(sorted(m for m in sys.modules if m.startswith('holidays.countries.')))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "['holidays.countries.germany']"  # all 250 before
