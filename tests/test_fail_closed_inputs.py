@@ -256,3 +256,12 @@ def test_loading_a_calendar_imports_only_its_country_of_the_holidays_package() -
     )
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "['holidays.countries.germany']"  # all 250 before
+
+
+def test_ics_of_the_autumn_change_is_byte_identical_to_the_golden_file() -> None:
+    # The events of DE and CH around the autumn change, as subscribed clients receive them.
+    # (The VTIMEZONE blocks come from the zone database and are left out of the comparison.)
+    args = ["windows", "-t", "DE", "-t", "CH", "--from", "2026-10-24", "--to", "2026-10-26", "--format", "ics"]
+    data = run(*args).stdout_bytes
+    events = re.sub(rb"BEGIN:VTIMEZONE.*?END:VTIMEZONE\r\n", b"", data, flags=re.S)
+    assert events == (ROOT / "tests" / "golden" / "windows-de-ch-dst.ics").read_bytes()

@@ -70,7 +70,7 @@ class CalendarIndex:
         self._starts = [p.start for p in kept]
         self._max_len = max((p.end - p.start for p in kept), default=0)
         self._swept: tuple[list[int], list[tuple[Period, ...]]] | None = None  # built on first active_at
-        self._selected: dict[Selector, tuple[list[Period], list[int], list[int], IntervalSet]] = {}
+        self._selected: dict[Selector, tuple[list[Period], list[int], IntervalSet]] = {}
 
     @staticmethod
     def _sweep(periods: Sequence[Period]) -> tuple[list[int], list[tuple[Period, ...]]]:
@@ -113,14 +113,13 @@ class CalendarIndex:
         last = bisect_left(self._starts, hi)
         return [p for p in self.periods[first:last] if p.end > lo and p.start < hi and selector.matches(p)]
 
-    def _select(self, selector: Selector) -> tuple[list[Period], list[int], list[int], IntervalSet]:
+    def _select(self, selector: Selector) -> tuple[list[Period], list[int], IntervalSet]:
         cached = self._selected.get(selector)
         if cached is None:
             chosen = [p for p in self.periods if selector.matches(p)]
             starts = [p.start for p in chosen]
-            ends = sorted(p.end for p in chosen)
             union = IntervalSet.of((p.start, p.end) for p in chosen)
-            cached = self._selected[selector] = (chosen, starts, ends, union)
+            cached = self._selected[selector] = (chosen, starts, union)
         return cached
 
     def select(self, selector: Selector) -> list[Period]:
@@ -129,20 +128,12 @@ class CalendarIndex:
 
     def union(self, selector: Selector) -> IntervalSet:
         """The selected periods merged into disjoint intervals."""
-        return self._select(selector)[3]
+        return self._select(selector)[2]
 
     def next_start(self, selector: Selector, after: int | datetime) -> Period | None:
         """The first selected period that starts strictly after the instant."""
         ts = after if isinstance(after, int) else to_ts(after)
         self._check(ts)
-        chosen, starts, _, _ = self._select(selector)
+        chosen, starts, _ = self._select(selector)
         i = bisect_right(starts, ts)
         return chosen[i] if i < len(chosen) else None
-
-    def next_end(self, selector: Selector, after: int | datetime) -> int | None:
-        """The first instant strictly after ``after`` at which a selected period ends."""
-        ts = after if isinstance(after, int) else to_ts(after)
-        self._check(ts)
-        ends = self._select(selector)[2]
-        i = bisect_right(ends, ts)
-        return ends[i] if i < len(ends) else None
