@@ -265,3 +265,17 @@ def test_ics_of_the_autumn_change_is_byte_identical_to_the_golden_file() -> None
     data = run(*args).stdout_bytes
     events = re.sub(rb"BEGIN:VTIMEZONE.*?END:VTIMEZONE\r\n", b"", data, flags=re.S)
     assert events == (ROOT / "tests" / "golden" / "windows-de-ch-dst.ics").read_bytes()
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["check", "--env", "production", "-t", "DE", "--no-store", "--at", "9999-12-31T23:59Z"],
+        ["windows", "-t", "DE", "--from", "9999-12-01"],
+        ["windows", "-t", "DE", "--from", "2099-12-01", "--days", "99999999"],
+    ],
+)
+def test_instants_near_the_year_9999_are_errors_not_tracebacks(args: list[str]) -> None:
+    result = CliRunner().invoke(main, args)  # a traceback with exit 1 before
+    assert result.exit_code == 2, result.output
+    assert "9999" in result.stderr

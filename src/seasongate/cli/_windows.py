@@ -59,12 +59,12 @@ def windows(calendars: tuple[str, ...], territories: tuple[str, ...], start: str
     if end is not None and days is not None:
         raise InputError("give --to or --days, not both")
     first = parse_date(start) if start else datetime.now(UTC).date()
-    if end is not None:
-        last = parse_date(end) + timedelta(days=1)
-    else:
-        if days is not None and days < 1:
-            raise InputError(f"--days must be at least 1, got {days}")
-        last = first + timedelta(days=days or 365)
+    if days is not None and days < 1:
+        raise InputError(f"--days must be at least 1, got {days}")
+    try:
+        last = parse_date(end) + timedelta(days=1) if end is not None else first + timedelta(days=days or 365)
+    except OverflowError:
+        raise InputError("the range ends after the year 9999; calendars answer 1990-2100") from None
     result = api.windows(start=first, end=last, calendars=calendars, territories=territories, kinds=kinds)
     if fmt == "json":
         click.echo(windows_json(result))
