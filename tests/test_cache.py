@@ -45,14 +45,16 @@ def test_warm_policy_gives_the_same_decision_without_reexpanding(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     path = _project(tmp_path)
-    first = load_policy_cached(path).evaluate(V226, AT)
+    cold = load_policy_cached(path)
+    first = cold.evaluate(V226, AT)
     (entry,) = _entries()
     assert json.loads(entry.read_bytes())["format"]  # plain JSON, not a pickle
     _no_loading(monkeypatch)
     warm = load_policy_cached(path)
     assert warm.indexes, "the expanded calendar comes from the cache"
     assert warm.evaluate(V226, AT).to_dict() == first.to_dict()
-    assert [r.name for r in warm.rules] == [r.name for r in load_policy_cached(path).rules]
+    assert warm.rules == cold.rules and warm.migration_classes == cold.migration_classes
+    assert {k: v.periods for k, v in warm.indexes.items()} == {k: v.periods for k, v in cold.indexes.items()}
 
 
 def test_changing_a_calendar_file_invalidates_the_cache(tmp_path: Path) -> None:
@@ -143,3 +145,31 @@ def test_an_entry_for_other_files_is_not_used(tmp_path: Path) -> None:
     policy = load_policy_cached(path)
     assert not policy.evaluate(V226, AT).allowed
     assert json.loads(entry.read_bytes())["key"] != "0" * 64
+
+
+def test_a_warm_check_imports_no_loader(tmp_path: Path) -> None:
+    """Structural, not timed: served from the cache, ``check`` parses nothing and imports
+    neither pydantic, the calendar and policy loaders, dateutil nor holidays."""
+    import os
+    import subprocess
+    import sys
+
+    _project(tmp_path)
+    code = (
+        "import sys\n"
+        "from seasongate.cli import main\n"
+        "try:\n"
+        "    main(['check', '--env', 'production', '-t', 'DE', '--no-store', '-m', 'V226',"
+        " '--at', '2026-09-25T22:00+02:00'])\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "print(' '.join(sorted(sys.modules)), file=sys.stderr)\n"
+    )
+    env = dict(os.environ, SEASONGATE_CACHE_DIR=str(tmp_path / "cache"))
+    runs = [subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True)
+            for _ in range(2)]  # fmt: skip
+    cold, warm = (set(r.stderr.split()) for r in runs)
+    loaders = {"pydantic", "dateutil", "holidays", "seasongate._calendar._load", "seasongate._calendar._rules",
+               "seasongate._policy._load"}  # fmt: skip
+    assert loaders <= cold  # the first check parses and expands
+    assert not loaders & warm, loaders & warm

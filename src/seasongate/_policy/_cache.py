@@ -224,13 +224,16 @@ def _load_entry(entry: Path, key: str, policy_path: Path) -> Policy | None:
 def _write(entry: Path, key: str, deps: list[tuple[str, str | None]], policy: Policy, policy_path: Path) -> None:
     state = policy.__getstate__()
     state.pop("calendars", None)
-    document = {
-        "format": FORMAT,
-        "key": key,
-        "deps": deps,
-        "calendars": _calendar_paths(policy, policy_path),
-        "policy": _encode(state),
-    }
+    try:
+        document = {
+            "format": FORMAT,
+            "key": key,
+            "deps": deps,
+            "calendars": _calendar_paths(policy, policy_path),
+            "policy": _encode(state),
+        }
+    except TypeError:
+        return  # a value the codec does not know: this policy is not cached (only costs speed)
     data = json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode()
     try:
         entry.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
