@@ -173,3 +173,13 @@ def test_a_warm_check_imports_no_loader(tmp_path: Path) -> None:
                "seasongate._policy._load"}  # fmt: skip
     assert loaders <= cold  # the first check parses and expands
     assert not loaders & warm, loaders & warm
+
+
+def test_a_warm_policy_asked_about_other_years_loads_its_calendars_then(tmp_path: Path) -> None:
+    path = _project(tmp_path)
+    load_policy_cached(path).evaluate(V226, AT)  # caches 2026-2027
+    later = datetime.fromisoformat("2031-09-25T22:00+02:00")  # Oktoberfest 2031
+    warm = load_policy_cached(path)
+    decision = warm.evaluate(V226, later)  # not in the stored indexes: the calendar loads now
+    assert not decision.allowed and any(r.rule == "seasonal-blackout" for r in decision.reasons)
+    assert decision.to_dict() == policy_load.load_policy(path).evaluate(V226, later).to_dict()
