@@ -87,7 +87,9 @@ def test_a_rule_that_hung_windows_is_an_error_there_too(tmp_path: Path) -> None:
     _rejected(result, "periods[0].rrule", "INTERVAL=0")
 
 
-def test_a_project_whose_calendar_has_a_hanging_rule_cannot_check(tmp_path: Path) -> None:
+def test_a_project_whose_calendar_has_a_hanging_rule_cannot_check(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     (tmp_path / "calendars").mkdir()
     (tmp_path / "policies").mkdir()
     (tmp_path / "calendars" / "cal.yaml").write_text(
@@ -98,7 +100,7 @@ def test_a_project_whose_calendar_has_a_hanging_rule_cannot_check(tmp_path: Path
         "rules:\n  - {name: r, effect: deny, when: {in_period: {kind: maintenance}}}\n",
         encoding="utf-8",
     )
-    os.chdir(tmp_path)
+    monkeypatch.chdir(tmp_path)
     result = run("check", "--env", "production", "-t", "DE", "--no-store", "--at", "2026-01-05T10:00+01:00")
     assert result.exit_code == 2
     assert "INTERVAL=0" in result.stderr
@@ -158,6 +160,24 @@ def test_a_calendar_that_is_not_a_regular_file_is_refused_at_once(
         result = run(*args)  # blocked forever before
         assert result.exit_code == 2
         assert "not a regular file" in result.stderr
+
+
+@pytest.mark.parametrize("make", [os.mkfifo, lambda p: os.symlink("/dev/zero", p)], ids=["fifo", "dev-zero"])
+def test_check_with_a_territory_calendar_that_is_not_a_regular_file_is_an_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, make: Callable[[Path], None]
+) -> None:
+    (tmp_path / "calendars").mkdir()
+    (tmp_path / "policies").mkdir()
+    make(tmp_path / "calendars" / "cal.yaml")  # blocked check forever before
+    (tmp_path / "policies" / "p.yaml").write_text(
+        "environments: [production]\nterritories:\n  DE: {calendar: ../calendars/cal.yaml}\n"
+        "rules:\n  - {name: r, effect: deny, when: {in_period: {kind: maintenance}}}\n",
+        encoding="utf-8",
+    )
+    monkeypatch.chdir(tmp_path)
+    result = run("check", "--env", "production", "-t", "DE", "--no-store", "--at", "2026-01-05T10:00+01:00")
+    assert result.exit_code == 2
+    assert "cal.yaml" in result.stderr
 
 
 def test_an_extended_calendar_that_is_a_fifo_is_refused(tmp_path: Path) -> None:
