@@ -228,6 +228,37 @@ def bench_many_periods_check(work: Path) -> None:
     )
 
 
+WINDOWS_TARGET = 1.5  # x the floor
+
+
+def bench_windows(work: Path) -> None:
+    """(f) ``seasongate windows -t DE`` over a year, warm cache and empty cache, paired with the
+    import floor in the same run."""
+    script = Path(sys.executable).with_name("seasongate")
+    command = (str(script),) if script.is_file() else (sys.executable, "-m", "seasongate")
+    project = work / "windows-project"
+    shutil.copytree(ROOT / "policies", project / "policies")
+    shutil.copytree(ROOT / "calendars", project / "calendars")
+    env = dict(os.environ, SEASONGATE_CACHE_DIR=str(work / "windows-cache"), PYTHONPYCACHEPREFIX=str(work / "pyc"))
+    windows = (*command, "windows", "-t", "DE", "--from", "2026-01-01", "--days", "365")
+    floor_cmd = (sys.executable, "-c", "import yaml, click, pydantic")
+    _run(windows, project, env)  # bytecode and cache
+    runs: dict[str, list[float]] = {"floor": [], "warm": [], "empty": []}
+    for i in range(PROCESS_RUNS):
+        runs["floor"].append(_run(floor_cmd, project, env))
+        runs["warm"].append(_run(windows, project, env))
+        runs["empty"].append(_run(windows, project, dict(env, SEASONGATE_CACHE_DIR=str(work / f"windows-empty-{i}"))))
+    floor, warm, empty = (statistics.median(runs[k]) for k in ("floor", "warm", "empty"))
+    print()
+    print(f"(f) `seasongate windows -t DE --from 2026-01-01 --days 365`, medians of {PROCESS_RUNS} interleaved runs")
+    print(f"    floor (import yaml, click, pydantic)  {_ms(floor)}")
+    print(
+        f"    warm cache                            {_ms(warm)}  = {warm / floor:.2f}x the floor"
+        f"   target <= {WINDOWS_TARGET}x: {_verdict(warm / floor <= WINDOWS_TARGET)}"
+    )
+    print(f"    empty cache                           {_ms(empty)}  = {empty / floor:.2f}x the floor")
+
+
 def main() -> None:
     """Run the calendar benchmarks and print the figures."""
     with tempfile.TemporaryDirectory(prefix="seasongate-bench-") as cache:
@@ -246,6 +277,7 @@ def main() -> None:
         with tempfile.TemporaryDirectory(prefix="seasongate-bench-") as tmp:
             bench_one_off_load(Path(tmp))
             bench_many_periods_check(Path(tmp))
+            bench_windows(Path(tmp))
 
 
 if __name__ == "__main__":

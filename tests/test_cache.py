@@ -183,3 +183,47 @@ def test_a_warm_policy_asked_about_other_years_loads_its_calendars_then(tmp_path
     decision = warm.evaluate(V226, later)  # not in the stored indexes: the calendar loads now
     assert not decision.allowed and any(r.rule == "seasonal-blackout" for r in decision.reasons)
     assert decision.to_dict() == policy_load.load_policy(path).evaluate(V226, later).to_dict()
+
+
+def test_windows_is_served_from_the_cache_and_sees_a_changed_base_calendar(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from click.testing import CliRunner
+
+    from seasongate.cli import main
+
+    _project(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    args = ["windows", "--calendar", "calendars/de-by.yaml", "--from", "2026-09-01", "--days", "60", "--format", "json"]
+    first = CliRunner().invoke(main, args).output
+    assert list(cache_dir().glob("calendar-*.json"))
+    assert CliRunner().invoke(main, args).output == first  # warm: the same answer
+    seasons = tmp_path / "calendars" / "seasons-de.yaml"  # a file de-by.yaml extends
+    seasons.write_text(
+        seasons.read_text(encoding="utf-8").replace("skip: [2020, 2021]", "skip: [2020, 2021, 2026]"), encoding="utf-8"
+    )
+    changed = json.loads(CliRunner().invoke(main, args).output)
+    assert "oktoberfest" in first and "oktoberfest" not in {p["name"] for p in changed}
+
+
+def test_a_warm_windows_imports_neither_pydantic_nor_holidays(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    _project(tmp_path)
+    code = (
+        "import sys\n"
+        "from seasongate.cli import main\n"
+        "try:\n"
+        "    main(['windows', '-t', 'DE', '--from', '2026-01-01', '--days', '365'])\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "print(' '.join(sorted(sys.modules)), file=sys.stderr)\n"
+    )
+    env = dict(os.environ, SEASONGATE_CACHE_DIR=str(tmp_path / "cache"))
+    runs = [subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True)
+            for _ in range(2)]  # fmt: skip
+    cold, warm = (set(r.stderr.split()) for r in runs)
+    assert {"pydantic", "holidays"} <= cold
+    assert not {"pydantic", "holidays"} & warm

@@ -18,6 +18,7 @@ from seasongate._policy._engine import Policy, RuleCheck, Territory
 from seasongate._policy._rules import MigrationClass, Rule
 
 if TYPE_CHECKING:
+    from seasongate._policy._cache import expand_calendar_cached
     from seasongate._policy._load import load_policy, policy_calendar_paths
 
 
@@ -30,6 +31,11 @@ def __getattr__(name: str) -> Any:
         value = getattr(_load, name)
         globals()[name] = value
         return value
+    if name == "expand_calendar_cached":
+        from seasongate._policy import _cache
+
+        globals()[name] = _cache.expand_calendar_cached
+        return _cache.expand_calendar_cached
     raise AttributeError(f"module 'seasongate._policy' has no attribute {name!r}")
 
 
@@ -47,6 +53,7 @@ __all__ = [
     "Rule",
     "RuleCheck",
     "Territory",
+    "expand_calendar_cached",
     "load_policy",
     "policy_calendar_paths",
 ]

@@ -196,7 +196,8 @@ class _SourceCalendars(Mapping[str, "Calendar"]):
 # -- reading and writing entries ---------------------------------------------------------------
 
 
-def _load_entry(entry: Path, key: str, policy_path: Path) -> Policy | None:
+def _read_document(entry: Path, key: str) -> dict[str, Any] | None:
+    """An entry of ours for ``key`` whose files are unchanged, or None."""
     try:
         stat = entry.stat()
     except OSError:
@@ -208,12 +209,27 @@ def _load_entry(entry: Path, key: str, policy_path: Path) -> Policy | None:
         return None
     try:
         document = json.loads(data)
-        if document["format"] != FORMAT or document["key"] != key:
+        if not isinstance(document, dict) or document["format"] != FORMAT or document["key"] != key:
             return None
-        base = policy_path.parent
-        for relative, digest in document["deps"]:
-            if _digest(base / relative) != digest:
-                return None
+    except (ValueError, KeyError, TypeError):
+        return None
+    return document
+
+
+def _intact(document: dict[str, Any], base: Path) -> bool:
+    """Whether every file the entry was built from still has the recorded SHA-256."""
+    try:
+        return all(_digest(base / str(relative)) == digest for relative, digest in document["deps"])
+    except (KeyError, TypeError, ValueError):
+        return False
+
+
+def _load_entry(entry: Path, key: str, policy_path: Path) -> Policy | None:
+    document = _read_document(entry, key)
+    base = policy_path.parent
+    if document is None or not _intact(document, base):
+        return None
+    try:
         state = _decode(document["policy"])
         if not isinstance(state, dict):
             return None
@@ -238,6 +254,10 @@ def _write(entry: Path, key: str, deps: list[tuple[str, str | None]], policy: Po
         }
     except TypeError:
         return  # a value the codec does not know: this policy is not cached (only costs speed)
+    _write_document(entry, document)
+
+
+def _write_document(entry: Path, document: dict[str, Any]) -> None:
     data = json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode()
     try:
         entry.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -252,6 +272,61 @@ def _write(entry: Path, key: str, deps: list[tuple[str, str | None]], policy: Po
             raise
     except OSError:
         pass  # a cache that cannot be written only costs speed
+
+
+# -- calendars on their own (``windows``) ---------------------------------------------------------
+
+KEPT_SPANS = 4  # year ranges kept per calendar entry
+
+
+def expand_calendar_cached(path: str | Path, first_year: int, last_year: int) -> tuple[Calendar, CalendarIndex]:
+    """The calendar at ``path`` and its index for ``first_year``-``last_year``, served from the
+    cache when none of its files changed (``windows`` answers without parsing or expanding)."""
+    from seasongate._calendar import Calendar, CalendarIndex, build_index, display_path, load_calendar
+    from seasongate._yaml import MAX_BYTES
+
+    calendar_path = Path(path)
+    raw = _read(calendar_path, MAX_BYTES)
+    if raw is None:
+        calendar = load_calendar(calendar_path)  # the loader reports the problem
+        return calendar, build_index(calendar, first_year, last_year)
+    key = entry_key("calendar:" + display_path(calendar_path), raw)
+    entry = cache_dir() / f"calendar-{key[:32]}.json"
+    base = calendar_path.parent
+    span = f"{first_year}-{last_year}"
+    found: Any = None
+    indexes: dict[str, Any] = {}
+    document = _read_document(entry, key)
+    if document is not None and _intact(document, base):
+        try:
+            found = _decode(document["calendar"])
+            indexes = dict(document["indexes"])
+            if span in indexes:
+                index = _decode(indexes[span])
+                if isinstance(found, Calendar) and isinstance(index, CalendarIndex):
+                    return found, index
+        except (ValueError, KeyError, TypeError, AttributeError, IndexError, RecursionError):
+            found, indexes = None, {}
+    calendar = found if isinstance(found, Calendar) else load_calendar(calendar_path)
+    if calendar is not found:
+        indexes = {}
+    index = build_index(calendar, first_year, last_year)
+    indexes.pop(span, None)
+    try:
+        indexes[span] = _encode(index)
+        resolved = base.resolve()
+        deps = [(os.path.relpath(_real_path(f).resolve(), resolved), _digest(_real_path(f))) for f in calendar.files]
+        document = {
+            "format": FORMAT,
+            "key": key,
+            "deps": deps,
+            "calendar": _encode(calendar),
+            "indexes": dict(list(indexes.items())[-KEPT_SPANS:]),
+        }
+    except TypeError:
+        return calendar, index
+    _write_document(entry, document)
+    return calendar, index
 
 
 # -- the codec: tagged JSON that builds only plain data ------------------------------------------

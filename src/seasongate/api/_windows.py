@@ -42,7 +42,8 @@ def windows(
     """The periods of the calendars (or of each territory's calendar in the project's policy)
     that overlap ``[start, end)``, sorted by start; several territories are listed side by
     side, each period saying its territory."""
-    from seasongate._calendar import Selector, build_index, load_calendar
+    from seasongate._calendar import Selector
+    from seasongate._policy import expand_calendar_cached
 
     if end <= start:
         raise InputError(f"the range is empty: it ends ({end - timedelta(days=1)}, inclusive) before --from {start}")
@@ -63,10 +64,9 @@ def windows(
     for code, path in sources:
         if not path.exists():
             raise InputError(f"calendar file {path} does not exist")
-        calendar = load_calendar(path)
+        calendar, index = expand_calendar_cached(path, start.year, (end - timedelta(days=1)).year)
         loaded.append(calendar)
         label = code or calendar.territory
-        index = build_index(calendar, start.year, (end - timedelta(days=1)).year)
         lo = local_midnight_ts(start, calendar.tz)
         hi = local_midnight_ts(end, calendar.tz)
         for period in index.overlapping(lo, hi, selector):
