@@ -113,16 +113,15 @@ def load_policy_cached(path: str | Path) -> Policy:
         return _parse(policy_path)  # let the loader report the problem
     key = entry_key(display_path(policy_path), raw)
     entry = cache_dir() / f"policy-{key[:32]}.json"
-    policy = _load_entry(entry, key, policy_path)
-    hit = policy is not None
-    if policy is None:
+    found = _load_entry(entry, key, policy_path)
+    hit = found is not None
+    if found is None:
         policy = _parse(policy_path)
-    deps = None if hit else _dependencies(policy, policy_path)
+        deps = _dependencies(policy, policy_path)
+    else:
+        policy, deps = found
 
     def save(updated: Policy) -> None:
-        nonlocal deps
-        if deps is None:
-            deps = _dependencies(updated, policy_path)
         _write(entry, key, deps, updated, policy_path)
 
     policy.on_new_index = save
@@ -197,7 +196,7 @@ class _SourceCalendars(Mapping[str, "Calendar"]):
 
 
 def _read_document(entry: Path, key: str) -> dict[str, Any] | None:
-    """An entry of ours for ``key`` whose files are unchanged, or None."""
+    """The entry at ``entry`` when it is ours, of this format and for ``key``; else None."""
     try:
         stat = entry.stat()
     except OSError:
@@ -224,7 +223,8 @@ def _intact(document: dict[str, Any], base: Path) -> bool:
         return False
 
 
-def _load_entry(entry: Path, key: str, policy_path: Path) -> Policy | None:
+def _load_entry(entry: Path, key: str, policy_path: Path) -> tuple[Policy, list[tuple[str, str | None]]] | None:
+    """The stored policy and the files it was built from, when they are unchanged."""
     document = _read_document(entry, key)
     base = policy_path.parent
     if document is None or not _intact(document, base):
@@ -236,9 +236,10 @@ def _load_entry(entry: Path, key: str, policy_path: Path) -> Policy | None:
         state["calendars"] = _SourceCalendars({code: base / rel for code, rel in document["calendars"].items()})
         policy = Policy.__new__(Policy)
         policy.__setstate__(state)
+        deps: list[tuple[str, str | None]] = [(str(relative), digest) for relative, digest in document["deps"]]
     except (ValueError, KeyError, TypeError, AttributeError, IndexError, RecursionError):
         return None  # not ours, or not intact: rebuilt from the files
-    return policy
+    return policy, deps
 
 
 def _write(entry: Path, key: str, deps: list[tuple[str, str | None]], policy: Policy, policy_path: Path) -> None:
