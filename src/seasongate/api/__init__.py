@@ -25,7 +25,8 @@ _LAZY = {
     **dict.fromkeys(["ValidationReport", "validate"], "seasongate.api._validate"),
     **dict.fromkeys(["WindowsResult", "windows"], "seasongate.api._windows"),
     **dict.fromkeys(
-        ["info", "lint", "migrate", "new_migration", "open_gate", "rollback", "run"], "seasongate.api._migrate"
+        ["ExecutorOptions", "info", "lint", "migrate", "new_migration", "open_gate", "rollback", "run"],
+        "seasongate.api._migrate",
     ),
     **dict.fromkeys(
         [
@@ -33,6 +34,10 @@ _LAZY = {
             "override_reject", "override_request", "override_revoke", "override_show",
         ],
         "seasongate.api._overrides",
+    ),
+    **dict.fromkeys(
+        ["WatchedRun", "health_check", "load_health_file", "migrate_with_health", "run_with_health"],
+        "seasongate.api._health",
     ),
 }  # fmt: skip
 
@@ -49,7 +54,14 @@ def __getattr__(name: str) -> Any:
 
 
 if TYPE_CHECKING:
-    from seasongate.api._migrate import info, lint, migrate, new_migration, open_gate, rollback, run
+    from seasongate.api._health import (
+        WatchedRun,
+        health_check,
+        load_health_file,
+        migrate_with_health,
+        run_with_health,
+    )
+    from seasongate.api._migrate import ExecutorOptions, info, lint, migrate, new_migration, open_gate, rollback, run
     from seasongate.api._overrides import (
         ApprovalOutcome,
         audit_list,
@@ -66,9 +78,11 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ApprovalOutcome",
+    "ExecutorOptions",
     "Slot",
     "SlotsResult",
     "ValidationReport",
+    "WatchedRun",
     "WindowsResult",
     "audit_list",
     "audit_verify",
@@ -76,9 +90,12 @@ __all__ = [
     "check",
     "explain",
     "find_policy",
+    "health_check",
     "info",
     "lint",
+    "load_health_file",
     "migrate",
+    "migrate_with_health",
     "new_migration",
     "open_gate",
     "open_policy",
@@ -90,6 +107,7 @@ __all__ = [
     "override_show",
     "rollback",
     "run",
+    "run_with_health",
     "slots",
     "validate",
     "windows",
