@@ -120,6 +120,8 @@ def test_a_poisoned_cache_entry_is_never_executed(tmp_path: Path) -> None:
         ["o", "builtins:eval", {}],
         ["o", "seasongate._policy._engine:Policy", {}],  # not a dataclass: not buildable
         ["o", "seasongate._store._sqlite:SQLiteStore", {}],  # outside the packages an entry holds
+        ["o", "seasongate._calendar._nowhere:Period", {}],  # no such module
+        ["o", "seasongate._errors_elsewhere:Location", {}],  # only the exact module names
         ["?", 1],
     ],
 )

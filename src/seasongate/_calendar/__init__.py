@@ -8,26 +8,41 @@ on first use.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from seasongate._calendar._compiled import Calendar, build_index, display_path, source_path, year_bounds
 from seasongate._calendar._index import CalendarIndex, Selector
 from seasongate._calendar._period import MAX_YEAR, MIN_YEAR, Period
+from seasongate._vocabulary import PERIOD_KINDS as KINDS
 
 if TYPE_CHECKING:
     from seasongate._calendar._holidays import holiday_dates
-    from seasongate._calendar._load import Problems, load_calendar, parse_days
-    from seasongate._calendar._rules import KINDS, Holidays, PeriodRule
+    from seasongate._calendar._load import Problems
+    from seasongate._calendar._rules import Holidays, PeriodRule
 
 _LAZY = {
     "holiday_dates": "seasongate._calendar._holidays",
     "Problems": "seasongate._calendar._load",
-    "load_calendar": "seasongate._calendar._load",
-    "parse_days": "seasongate._calendar._load",
-    "KINDS": "seasongate._calendar._rules",
     "Holidays": "seasongate._calendar._rules",
     "PeriodRule": "seasongate._calendar._rules",
 }
+
+
+def load_calendar(path: str | Path) -> Calendar:
+    """Load and compile the calendar file at ``path``; raises ``ConfigErrors`` (the loader, its
+    YAML and pydantic models load on the first call, not on importing this package)."""
+    from seasongate._calendar import _load
+
+    return _load.load_calendar(path)
+
+
+def parse_days(values: list[str] | None, loc: tuple[str | int, ...], issues: Problems) -> frozenset[int]:
+    """Weekdays (0 = Monday) from names and ranges (``[mon-fri, sunday]``); ``None`` is every
+    day. Each unknown entry is reported to ``issues`` at ``(*loc, index)``."""
+    from seasongate._calendar import _load
+
+    return _load.parse_days(values, loc, issues)
 
 
 def __getattr__(name: str) -> Any:

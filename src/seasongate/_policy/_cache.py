@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import importlib
 import json
 import os
 import sys
@@ -47,7 +48,8 @@ _PACKAGE = Path(__file__).resolve().parent.parent
 # Modules whose objects an entry holds: their contents are part of the key.
 _SHAPING = ("_policy", "_calendar", "_intervals.py", "_versions.py", "_time.py", "_errors.py", "_vocabulary.py")
 # Where the classes an entry may build live.
-_BUILDABLE = ("seasongate._policy.", "seasongate._calendar.", "seasongate._errors", "seasongate._versions")
+_BUILDABLE = ("seasongate._policy.", "seasongate._calendar.")
+_BUILDABLE_MODULES = ("seasongate._errors", "seasongate._versions")
 
 
 def cache_dir() -> Path:
@@ -365,7 +367,9 @@ def _encode(value: Any) -> Any:
     if isinstance(value, CalendarIndex):
         return ["x", *_encode_index(value)]
     cls = type(value)
-    if dataclasses.is_dataclass(value) and cls.__module__.startswith(_BUILDABLE):
+    if dataclasses.is_dataclass(value) and (
+        cls.__module__.startswith(_BUILDABLE) or cls.__module__ in _BUILDABLE_MODULES
+    ):
         fields = {f.name: _encode(getattr(value, f.name)) for f in dataclasses.fields(value) if f.init}
         return ["o", f"{cls.__module__}:{cls.__qualname__}", fields]
     raise TypeError(f"the expansion cache cannot store {cls.__module__}.{cls.__qualname__}")
@@ -411,10 +415,13 @@ def _buildable(name: object) -> Callable[..., Any]:
     if not isinstance(name, str) or ":" not in name:
         raise ValueError("a class is named module:Class")
     module_name, _, qualname = name.partition(":")
-    if not module_name.startswith(_BUILDABLE) or "." in qualname:
+    if not (module_name.startswith(_BUILDABLE) or module_name in _BUILDABLE_MODULES) or "." in qualname:
         raise ValueError(f"{name} is not a class the cache builds")
-    module = sys.modules.get(module_name)
-    cls = getattr(module, qualname, None) if module is not None else None
+    try:
+        module = sys.modules.get(module_name) or importlib.import_module(module_name)  # seasongate's own
+    except ImportError:
+        raise ValueError(f"{name} is not a class the cache builds") from None
+    cls = getattr(module, qualname, None)
     if not isinstance(cls, type) or not dataclasses.is_dataclass(cls) or cls.__module__ != module_name:
         raise ValueError(f"{name} is not a class the cache builds")
     return cls

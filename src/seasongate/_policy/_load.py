@@ -8,8 +8,7 @@ from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
-from seasongate._calendar import KINDS, Calendar, Selector, display_path, load_calendar
-from seasongate._calendar._load import _days as parse_days
+from seasongate._calendar import KINDS, Calendar, Selector, display_path, load_calendar, parse_days
 from seasongate._errors import ConfigError, ConfigErrors, InputError
 from seasongate._policy._decision import OverrideSpec
 from seasongate._policy._engine import Policy, Territory
@@ -175,8 +174,7 @@ def _rule_names(calendars: dict[str, Calendar]) -> set[str]:
 
 def _holiday_names(calendars: dict[str, Calendar]) -> set[str]:
     """The names holidays give their periods ("Neujahr"), over a decade of years."""
-    from seasongate._calendar._holidays import holiday_dates
-    from seasongate._calendar._rules import Holidays
+    from seasongate._calendar import Holidays, holiday_dates
 
     names: set[str] = set()
     for calendar in calendars.values():
