@@ -1,7 +1,8 @@
-"""iCalendar (RFC 5545) feeds: calendar periods and allowed start windows.
+"""iCalendar (RFC 5545) feeds: calendar periods (``windows --format ics``, the dashboard's
+``/calendar/DE.ics``) and allowed start windows (``slots --format ics``).
 
-Stable UIDs and a fixed DTSTAMP: the same input gives the same bytes, so a subscribed
-calendar (Outlook, Google Calendar) sees no churn and a feed URL can be cached.
+Stable UIDs and a DTSTAMP derived from the data, never the clock: the same input gives the
+same bytes, so a subscribed calendar (Outlook, Google Calendar) sees no churn.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 from zoneinfo import ZoneInfo
 
 from seasongate._time import from_ts
@@ -17,7 +18,28 @@ from seasongate._time import from_ts
 if TYPE_CHECKING:
     from seasongate._calendar import Calendar, Period
 
-_STAMP = datetime(2000, 1, 1, tzinfo=UTC)  # fixed: the feed must be byte-identical for the same input
+
+class PeriodFeed(Protocol):
+    """What a calendar feed is made of (``seasongate.api.WindowsResult`` is one)."""
+
+    @property
+    def periods(self) -> Sequence[Period]: ...
+    @property
+    def calendars(self) -> Sequence[Calendar]: ...
+    @property
+    def start(self) -> date: ...
+    @property
+    def end(self) -> date: ...
+    @property
+    def territories(self) -> Sequence[str]: ...
+
+
+def several_territories(result: PeriodFeed) -> bool:
+    """Whether the periods come from more than one territory (then each says which)."""
+    return len({p.territory for p in result.periods}) > 1 or len(result.territories) > 1
+
+
+_STAMP = datetime(2000, 1, 1, tzinfo=UTC)  # not the clock: the feed must be byte-identical for the same input
 
 
 def _uid(*parts: object) -> str:
@@ -38,28 +60,54 @@ def _calendar(name: str, zones: Iterable[str], start: date, end: date) -> Any:
     return cal
 
 
-def periods_ics(periods: Sequence[Period], calendars: Sequence[Calendar], start: date, end: date) -> bytes:
-    """The periods as events: all-day periods as DATE values (exclusive end), timed ones
-    with TZID and a VTIMEZONE."""
+def _ics_instant(ts: int, tz: Any) -> datetime:
+    """Local time with its zone, or UTC where the local time is ambiguous: RFC 5545 reads a
+    local time in the repeated hour of the autumn change as its first occurrence."""
+    local = from_ts(ts, tz)
+    if local.replace(fold=1 - local.fold).utcoffset() != local.utcoffset():
+        return from_ts(ts, UTC)
+    return local
+
+
+def periods_ics(result: PeriodFeed) -> bytes:
+    """RFC 5545: all-day periods as DATE values (exclusive end), timed ones with TZID and a
+    VTIMEZONE (UTC in the repeated hour of the autumn change); the same input gives the same
+    bytes.
+
+    UID names the territory, calendar, period and its occurrence (the year of a yearly period,
+    else its local start day), not its times: a moved period keeps its UID, and its SEQUENCE and
+    DTSTAMP, derived from its times rather than from the clock, change, so a subscribed client
+    replaces it.
+    """
     import icalendar
 
-    zones = {c.name: c.tz for c in calendars}
-    cal = _calendar("seasongate: " + ", ".join(c.name for c in calendars), (c.timezone for c in calendars), start, end)
-    for p in periods:
-        tz = zones.get(p.calendar, UTC)
+    names = ", ".join(dict.fromkeys(c.name for c in result.calendars))
+    cal = _calendar("seasongate: " + names, (c.timezone for c in result.calendars), result.start, result.end)
+    annual = {c.name: c.annual_names() for c in result.calendars}
+    zones_by_calendar = {c.name: c.tz for c in result.calendars}
+    several = several_territories(result)
+    for p in result.periods:
+        tz = zones_by_calendar.get(p.calendar, UTC)
+        local_start = from_ts(p.start, tz)
+        occurrence = str(local_start.year) if p.name in annual.get(p.calendar, ()) else local_start.date().isoformat()
+        identity = f"{p.territory or ''}|{p.calendar}|{p.name}|{occurrence}"
+        times = hashlib.sha256(f"{identity}|{p.start}|{p.end}".encode()).digest()
         event = icalendar.Event()
-        event.add("uid", _uid(p.calendar, p.name, p.start, p.end))
-        event.add("dtstamp", _STAMP)
-        event.add("summary", f"{p.name} ({p.kind})")
+        event.add("uid", f"{hashlib.sha256(identity.encode()).hexdigest()[:24]}@seasongate")
+        # Deterministic, and different whenever the period's times change.
+        event.add("dtstamp", _STAMP + timedelta(seconds=int.from_bytes(times[:3])))
+        event.add("sequence", int.from_bytes(times[3:5]))
+        where = f", {p.territory}" if several and p.territory else ""
+        event.add("summary", f"{p.name} ({p.kind}{where})")
         if p.all_day:
-            event.add("dtstart", from_ts(p.start, tz).date())
+            event.add("dtstart", local_start.date())
             event.add("dtend", from_ts(p.end, tz).date())
         else:
-            event.add("dtstart", from_ts(p.start, tz))
-            event.add("dtend", from_ts(p.end, tz))
+            event.add("dtstart", _ics_instant(p.start, tz))
+            event.add("dtend", _ics_instant(p.end, tz))
         if p.description:
             event.add("description", p.description)
-        event.add("categories", [p.kind, *p.tags])
+        event.add("categories", [p.kind, *p.tags, *([p.territory] if p.territory else [])])
         event.add("transp", "TRANSPARENT")
         cal.add_component(event)
     data: bytes = cal.to_ical()
@@ -94,4 +142,4 @@ def slots_ics(
     return data
 
 
-__all__ = ["periods_ics", "slots_ics"]
+__all__ = ["PeriodFeed", "periods_ics", "several_territories", "slots_ics"]

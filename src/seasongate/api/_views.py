@@ -106,7 +106,7 @@ def calendar_feed(*, territory: str, first_year: int, last_year: int, project_di
     from seasongate._render import periods_ics
 
     result = _windows(date(first_year, 1, 1), date(last_year + 1, 1, 1), territory, project_dir)
-    return periods_ics(result.periods, result.calendars, result.start, result.end)
+    return periods_ics(result)
 
 
 def export_blackouts(
