@@ -29,6 +29,7 @@ _LAZY = {
     **dict.fromkeys(
         ["info", "lint", "migrate", "new_migration", "open_gate", "rollback", "run"], "seasongate.api._migrate"
     ),
+    **dict.fromkeys(["ConfigReport", "load_project_config", "show_config"], "seasongate.api._config"),
     **dict.fromkeys(
         [
             "ApprovalOutcome", "audit_list", "audit_verify", "override_approve", "override_list",
@@ -51,6 +52,7 @@ def __getattr__(name: str) -> Any:
 
 
 if TYPE_CHECKING:
+    from seasongate.api._config import ConfigReport, load_project_config, show_config
     from seasongate.api._migrate import info, lint, migrate, new_migration, open_gate, rollback, run
     from seasongate.api._overrides import (
         ApprovalOutcome,
@@ -66,6 +68,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ApprovalOutcome",
+    "ConfigReport",
     "Slot",
     "SlotsResult",
     "ValidationReport",
@@ -78,6 +81,7 @@ __all__ = [
     "find_policy",
     "info",
     "lint",
+    "load_project_config",
     "migrate",
     "new_migration",
     "open_gate",
@@ -90,6 +94,7 @@ __all__ = [
     "override_show",
     "rollback",
     "run",
+    "show_config",
     "slots",
     "validate",
     "windows",

@@ -53,12 +53,28 @@ def main(ctx: click.Context, *, traceback: bool) -> None:
     """
     ctx.ensure_object(dict)
     ctx.obj["traceback"] = traceback
+    _apply_project_config(ctx)
+
+
+def _apply_project_config(ctx: click.Context) -> None:
+    """Defaults from ``seasongate.toml`` / ``[tool.seasongate]``: looked for only when such a file
+    is there, so that ``check`` stays fast; the command line and the environment still win."""
+    from pathlib import Path
+
+    if not Path("seasongate.toml").exists() and not Path("pyproject.toml").exists():
+        return
+    from seasongate.cli._config import project_defaults
+
+    found = project_defaults(Path.cwd(), sorted(_COMMAND_MODULES))
+    if found is not None:
+        ctx.default_map, ctx.obj["placeholders"] = found
 
 
 # Command name -> module. Modules are imported only when their command runs (or for --help):
 # ``seasongate check`` sits on every pipeline's critical path and must start fast.
 _COMMAND_MODULES = {
     "check": "seasongate.cli._plan",
+    "config": "seasongate.cli._config",
     "explain": "seasongate.cli._plan",
     "slots": "seasongate.cli._plan",
     "windows": "seasongate.cli._plan",
