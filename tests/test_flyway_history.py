@@ -266,3 +266,107 @@ def test_flyways_lock_and_ours_exclude_each_other(pg_dsn: str) -> None:
         assert flyway.execute(f"SELECT pg_try_advisory_lock({key})").fetchone() == (False,)
         ours.execute("SELECT pg_advisory_unlock(%s)", (key,))
         assert flyway.execute(f"SELECT pg_try_advisory_lock({key})").fetchone() == (True,)
+
+
+# -- on a real PostgreSQL: lock, baseline, repair, clean ------------------------------------------
+
+
+@pg
+def test_a_running_flyway_holds_the_lock_and_is_named(pg_dsn: str) -> None:
+    from seasongate._executor._flyway_db import FlywayLockBusy, release_flyway_lock, take_flyway_lock
+
+    key = lock_key("public", "flyway_schema_history")
+    with psycopg.connect(pg_dsn, autocommit=True, application_name="Flyway by Redgate") as flyway, \
+            psycopg.connect(pg_dsn, autocommit=True) as ours:  # fmt: skip
+        flyway.execute(f"SELECT pg_advisory_lock({key})")
+        with pytest.raises(FlywayLockBusy, match=r"held by pid \d+ \(Flyway by Redgate"):
+            take_flyway_lock(ours, "public", "flyway_schema_history", wait=0.2)
+        flyway.execute(f"SELECT pg_advisory_unlock({key})")
+        assert take_flyway_lock(ours, "public", "flyway_schema_history", wait=0.2) == key
+        assert flyway.execute(f"SELECT pg_try_advisory_lock({key})").fetchone() == (False,)
+        release_flyway_lock(ours, "public", "flyway_schema_history")
+        assert flyway.execute(f"SELECT pg_try_advisory_lock({key})").fetchone() == (True,)
+
+
+@pg
+def test_baseline_creates_flyways_table_and_row(pg_dsn: str) -> None:
+    from seasongate._executor._flyway_db import read_history, write_baseline
+
+    with psycopg.connect(pg_dsn, autocommit=True) as conn:
+        done = write_baseline(conn, "public", "flyway_schema_history", Version((225,)), installed_by=None)
+        assert done.created_table and not done.already and done.installed_rank == 1
+        again = write_baseline(conn, "public", "flyway_schema_history", Version((225,)), installed_by=None)
+        assert again.already
+        with pytest.raises(MigrationError, match="already baselined at V225"):
+            write_baseline(conn, "public", "flyway_schema_history", Version((300,)), installed_by=None)
+        [row_] = read_history(conn, "public", "flyway_schema_history")
+        columns = conn.execute(
+            "SELECT column_name, data_type, is_nullable FROM information_schema.columns "
+            "WHERE table_name = 'flyway_schema_history' ORDER BY ordinal_position"
+        ).fetchall()
+        user = conn.execute("SELECT current_user").fetchone()
+    assert (row_.version, row_.type, row_.description, row_.script, row_.checksum, row_.execution_time) == (
+        Version((225,)), "BASELINE", "<< Flyway Baseline >>", "<< Flyway Baseline >>", None, 0,
+    )  # fmt: skip
+    assert user is not None and row_.installed_by == user[0]
+    assert [c[0] for c in columns][:10] == ["installed_rank", "version", "description", "type", "script", "checksum",
+                                            "installed_by", "installed_on", "execution_time", "success"]  # fmt: skip
+    assert dict((c[0], c[1]) for c in columns)["installed_on"] == "timestamp without time zone"
+
+
+@pg
+def test_baseline_refuses_a_history_with_migrations(pg_dsn: str, tmp_path: Path) -> None:
+    from seasongate._executor._flyway_db import write_baseline
+
+    seed_database(pg_dsn, seed_folder(tmp_path / "m"))
+    with psycopg.connect(pg_dsn, autocommit=True) as conn:
+        conn.execute("DELETE FROM flyway_schema_history WHERE type = 'BASELINE'")
+        with pytest.raises(MigrationError, match=r"already holds 11 migration row\(s\)"):
+            write_baseline(conn, "public", "flyway_schema_history", Version((225,)), installed_by="x")
+
+
+@pg
+def test_repair_removes_failed_rows_and_realigns_checksums(pg_dsn: str, tmp_path: Path) -> None:
+    from seasongate._executor._flyway_db import apply_repair, read_history
+
+    d = seed_folder(tmp_path / "m")
+    seed_database(pg_dsn, d)
+    original = (d / "V100__customer_notes.sql").read_text()
+    (d / "V100__customer_notes.sql").write_text("-- reviewed 2026\n" + original.replace("    ", "  "))
+    with psycopg.connect(pg_dsn, autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO flyway_schema_history VALUES (13, '226', 'x', 'SQL', 'V226__x.sql', 1, 'flyway', now(), 5, false)"
+        )
+        rows = read_history(conn, "public", "flyway_schema_history")
+        folder = scan(d)
+        info = info_of(d, rows)
+        assert any("V100__customer_notes.sql: checksum mismatch" in p for p in info.problems)
+        plan = plan_repair(info, rows, folder.migrations, {"V100__customer_notes.sql": original})
+        assert [r.installed_rank for r in plan.remove] == [13] and len(plan.realign) == 1
+        apply_repair(conn, "public", "flyway_schema_history", plan)
+        after = read_history(conn, "public", "flyway_schema_history")
+    assert [r.installed_rank for r in after] == list(range(1, 13))
+    assert info_of(d, after).problems == ()
+
+
+@pg
+def test_clean_drops_every_object_but_keeps_the_schema(pg_dsn: str, tmp_path: Path) -> None:
+    from seasongate._executor._flyway_db import clean_schemas
+
+    seed_database(pg_dsn, seed_folder(tmp_path / "m"))
+    with psycopg.connect(pg_dsn, autocommit=True) as conn:
+        conn.execute(
+            "CREATE TYPE mood AS ENUM ('ok'); CREATE DOMAIN posint AS int CHECK (VALUE > 0);"
+            "CREATE FUNCTION f(a int) RETURNS int LANGUAGE sql AS 'SELECT a';"
+            "CREATE VIEW v AS SELECT 1 AS one; CREATE MATERIALIZED VIEW mv AS SELECT 1 AS one;"
+            "CREATE SEQUENCE s; COMMENT ON SCHEMA public IS 'kept'"
+        )
+        dropped = clean_schemas(conn, ["public"])
+        left = conn.execute(
+            "SELECT (SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'public')"
+            " + (SELECT count(*) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = 'public')"
+            " + (SELECT count(*) FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace WHERE n.nspname = 'public')"
+        ).fetchone()
+        comment = conn.execute("SELECT obj_description('public'::regnamespace)").fetchone()
+    assert left == (0,) and comment == ("kept",)
+    assert "TABLE public.flyway_schema_history" in dropped and "TYPE public.mood" in dropped
