@@ -110,6 +110,12 @@ def load_policy(path: str | Path) -> Policy:
         rule = _compile_rule(rule_model, loc, issues, model, classes, calendars)
         if rule is not None:
             rules.append(rule)
+    for index, env in enumerate(model.protected):
+        if env not in model.environments:
+            issues.add(
+                ("protected", index),
+                f"{env!r} is not one of this policy's environments ({', '.join(model.environments)})",
+            )
     if issues.problems:
         raise ConfigErrors(issues.problems)
 
@@ -118,6 +124,7 @@ def load_policy(path: str | Path) -> Policy:
         path=shown,
         sha256=_content_hash(text, calendars),
         environments=tuple(model.environments),
+        protected=tuple(model.protected),
         default=model.default,
         territories=territories,
         classes=classes,
