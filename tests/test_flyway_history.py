@@ -370,3 +370,30 @@ def test_clean_drops_every_object_but_keeps_the_schema(pg_dsn: str, tmp_path: Pa
         comment = conn.execute("SELECT obj_description('public'::regnamespace)").fetchone()
     assert left == (0,) and comment == ("kept",)
     assert "TABLE public.flyway_schema_history" in dropped and "TYPE public.mood" in dropped
+
+
+def test_the_applied_text_is_found_in_git_by_its_checksum(tmp_path: Path) -> None:
+    import subprocess
+
+    from seasongate._executor._vcs import applied_text
+
+    def git(*args: str) -> None:
+        subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@example.org", *args], cwd=tmp_path,
+                       check=True, capture_output=True)  # fmt: skip
+
+    path = tmp_path / "migrations" / "V100__customer_notes.sql"
+    path.parent.mkdir()
+    assert applied_text(path, 1) is None  # not a repository
+    git("init", "-q")
+    path.write_text("CREATE TABLE a (id int);\n")
+    git("add", ".")
+    git("commit", "-qm", "V100")
+    path.write_text("-- notes\nCREATE TABLE a (id  int);\n")
+    git("commit", "-qam", "reformat")
+    path.write_text("CREATE TABLE a (id bigint);\n")  # uncommitted
+    assert applied_text(path, flyway_checksum("CREATE TABLE a (id int);\n")) == "CREATE TABLE a (id int);\n"
+    assert (
+        applied_text(path, flyway_checksum("-- notes\nCREATE TABLE a (id  int);\n"))
+        == "-- notes\nCREATE TABLE a (id  int);\n"
+    )
+    assert applied_text(path, 12345) is None
