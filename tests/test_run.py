@@ -11,9 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from seasongate._gate import Gate
-from seasongate._policy import load_policy
+from seasongate._gate import Gate, run_command
+from seasongate._policy import Request, load_policy
 from seasongate._store import open_store
+from seasongate._versions import Version
 from tests.conftest import POLICIES
 
 NOVEMBER_WEEKEND_NIGHT = "2026-11-14T23:00+01:00"
@@ -156,7 +157,9 @@ def test_run_command_api_reports_a_signal_death(tmp_path: Path) -> None:
             environment="production",
             territory="DE",
         )
-        outcome = gate.run_command([sys.executable, "-c", "import os, signal; os.kill(os.getpid(), signal.SIGKILL)"])
+        request = Request("production", "DE", Version.parse("V226"))
+        argv = [sys.executable, "-c", "import os, signal; os.kill(os.getpid(), signal.SIGKILL)"]
+        outcome = run_command(gate, argv, request)
         assert outcome.ran and outcome.decision.allowed
         assert (outcome.exit_code, outcome.signal) == (128 + 9, 9)
         assert store.audit_entries()[-1].payload["signal"] == 9

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 from seasongate._dsn import redact
 from seasongate._errors import MigrationError
 from seasongate._executor._files import MigrationScript
-from seasongate._executor._plan import SQL, UNDO_SQL, HistoryRow
+from seasongate._executor._plan import SQL, UNDO_SQL, AuditAnchor, HistoryRow
 from seasongate._executor._sql import Statement, line_of, split_statements
 from seasongate._versions import Version
 
@@ -357,10 +357,16 @@ class PostgresSession:
     # --- applying ---------------------------------------------------------------------------
 
     def apply(
-        self, migration: MigrationScript, *, verdict: str | None = None, override_id: str | None = None
+        self,
+        migration: MigrationScript,
+        *,
+        verdict: str | None = None,
+        override_id: str | None = None,
+        audit: AuditAnchor | None = None,
     ) -> Applied:
-        """Run a migration and record it (type ``SQL``); raises :class:`MigrationFailed`."""
-        return self._run(migration, migration, SQL, verdict, override_id)
+        """Run a migration and record it (type ``SQL``); raises :class:`MigrationFailed`.
+        ``audit`` is the audit entry the history row is anchored to."""
+        return self._run(migration, migration, SQL, verdict, override_id, audit)
 
     def undo(
         self,
@@ -369,9 +375,10 @@ class PostgresSession:
         *,
         verdict: str | None = None,
         override_id: str | None = None,
+        audit: AuditAnchor | None = None,
     ) -> Applied:
         """Run the undo script of an applied migration and record it (type ``UNDO_SQL``)."""
-        return self._run(migration, undo, UNDO_SQL, verdict, override_id)
+        return self._run(migration, undo, UNDO_SQL, verdict, override_id, audit)
 
     def _run(
         self,
@@ -380,6 +387,7 @@ class PostgresSession:
         kind: str,
         verdict: str | None,
         override_id: str | None,
+        audit: AuditAnchor | None,
     ) -> Applied:
         if not self.locked:
             raise MigrationError("applying needs the migration lock (open(lock=True))")
@@ -393,6 +401,8 @@ class PostgresSession:
             "verdict": verdict,
             "override_id": override_id,
             "sha256": script.sha256,
+            "audit_seq": None if audit is None else audit.seq,
+            "audit_hash": None if audit is None else audit.hash,
         }
         if script.transactional:
             return self._run_transactional(script, values)

@@ -23,11 +23,13 @@ from seasongate._executor import (
     MigrateReport,
     NewMigration,
     StepResult,
-    class_ranges,
     create_migration,
 )
 from seasongate._executor import lint as lint_folder
-from seasongate._gate import Gate, InfoReport, RunOutcome
+from seasongate._gate import Gate, InfoReport, RunOutcome, run_command
+from seasongate._gate import info as gate_info
+from seasongate._gate import migrate as gate_migrate
+from seasongate._gate import rollback as gate_rollback
 from seasongate._versions import Version
 from seasongate.api._check import open_policy
 
@@ -162,7 +164,8 @@ def migrate(
     with _gate(
         now, environment, territory, policy, store, project_dir, use_store=use_store, record_clock=record_clock
     ) as gate:
-        return gate.migrate(
+        return gate_migrate(
+            gate,
             chosen,
             migrations,
             target=wanted,
@@ -185,6 +188,7 @@ def rollback(
     migrations: Path = MIGRATIONS,
     policy: str | Path | Policy | None = None,
     store: str | Store | None = None,
+    classes: Sequence[str] | None = None,
     dry_run: bool = False,
     retry_incomplete: bool = False,
     options: ExecutorOptions | None = None,
@@ -192,16 +196,19 @@ def rollback(
     project_dir: Path | None = None,
     use_store: bool = True,
 ) -> MigrateReport:
-    """Undo the applied migrations above ``to``, highest first (``seasongate rollback``)."""
+    """Undo the applied migrations above ``to``, highest first (``seasongate rollback``): of
+    ``classes`` when given, else of every class the policy lets run here. Refuses before the
+    first step when an undo script is missing
+    (:class:`~seasongate._executor.ValidationError`)."""
     chosen = _dsn(dsn)
     wanted = _version(to, "--to")
     assert wanted is not None
     with _gate(
         now, environment, territory, policy, store, project_dir, use_store=use_store, record_clock=record_clock
     ) as gate:
-        return gate.rollback(
-            chosen, migrations, to=wanted, dry_run=dry_run, retry_incomplete=retry_incomplete,
-            options=options, progress=progress,
+        return gate_rollback(
+            gate, chosen, migrations, to=wanted, classes=classes, dry_run=dry_run,
+            retry_incomplete=retry_incomplete, options=options, progress=progress,
         )  # fmt: skip
 
 
@@ -222,7 +229,7 @@ def info(
     """Every migration with its state and, for pending ones, the gate's verdict now."""
     chosen = _dsn(dsn)
     with _gate(now, environment, territory, policy, store, project_dir, use_store=use_store) as gate:
-        return gate.info(chosen, migrations, classes=classes, options=options)
+        return gate_info(gate, chosen, migrations, classes=classes, options=options)
 
 
 def lint(
@@ -233,7 +240,7 @@ def lint(
     """Lint a migrations folder; the numbering classes come from ``policy`` when given."""
     classes = DEFAULT_CLASSES
     if policy is not None:
-        classes = class_ranges(open_policy(policy, None).migration_classes)
+        classes = open_policy(policy, None).migration_classes
     return lint_folder(directory, classes=classes)
 
 
@@ -253,7 +260,7 @@ def new_migration(
 
     classes = DEFAULT_CLASSES
     if policy is not None:
-        classes = class_ranges(open_policy(policy, None).migration_classes)
+        classes = open_policy(policy, None).migration_classes
     seconds = None
     if duration is not None:
         seconds = duration if isinstance(duration, int) else parse_duration(duration)
@@ -297,4 +304,4 @@ def run(
     with _gate(
         now, environment, territory, policy, store, project_dir, use_store=use_store, record_clock=record_clock
     ) as gate:
-        return gate.run_command(list(command), migration=request.version, risk=request.risk, duration=request.duration)
+        return run_command(gate, list(command), request)

@@ -21,18 +21,13 @@ EXIT_OK, EXIT_DENIED, EXIT_ERROR = 0, 1, 2
 # -- shared options and helpers ---------------------------------------------------------------
 
 
-def _seconds(text: str, option: str) -> float:
-    """A duration option: ``30s``, ``5m``, ``1h``; a bare number is seconds here."""
+def _duration(text: str, option: str) -> float:
+    """A duration option (``30s``, ``5m``, ``1h``), by the one duration rule (a unit is required)."""
     from seasongate._errors import InputError
     from seasongate._time import parse_duration
 
-    raw = text.strip()
     try:
-        return float(raw)
-    except ValueError:
-        pass
-    try:
-        return float(parse_duration(raw))
+        return float(parse_duration(text))
     except InputError as exc:
         raise InputError(f"{option}: {exc}") from exc
 
@@ -66,9 +61,9 @@ def _options(table: str, lock_wait: str, lock_timeout: str, statement_timeout: s
 
     return ExecutorOptions(
         table=table,
-        lock_wait=_seconds(lock_wait, "--lock-wait"),
-        lock_timeout=_seconds(lock_timeout, "--lock-timeout"),
-        statement_timeout=_seconds(statement_timeout, "--statement-timeout"),
+        lock_wait=_duration(lock_wait, "--lock-wait"),
+        lock_timeout=_duration(lock_timeout, "--lock-timeout"),
+        statement_timeout=_duration(statement_timeout, "--statement-timeout"),
         lock_retries=lock_retries,
     )
 
@@ -158,7 +153,7 @@ def _when(moment: datetime | None) -> str:
 def _step_line(step: Any) -> str:
     took = "-" if step.seconds is None else f"{step.seconds:.2f}s"
     text = f"{step.version!s:<8} {step.description[:40]:<40} {step.verdict or '-':<6} {took:>8}  {step.status}"
-    if step.status in ("denied", "stopped") and step.reason:
+    if step.status == "denied" and step.reason:
         text += f": {step.reason}"
         if step.next_allowed_at is not None:
             text += f" (next allowed {_when(step.next_allowed_at)})"
@@ -227,8 +222,6 @@ def _summary(report: Any) -> str:
     if report.status == "denied" and stop is not None:
         lines.append(f"Stopped by the gate before {stop.version}: {stop.reason}.")
         lines.append(f"Next allowed: {_when(stop.next_allowed_at)}.")
-    elif report.status == "stopped" and stop is not None:
-        lines.append(f"Stopped: {stop.reason}.")
     lines.append(f"{verb.capitalize()}: {', '.join(done) if done else 'none'}.")
     if report.pending:
         left = "Still pending" if report.operation == "migrate" else "Not rolled back (still applied)"
@@ -323,6 +316,12 @@ def migrate(
 @_gate_options
 @_executor_options
 @click.option("--to", "to", required=True, help="Undo every applied migration above this version.")
+@click.option(
+    "--class",
+    "classes",
+    multiple=True,
+    help="Undo only migrations of this class (repeatable; default: every class the policy lets run here).",
+)
 @click.option("--dry-run", is_flag=True, help="Show what would be undone and the gate's verdicts.")
 @click.option(
     "--retry-incomplete",
@@ -344,6 +343,7 @@ def rollback(
     statement_timeout: str,
     lock_retries: int,
     to: str,
+    classes: tuple[str, ...],
     *,
     no_store: bool,
     dry_run: bool,
@@ -351,8 +351,10 @@ def rollback(
 ) -> None:
     """Run the undo scripts (U<version>__*.sql) of the migrations above --to, newest first.
 
-    Each is gated as a rollback (the shipped policy allows rollbacks in a blackout). A
-    migration without an undo script stops the rollback before it (exit 2).
+    Each is gated as a rollback (the shipped policy allows rollbacks in a blackout). Every
+    step is planned first: a missing undo script refuses the whole rollback before anything
+    runs (exit 2, naming it). Only the classes the policy lets run here are undone unless
+    --class says otherwise.
 
     \b
     Example:
@@ -369,8 +371,8 @@ def rollback(
         report = api.rollback(
             record_clock=_real_clock,
             dsn=dsn, to=to, environment=environment, territory=territory, now=now,
-            migrations=Path(migrations), policy=loaded, store=store, dry_run=dry_run,
-            retry_incomplete=retry_incomplete,
+            migrations=Path(migrations), policy=loaded, store=store, classes=list(classes) or None,
+            dry_run=dry_run, retry_incomplete=retry_incomplete,
             options=_options(table, lock_wait, lock_timeout, statement_timeout, lock_retries),
             progress=_progress(fmt), use_store=not no_store,
         )  # fmt: skip
