@@ -34,7 +34,6 @@ from typing import Any
 
 from seasongate._errors import MigrationError
 from seasongate._executor._files import (
-    ClassRange,
     Directives,
     MigrationScript,
     classify,
@@ -44,6 +43,7 @@ from seasongate._executor._files import (
 )
 from seasongate._executor._findings import Finding, display_path
 from seasongate._executor._plan import HistoryRow
+from seasongate._policy import MigrationClass
 from seasongate._versions import Version
 
 FLYWAY_TABLE = "flyway_schema_history"
@@ -409,7 +409,7 @@ def flyway_info(
     repeatables: Sequence[RepeatableScript],
     rows: Sequence[HistoryRow],
     *,
-    classes: Sequence[ClassRange] = (),
+    classes: Sequence[MigrationClass] = (),
     repeatable_checksums: Mapping[Path, int] | None = None,
 ) -> FlywayInfo:
     """Flyway's states of every migration and history row.
