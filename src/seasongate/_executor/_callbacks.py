@@ -24,12 +24,12 @@ a callback the user expects to run and which silently does not is worse than an 
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from seasongate._executor._findings import Finding, display_path
+from seasongate._executor._names import CALLBACK_RE
 
 BEFORE_MIGRATE = "beforeMigrate"
 BEFORE_EACH_MIGRATE = "beforeEachMigrate"
@@ -60,7 +60,7 @@ UNSUPPORTED_EVENTS = (
     "beforeUndo", "beforeValidate", "createSchema",
 )  # fmt: skip
 
-_NAME = re.compile(r"^(?P<event>[a-z][A-Za-z]*)(?:__(?P<description>.+))?\.sql$")
+_NAME = CALLBACK_RE
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,7 +109,7 @@ class Callbacks:
 def find_callbacks(paths: Iterable[Path], read: object) -> tuple[Callbacks, list[Finding]]:
     """The callbacks among ``paths``; ``read(path) -> str`` reads one file.
 
-    A Flyway event seasongate does not run is an error finding (E012) naming the file.
+    A Flyway event seasongate does not run is an error finding (E020) naming the file.
     """
     found: list[Callback] = []
     findings: list[Finding] = []
@@ -123,7 +123,7 @@ def find_callbacks(paths: Iterable[Path], read: object) -> tuple[Callbacks, list
                 Finding(
                     display_path(path),
                     0,
-                    "E012",
+                    "E020",
                     f"{path.name} is a Flyway {event} callback, which seasongate does not run "
                     f"(supported: {', '.join(EVENTS)}); remove or rename it",
                 )

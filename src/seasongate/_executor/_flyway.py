@@ -42,7 +42,10 @@ from seasongate._executor._files import (
     sha256_of,
 )
 from seasongate._executor._findings import Finding, display_path
-from seasongate._executor._plan import HistoryRow
+from seasongate._executor._names import REPEATABLE_RE
+from seasongate._executor._plan import APPLY_TYPES as _APPLY_TYPES
+from seasongate._executor._plan import BASELINE_TYPES as _BASELINE_TYPES
+from seasongate._executor._plan import ROW_TYPES, HistoryRow
 from seasongate._policy import MigrationClass
 from seasongate._versions import Version
 
@@ -51,11 +54,6 @@ LOCK_MAGIC = 77431708279161  # 0x466c79776179: "Flyway"
 BASELINE_DESCRIPTION = "<< Flyway Baseline >>"
 SCHEMA_DESCRIPTION = "<< Flyway Schema Creation >>"
 
-#: Row types Flyway writes. ``INIT`` is the pre-4.0 name of ``BASELINE``; ``JDBC``/``SCRIPT``
-#: rows are Java or script migrations, which seasongate cannot run but can count as applied.
-ROW_TYPES = ("SQL", "BASELINE", "INIT", "SCHEMA", "UNDO_SQL", "DELETE", "JDBC", "SCRIPT", "SQL_BASELINE")
-_BASELINE_TYPES = frozenset({"BASELINE", "INIT", "SQL_BASELINE"})
-_APPLY_TYPES = frozenset({"SQL", "JDBC", "SCRIPT"})
 
 # The states ``flyway info`` shows (MigrationState's display names).
 SUCCESS = "Success"
@@ -73,8 +71,6 @@ SUPERSEDED = "Superseded"
 UNDONE = "Undone"
 DELETED = "Deleted"
 OUT_OF_ORDER = "Out of Order"
-
-REPEATABLE_RE = re.compile(r"^R__(?P<description>.+)\.sql$")
 
 
 # --- Flyway's conventions -----------------------------------------------------------------------

@@ -25,6 +25,7 @@ from seasongate._executor._flyway import (
     select_sql,
 )
 from seasongate._executor._plan import HistoryRow
+from seasongate._executor._postgres import LockBusy
 from seasongate._versions import Version
 
 if TYPE_CHECKING:
@@ -45,12 +46,8 @@ FLYWAY_COLUMNS = (
 SIDE_SUFFIX = "_seasongate"
 
 
-class FlywayLockBusy(MigrationError):
+class FlywayLockBusy(LockBusy):
     """Flyway's advisory lock on this history is held by another session (a running Flyway)."""
-
-    def __init__(self, message: str, holder_pid: int | None = None) -> None:
-        self.holder_pid = holder_pid
-        super().__init__(message)
 
 
 def take_flyway_lock(

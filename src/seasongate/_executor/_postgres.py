@@ -287,6 +287,7 @@ class PostgresSession:
                 row = self.conn.execute("SELECT pg_try_advisory_lock(%s, %s)", (key1, key2)).fetchone()
                 if row and row[0]:
                     self._locked = True
+                    self._acquire_flyway_lock(max(0.0, deadline - self._clock()))
                     return
                 left = deadline - self._clock()
                 if left <= 0:
@@ -295,6 +296,16 @@ class PostgresSession:
                 delay = min(delay * 2, _POLL_MAX)
         except psycopg.Error as exc:
             raise MigrationError(f"cannot take the migration lock: {_err_text(exc)}") from exc
+
+    def _acquire_flyway_lock(self, wait: float) -> None:
+        """Also take the advisory lock Flyway takes on this history table (one bigint key), so
+        that a stray ``flyway migrate`` and this run never work at once (see
+        :mod:`seasongate._executor._flyway`)."""
+        from seasongate._executor._flyway_db import take_flyway_lock
+
+        take_flyway_lock(
+            self.conn, self.options.schema, self.options.table, wait=wait, sleep=self._sleep, clock=self._clock
+        )
 
     def _busy(self) -> LockBusy:
         key1, key2 = self.lock_key()
@@ -343,6 +354,18 @@ class PostgresSession:
         if not row or not row[0]:
             self._locked = False
             raise LockLost("lost the migration lock; stopped before the next migration")
+        from seasongate._executor._flyway import lock_key as flyway_key
+
+        key = flyway_key(self.options.schema, self.options.table)
+        held = self.conn.execute(
+            """SELECT count(*) FROM pg_locks
+                WHERE locktype = 'advisory' AND granted AND pid = pg_backend_pid() AND objsubid = 1
+                  AND classid = %s::bigint::oid AND objid = %s::bigint::oid""",
+            ((key >> 32) & 0xFFFFFFFF, key & 0xFFFFFFFF),
+        ).fetchone()
+        if not held or not held[0]:
+            self._locked = False
+            raise LockLost("lost Flyway's migration lock on the history table; stopped before the next migration")
 
     def _setup(self, conn: psycopg.Connection[Any]) -> None:
         """Session settings: no idle timeout may end the connection that holds the lock."""
@@ -544,7 +567,7 @@ class PostgresSession:
             raise MigrationError("applying needs the history tables (open(lock=True, create=True))")
         self.ensure_locked()
         record = _Record(
-            version=".".join(str(p) for p in migration.version.parts),
+            version=".".join(str(p) for p in migration.version.parts) or None,  # NULL: a repeatable
             description=migration.title[:200],
             type=kind,
             script=script.name,
@@ -816,7 +839,7 @@ class PostgresSession:
 class _Record:
     """What the history and the side table say about one execution."""
 
-    version: str
+    version: str | None
     description: str
     type: str
     script: str
