@@ -235,6 +235,19 @@ def script_name(path: Path, folder: Path) -> str:
         return path.name
 
 
+def read_text(path: Path) -> str:
+    """A script's text: a regular file of at most 64 MiB, UTF-8, a leading BOM dropped."""
+    from seasongate._executor._files import _decode
+    from seasongate._fileio import UnreadableFile, read_regular_file
+
+    try:
+        return _decode(read_regular_file(path, limit=64 * 1024 * 1024))
+    except UnicodeDecodeError as exc:
+        raise MigrationError(f"{display_path(path)}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
+    except UnreadableFile as exc:
+        raise MigrationError(f"{display_path(path)}: {exc}") from exc
+
+
 # --- repeatable scripts --------------------------------------------------------------------------
 
 

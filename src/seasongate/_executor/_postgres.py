@@ -537,10 +537,14 @@ class PostgresSession:
         verdict: str | None = None,
         override_id: str | None = None,
         audit: AuditAnchor | None = None,
+        around: tuple[str, str] = ("", ""),
     ) -> Applied:
         """Run a migration and record it (type ``SQL``); raises :class:`MigrationFailed`.
-        ``audit`` is the audit chain's anchor (seq, hash) stored with the row."""
-        return self._run(migration, migration, SQL, verdict, override_id, audit)
+        ``audit`` is the audit chain's anchor (seq, hash) stored with the row. ``around`` is
+        SQL run before and after the script inside its transaction (the ``beforeEachMigrate``
+        and ``afterEachMigrate`` callbacks); a ``transaction=false`` script runs each in a
+        transaction of its own."""
+        return self._run(migration, migration, SQL, verdict, override_id, audit, around)
 
     def undo(
         self,
@@ -562,6 +566,7 @@ class PostgresSession:
         verdict: str | None,
         override_id: str | None,
         audit: AuditAnchor | None,
+        around: tuple[str, str] = ("", ""),
     ) -> Applied:
         if self._layout != "flyway":
             raise MigrationError("applying needs the history tables (open(lock=True, create=True))")
@@ -580,8 +585,15 @@ class PostgresSession:
             audit=None if audit is None else (audit.seq, audit.hash),
         )
         if script.transactional:
-            return self._run_transactional(script, record)
-        return self._run_autocommit(script, record)
+            return self._run_transactional(script, record, around)
+        if around[0].strip():
+            with self.conn.transaction():
+                self.conn.execute(around[0].encode())
+        applied = self._run_autocommit(script, record)
+        if around[1].strip():
+            with self.conn.transaction():
+                self.conn.execute(around[1].encode())
+        return applied
 
     def _rows(self, record: _Record, rank: int, *, ms: sql.Composable, success: bool) -> sql.Composed:
         """The history row and its facts, as two INSERT statements with literal values."""
@@ -653,7 +665,9 @@ class PostgresSession:
                 self._sleep(self.options.retry_backoff * (2**retries))
                 retries += 1
 
-    def _run_transactional(self, script: MigrationScript, record: _Record) -> Applied:
+    def _run_transactional(
+        self, script: MigrationScript, record: _Record, around: tuple[str, str] = ("", "")
+    ) -> Applied:
         """One round trip: ``BEGIN; [set_config(...);] <script>; INSERT rows; COMMIT`` as a
         single simple query, so a run of many small migrations costs little more than psql.
 
@@ -675,13 +689,16 @@ class PostgresSession:
                 .format(sql.Literal(str(lock_ms)), sql.Literal(str(stmt_ms)))
                 .as_string(self.conn)
             )
+        if around[0].strip():
+            prefix += f"{around[0]}\n;\n"  # the script's error lines stay its own (offset below)
+        after = f"{around[1]}\n;\n" if around[1].strip() else ""
         start = time.perf_counter()
         rank = self._next_rank
 
         def attempt() -> None:
             rows = self._rows(record, rank, ms=sql.SQL(_SERVER_MS), success=True).as_string(self.conn)
             try:
-                self.conn.execute(f"{prefix}{script.sql}\n;\n{rows};\nCOMMIT".encode())
+                self.conn.execute(f"{prefix}{script.sql}\n;\n{after}{rows};\nCOMMIT".encode())
             except psycopg.Error:
                 with suppress(psycopg.Error):
                     self.conn.execute("ROLLBACK")

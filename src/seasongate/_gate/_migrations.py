@@ -34,6 +34,7 @@ from seasongate._gate._guard import Gate
 from seasongate._gate._hook import PolicyHook
 from seasongate._policy import Policy
 from seasongate._versions import Version
+from seasongate._vocabulary import REPEATABLE_CLASS
 
 Progress = Callable[[StepResult], None]
 
@@ -100,14 +101,18 @@ def _include(policy: Policy, classes: Sequence[str] | None, scope: tuple[str, st
     except those the policy never allows here (test data in production), as Flyway leaves
     out locations an environment does not configure."""
     if classes:
-        known = {c.name for c in policy.migration_classes}
+        known = {c.name for c in policy.migration_classes} | {REPEATABLE_CLASS}
         unknown = sorted(set(classes) - known)
         if unknown:
             raise InputError(f"unknown migration class {', '.join(unknown)} (known: {', '.join(sorted(known))})")
         wanted = set(classes)
-        return lambda version: policy.classify(version) in wanted
+        return lambda version: _class_of(policy, version) in wanted
     closed = policy.closed_classes(*scope)
-    return lambda version: policy.classify(version) not in closed
+    return lambda version: _class_of(policy, version) not in closed
+
+
+def _class_of(policy: Policy, version: Version) -> str | None:
+    return REPEATABLE_CLASS if version.repeatable else policy.classify(version)
 
 
 def _plan(

@@ -22,6 +22,7 @@ from seasongate._policy._rules import (
 )
 from seasongate._time import parse_clock, parse_duration
 from seasongate._versions import Version
+from seasongate._vocabulary import REPEATABLE_CLASS
 from seasongate._yaml import Marks, errors_from_validation, format_loc, load_yaml, mark_of, read_text
 
 
@@ -241,7 +242,7 @@ def _compile_rule(
 
     environments = subset(when.environments, policy.environments, "environments", "environment")
     territories = subset(when.territories, list(policy.territories), "territories", "territory")
-    class_names = [c.name for c in classes]
+    class_names = [*(c.name for c in classes), REPEATABLE_CLASS]
     rule_classes = subset(when.classes, class_names, "classes", "migration class")
     versions = None
     if when.versions is not None:

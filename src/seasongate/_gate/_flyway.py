@@ -1,0 +1,272 @@
+"""What a DBA coming from Flyway reaches for, around the gated run.
+
+* repeatable scripts (``R__name.sql``): applied after the versioned ones whenever their
+  checksum (after placeholder replacement, as Flyway computes it) differs from the latest
+  applied run; gated as the class ``repeatable``;
+* placeholders (``${name}``) replaced in every script and callback before it runs; a missing
+  one stops the run before anything runs;
+* SQL callbacks (``beforeMigrate.sql`` ...) run at their events, in their transactions;
+* ``baseline``, ``--baseline-on-migrate``, ``repair`` (gated and audited), ``clean``
+  (refused in protected environments) and Flyway's states beside the gate's verdict in ``info``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import suppress
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from seasongate._errors import InputError, MigrationError
+from seasongate._executor import (
+    AFTER_EACH_MIGRATE,
+    AFTER_EACH_MIGRATE_ERROR,
+    BEFORE_EACH_MIGRATE,
+    Applied,
+    AuditAnchor,
+    Callbacks,
+    FlywayInfo,
+    MigrationFailed,
+    MigrationScript,
+    Placeholders,
+    Plan,
+    PostgresSession,
+    RepairPlan,
+    RepeatableScript,
+    Step,
+    builtin_placeholders,
+    find_callbacks,
+    flyway_info,
+    for_script,
+    plan_repair,
+    read_repeatables,
+    read_text,
+    repeatable_checksum,
+    sha256_of,
+)
+from seasongate._versions import REPEATABLE
+
+
+@dataclass(frozen=True, slots=True)
+class Extras:
+    """The repeatable scripts and callbacks of a migrations folder, and what is wrong with them."""
+
+    repeatables: tuple[RepeatableScript, ...] = ()
+    callbacks: Callbacks = field(default_factory=Callbacks)
+    problems: tuple[str, ...] = ()
+
+
+def load_extras(directory: Path) -> Extras:
+    """Read the ``R__`` scripts and the callbacks of ``directory`` (hidden folders skipped)."""
+    paths = [
+        p
+        for p in directory.rglob("*.sql")
+        if p.is_file() and not any(part.startswith(".") for part in p.relative_to(directory).parts)
+    ]
+    repeatables, found = read_repeatables(paths, read_text)
+    callbacks, more = find_callbacks(paths, read_text)
+    problems = tuple(f.render() for f in (*found, *more) if f.blocking or f.code.startswith("E"))
+    return Extras(tuple(repeatables), callbacks, problems)
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """Scripts and callbacks with their placeholders replaced, ready to run."""
+
+    texts: Mapping[Path, str]
+    repeatable_checksums: Mapping[Path, int]
+    callbacks: Mapping[str, tuple[tuple[str, str], ...]]  # event -> ((file name, SQL), ...)
+
+    def joined(self, event: str) -> str:
+        """Every callback of ``event`` as one SQL text (empty when there is none)."""
+        return "\n;\n".join(text for _, text in self.callbacks.get(event, ()))
+
+
+def session_placeholders(
+    session: PostgresSession,
+    placeholders: Placeholders,
+    *,
+    started: datetime,
+    environment: str,
+    territory: str,
+) -> Placeholders:
+    """``placeholders`` with Flyway's built-ins (user, database, schema, table, timestamp)."""
+    row = session.conn.execute("SELECT current_user, current_database()").fetchone()
+    user, database = (str(row[0]), str(row[1])) if row else ("", "")
+    builtins = builtin_placeholders(
+        schema=session.options.schema,
+        user=user,
+        database=database,
+        table=session.options.table,
+        started=started,
+        environment=environment,
+        territory=territory,
+    )
+    values = {**builtins, **placeholders.values}
+    return Placeholders(values, placeholders.prefix, placeholders.suffix, placeholders.enabled)
+
+
+def prepare(scripts: Sequence[MigrationScript], extras: Extras, placeholders: Placeholders) -> Prepared:
+    """Replace the placeholders of every script that may run, of every repeatable and every
+    callback, before anything runs: a missing placeholder is an error naming file and line."""
+    texts: dict[Path, str] = {}
+    for script in scripts:
+        texts[script.path] = for_script(placeholders, script.name).replace(script.sql, str(script.path))
+    checksums: dict[Path, int] = {}
+    for repeatable in extras.repeatables:
+        text = for_script(placeholders, repeatable.name).replace(repeatable.sql, str(repeatable.path))
+        texts[repeatable.path] = text
+        checksums[repeatable.path] = repeatable_checksum(text)
+    callbacks: dict[str, list[tuple[str, str]]] = {}
+    for callback in extras.callbacks.scripts:
+        text = for_script(placeholders, callback.name).replace(callback.sql, str(callback.path))
+        callbacks.setdefault(callback.event, []).append((callback.name, text))
+    return Prepared(texts, checksums, {k: tuple(v) for k, v in callbacks.items()})
+
+
+def repeatable_info(plan: Plan, extras: Extras, prepared: Prepared) -> FlywayInfo:
+    """Flyway's view of the repeatables: which are pending (new or changed), which failed."""
+    return flyway_info((), extras.repeatables, plan.rows, repeatable_checksums=prepared.repeatable_checksums)
+
+
+def repeatable_steps(plan: Plan, info: FlywayInfo, prepared: Prepared) -> tuple[Step, ...]:
+    """A step for each pending repeatable, in order of description (after every versioned one)."""
+    steps: list[Step] = []
+    for repeatable in sorted(info.pending_repeatables, key=lambda r: r.title):
+        text = prepared.texts[repeatable.path]
+        script = MigrationScript(
+            kind="R",
+            version=REPEATABLE,
+            description=repeatable.description,
+            path=repeatable.path,
+            sql=text,
+            checksum=prepared.repeatable_checksums[repeatable.path],
+            sha256=sha256_of(text),
+            directives=repeatable.directives,
+        )
+        steps.append(plan.step("apply", script))
+    return tuple(steps)
+
+
+class FlywayTarget:
+    """Runs steps on a session with placeholders replaced and the each-migration callbacks
+    around them (inside the migration's transaction)."""
+
+    def __init__(self, session: PostgresSession, prepared: Prepared) -> None:
+        self.session = session
+        self.prepared = prepared
+
+    def _text(self, script: MigrationScript) -> MigrationScript:
+        text = self.prepared.texts.get(script.path)
+        return script if text is None or text == script.sql else replace(script, sql=text)
+
+    def apply(
+        self,
+        migration: MigrationScript,
+        *,
+        verdict: str | None = None,
+        override_id: str | None = None,
+        audit: AuditAnchor | None = None,
+    ) -> Applied | None:
+        """Run a migration (its placeholders replaced) between the each-migration callbacks."""
+        around = (self.prepared.joined(BEFORE_EACH_MIGRATE), self.prepared.joined(AFTER_EACH_MIGRATE))
+        try:
+            return self.session.apply(
+                self._text(migration), verdict=verdict, override_id=override_id, audit=audit, around=around
+            )
+        except MigrationFailed:
+            with suppress(MigrationError):  # the migration's failure is the error to report
+                run_callbacks(self.session, self.prepared, AFTER_EACH_MIGRATE_ERROR)
+            raise
+
+    def undo(
+        self,
+        migration: MigrationScript,
+        undo: MigrationScript,
+        *,
+        verdict: str | None = None,
+        override_id: str | None = None,
+        audit: AuditAnchor | None = None,
+    ) -> Applied | None:
+        """Run an undo script (its placeholders replaced)."""
+        return self.session.undo(migration, self._text(undo), verdict=verdict, override_id=override_id, audit=audit)
+
+
+def run_callbacks(session: PostgresSession, prepared: Prepared, event: str) -> None:
+    """Run the callbacks of ``event``, each in a transaction of its own."""
+    import psycopg
+
+    for name, text in prepared.callbacks.get(event, ()):
+        if not text.strip():
+            continue
+        try:
+            with session.conn.transaction():
+                session.conn.execute(text.encode())
+        except psycopg.Error as exc:
+            message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise MigrationError(f"callback {name} failed: {message}") from exc
+
+
+# --- repair ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class RepairReport:
+    """What ``repair`` did or (``dry_run``) would do, and the gate's verdict."""
+
+    plan: RepairPlan
+    dry_run: bool
+    status: str  # ok | denied | nothing
+    reason: str = ""
+    decisions: tuple[Any, ...] = ()
+
+    @property
+    def exit_code(self) -> int:
+        """0 done (or nothing to do, or a dry run), 1 denied or refused realignments, 2 never."""
+        if self.status == "denied" or self.plan.refused:
+            return 1
+        return 0
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form."""
+        return {
+            "status": self.status,
+            "dry_run": self.dry_run,
+            "reason": self.reason or None,
+            **self.plan.to_dict(),
+            "decisions": [d.to_dict() for d in self.decisions if hasattr(d, "to_dict")],
+        }
+
+
+def repair_plan(
+    folder_migrations: Sequence[MigrationScript],
+    extras: Extras,
+    rows: Sequence[Any],
+    classes: Sequence[Any],
+    originals: Callable[[Path, int], str | None],
+) -> RepairPlan:
+    """The repair of this history: failed rows out, cosmetic checksum changes realigned (the
+    applied text looked up by ``originals(path, recorded checksum)``)."""
+    info = flyway_info(folder_migrations, extras.repeatables, rows, classes=classes)
+    files = {m.version: m for m in folder_migrations}
+    known: dict[str, str | None] = {}
+    for entry in info.entries:
+        if entry.problem and entry.row is not None and entry.version in files and entry.state == "Success":
+            script = files[entry.version]
+            recorded = entry.row.checksum
+            known[script.name] = None if recorded is None else originals(script.path, recorded)
+    return plan_repair(info, rows, folder_migrations, known)
+
+
+def check_clean_allowed(policy: Any, environment: str) -> None:
+    """``clean`` runs only where a policy covers the environment and does not protect it."""
+    if environment not in policy.environments:
+        raise InputError(f"policy {policy.name} does not cover environment {environment!r}; clean is refused")
+    protected = getattr(policy, "protected", None)
+    if protected is None or environment in protected:
+        raise InputError(
+            f"clean is refused outright in {environment}: policy {policy.name} ({policy.path}) marks it as "
+            "protected (protected: [...]), whatever the overrides"
+        )
