@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from contextlib import suppress
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -278,12 +279,13 @@ _CLEAN_QUERIES: Sequence[tuple[str, str]] = (
 )
 
 
-def clean_schemas(conn: psycopg.Connection[Any], schemas: Sequence[str]) -> list[str]:
+def clean_schemas(conn: psycopg.Connection[Any], schemas: Sequence[str], *, dry_run: bool = False) -> list[str]:
     """Drop every object in ``schemas`` (the schemas themselves, their owners and grants stay),
     in one transaction; returns what was dropped, as ``KIND name``. What is left afterwards
-    (an object kind this does not know) is an error, and the transaction is rolled back."""
+    (an object kind this does not know) is an error, and the transaction is rolled back.
+    ``dry_run``: list what would be dropped, and roll back."""
     dropped: list[str] = []
-    with conn.transaction():
+    with suppress(_DryRun), conn.transaction():
         for schema in schemas:
             found = conn.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", (schema,)).fetchone()
             if found is None:
@@ -300,11 +302,17 @@ def clean_schemas(conn: psycopg.Connection[Any], schemas: Sequence[str]) -> list
             ).fetchone()
             if left and left[0]:
                 raise MigrationError(f"clean left {left[0]} object(s) in schema {schema}; nothing was dropped")
+        if dry_run:
+            raise _DryRun
     return dropped
 
 
 _CATALOG = {"EXTENSION": "pg_extension", "ROUTINE": "pg_proc", "AGGREGATE": "pg_proc", "DOMAIN": "pg_type",
             "TYPE": "pg_type"}  # fmt: skip
+
+
+class _DryRun(Exception):
+    """Rolls back the transaction of a dry run."""
 
 
 def _still_there(conn: psycopg.Connection[Any], kind: str, oid: int) -> bool:

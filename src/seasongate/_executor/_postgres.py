@@ -237,6 +237,12 @@ class PostgresSession:
             raise
         return self
 
+    def refresh(self) -> None:
+        """Read the highest installed rank again (after rows were written beside this session,
+        e.g. a baseline row)."""
+        row = self.conn.execute(self._q("SELECT coalesce(max(installed_rank), 0) FROM {t}")).fetchone()
+        self._next_rank = int(row[0] if row else 0) + 1
+
     def __enter__(self) -> PostgresSession:
         return self
 

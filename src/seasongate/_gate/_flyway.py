@@ -19,6 +19,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from seasongate._dsn import database_label
 from seasongate._errors import InputError, MigrationError
 from seasongate._executor import (
     AFTER_EACH_MIGRATE,
@@ -26,7 +27,9 @@ from seasongate._executor import (
     BEFORE_EACH_MIGRATE,
     Applied,
     AuditAnchor,
+    BaselineResult,
     Callbacks,
+    ExecutorOptions,
     FlywayInfo,
     MigrationFailed,
     MigrationScript,
@@ -36,7 +39,10 @@ from seasongate._executor import (
     RepairPlan,
     RepeatableScript,
     Step,
+    applied_text,
+    apply_repair,
     builtin_placeholders,
+    clean_schemas,
     find_callbacks,
     flyway_info,
     for_script,
@@ -44,9 +50,14 @@ from seasongate._executor import (
     read_repeatables,
     read_text,
     repeatable_checksum,
+    scan,
     sha256_of,
+    write_baseline,
 )
-from seasongate._versions import REPEATABLE
+from seasongate._gate import _audit
+from seasongate._gate._guard import Gate, denial_message
+from seasongate._policy import Request
+from seasongate._versions import REPEATABLE, Version
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,6 +220,20 @@ def run_callbacks(session: PostgresSession, prepared: Prepared, event: str) -> N
             raise MigrationError(f"callback {name} failed: {message}") from exc
 
 
+# --- baseline ------------------------------------------------------------------------------------
+
+
+def baseline_if_empty(session: PostgresSession, version: Version) -> BaselineResult | None:
+    """``--baseline-on-migrate``: a history without rows gets Flyway's ``BASELINE`` row first."""
+    if session.history():
+        return None
+    done = write_baseline(
+        session.conn, session.options.schema, session.options.table, version, installed_by=session.options.installed_by
+    )
+    session.refresh()
+    return done
+
+
 # --- repair ---------------------------------------------------------------------------------------
 
 
@@ -270,3 +295,157 @@ def check_clean_allowed(policy: Any, environment: str) -> None:
             f"clean is refused outright in {environment}: policy {policy.name} ({policy.path}) marks it as "
             "protected (protected: [...]), whatever the overrides"
         )
+
+
+# --- the commands: baseline, repair, clean ---------------------------------------------------------
+
+
+def baseline(
+    gate: Gate,
+    dsn: str,
+    version: Version,
+    *,
+    environment: str | None = None,
+    territory: str | None = None,
+    description: str | None = None,
+    options: ExecutorOptions | None = None,
+) -> BaselineResult:
+    """Adopt a database without history at ``version``: Flyway's ``BASELINE`` row (the history
+    tables are created when missing); audited as ``migration.baseline``."""
+    env, terr = gate.scope(environment, territory)
+    with PostgresSession(dsn, options).open(lock=True, create=True) as session:
+        opts = session.options
+        done = write_baseline(
+            session.conn, opts.schema, opts.table, version, installed_by=opts.installed_by,
+            **({} if description is None else {"description": description}),
+        )  # fmt: skip
+        if not done.already:
+            gate.audit(
+                _audit.BASELINE, _audit.subject(env, terr, version),
+                _audit.history_payload(
+                    (), environment=env, territory=terr, database=database_label(dsn), table=opts.table,
+                    version=str(version), installed_rank=done.installed_rank,
+                ),
+            )  # fmt: skip
+    return done
+
+
+def _repair_requests(plan: RepairPlan, environment: str, territory: str) -> list[Request]:
+    """What the gate is asked before a repair: one request per version it touches (repairing
+    the history of a migration is a change to that migration's record, in its class)."""
+    versions: set[Version] = set()
+    repeatable = False
+    for row in (*plan.remove, *(a.row for a in plan.realign)):
+        if row.version is None:
+            repeatable = True
+        else:
+            versions.add(row.version)
+    requests = [
+        Request(environment, territory, v, "low", 60, "apply", "repair of the migration history")
+        for v in sorted(versions)
+    ]
+    if repeatable:
+        requests.append(
+            Request(
+                environment, territory, None, "low", 60, "apply", "repair of the migration history", repeatable=True
+            )
+        )
+    return requests
+
+
+def repair(
+    gate: Gate,
+    dsn: str,
+    migrations: Path,
+    *,
+    environment: str | None = None,
+    territory: str | None = None,
+    dry_run: bool = False,
+    options: ExecutorOptions | None = None,
+    originals: Callable[[Path, int], str | None] = applied_text,
+) -> RepairReport:
+    """Flyway's ``repair``, gated: remove failed rows, realign the checksums of applied files
+    that changed only in whitespace or comments (the applied text found in git). Every version
+    it touches must be allowed now (policy or override), as for any change in this
+    environment; done under the migration lock and audited (``migration.repair``).
+    ``dry_run`` shows the plan and the verdicts and changes nothing."""
+    env, terr = gate.scope(environment, territory)
+    session = PostgresSession(dsn, options)
+    session.open(lock=not dry_run, create=False)
+    try:
+        rows = session.history()
+        folder = scan(migrations, classes=gate.policy.migration_classes)
+        extras = load_extras(migrations)
+        plan = repair_plan(folder.migrations, extras, rows, gate.policy.migration_classes, originals)
+        if plan.empty:
+            return RepairReport(plan, dry_run, "nothing")
+        decisions = tuple(gate.decide(r) for r in _repair_requests(plan, env, terr))
+        denied = [d for d in decisions if not d.allowed]
+        subject = _audit.subject(env, terr, None)
+        if denied:
+            reason = "; ".join(denial_message(d) for d in denied)
+            if not dry_run:
+                for d in denied:
+                    gate.audit(_audit.DECISION, subject, d.to_dict())
+            return RepairReport(plan, dry_run, "denied", reason, decisions)
+        if dry_run:
+            return RepairReport(plan, dry_run, "ok", "", decisions)
+        for d in decisions:
+            gate.claim(d, subject)
+        gate.audit(
+            _audit.REPAIR, subject,
+            _audit.history_payload(
+                decisions, environment=env, territory=terr, database=database_label(dsn), table=session.options.table,
+                **plan.to_dict(),
+            ),
+        )  # fmt: skip
+        apply_repair(session.conn, session.options.schema, session.options.table, plan)
+        return RepairReport(plan, dry_run, "ok", "", decisions)
+    finally:
+        session.close()
+
+
+@dataclass(frozen=True, slots=True)
+class CleanReport:
+    """What ``clean`` dropped (or, ``dry_run``, would drop)."""
+
+    schemas: tuple[str, ...]
+    dropped: tuple[str, ...]
+    dry_run: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form."""
+        return {"schemas": list(self.schemas), "dropped": list(self.dropped), "dry_run": self.dry_run}
+
+
+def clean(
+    gate: Gate,
+    dsn: str,
+    *,
+    environment: str | None = None,
+    territory: str | None = None,
+    schemas: Sequence[str] = (),
+    dry_run: bool = False,
+    options: ExecutorOptions | None = None,
+) -> CleanReport:
+    """Drop every object in ``schemas`` (default: the history table's schema) of a throwaway
+    database. Refused outright where the policy protects the environment, whatever the
+    overrides; done under the migration lock and audited (``database.clean``)."""
+    env, terr = gate.scope(environment, territory)
+    check_clean_allowed(gate.policy, env)
+    session = PostgresSession(dsn, options)
+    session.open(lock=True, create=False)
+    try:
+        chosen = tuple(schemas) or (session.options.schema,)
+        dropped = clean_schemas(session.conn, chosen, dry_run=dry_run)
+        if not dry_run:
+            gate.audit(
+                _audit.CLEAN, _audit.subject(env, terr, None),
+                _audit.history_payload(
+                    (), environment=env, territory=terr, database=database_label(dsn), table=session.options.table,
+                    schemas=list(chosen), dropped=len(dropped),
+                ),
+            )  # fmt: skip
+        return CleanReport(chosen, tuple(dropped), dry_run)
+    finally:
+        session.close()

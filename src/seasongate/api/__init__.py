@@ -30,6 +30,7 @@ _LAZY = {
         ["info", "lint", "migrate", "new_migration", "open_gate", "rollback", "run"], "seasongate.api._migrate"
     ),
     **dict.fromkeys(["ConfigReport", "load_project_config", "show_config"], "seasongate.api._config"),
+    **dict.fromkeys(["baseline", "clean", "repair"], "seasongate.api._flyway"),
     **dict.fromkeys(
         [
             "ApprovalOutcome", "audit_list", "audit_verify", "override_approve", "override_list",
@@ -53,6 +54,7 @@ def __getattr__(name: str) -> Any:
 
 if TYPE_CHECKING:
     from seasongate.api._config import ConfigReport, load_project_config, show_config
+    from seasongate.api._flyway import baseline, clean, repair
     from seasongate.api._migrate import info, lint, migrate, new_migration, open_gate, rollback, run
     from seasongate.api._overrides import (
         ApprovalOutcome,
@@ -75,8 +77,10 @@ __all__ = [
     "WindowsResult",
     "audit_list",
     "audit_verify",
+    "baseline",
     "build_request",
     "check",
+    "clean",
     "explain",
     "find_policy",
     "info",
@@ -92,6 +96,7 @@ __all__ = [
     "override_request",
     "override_revoke",
     "override_show",
+    "repair",
     "rollback",
     "run",
     "show_config",
