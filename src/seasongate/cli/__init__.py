@@ -67,13 +67,16 @@ def _apply_project_config(ctx: click.Context) -> None:
 
     found = project_defaults(Path.cwd(), sorted(_COMMAND_MODULES))
     if found is not None:
-        ctx.default_map, ctx.obj["placeholders"] = found
+        ctx.default_map, extra = found
+        ctx.obj.update(extra)
 
 
 # Command name -> module. Modules are imported only when their command runs (or for --help):
 # ``seasongate check`` sits on every pipeline's critical path and must start fast.
 _COMMAND_MODULES = {
+    "baseline": "seasongate.cli._flyway",
     "check": "seasongate.cli._plan",
+    "clean": "seasongate.cli._flyway",
     "config": "seasongate.cli._config",
     "explain": "seasongate.cli._plan",
     "slots": "seasongate.cli._plan",
@@ -82,6 +85,7 @@ _COMMAND_MODULES = {
     "override": "seasongate.cli._overrides",
     "audit": "seasongate.cli._overrides",
     "migrate": "seasongate.cli._migrate",
+    "repair": "seasongate.cli._flyway",
     "rollback": "seasongate.cli._migrate",
     "info": "seasongate.cli._migrate",
     "lint": "seasongate.cli._migrate",

@@ -33,9 +33,10 @@ _STORE_GROUPS = {
 }
 
 
-def project_defaults(directory: Path, commands: list[str]) -> tuple[dict[str, Any], dict[str, str]] | None:
-    """The click ``default_map`` for ``commands`` and the placeholders of the project's
-    configuration file; None when there is no configuration file (nothing is parsed then)."""
+def project_defaults(directory: Path, commands: list[str]) -> tuple[dict[str, Any], dict[str, Any]] | None:
+    """The click ``default_map`` for ``commands`` and what goes into the context object (the
+    placeholders and their syntax) from the project's configuration file; None when there is
+    no configuration file (nothing is parsed then)."""
     if not (directory / "seasongate.toml").exists() and not (directory / "pyproject.toml").exists():
         return None
     from seasongate.api import load_project_config
@@ -58,11 +59,18 @@ def project_defaults(directory: Path, commands: list[str]) -> tuple[dict[str, An
     if found.values.get("baseline_on_migrate"):
         values["baseline_on_migrate"] = True
     default_map: dict[str, Any] = {name: dict(values) for name in commands if name not in _STORE_GROUPS}
+    if "schemas" in found.values:
+        default_map.setdefault("clean", {})["schemas"] = list(found.values["schemas"])
     default_map.pop("config", None)
     if "store" in values:
         for group, subcommands in _STORE_GROUPS.items():
             default_map[group] = {sub: {"store": values["store"]} for sub in subcommands}
-    return default_map, dict(found.placeholders)
+    syntax = (
+        found.values.get("placeholder_prefix", "${"),
+        found.values.get("placeholder_suffix", "}"),
+        found.values.get("placeholder_replacement", True),
+    )
+    return default_map, {"placeholders": dict(found.placeholders), "placeholder_syntax": syntax}
 
 
 _OVERRIDABLE = ("dsn", "store", "policy", "migrations", "table", "lock_wait", "lock_timeout", "statement_timeout")

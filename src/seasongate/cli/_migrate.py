@@ -136,6 +136,27 @@ def _executor_options(func: Callable[..., Any]) -> Callable[..., Any]:
     return func
 
 
+def _placeholder_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option(
+        "--placeholder",
+        "placeholders",
+        multiple=True,
+        metavar="NAME=VALUE",
+        help="Value of ${NAME} in the scripts (over the configuration file's [placeholders]).",
+    )(func)
+
+
+def _placeholders(items: tuple[str, ...]) -> Any:
+    """The placeholders of this run: the configuration file's, then ``--placeholder`` ones."""
+    from seasongate._config import parse_placeholder_options
+    from seasongate._executor import Placeholders
+
+    obj = click.get_current_context().find_root().obj or {}
+    prefix, suffix, enabled = obj.get("placeholder_syntax", ("${", "}", True))
+    values = {**obj.get("placeholders", {}), **parse_placeholder_options(items)}
+    return Placeholders(values, prefix, suffix, enabled)
+
+
 def _fail(exc: Exception, fmt: str) -> NoReturn:
     """Errors as one JSON document in json mode; the CLI group prints them otherwise."""
     if fmt != "json":
@@ -260,6 +281,13 @@ def _finish(report: Any, fmt: str, note: str | None) -> None:
     is_flag=True,
     help="Re-run a transaction=false migration that did not finish (make it safe to re-run first).",
 )
+@_placeholder_option
+@click.option(
+    "--baseline-on-migrate",
+    is_flag=True,
+    help="A database without history first gets a BASELINE row at --baseline-version (as Flyway's option).",
+)
+@click.option("--baseline-version", default="V1", show_default=True, help="Version of --baseline-on-migrate's row.")
 def migrate(
     dsn: str | None,
     migrations: str,
@@ -276,12 +304,16 @@ def migrate(
     lock_retries: int,
     target: str | None,
     classes: tuple[str, ...],
+    placeholders: tuple[str, ...],
+    baseline_version: str,
     *,
     no_store: bool,
     dry_run: bool,
     retry_incomplete: bool,
+    baseline_on_migrate: bool,
 ) -> None:
-    """Apply pending migrations, asking the gate before each one.
+    """Apply pending migrations, asking the gate before each one, then the repeatable
+    scripts (R__*.sql) whose checksum changed.
 
     Exit 0 when everything pending was applied, 1 when the gate stopped the run (what was
     applied and what is pending is listed, with the next allowed time), 2 on any error
@@ -305,7 +337,8 @@ def migrate(
             migrations=Path(migrations), policy=loaded, store=store, target=target,
             classes=list(classes) or None, dry_run=dry_run, retry_incomplete=retry_incomplete,
             options=_options(table, lock_wait, lock_timeout, statement_timeout, lock_retries),
-            progress=_progress(fmt), use_store=not no_store,
+            progress=_progress(fmt), use_store=not no_store, placeholders=_placeholders(placeholders),
+            baseline_on_migrate=baseline_version if baseline_on_migrate else None,
         )  # fmt: skip
     except SeasongateError as exc:
         _fail(exc, fmt)
@@ -385,6 +418,7 @@ def rollback(
 @_gate_options
 @click.option("--table", default="seasongate_schema_history", show_default=True, help="History table.")
 @click.option("--class", "classes", multiple=True, help="Judge only migrations of this class as pending.")
+@_placeholder_option
 def info(
     dsn: str | None,
     migrations: str,
@@ -396,11 +430,14 @@ def info(
     fmt: str,
     table: str,
     classes: tuple[str, ...],
+    placeholders: tuple[str, ...],
     *,
     no_store: bool,
 ) -> None:
     """Every migration with its state (applied, pending, failed, incomplete, changed, missing,
-    out of order, ignored gap), when and how long, and the gate's verdict now for pending ones.
+    out of order, ignored gap, baseline), Flyway's state for it (Success, Pending, Baseline,
+    Ignored, Missing, Future, Outdated, Failed), when and how long, and the gate's verdict now
+    for pending ones; repeatable scripts (R__) last.
 
     Exit 0, or 2 when the history does not match the folder (the problems are listed).
 
@@ -421,7 +458,7 @@ def info(
             dsn=dsn, environment=environment, territory=territory, now=now,
             migrations=Path(migrations), policy=loaded, store=store,
             classes=list(classes) or None, options=ExecutorOptions(table=table),
-            use_store=not no_store,
+            use_store=not no_store, placeholders=_placeholders(placeholders),
         )  # fmt: skip
     except SeasongateError as exc:
         _fail(exc, fmt)
@@ -430,7 +467,7 @@ def info(
     if fmt == "json":
         click.echo(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))
     else:
-        rows = [("Version", "Description", "State", "Installed on", "Time", "Undo", "Gate now")]
+        rows = [("Version", "Description", "State", "Flyway", "Installed on", "Time", "Undo", "Gate now")]
         for r in report.rows:
             gate = r.reason if r.state == "excluded" else "-"
             if r.verdict:
@@ -439,7 +476,10 @@ def info(
                     gate += f" until {_when(r.next_allowed_at)}" if r.next_allowed_at else " (no window)"
             took = "-" if r.execution_ms is None else f"{r.execution_ms / 1000:.2f}s"
             installed = "-" if r.installed_on is None else _when(r.installed_on.astimezone(report.zone))
-            rows.append((str(r.version), r.description[:40], r.state, installed, took, "yes" if r.undo else "-", gate))
+            version = r.script or "R" if r.version.repeatable else str(r.version)
+            flyway = r.flyway_state or "-"
+            undo = "yes" if r.undo else "-"
+            rows.append((version, r.description[:40], r.state, flyway, installed, took, undo, gate))
         widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
         for row in rows:
             cells = (cell.ljust(w) for cell, w in zip(row, widths, strict=True))
