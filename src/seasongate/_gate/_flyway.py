@@ -139,7 +139,8 @@ def prepare(scripts: Sequence[MigrationScript], extras: Extras, placeholders: Pl
 
 def repeatable_info(plan: Plan, extras: Extras, prepared: Prepared) -> FlywayInfo:
     """Flyway's view of the repeatables: which are pending (new or changed), which failed."""
-    return flyway_info((), extras.repeatables, plan.rows, repeatable_checksums=prepared.repeatable_checksums)
+    info = flyway_info((), extras.repeatables, plan.rows, repeatable_checksums=prepared.repeatable_checksums)
+    return replace(info, entries=tuple(e for e in info.entries if e.category == "Repeatable"))
 
 
 def repeatable_steps(plan: Plan, info: FlywayInfo, prepared: Prepared) -> tuple[Step, ...]:
