@@ -94,6 +94,10 @@ def config(placeholders: tuple[str, ...], fmt: str, **given: str | None) -> None
     Sources, highest first: the command line, the environment (SEASONGATE_DSN,
     SEASONGATE_STORE, SEASONGATE_MIGRATIONS), the configuration file (seasongate.toml, or
     [tool.seasongate] in pyproject.toml, with its line), the built-in default.
+
+    \b
+    Example:
+      seasongate config --format json
     """
     from seasongate._config import parse_placeholder_options
     from seasongate.api import show_config
