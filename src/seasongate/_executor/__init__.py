@@ -69,6 +69,7 @@ from seasongate._executor._postgres import (
     open_session,
 )
 from seasongate._executor._runner import (
+    DONE,
     AllowAll,
     DryRun,
     GateAnswer,
@@ -92,6 +93,7 @@ __all__ = [
     "BLOCKING",
     "CODES",
     "DEFAULT_CLASSES",
+    "DONE",
     "AllowAll",
     "Applied",
     "AuditAnchor",

@@ -24,7 +24,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from seasongate._errors import MigrationError
 from seasongate._executor._files import MigrationFolder, MigrationScript, classify
@@ -106,10 +106,10 @@ class Entry:
         return None if self.row is None else self.row.execution_time
 
 
-@dataclass(frozen=True, slots=True)
-class AuditAnchor:
+class AuditAnchor(NamedTuple):
     """The audit entry a migration step was written under (its ``migration.start``): the
-    history side table records ``seq`` and ``hash`` so a wiped trail is noticed."""
+    history side table records ``seq`` and ``hash`` so a wiped trail is noticed. A plain
+    ``(seq, hash)`` pair, as the session takes it."""
 
     seq: int
     hash: str

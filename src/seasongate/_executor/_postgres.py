@@ -45,7 +45,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from seasongate._dsn import redact
 from seasongate._errors import MigrationError
 from seasongate._executor._files import MigrationScript
-from seasongate._executor._plan import SQL, UNDO_SQL, AuditAnchor, HistoryRow
+from seasongate._executor._plan import SQL, UNDO_SQL, HistoryRow
 from seasongate._executor._sql import Statement, line_of, split_statements
 from seasongate._versions import Version
 
@@ -542,7 +542,7 @@ class PostgresSession:
         *,
         verdict: str | None = None,
         override_id: str | None = None,
-        audit: AuditAnchor | None = None,
+        audit: tuple[int, str] | None = None,
         around: tuple[str, str] = ("", ""),
     ) -> Applied:
         """Run a migration and record it (type ``SQL``); raises :class:`MigrationFailed`.
@@ -559,7 +559,7 @@ class PostgresSession:
         *,
         verdict: str | None = None,
         override_id: str | None = None,
-        audit: AuditAnchor | None = None,
+        audit: tuple[int, str] | None = None,
     ) -> Applied:
         """Run the undo script of an applied migration and record it (type ``UNDO_SQL``)."""
         return self._run(migration, undo, UNDO_SQL, verdict, override_id, audit)
@@ -571,7 +571,7 @@ class PostgresSession:
         kind: str,
         verdict: str | None,
         override_id: str | None,
-        audit: AuditAnchor | None,
+        audit: tuple[int, str] | None,
         around: tuple[str, str] = ("", ""),
     ) -> Applied:
         if self._layout != "flyway":
@@ -588,7 +588,7 @@ class PostgresSession:
             override_id=override_id,
             sha256=script.sha256,
             transactional=script.transactional,
-            audit=None if audit is None else (audit.seq, audit.hash),
+            audit=None if audit is None else (audit[0], audit[1]),
         )
         if script.transactional:
             return self._run_transactional(script, record, around)

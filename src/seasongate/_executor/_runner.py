@@ -21,10 +21,11 @@ from seasongate._executor._files import MigrationScript
 from seasongate._executor._plan import AuditAnchor, Step
 from seasongate._executor._postgres import Applied, MigrationFailed
 from seasongate._versions import Version
+from seasongate._vocabulary import Operation
 
 #: What a step that ran is called, and what a dry run says it would do, by direction.
-DONE = {"apply": "applied", "rollback": "rolled back"}
-WOULD = {"apply": "would apply", "rollback": "would roll back"}
+DONE: dict[Operation, str] = {"apply": "applied", "rollback": "rolled back"}
+WOULD: dict[Operation, str] = {"apply": "would apply", "rollback": "would roll back"}
 
 
 @dataclass(frozen=True, slots=True)

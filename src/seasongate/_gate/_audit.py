@@ -9,7 +9,7 @@ the real clock (the store's); the instant the gate judged is in the payload as
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from seasongate._executor import MigrationScript
@@ -130,4 +130,22 @@ def history_payload(
         "verdicts": [d.verdict for d in decisions],
         "override_ids": sorted({d.override.id for d in decisions if d.override is not None}),
         "judged_at": judged(decisions[0]) if decisions else None,
+    }
+
+
+def reconciled_payload(
+    start: Mapping[str, Any], *, status: str, installed_rank: int | None, start_seq: int
+) -> dict[str, Any]:
+    """The outcome a later run writes for a ``migration.start`` whose run died before writing
+    one: the start's facts, the status the migration history shows, ``reconciled`` true."""
+    return {
+        **{key: start.get(key) for key in ("environment", "territory", "version", "operation", "script")},
+        **{key: start.get(key) for key in ("checksum", "sha256", "verdict", "override_id", "judged_at")},
+        "status": status,
+        "execution_ms": None,
+        "installed_rank": installed_rank,
+        "error": "the run ended before recording this outcome; reconciled from the migration history",
+        "database": start.get("database"),
+        "start_seq": start_seq,
+        "reconciled": True,
     }

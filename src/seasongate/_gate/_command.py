@@ -32,14 +32,19 @@ class RunOutcome:
     command: tuple[str, ...] = field(default=())
 
 
-def run_command(gate: Gate, argv: Sequence[str], request: Request, *, cwd: Path | None = None) -> RunOutcome:
+def run_command(
+    gate: Gate, argv: Sequence[str], request: Request, *, cwd: Path | None = None, dry_run: bool = False
+) -> RunOutcome:
     """Run ``argv`` if the gate allows ``request`` now (its output passes through); SIGTERM,
-    SIGINT and SIGHUP reach the child; the outcome is audited (action ``run``)."""
+    SIGINT and SIGHUP reach the child; the outcome is audited (action ``run``). A dry run
+    only judges: nothing runs, nothing is written."""
     if not argv:
         raise InputError("no command given: seasongate run ... -- COMMAND ARGS")
     decision = gate.decide(request)
-    subject = _audit.subject(request.environment, request.territory, decision.migration.version)
     command = tuple(argv)
+    if dry_run:
+        return RunOutcome(decision, ran=False, exit_code=0 if decision.allowed else 1, command=command)
+    subject = _audit.subject(request.environment, request.territory, decision.migration.version)
     if not decision.allowed:
         gate.audit(_audit.RUN, subject, _audit.run_payload(decision, command, outcome="denied"))
         return RunOutcome(decision, ran=False, exit_code=1, command=command)

@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from seasongate._dsn import database_label
 from seasongate._errors import InputError
@@ -20,6 +20,7 @@ from seasongate._executor import (
     AFTER_MIGRATE,
     AFTER_MIGRATE_ERROR,
     BEFORE_MIGRATE,
+    DONE,
     DryRun,
     ExecutorOptions,
     FlywayInfo,
@@ -37,12 +38,16 @@ from seasongate._executor import (
     run_steps,
     scan,
 )
+from seasongate._gate import _audit
 from seasongate._gate import _flyway as flyway
 from seasongate._gate._guard import Gate
 from seasongate._gate._hook import PolicyHook
 from seasongate._policy import Policy
 from seasongate._versions import REPEATABLE, Version
-from seasongate._vocabulary import REPEATABLE_CLASS
+from seasongate._vocabulary import REPEATABLE_CLASS, Operation
+
+if TYPE_CHECKING:
+    from seasongate._store import AuditEntry
 
 Progress = Callable[[StepResult], None]
 
@@ -173,6 +178,8 @@ def _run(
         if baseline is not None and not dry_run:
             flyway.baseline_if_empty(session, baseline)
         plan = _plan(gate.policy, session, migrations, include, target=target, retry_incomplete=retry_incomplete)
+        if not dry_run:  # under the lock: no other run is writing its outcomes now
+            reconcile(gate, plan, database_label(dsn))
         extras = flyway.load_extras(migrations)
         if extras.problems:
             plan = replace(plan, problems=(*plan.problems, *extras.problems))
@@ -198,6 +205,46 @@ def _run(
     finally:
         session.close()
     return replace(report, dry_run=dry_run)
+
+
+def reconcile(gate: Gate, plan: Plan, database: str | None) -> int:
+    """Give every ``migration.start`` on ``database`` that has no outcome (its run died: kill
+    -9, power loss) the outcome the migration history shows, marked reconciled; returns how
+    many. Afterwards every start has exactly one outcome."""
+    if gate.store is None or database is None:
+        return 0
+    starts: dict[int, AuditEntry] = {}
+    settled: set[object] = set()
+    for entry in gate.store.audit_entries():
+        if entry.action == _audit.START and entry.payload.get("database") == database:
+            starts[entry.seq] = entry
+        elif entry.action in _audit.OUTCOME.values():
+            settled.add(entry.payload.get("start_seq"))
+    written = 0
+    for seq, start in starts.items():
+        if seq in settled:
+            continue
+        facts = start.payload
+        operation: Operation = "rollback" if facts.get("operation") == "rollback" else "apply"
+        status, rank = _settled(plan, Version.parse(str(facts.get("version"))), operation)
+        payload = _audit.reconciled_payload(facts, status=status, installed_rank=rank, start_seq=seq)
+        gate.audit(_audit.OUTCOME[operation], start.subject, payload)
+        written += 1
+    return written
+
+
+def _settled(plan: Plan, version: Version, operation: Operation) -> tuple[str, int | None]:
+    """What the history says became of one step: (status, installed rank of its row)."""
+    kind = "SQL" if operation == "apply" else "UNDO_SQL"
+    ranks = [r.installed_rank for r in plan.rows if r.version == version and r.type == kind]
+    rank = max(ranks) if ranks else None
+    state = next((e.state for e in plan.entries if e.version == version), "pending")
+    done = {"apply": ("applied", "changed", "missing"), "rollback": ("pending", "undone", "out of order")}[operation]
+    if state in done:
+        return DONE[operation], rank
+    if state in ("incomplete", "undo incomplete"):
+        return "incomplete", rank
+    return "failed", None
 
 
 def migrate(

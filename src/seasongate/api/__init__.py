@@ -27,7 +27,8 @@ from seasongate.api._check import (
 # rules) only when used: ``seasongate check`` imports this package on every pipeline run.
 _LAZY = {
     **dict.fromkeys(
-        ["info", "lint", "migrate", "new_migration", "open_gate", "rollback", "run"], "seasongate.api._migrate"
+        ["ExecutorOptions", "info", "lint", "migrate", "new_migration", "open_gate", "rollback", "run"],
+        "seasongate.api._migrate",
     ),
     **dict.fromkeys(["ConfigReport", "load_project_config", "show_config"], "seasongate.api._config"),
     **dict.fromkeys(["baseline", "clean", "repair"], "seasongate.api._flyway"),
@@ -55,7 +56,7 @@ def __getattr__(name: str) -> Any:
 if TYPE_CHECKING:
     from seasongate.api._config import ConfigReport, load_project_config, show_config
     from seasongate.api._flyway import baseline, clean, repair
-    from seasongate.api._migrate import info, lint, migrate, new_migration, open_gate, rollback, run
+    from seasongate.api._migrate import ExecutorOptions, info, lint, migrate, new_migration, open_gate, rollback, run
     from seasongate.api._overrides import (
         ApprovalOutcome,
         audit_list,
@@ -71,6 +72,7 @@ if TYPE_CHECKING:
 __all__ = [
     "ApprovalOutcome",
     "ConfigReport",
+    "ExecutorOptions",
     "Slot",
     "SlotsResult",
     "ValidationReport",

@@ -55,7 +55,6 @@ def repair(
     environment: str,
     territory: str,
     now: Callable[[], datetime],
-    record_clock: Callable[[], datetime] | None = None,
     migrations: Path = MIGRATIONS,
     dry_run: bool = False,
     policy: str | Path | Policy | None = None,
@@ -68,9 +67,7 @@ def repair(
     files that changed only in whitespace or comments; gated (every version it touches must
     be allowed now, by the policy or an override) and audited. ``dry_run`` changes nothing."""
     chosen = _dsn(dsn)
-    with _gate(
-        now, environment, territory, policy, store, project_dir, use_store=use_store, record_clock=record_clock
-    ) as gate:
+    with _gate(now, environment, territory, policy, store, project_dir, use_store=use_store) as gate:
         return gate_repair(gate, chosen, migrations, dry_run=dry_run, options=options)
 
 

@@ -43,6 +43,7 @@ MIGRATIONS = Path("migrations")
 
 __all__ = [
     "DSN_ENV",
+    "ExecutorOptions",
     "InfoReport",
     "LintReport",
     "MigrateReport",
@@ -111,13 +112,11 @@ def _gate(
     project_dir: Path | None,
     *,
     use_store: bool,
-    record_clock: Callable[[], datetime] | None = None,
 ) -> Iterator[Gate]:
     from seasongate._store import Store as StoreClass
 
     gate = open_gate(
         now=now,
-        record_clock=record_clock,
         environment=environment,
         territory=territory,
         policy=policy,
@@ -138,7 +137,6 @@ def migrate(
     environment: str,
     territory: str,
     now: Callable[[], datetime],
-    record_clock: Callable[[], datetime] | None = None,
     migrations: Path = MIGRATIONS,
     policy: str | Path | Policy | None = None,
     store: str | Store | None = None,
@@ -161,13 +159,15 @@ def migrate(
     (:class:`~seasongate._executor.LockBusy`) or the database cannot be reached; otherwise
     returns the report (``exit_code``: 0 done, 1 stopped by the gate, 2 a migration failed).
     ``dry_run`` reads the history without the lock and changes nothing (it reads the active
-    overrides but writes no audit entry).
+    overrides but writes no audit entry and spends none).
+
+    ``now`` is the clock the gate judges by, called at each migration's start. A run that
+    changes the database is judged by the real clock: a simulated one (``--at``) is for dry
+    runs only; the CLI refuses it otherwise.
     """
     chosen = _dsn(dsn)
     wanted = _version(target, "--target")
-    with _gate(
-        now, environment, territory, policy, store, project_dir, use_store=use_store, record_clock=record_clock
-    ) as gate:
+    with _gate(now, environment, territory, policy, store, project_dir, use_store=use_store) as gate:
         return gate_migrate(
             gate,
             chosen,
@@ -197,7 +197,6 @@ def rollback(
     environment: str,
     territory: str,
     now: Callable[[], datetime],
-    record_clock: Callable[[], datetime] | None = None,
     migrations: Path = MIGRATIONS,
     policy: str | Path | Policy | None = None,
     store: str | Store | None = None,
@@ -217,9 +216,7 @@ def rollback(
     chosen = _dsn(dsn)
     wanted = _version(to, "--to")
     assert wanted is not None
-    with _gate(
-        now, environment, territory, policy, store, project_dir, use_store=use_store, record_clock=record_clock
-    ) as gate:
+    with _gate(now, environment, territory, policy, store, project_dir, use_store=use_store) as gate:
         return gate_rollback(
             gate, chosen, migrations, to=wanted, classes=classes, dry_run=dry_run,
             retry_incomplete=retry_incomplete, options=options, progress=progress,
@@ -301,7 +298,6 @@ def run(
     environment: str,
     territory: str,
     now: Callable[[], datetime],
-    record_clock: Callable[[], datetime] | None = None,
     migration: str | None = None,
     risk: str | None = None,
     duration: str | int | None = None,
@@ -309,18 +305,18 @@ def run(
     store: str | Store | None = None,
     project_dir: Path | None = None,
     use_store: bool = True,
+    dry_run: bool = False,
 ) -> RunOutcome:
     """Run ``command`` if the gate allows it now (``seasongate run -- COMMAND``).
 
     The command's output passes through; its exit code is the outcome's (1 when denied).
     ``migration`` may be a migration file path, whose header supplies risk and duration.
+    ``dry_run`` judges and runs nothing (no audit entry, no override spent).
     """
     from seasongate.api._check import build_request
 
     request = build_request(
         environment=environment, territory=territory, migration=migration, risk=risk, duration=duration
     )
-    with _gate(
-        now, environment, territory, policy, store, project_dir, use_store=use_store, record_clock=record_clock
-    ) as gate:
-        return run_command(gate, list(command), request)
+    with _gate(now, environment, territory, policy, store, project_dir, use_store=use_store) as gate:
+        return run_command(gate, list(command), request, dry_run=dry_run)

@@ -17,7 +17,6 @@ from seasongate.cli._migrate import (
     _gate_options,
     _options,
     _policy,
-    _real_clock,
     _when,
 )
 
@@ -48,7 +47,7 @@ def baseline(
 
     try:
         loaded = _policy(policy, environment)
-        now, _ = _clock(at, loaded, territory)
+        now, _ = _clock(at, loaded, territory, acts=True)
         done = api.baseline(
             dsn=dsn, version=version, environment=environment, territory=territory, now=now,
             description=description, policy=loaded, store=store,
@@ -93,9 +92,9 @@ def repair(
 
     try:
         loaded = _policy(policy, environment)
-        now, note = _clock(at, loaded, territory)
+        now, note = _clock(at, loaded, territory, acts=not dry_run)
         report = api.repair(
-            dsn=dsn, environment=environment, territory=territory, now=now, record_clock=_real_clock,
+            dsn=dsn, environment=environment, territory=territory, now=now,
             migrations=Path(migrations), dry_run=dry_run, policy=loaded, store=store,
             options=_options(table, lock_wait, lock_timeout, statement_timeout, lock_retries), use_store=not no_store,
         )  # fmt: skip
@@ -158,7 +157,7 @@ def clean(
 
     try:
         loaded = _policy(policy, environment)
-        now, _ = _clock(at, loaded, territory)
+        now, _ = _clock(at, loaded, territory, acts=not dry_run)
         report = api.clean(
             dsn=dsn, environment=environment, territory=territory, now=now, schemas=schemas, dry_run=dry_run,
             policy=loaded, store=store,

@@ -36,15 +36,24 @@ def _real_clock() -> datetime:
     return datetime.now(UTC)
 
 
-def _clock(at: str | None, policy: Any, territory: str) -> tuple[Callable[[], datetime], str | None]:
-    """The system clock, or one that starts at ``--at`` and runs at real speed (the gate
-    judges by it; audit entries keep the real time)."""
+def _clock(
+    at: str | None, policy: Any, territory: str, *, acts: bool = False
+) -> tuple[Callable[[], datetime], str | None]:
+    """The system clock, or one that starts at ``--at`` and runs at real speed. ``--at``
+    judges another instant and so never acts: a command that would change something
+    (``acts``: migrate, rollback or run without --dry-run) refuses it."""
     if at is None:
         return _real_clock, None
     from seasongate._time import parse_instant
 
     tz = policy.zone(territory)
     start, was_naive = parse_instant(at, tz)
+    if acts:
+        from seasongate._errors import InputError
+
+        raise InputError(
+            "--at judges another instant and executes nothing: add --dry-run to see what would happen then"
+        )
     note = f"--at {at} has no UTC offset; read as {tz.key} local time" if was_naive else None
     origin = time.monotonic()
     return (lambda: start + timedelta(seconds=time.monotonic() - origin)), note
@@ -57,9 +66,9 @@ def _policy(policy: str | None, environment: str) -> Any:
 
 
 def _options(table: str, lock_wait: str, lock_timeout: str, statement_timeout: str, lock_retries: int) -> Any:
-    from seasongate._executor import ExecutorOptions
+    from seasongate import api
 
-    return ExecutorOptions(
+    return api.ExecutorOptions(
         table=table,
         lock_wait=_duration(lock_wait, "--lock-wait"),
         lock_timeout=_duration(lock_timeout, "--lock-timeout"),
@@ -93,8 +102,8 @@ def _gate_options(func: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--territory", "-t", required=True, help="Territory, e.g. DE or CH."),
         click.option(
             "--at",
-            help="Judge as if the run started at this instant (ISO 8601; the "
-            "clock then runs on). Without offset: local to the territory.",
+            help="With --dry-run (or on info): judge as if the run started at this instant (ISO 8601; "
+            "the clock then runs on). Without offset: local to the territory.",
         ),
         click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True),
     ]
@@ -326,13 +335,13 @@ def migrate(
     """
     from pathlib import Path
 
+    from seasongate import api
     from seasongate._errors import SeasongateError
-    from seasongate.api import _migrate as api
 
     try:
         loaded = _policy(policy, environment)
-        now, note = _clock(at, loaded, territory)
-        report = api.migrate( record_clock=_real_clock,
+        now, note = _clock(at, loaded, territory, acts=not dry_run)
+        report = api.migrate(
             dsn=dsn, environment=environment, territory=territory, now=now,
             migrations=Path(migrations), policy=loaded, store=store, target=target,
             classes=list(classes) or None, dry_run=dry_run, retry_incomplete=retry_incomplete,
@@ -395,14 +404,13 @@ def rollback(
     """
     from pathlib import Path
 
+    from seasongate import api
     from seasongate._errors import SeasongateError
-    from seasongate.api import _migrate as api
 
     try:
         loaded = _policy(policy, environment)
-        now, note = _clock(at, loaded, territory)
+        now, note = _clock(at, loaded, territory, acts=not dry_run)
         report = api.rollback(
-            record_clock=_real_clock,
             dsn=dsn, to=to, environment=environment, territory=territory, now=now,
             migrations=Path(migrations), policy=loaded, store=store, classes=list(classes) or None,
             dry_run=dry_run, retry_incomplete=retry_incomplete,
@@ -447,9 +455,8 @@ def info(
     """
     from pathlib import Path
 
+    from seasongate import api
     from seasongate._errors import SeasongateError
-    from seasongate._executor import ExecutorOptions
-    from seasongate.api import _migrate as api
 
     try:
         loaded = _policy(policy, environment)
@@ -457,7 +464,7 @@ def info(
         report = api.info(
             dsn=dsn, environment=environment, territory=territory, now=now,
             migrations=Path(migrations), policy=loaded, store=store,
-            classes=list(classes) or None, options=ExecutorOptions(table=table),
+            classes=list(classes) or None, options=api.ExecutorOptions(table=table),
             use_store=not no_store, placeholders=_placeholders(placeholders),
         )  # fmt: skip
     except SeasongateError as exc:
@@ -509,8 +516,8 @@ def lint(directory: str, policy: str | None, fmt: str) -> None:
     """
     from pathlib import Path
 
+    from seasongate import api
     from seasongate._errors import SeasongateError
-    from seasongate.api import _migrate as api
 
     try:
         report = api.lint(Path(directory), policy=policy)
@@ -563,8 +570,8 @@ def new(
     """
     from pathlib import Path
 
+    from seasongate import api
     from seasongate._errors import SeasongateError
-    from seasongate.api import _migrate as api
 
     try:
         created = api.new_migration(
@@ -596,7 +603,8 @@ def new(
 @click.option("--policy", type=click.Path(dir_okay=False), help="Policy file (default: the one covering --env).")
 @click.option("--store", envvar="SEASONGATE_STORE", help="Override/audit store URL.")
 @click.option("--no-store", is_flag=True, help="Neither read overrides nor write the audit trail.")
-@click.option("--at", help="Judge at this instant (ISO 8601) instead of now.")
+@click.option("--at", help="With --dry-run: judge at this instant (ISO 8601) instead of now.")
+@click.option("--dry-run", is_flag=True, help="Judge only: print the decision, run nothing (exit 0 or 1).")
 @click.option(
     "--format",
     "fmt",
@@ -619,6 +627,7 @@ def run(
     command: tuple[str, ...],
     *,
     no_store: bool,
+    dry_run: bool,
 ) -> None:
     """Run COMMAND only if the gate allows it now; exit with its exit code (1 if denied).
 
@@ -628,18 +637,18 @@ def run(
     Example:
       seasongate run --env production -t DE -m migrations/V226__x.sql -- flyway migrate
     """
+    from seasongate import api
     from seasongate._errors import SeasongateError
-    from seasongate.api import _migrate as api
 
     argv = list(command)
     if argv and argv[0] == "--":
         argv = argv[1:]
     try:
         loaded = _policy(policy, environment)
-        now, note = _clock(at, loaded, territory)
+        now, note = _clock(at, loaded, territory, acts=not dry_run)
         outcome = api.run(
             argv,
-            record_clock=_real_clock,
+            dry_run=dry_run,
             environment=environment,
             territory=territory,
             now=now,
@@ -661,7 +670,8 @@ def run(
             click.echo(_format.decision_json(outcome.decision))
         else:
             click.echo(_format.decision_text(outcome.decision), err=True)
-            click.echo("seasongate: denied; the command was not run", err=True)
+            verdict = "allowed" if outcome.decision.allowed else "denied"
+            click.echo(f"seasongate: {verdict}; the command was not run", err=True)
     sys.exit(outcome.exit_code)
 
 
