@@ -352,7 +352,7 @@ def read_header(path: Path) -> Directives:
     for finding in findings:
         if finding.code in ("E008", "E014", "E001"):
             raise ConfigError(
-                f"{finding.code}: {finding.message}",
+                finding.message,
                 path=finding.path,
                 line=finding.line,
                 column=finding.column,

@@ -655,12 +655,13 @@ class PostgresSession:
             )
             self.conn.execute(self._facts_row(record, rank))
 
-    def _retrying(self, attempt: Callable[[], _T], *, retries: int = 0) -> tuple[_T, int]:
+    def _retrying(self, attempt: Callable[[], _T]) -> tuple[_T, int]:
         """Run ``attempt``; on a lock timeout try again up to ``lock_retries`` times, waiting
         ``retry_backoff`` seconds, doubled after each try. Returns the result and the number
         of retries; a lock timeout past the last retry propagates with ``retries`` attached."""
         import psycopg
 
+        retries = 0
         while True:
             try:
                 return attempt(), retries
@@ -761,15 +762,16 @@ class PostgresSession:
         )
 
     def _unfinished(self, record: _Record) -> bool:
-        """Whether the latest row of this version and type is a started run that never
-        finished: then this run is a retry, and invalid indexes its statements name are the
-        leftovers of the earlier attempt."""
+        """Whether the latest row of this version and type is a ``transaction=false`` run that
+        did not succeed (killed, or failed part-way): then this run is a retry, and an invalid
+        index its statements name is a leftover of the earlier attempt."""
         from psycopg import sql
 
         row = self.conn.execute(
             self._q(
-                "SELECT NOT h.success AND NOT EXISTS (SELECT 1 FROM {f} f WHERE f.installed_rank = h.installed_rank)"
-                " FROM {t} h WHERE h.version = {v} AND h.type = {k} ORDER BY h.installed_rank DESC LIMIT 1",
+                "SELECT NOT h.success AND coalesce(NOT f.transactional, true) FROM {t} h "
+                "LEFT JOIN {f} f USING (installed_rank) WHERE h.version = {v} AND h.type = {k} "
+                "ORDER BY h.installed_rank DESC LIMIT 1",
                 v=sql.Literal(record.version),
                 k=sql.Literal(record.type),
             )
