@@ -13,12 +13,17 @@ from __future__ import annotations
 import json
 import sqlite3
 import subprocess
+from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
 
 import psycopg
 import pytest
 from click.testing import CliRunner, Result
 
+from seasongate import api
 from seasongate._executor import flyway_checksum, read_history, scan
 from seasongate._executor._flyway import flyway_info, lock_key, read_repeatables, read_text
 from seasongate.cli import main
@@ -31,8 +36,26 @@ SATURDAY_NIGHT = "2026-01-10T22:00+01:00"  # production allows changes (no peak,
 MONDAY_MORNING = "2026-01-12T10:00+01:00"  # business hours: production and repeatable classes denied
 
 
+SATURDAY = datetime(2026, 1, 10, 22, 0, tzinfo=ZoneInfo("Europe/Berlin"))
+MONDAY = datetime(2026, 1, 12, 10, 0, tzinfo=ZoneInfo("Europe/Berlin"))
+
+
 def cli(*args: str) -> Result:
     return CliRunner().invoke(main, list(args), catch_exceptions=False)
+
+
+def frozen(at: datetime) -> Callable[[], datetime]:
+    return lambda: at
+
+
+def api_args(crm: dict[str, object], at: datetime) -> dict[str, Any]:
+    """What the acting commands take through the API: the clock frozen in a window (the CLI's
+    --at judges another instant but never acts)."""
+    return {
+        "dsn": crm["dsn"], "environment": "production", "territory": "DE", "now": frozen(at),
+        "policy": POLICIES / "production.yaml", "store": f"sqlite:///{crm['store']}",
+        "options": api.ExecutorOptions(table="flyway_schema_history"),
+    }  # fmt: skip
 
 
 def git(directory: Path, *args: str) -> None:
@@ -98,10 +121,9 @@ def test_the_scenario_that_proves_it(crm: dict[str, object]) -> None:
 
     # migrate in the allowed window: only V226 runs, gated and audited, in Flyway's format.
     before = history_rows(dsn)
-    ran = cli("migrate", *base, "--at", SATURDAY_NIGHT, "--format", "json")
-    assert ran.exit_code == 0, ran.output
-    report = json.loads(ran.output)
-    assert [(s["version"], s["status"], s["verdict"]) for s in report["steps"]] == [("V226", "applied", "allow")]
+    ran = api.migrate(migrations=folder, **api_args(crm, SATURDAY))
+    assert ran.exit_code == 0, ran.to_dict()
+    assert [(str(s.version), s.status, s.verdict) for s in ran.steps] == [("V226", "applied", "allow")]
     after = history_rows(dsn)
     assert after[: len(before)] == before  # nothing Flyway wrote was touched
     [new] = after[len(before) :]
@@ -124,7 +146,7 @@ def test_the_scenario_that_proves_it(crm: dict[str, object]) -> None:
     v100 = folder / "V100__customer_notes.sql"
     original = v100.read_text(encoding="utf-8")
     v100.write_text("-- Reviewed 2026: notes stay free text.\n" + original.replace("    ", "  "), encoding="utf-8")
-    refused = cli("migrate", *base, "--at", SATURDAY_NIGHT)
+    refused = cli("migrate", *base, "--at", SATURDAY_NIGHT, "--dry-run")
     assert refused.exit_code == 2
     assert "V100__customer_notes.sql" in refused.output
     assert str(flyway_checksum(original)) in refused.output and str(flyway_checksum(v100.read_text())) in refused.output
@@ -137,10 +159,10 @@ def test_the_scenario_that_proves_it(crm: dict[str, object]) -> None:
         f"{flyway_checksum(v100.read_text())} (whitespace/comments only)" in dry.output
     )
     assert history_rows(dsn) == after
-    denied = cli("repair", *base, "--at", MONDAY_MORNING)
-    assert denied.exit_code == 1 and "business-hours" in denied.output and history_rows(dsn) == after
-    fixed = cli("repair", *base, "--at", SATURDAY_NIGHT)
-    assert fixed.exit_code == 0, fixed.output
+    denied = api.repair(migrations=folder, **api_args(crm, MONDAY))
+    assert denied.status == "denied" and "business-hours" in denied.reason and history_rows(dsn) == after
+    fixed = api.repair(migrations=folder, **api_args(crm, SATURDAY))
+    assert fixed.status == "ok" and fixed.exit_code == 0 and len(fixed.plan.realign) == 1
     assert "migration.repair" in [a for a, _ in audit_actions(Path(str(crm["store"])))]
 
     # A real change to a migration is never realigned.
@@ -152,21 +174,18 @@ def test_the_scenario_that_proves_it(crm: dict[str, object]) -> None:
 
     # The edited repeatable runs again (gated as the class `repeatable`), only it.
     (folder / "R__rls_policies.sql").write_text(RLS_POLICIES_EDITED, encoding="utf-8")
-    weekday = cli("migrate", *base, "--at", MONDAY_MORNING, "--format", "json")
+    weekday = cli("migrate", *base, "--at", MONDAY_MORNING, "--dry-run", "--format", "json")
     assert weekday.exit_code == 1
     assert "repeatables-business-hours" in json.loads(weekday.output)["steps"][0]["reason"]
-    again = cli("migrate", *base, "--at", SATURDAY_NIGHT, "--format", "json")
-    assert again.exit_code == 0, again.output
-    assert [(s["version"], s["script"], s["status"]) for s in json.loads(again.output)["steps"]] == [
-        ("R", "R__rls_policies.sql", "applied")
-    ]
+    again = api.migrate(migrations=folder, **api_args(crm, SATURDAY))
+    assert again.exit_code == 0, again.to_dict()
+    assert [(str(s.version), s.script, s.status) for s in again.steps] == [("R", "R__rls_policies.sql", "applied")]
     last = history_rows(dsn)[-1]
     assert (last[1], last[2], last[3], last[4]) == (None, "rls policies", "SQL", "R__rls_policies.sql")
     assert last[5] == flyway_checksum(RLS_POLICIES_EDITED)
     with psycopg.connect(dsn, autocommit=True) as conn:
         assert conn.execute("SELECT count(*) FROM pg_policies WHERE policyname = 'orders_reporting'").fetchone() == (1,)
-    nothing = cli("migrate", *base, "--at", SATURDAY_NIGHT, "--format", "json")
-    assert json.loads(nothing.output)["steps"] == []
+    assert api.migrate(migrations=folder, **api_args(crm, SATURDAY)).steps == ()
 
     # Flyway itself would find nothing to complain about, and nothing to do.
     flyway = as_flyway_sees_it(dsn, folder)
@@ -179,7 +198,7 @@ def test_a_running_flyway_keeps_seasongate_out(crm: dict[str, object]) -> None:
     key = lock_key("public", "flyway_schema_history")
     with psycopg.connect(dsn, autocommit=True, application_name="Flyway by Redgate") as flyway:
         flyway.execute(f"SELECT pg_advisory_lock({key})")
-        busy = cli("migrate", *base, "--at", SATURDAY_NIGHT, "--lock-wait", "1s")
+        busy = cli("migrate", *base, "--lock-wait", "1s")
     assert busy.exit_code == 2
     assert "Flyway's migration lock" in busy.output and "Flyway by Redgate" in busy.output
     assert len(history_rows(dsn)) == 12
@@ -200,12 +219,12 @@ def test_placeholders_and_callbacks_in_the_run(crm: dict[str, object]) -> None:
         "CREATE TABLE IF NOT EXISTS callback_log (what text, lock_timeout text);\n"
         "INSERT INTO callback_log VALUES ('${flyway:filename}', current_setting('lock_timeout'));\n"
     )
-    missing = cli("migrate", *base, "--at", SATURDAY_NIGHT)
+    missing = cli("migrate", *base, "--at", SATURDAY_NIGHT, "--dry-run")
     assert missing.exit_code == 2
     assert "V226__territory_notes.sql:1:20: no value for placeholder ${territory}" in missing.output
     assert len(history_rows(dsn)) == 12  # nothing ran
-    ran = cli("migrate", *base, "--at", SATURDAY_NIGHT, "--placeholder", "territory=de")
-    assert ran.exit_code == 0, ran.output
+    ran = api.migrate(migrations=folder, placeholders={"territory": "de"}, **api_args(crm, SATURDAY))
+    assert ran.exit_code == 0, ran.to_dict()
     with psycopg.connect(dsn, autocommit=True) as conn:
         assert conn.execute("SELECT * FROM callback_log").fetchall() == [("afterEachMigrate.sql", "3s")]
         assert conn.execute("SELECT to_regclass('notes_de') IS NOT NULL").fetchone() == (True,)
@@ -216,7 +235,7 @@ def test_placeholders_and_callbacks_in_the_run(crm: dict[str, object]) -> None:
 def test_an_unsupported_flyway_callback_is_refused(crm: dict[str, object]) -> None:
     folder, base = Path(str(crm["folder"])), list(crm["base"])  # type: ignore[call-overload]
     (folder / "beforeClean.sql").write_text("SELECT 1;\n")
-    refused = cli("migrate", *base, "--at", SATURDAY_NIGHT)
+    refused = cli("migrate", *base, "--at", SATURDAY_NIGHT, "--dry-run")
     assert refused.exit_code == 2 and "beforeClean.sql" in refused.output and "E020" in refused.output
 
 
@@ -241,11 +260,12 @@ def test_baseline_and_baseline_on_migrate(pg_dsn: str, tmp_path: Path, monkeypat
 
     with psycopg.connect(pg_dsn, autocommit=True) as conn:
         conn.execute("DROP TABLE flyway_schema_history CASCADE; DROP TABLE order_notes")
-    ran = cli("migrate", *base, "--at", SATURDAY_NIGHT, "--baseline-on-migrate", "--baseline-version", "V225",
-              "--format", "json")  # fmt: skip
-    assert ran.exit_code == 0, ran.output
-    steps = [(s["version"], s["status"]) for s in json.loads(ran.output)["steps"]]
-    assert steps == [("V226", "applied"), ("R", "applied")]
+    ran = api.migrate(
+        migrations=folder, baseline_on_migrate="V225",
+        **{**api_args({"dsn": pg_dsn, "store": tmp_path / "a.db"}, SATURDAY)},
+    )  # fmt: skip
+    assert ran.exit_code == 0, ran.to_dict()
+    assert [(str(s.version), s.status) for s in ran.steps] == [("V226", "applied"), ("R", "applied")]
     rows = history_rows(pg_dsn)
     assert [(r[0], r[1], r[3]) for r in rows] == [(1, "225", "BASELINE"), (2, "226", "SQL"), (3, None, "SQL")]
 
