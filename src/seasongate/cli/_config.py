@@ -24,7 +24,6 @@ _PARAMS = {
     "lock_timeout": ("lock_timeout",),
     "statement_timeout": ("statement_timeout",),
     "baseline_version": ("baseline_version",),
-    "installed_by": ("installed_by",),
 }
 # Command groups whose subcommands take a --store.
 _STORE_GROUPS = {
@@ -61,6 +60,8 @@ def project_defaults(directory: Path, commands: list[str]) -> tuple[dict[str, An
     default_map: dict[str, Any] = {name: dict(values) for name in commands if name not in _STORE_GROUPS}
     if "schemas" in found.values:
         default_map.setdefault("clean", {})["schemas"] = list(found.values["schemas"])
+    if "baseline_description" in found.values:
+        default_map.setdefault("baseline", {})["description"] = found.values["baseline_description"]
     default_map.pop("config", None)
     if "store" in values:
         for group, subcommands in _STORE_GROUPS.items():
