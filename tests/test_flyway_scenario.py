@@ -288,3 +288,18 @@ def test_clean_is_refused_where_the_policy_protects_and_works_elsewhere(
     assert done.exit_code == 0, done.output
     with psycopg.connect(dsn, autocommit=True) as conn:
         assert conn.execute("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'").fetchone() == (0,)
+
+
+def test_repair_realigns_a_row_seasongate_wrote_and_its_facts(crm: dict[str, object]) -> None:
+    folder, base = Path(str(crm["folder"])), list(crm["base"])  # type: ignore[call-overload]
+    v226 = folder / "V226__order_notes.sql"
+    v226.write_text(V226, encoding="utf-8")
+    git(folder.parent, "add", ".")
+    git(folder.parent, "commit", "-qm", "V226")
+    assert api.migrate(migrations=folder, **api_args(crm, SATURDAY)).exit_code == 0
+    v226.write_text(V226.replace("CREATE TABLE", "-- notes per order\nCREATE TABLE"), encoding="utf-8")
+    assert cli("migrate", *base, "--at", SATURDAY_NIGHT, "--dry-run").exit_code == 2
+    fixed = api.repair(migrations=folder, **api_args(crm, SATURDAY))
+    assert fixed.status == "ok" and [a.script for a in fixed.plan.realign] == ["V226__order_notes.sql"]
+    checked = cli("migrate", *base, "--at", SATURDAY_NIGHT, "--dry-run")
+    assert checked.exit_code == 0, checked.output  # checksum and SHA-256 both follow the file now

@@ -595,6 +595,7 @@ class Realignment:
     row: HistoryRow
     script: str
     checksum: int
+    sha256: str | None = None  # the file's, for the side table of a row seasongate wrote
 
 
 @dataclass(frozen=True, slots=True)
@@ -659,7 +660,7 @@ def plan_repair(
                 f"{entry.row.checksum} -> {script.checksum}); restore it and put the change in a new migration"
             )
             continue
-        realign.append(Realignment(entry.row, script.name, script.checksum))
+        realign.append(Realignment(entry.row, script.name, script.checksum, script.sha256))
     return RepairPlan(remove, tuple(realign), tuple(refused))
 
 

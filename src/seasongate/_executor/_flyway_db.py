@@ -216,6 +216,11 @@ def apply_repair(conn: psycopg.Connection[Any], schema: str, table: str, plan: R
                 sql.SQL("UPDATE {} SET checksum = %s WHERE installed_rank = %s AND checksum = %s").format(t),
                 (fix.checksum, fix.row.installed_rank, fix.row.checksum),
             )
+            if has_side and fix.sha256 is not None:
+                conn.execute(
+                    sql.SQL("UPDATE {} SET sha256 = %s WHERE installed_rank = %s").format(side),
+                    (fix.sha256, fix.row.installed_rank),
+                )
 
 
 # --- clean ------------------------------------------------------------------------------------------
