@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -200,7 +199,7 @@ def test_other_prefix_or_no_replacement_is_how_a_literal_is_written() -> None:
 
 def test_builtins_as_flyway_names_them() -> None:
     values = builtin_placeholders(schema="public", user="crm", database="crm", table="flyway_schema_history",
-                                  started=datetime(2026, 3, 29, 1, 30, tzinfo=UTC))  # fmt: skip
+                                  timestamp="2026-03-29 01:30:00")  # fmt: skip
     ph = for_script(Placeholders(values), "V226__x.sql")
     text = "${flyway:defaultSchema} ${flyway:user} ${flyway:database} ${flyway:timestamp} ${flyway:filename}"
     assert ph.replace(text, "x") == "public crm crm 2026-03-29 01:30:00 V226__x.sql"

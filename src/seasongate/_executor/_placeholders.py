@@ -8,7 +8,8 @@ a script means the same under both: to write a literal ``${``, change the prefix
 (``placeholder_replacement = false``), exactly the settings Flyway offers.
 
 Built-in placeholders, as Flyway names them: ``${flyway:defaultSchema}``, ``${flyway:user}``,
-``${flyway:database}``, ``${flyway:timestamp}`` (``yyyy-MM-dd HH:mm:ss``, when the run started),
+``${flyway:database}``, ``${flyway:timestamp}`` (``yyyy-MM-dd HH:mm:ss``, the database server's
+time when the run started: the server's clock is the truth),
 ``${flyway:filename}`` and ``${flyway:table}``; plus ``${seasongate:environment}`` and
 ``${seasongate:territory}``.
 
@@ -20,7 +21,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
 
 from seasongate._errors import ConfigError
 
@@ -93,7 +93,7 @@ def builtin_placeholders(
     user: str,
     database: str,
     table: str,
-    started: datetime,
+    timestamp: str,
     environment: str = "",
     territory: str = "",
 ) -> dict[str, str]:
@@ -103,7 +103,7 @@ def builtin_placeholders(
         "flyway:user": user,
         "flyway:database": database,
         "flyway:table": table,
-        "flyway:timestamp": started.strftime("%Y-%m-%d %H:%M:%S"),
+        "flyway:timestamp": timestamp,
         "seasongate:environment": environment,
         "seasongate:territory": territory,
     }

@@ -15,7 +15,6 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field, replace
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -99,19 +98,21 @@ def session_placeholders(
     session: PostgresSession,
     placeholders: Placeholders,
     *,
-    started: datetime,
     environment: str,
     territory: str,
 ) -> Placeholders:
-    """``placeholders`` with Flyway's built-ins (user, database, schema, table, timestamp)."""
-    row = session.conn.execute("SELECT current_user, current_database()").fetchone()
-    user, database = (str(row[0]), str(row[1])) if row else ("", "")
+    """``placeholders`` with Flyway's built-ins (user, database, schema, table, and the
+    timestamp, from the database server's clock)."""
+    row = session.conn.execute(
+        "SELECT current_user, current_database(), to_char(now(), 'YYYY-MM-DD HH24:MI:SS')"
+    ).fetchone()
+    user, database, stamp = (str(row[0]), str(row[1]), str(row[2])) if row else ("", "", "")
     builtins = builtin_placeholders(
         schema=session.options.schema,
         user=user,
         database=database,
         table=session.options.table,
-        started=started,
+        timestamp=stamp,
         environment=environment,
         territory=territory,
     )

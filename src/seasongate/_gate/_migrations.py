@@ -186,7 +186,7 @@ def _run(
         plan.check()
         steps = tuple(steps_of(plan, include))
         values = flyway.session_placeholders(
-            session, placeholders or Placeholders(), started=gate.now(), environment=env, territory=terr
+            session, placeholders or Placeholders(), environment=env, territory=terr
         )
         prepared = flyway.prepare([s.script for s in steps], extras, values)
         if operation == "migrate" and include(REPEATABLE) and target is None:
@@ -323,7 +323,7 @@ def info(
         plan = _plan(policy, session, migrations, include)
         extras = flyway.load_extras(migrations)
         values = flyway.session_placeholders(
-            session, placeholders or Placeholders(), started=at, environment=env, territory=terr
+            session, placeholders or Placeholders(), environment=env, territory=terr
         )
     prepared = flyway.prepare((), extras, values)
     states = flyway_info(
