@@ -368,6 +368,28 @@ def test_an_empty_migration_and_a_fifo_are_errors_before_anything_runs(pg_dsn: s
     assert lint.exit_code == 2 and "E013" in lint.output and "E014" in lint.output
 
 
+@pytest.mark.postgres
+def test_migrate_command_refuses_such_a_folder_with_exit_2_naming_each_line(pg_dsn: str, tmp_path: Path) -> None:
+    from tests.conftest import POLICIES
+
+    directory = write(
+        tmp_path / "migrations",
+        {
+            "V1__first.sql": "CREATE TABLE first (id int);\n",
+            "V2__tx.sql": "CREATE TABLE a (id int);\nCOMMIT;\n",
+            "V3__empty.sql": "-- to do\n",
+            "numbering.yaml": "ignored_gaps: [V4]\n",
+        },
+    )
+    os.mkfifo(directory / "V5__fifo.sql")
+    args = ["--dsn", pg_dsn, "--migrations", str(directory), "--policy", str(POLICIES / "staging.yaml")]
+    result = CliRunner().invoke(main, ["migrate", *args, "--env", "ci", "-t", "DE", "--no-store"])
+    assert result.exit_code == 2, result.output
+    assert "V2__tx.sql:2: E012: COMMIT in a migration that runs in one transaction" in result.output
+    assert "V3__empty.sql:1: E013" in result.output and "V5__fifo.sql: E014: not a regular file" in result.output
+    assert one(pg_dsn, "SELECT to_regclass('first')") is None
+
+
 # -- item 4: idle timeouts and a lost lock ---------------------------------------------------------
 
 

@@ -263,6 +263,19 @@ def test_failing_migration_is_rolled_back_recorded_and_stops_the_run(pg_dsn: str
     assert table_exists(pg_dsn, "c")
 
 
+def test_error_lines_are_lines_of_the_file_whatever_runs_before_them(pg_dsn: str, tmp_path: Path) -> None:
+    directory = folder(tmp_path, {
+        "V1__tx.sql": "-- seasongate: lock_timeout=3s\nCREATE TABLE a (id int);\n\nSELECT nope FROM a;\n",
+        "V2__auto.sql": "-- seasongate: transaction=false\nCREATE TABLE b (id int);\n"
+                        "-- a comment before the statement\nSELECT\n  nope FROM b;\n",
+    })  # fmt: skip
+    report = migrate(pg_dsn, directory)
+    assert (report.error or "").startswith('V1__tx.sql:4: column "nope" does not exist')
+    (directory / "V1__tx.sql").write_text("CREATE TABLE a (id int);\n", encoding="utf-8")
+    report = migrate(pg_dsn, directory)
+    assert (report.error or "").startswith('V2__auto.sql:5: column "nope" does not exist')
+
+
 def test_statement_timeout_from_the_header(pg_dsn: str, tmp_path: Path) -> None:
     directory = folder(tmp_path, {"V1__slow.sql": "-- seasongate: statement_timeout=1s\nSELECT pg_sleep(3);\n"})
     report = migrate(pg_dsn, directory)

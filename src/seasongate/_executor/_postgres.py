@@ -77,7 +77,12 @@ _BUILDS_INDEX = re.compile(r"^(?:create\s+(?:unique\s+)?index|reindex)\b", re.IG
 _IDENT = r'(?:"(?:[^"]|"")+"|[A-Za-z_][\w$]*)'
 _INDEX_NAME = re.compile(
     r"^create\s+(?:unique\s+)?index\s+(?:concurrently\s+)?(?:if\s+not\s+exists\s+)?"
-    rf"(?P<name>{_IDENT}(?:\s*\.\s*{_IDENT})?)\s+on\s+(?P<only>only\s+)?",
+    rf"(?P<name>{_IDENT}(?:\s*\.\s*{_IDENT})?\s+)?on\s+(?P<only>only\s+)?(?P<table>{_IDENT}(?:\s*\.\s*{_IDENT})?)",
+    re.IGNORECASE,
+)
+_REINDEX = re.compile(
+    r"^reindex\s+(?:\([^)]*\)\s*)?(?P<kind>index|table)\s+(?:concurrently\s+)?"
+    rf"(?P<name>{_IDENT}(?:\s*\.\s*{_IDENT})?)",
     re.IGNORECASE,
 )
 _T = TypeVar("_T")
@@ -167,13 +172,16 @@ def _err_text(exc: BaseException) -> str:
     return str(primary or str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
 
 
-def error_line(exc: BaseException, text: str, offset: int = 0, fallback: int = 0) -> int:
-    """The line of ``text`` the server's error points at. ``offset`` is where ``text`` starts
-    in the query that was sent (the server counts characters of the whole query, from 1);
-    ``fallback`` when the error carries no position or it lies outside ``text``."""
+def error_line(exc: BaseException, script: str, shift: int = 0, fallback: int = 0) -> int:
+    """The line of ``script`` that the server's error points at. The server counts characters
+    of the query it was sent, from 1; ``shift`` turns that into a position in ``script``: minus
+    the length of a prefix sent before the script, or plus where the statement that was sent
+    starts in it. ``fallback`` when the error carries no position inside the script."""
     pos = getattr(getattr(exc, "diag", None), "statement_position", None)
-    if pos and str(pos).isdigit() and 0 < int(pos) - offset <= len(text) + 1:
-        return line_of(text, int(pos) - 1 - offset)
+    if pos and str(pos).isdigit():
+        index = int(pos) - 1 + shift
+        if 0 <= index <= len(script):
+            return line_of(script, index)
     return fallback
 
 
@@ -714,7 +722,7 @@ class PostgresSession:
         try:
             _, retries = self._retrying(attempt)
         except psycopg.Error as exc:
-            line = error_line(exc, script.sql, len(prefix))
+            line = error_line(exc, script.sql, -len(prefix))
             raise self._failed(script, record, rank, start, _Failure(exc, _err_text(exc), line, _retries(exc))) from exc
         self._next_rank = rank + 1
         return Applied(script, rank, _ms(start), retries)
@@ -785,8 +793,13 @@ class PostgresSession:
         from psycopg import sql
 
         builds = _BUILDS_INDEX.match(st.code) is not None
-        named = _INDEX_NAME.match(st.code)
-        name = named.group("name") if named and not named.group("only") else None
+        created = _INDEX_NAME.match(st.code)
+        if created and created.group("only"):
+            builds = False  # an index ON ONLY a partitioned table is invalid until attached
+        name = created.group("name").strip() if created and created.group("name") else None
+        # Leftovers are looked for on the statement's table only: another session's index
+        # build elsewhere is invalid while it runs and is none of this migration's business.
+        table = self._index_table(st.code) if builds else None
         leftovers: set[str] = set()
         if builds and retrying and name is not None and self._is_invalid(name):
             leftovers.add(self._qualified(name))
@@ -795,12 +808,12 @@ class PostgresSession:
             for leftover in sorted(leftovers):
                 self.conn.execute(sql.SQL("DROP INDEX CONCURRENTLY IF EXISTS {}").format(sql.SQL(leftover)))
             leftovers.clear()
-            before = self._invalid_indexes() if builds else set()
+            before = self._invalid_indexes(table) if builds else set()
             try:
                 self.conn.execute(st.text.encode())
             finally:
                 if builds:
-                    leftovers.update(self._invalid_indexes() - before)
+                    leftovers.update(self._invalid_indexes(table) - before)
 
         try:
             _, retries = self._retrying(attempt)
@@ -815,8 +828,29 @@ class PostgresSession:
             raise _Failure(None, "the statement left an INVALID index" + _invalid_note(invalid), st.line, retries)
         return retries
 
-    def _invalid_indexes(self) -> set[str]:
-        rows = self.conn.execute("SELECT indexrelid::regclass::text FROM pg_index WHERE NOT indisvalid").fetchall()
+    def _index_table(self, code: str) -> str | None:
+        """The table whose index a ``CREATE INDEX`` or ``REINDEX INDEX|TABLE`` builds (None:
+        unknown, then the whole database is watched)."""
+        created = _INDEX_NAME.match(code)
+        if created:
+            return created.group("table")
+        reindex = _REINDEX.match(code)
+        if reindex is None:
+            return None
+        if reindex.group("kind").lower() == "table":
+            return reindex.group("name")
+        row = self.conn.execute(
+            "SELECT indrelid::regclass::text FROM pg_index WHERE indexrelid = to_regclass(%s)", (reindex.group("name"),)
+        ).fetchone()
+        return str(row[0]) if row and row[0] else None
+
+    def _invalid_indexes(self, table: str | None) -> set[str]:
+        """The invalid indexes on ``table`` (every table when None)."""
+        rows = self.conn.execute(
+            "SELECT indexrelid::regclass::text FROM pg_index WHERE NOT indisvalid "
+            "AND (%(t)s::text IS NULL OR indrelid = to_regclass(%(t)s))",
+            {"t": table},
+        ).fetchall()
         return {r[0] for r in rows}
 
     def _is_invalid(self, name: str) -> bool:
