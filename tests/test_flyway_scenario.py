@@ -118,6 +118,10 @@ def test_the_scenario_that_proves_it(crm: dict[str, object]) -> None:
     assert {"V217", "V219", "V220"} <= {v for v, m in info.items() if m["state"] == "ignored gap"}
     assert info["V226"]["state"] == "pending" and info["V226"]["flyway_state"] == "Pending"
     assert info["V226"]["verdict"] == "allow"
+    text = {line.split()[0]: line.split() for line in cli("info", *base, "--at", SATURDAY_NIGHT).output.splitlines()}
+    assert text["V101-V213"][1:3] == ["ignored", "gap"]
+    assert text["V226"][-5:] == ["Pending", "-", "-", "-", "allow"]
+    assert text["R__rls_policies.sql"][3:5] == ["applied", "Success"]
 
     # migrate in the allowed window: only V226 runs, gated and audited, in Flyway's format.
     before = history_rows(dsn)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -225,3 +227,31 @@ def test_callbacks_are_found_ordered_and_unsupported_events_refused(tmp_path: Pa
     assert not callbacks.for_event(BEFORE_MIGRATE)[0].in_migration_transaction
     [finding] = findings
     assert finding.path.endswith("beforeClean.sql") and "does not run" in finding.message
+
+
+# -- the policy's side: protected environments and the repeatable class --------------------------
+
+
+def test_protected_must_name_the_policys_environments(tmp_path: Path) -> None:
+    from seasongate._policy import load_policy
+    from tests.conftest import POLICIES
+
+    text = (POLICIES / "staging.yaml").read_text().replace("protected: [staging]", "protected: [production]")
+    path = write(tmp_path, "staging.yaml", text.replace("../calendars", str(POLICIES.parent / "calendars")))
+    with pytest.raises(ConfigError, match=r"protected\[0\]: 'production' is not one of this policy's environments"):
+        load_policy(path)
+    assert load_policy(POLICIES / "staging.yaml").protected == ("staging",)
+
+
+def test_repeatables_are_judged_as_their_own_class() -> None:
+    from seasongate._policy import Request, load_policy
+    from tests.conftest import POLICIES
+
+    policy = load_policy(POLICIES / "production.yaml")
+    monday = datetime(2026, 1, 12, 10, 0, tzinfo=ZoneInfo("Europe/Berlin"))
+    saturday = datetime(2026, 1, 10, 22, 0, tzinfo=ZoneInfo("Europe/Berlin"))
+    repeatable = Request("production", "DE", None, "low", 60, "apply", "R__rls_policies", repeatable=True)
+    denied = policy.evaluate(repeatable, monday)
+    assert not denied.allowed and [r.rule for r in denied.denying] == ["repeatables-business-hours"]
+    assert denied.migration.migration_class == "repeatable"
+    assert policy.evaluate(repeatable, saturday).allowed

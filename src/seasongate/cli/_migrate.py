@@ -475,7 +475,17 @@ def info(
         click.echo(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))
     else:
         rows = [("Version", "Description", "State", "Flyway", "Installed on", "Time", "Undo", "Gate now")]
-        for r in report.rows:
+        gap_start = None  # a run of declared gaps shows as one line: V101-V213
+        for index, r in enumerate(report.rows):
+            if r.state == "ignored gap":
+                nxt = report.rows[index + 1] if index + 1 < len(report.rows) else None
+                gap_start = gap_start or r.version
+                if nxt is not None and nxt.state == "ignored gap" and nxt.version.major == r.version.major + 1:
+                    continue
+                shown = str(r.version) if gap_start == r.version else f"{gap_start}-{r.version}"
+                rows.append((shown, "", r.state, "-", "-", "-", "-", "-"))
+                gap_start = None
+                continue
             gate = r.reason if r.state == "excluded" else "-"
             if r.verdict:
                 gate = r.verdict
