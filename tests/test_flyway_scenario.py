@@ -307,3 +307,35 @@ def test_repair_realigns_a_row_seasongate_wrote_and_its_facts(crm: dict[str, obj
     assert fixed.status == "ok" and [a.script for a in fixed.plan.realign] == ["V226__order_notes.sql"]
     checked = cli("migrate", *base, "--at", SATURDAY_NIGHT, "--dry-run")
     assert checked.exit_code == 0, checked.output  # checksum and SHA-256 both follow the file now
+
+
+def test_the_configuration_file_gives_every_command_its_settings(
+    crm: dict[str, object], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    dsn, folder = str(crm["dsn"]), Path(str(crm["folder"]))
+    (folder / "V226__territory_notes.sql").write_text("CREATE TABLE notes_${territory} (id int);\n", encoding="utf-8")
+    Path("seasongate.toml").write_text(
+        f'policy = "{POLICIES / "production.yaml"}"\ndsn_env = "CRM_DATABASE_URL"\nmigrations = "{folder}"\n'
+        'table = "flyway_schema_history"\n\n[placeholders]\nterritory = "ch"\n',
+        encoding="utf-8",
+    )
+    monkeypatch.setenv("CRM_DATABASE_URL", dsn)
+    shown = cli("migrate", "--env", "production", "-t", "DE", "--no-store", "--at", SATURDAY_NIGHT, "--dry-run",
+                "--format", "json")  # fmt: skip
+    assert shown.exit_code == 0, shown.output
+    assert [s["script"] for s in json.loads(shown.output)["steps"]] == ["V226__territory_notes.sql"]
+    settings = json.loads(cli("config", "--format", "json").output)["settings"]
+    assert settings["table"]["source"] == "seasongate.toml:4"
+    assert settings["dsn"]["source"] == "env CRM_DATABASE_URL (dsn_env, seasongate.toml:2)"
+
+
+def test_after_each_migrate_error_runs_when_a_migration_fails(crm: dict[str, object]) -> None:
+    dsn, folder = str(crm["dsn"]), Path(str(crm["folder"]))
+    (folder / "V226__broken.sql").write_text("CREATE TABLE t226 (id int);\nSELECT no_such_column FROM t226;\n")
+    (folder / "afterEachMigrateError.sql").write_text("CREATE TABLE failure_seen (at timestamptz DEFAULT now());\n")
+    (folder / "afterMigrateError.sql").write_text("INSERT INTO failure_seen DEFAULT VALUES;\n")
+    report = api.migrate(migrations=folder, **api_args(crm, SATURDAY))
+    assert report.status == "failed" and "V226__broken.sql:2" in (report.error or "")
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        assert conn.execute("SELECT count(*) FROM failure_seen").fetchone() == (1,)
+        assert conn.execute("SELECT to_regclass('t226')").fetchone() == (None,)  # rolled back
