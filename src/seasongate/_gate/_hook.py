@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from seasongate._executor import AuditAnchor, GateAnswer, Step, StepResult
 from seasongate._gate import _audit
 from seasongate._policy import Decision, OverrideGrant, Request
-from seasongate._time import from_ts
+from seasongate._time import format_duration, from_ts
 
 if TYPE_CHECKING:
     from seasongate._gate._guard import Gate
@@ -42,9 +44,11 @@ class PolicyHook:
     """
 
     def __init__(
-        self, gate: Gate, environment: str, territory: str, *, audit: bool = True, database: str | None = None
-    ) -> None:
+        self, gate: Gate, environment: str, territory: str, *, audit: bool = True, database: str | None = None,
+        deadline: datetime | None = None,
+    ) -> None:  # fmt: skip
         self.gate = gate
+        self.deadline = deadline  # a run deadline (slo.migration): a step that would end after it does not start
         self.environment = environment
         self.territory = territory
         self.audit = audit
@@ -67,6 +71,9 @@ class PolicyHook:
     def ask(self, step: Step) -> GateAnswer:
         """Evaluate the policy for this step now."""
         decision = self.decide(step)
+        late = self._past_deadline(step, decision)
+        if late is not None:
+            return late
         override = decision.override
         if self.audit and decision.allowed and override is not None and override not in self._claimed:
             # Spent as the run's first step starts, so no other run can use it; this run
@@ -75,6 +82,20 @@ class PolicyHook:
             if override.single_use:
                 self._claimed.append(override)
         return answer_of(decision)
+
+    def _past_deadline(self, step: Step, decision: Decision) -> GateAnswer | None:
+        """A denial when the step's estimated duration does not fit before the deadline."""
+        if self.deadline is None or not decision.allowed:
+            return None
+        needed = step.duration if step.duration is not None else decision.migration.duration
+        left = int((self.deadline - self.gate.recorded()).total_seconds())
+        if needed is None or needed <= left:
+            return None
+        reason = (
+            f"the run deadline (slo.migration) leaves {format_duration(max(left, 0))}; "
+            f"{step.version} is estimated at {format_duration(needed)}: not started"
+        )
+        return replace(answer_of(decision), allowed=False, reason=reason, override_id=None)
 
     def start(self, step: Step, answer: GateAnswer) -> AuditAnchor | None:
         """Write ``migration.start`` before the step runs."""

@@ -169,6 +169,7 @@ def _run(
     progress: Progress | None,
     placeholders: Placeholders | None = None,
     baseline: Version | None = None,
+    deadline: datetime | None = None,
 ) -> MigrateReport:
     env, terr = gate.scope(environment, territory)
     include = _include(gate.policy, classes, (env, terr))
@@ -194,7 +195,7 @@ def _run(
             if info.problems:
                 raise ValidationError(info.problems)
             steps += flyway.repeatable_steps(plan, info, prepared)
-        hook = PolicyHook(gate, env, terr, audit=not dry_run, database=database_label(dsn))
+        hook = PolicyHook(gate, env, terr, audit=not dry_run, database=database_label(dsn), deadline=deadline)
         where: Target = DryRun() if dry_run else flyway.FlywayTarget(session, prepared)
         if not dry_run and operation == "migrate":
             flyway.run_callbacks(session, prepared, BEFORE_MIGRATE)
@@ -262,17 +263,20 @@ def migrate(
     progress: Progress | None = None,
     placeholders: Placeholders | None = None,
     baseline_on_migrate: Version | None = None,
+    deadline: datetime | None = None,
 ) -> MigrateReport:
     """Validate the history, then apply the pending migrations (up to ``target``, of
     ``classes`` only when given), each gated at its own start, then the repeatable scripts
     whose checksum changed. Raises ValidationError, LockBusy or MigrationError before anything
     runs; returns the report otherwise. ``baseline_on_migrate``: a database without history
-    first gets a ``BASELINE`` row at that version."""
+    first gets a ``BASELINE`` row at that version. ``deadline`` (the migration SLO of
+    ``migrate --health``): a migration whose estimated duration does not fit in what is left
+    is not started."""
     return _run(
         gate, dsn, migrations, lambda plan, include: plan.apply_steps(include),
         operation="migrate", environment=environment, territory=territory, classes=classes, target=target,
         dry_run=dry_run, retry_incomplete=retry_incomplete, options=options, progress=progress,
-        placeholders=placeholders, baseline=baseline_on_migrate,
+        placeholders=placeholders, baseline=baseline_on_migrate, deadline=deadline,
     )  # fmt: skip
 
 

@@ -39,6 +39,10 @@ _LAZY = {
         ],
         "seasongate.api._overrides",
     ),
+    **dict.fromkeys(
+        ["WatchedRun", "health_check", "load_health_file", "migrate_with_health", "run_with_health"],
+        "seasongate.api._health",
+    ),
 }  # fmt: skip
 
 
@@ -56,6 +60,13 @@ def __getattr__(name: str) -> Any:
 if TYPE_CHECKING:
     from seasongate.api._config import ConfigReport, load_project_config, show_config
     from seasongate.api._flyway import baseline, clean, repair
+    from seasongate.api._health import (
+        WatchedRun,
+        health_check,
+        load_health_file,
+        migrate_with_health,
+        run_with_health,
+    )
     from seasongate.api._migrate import ExecutorOptions, info, lint, migrate, new_migration, open_gate, rollback, run
     from seasongate.api._overrides import (
         ApprovalOutcome,
@@ -76,6 +87,7 @@ __all__ = [
     "Slot",
     "SlotsResult",
     "ValidationReport",
+    "WatchedRun",
     "WindowsResult",
     "audit_list",
     "audit_verify",
@@ -85,10 +97,13 @@ __all__ = [
     "clean",
     "explain",
     "find_policy",
+    "health_check",
     "info",
     "lint",
+    "load_health_file",
     "load_project_config",
     "migrate",
+    "migrate_with_health",
     "new_migration",
     "open_gate",
     "open_policy",
@@ -101,6 +116,7 @@ __all__ = [
     "repair",
     "rollback",
     "run",
+    "run_with_health",
     "show_config",
     "slots",
     "validate",

@@ -297,6 +297,12 @@ def _finish(report: Any, fmt: str, note: str | None) -> None:
     help="A database without history first gets a BASELINE row at --baseline-version (as Flyway's option).",
 )
 @click.option("--baseline-version", default="V1", show_default=True, help="Version of --baseline-on-migrate's row.")
+@click.option(
+    "--health",
+    "health",
+    type=click.Path(dir_okay=False),
+    help="Watch after the run (health file); roll back this run's migrations when degraded (exit 1; 3 inconclusive).",
+)
 def migrate(
     dsn: str | None,
     migrations: str,
@@ -315,6 +321,7 @@ def migrate(
     classes: tuple[str, ...],
     placeholders: tuple[str, ...],
     baseline_version: str,
+    health: str | None,
     *,
     no_store: bool,
     dry_run: bool,
@@ -338,6 +345,12 @@ def migrate(
     from seasongate import api
     from seasongate._errors import SeasongateError
 
+    if health is not None:
+        _migrate_watched(
+            health, dsn, migrations, loaded=_policy(policy, environment), store=store, environment=environment,
+            territory=territory, at=at, fmt=fmt, options=_options(table, lock_wait, lock_timeout, statement_timeout,
+            lock_retries), target=target, classes=classes, no_store=no_store, dry_run=dry_run,
+        )  # fmt: skip
     try:
         loaded = _policy(policy, environment)
         now, note = _clock(at, loaded, territory, acts=not dry_run)
@@ -352,6 +365,48 @@ def migrate(
     except SeasongateError as exc:
         _fail(exc, fmt)
     _finish(report, fmt, note)
+
+
+def _migrate_watched(
+    health: str, dsn: str | None, migrations: str, *, loaded: Any, store: str | None, environment: str,
+    territory: str, at: str | None, fmt: str, options: Any, target: str | None, classes: tuple[str, ...],
+    no_store: bool, dry_run: bool,
+) -> NoReturn:  # fmt: skip
+    """``migrate --health``: one call into the health api, then its report and exit code."""
+    from pathlib import Path
+
+    from seasongate import api
+    from seasongate._errors import InputError, SeasongateError
+
+    try:
+        if dry_run:
+            raise InputError("--health watches a real run: it does not go with --dry-run")
+        now, note = _clock(at, loaded, territory, acts=True)
+        result = api.migrate_with_health(
+            health, dsn=dsn, environment=environment, territory=territory, now=now,
+            migrations=Path(migrations), policy=loaded, store=store, target=target, classes=list(classes) or None,
+            options=options, progress=_progress(fmt), use_store=not no_store,
+        )  # fmt: skip
+    except SeasongateError as exc:
+        _fail(exc, fmt)
+    _finish_watched(result, fmt, note)
+
+
+def _finish_watched(result: Any, fmt: str, note: str | None) -> NoReturn:
+    from seasongate.cli._health import watched_lines
+
+    if note:
+        click.echo(f"seasongate: note: {note}", err=True)
+    if fmt == "json":
+        click.echo(json.dumps(result.to_dict(), indent=2, ensure_ascii=False))
+    else:
+        if result.migrate is not None:
+            click.echo(_summary(result.migrate))
+            if result.migrate.status == "failed" and result.migrate.error:
+                click.echo(f"seasongate: error: {result.migrate.error}", err=True)
+        for line in watched_lines(result):
+            click.echo(line)
+    sys.exit(result.exit_code)
 
 
 @click.command()
@@ -623,6 +678,9 @@ def new(
     show_default=True,
     help="How a denial is printed.",
 )
+@click.option("--health", type=click.Path(dir_okay=False), help="Watch after the command (health file).")
+@click.option("--rollback-cmd", help='With --health: the undo command ("flyway undo"), gated as a rollback.')
+@click.option("--dsn", envvar="SEASONGATE_DSN", help="With --health: the database of a SQL probe without dsn_env.")
 @click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
 def run(
     environment: str,
@@ -634,6 +692,9 @@ def run(
     store: str | None,
     at: str | None,
     fmt: str,
+    health: str | None,
+    rollback_cmd: str | None,
+    dsn: str | None,
     command: tuple[str, ...],
     *,
     no_store: bool,
@@ -653,6 +714,22 @@ def run(
     argv = list(command)
     if argv and argv[0] == "--":
         argv = argv[1:]
+    if health is not None:
+        from seasongate._errors import InputError
+
+        try:
+            if dry_run:
+                raise InputError("--health watches a real run: it does not go with --dry-run")
+            loaded = _policy(policy, environment)
+            now, note = _clock(at, loaded, territory, acts=True)
+            result = api.run_with_health(
+                argv, health=health, rollback_command=rollback_cmd, environment=environment, territory=territory,
+                now=now, migration=migration, risk=risk, duration=duration, policy=loaded, store=store,
+                use_store=not no_store, dsn=dsn,
+            )  # fmt: skip
+        except SeasongateError as exc:
+            _fail(exc, fmt)
+        _finish_watched(result, fmt, note)
     try:
         loaded = _policy(policy, environment)
         now, note = _clock(at, loaded, territory, acts=not dry_run)
