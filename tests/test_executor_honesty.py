@@ -26,17 +26,17 @@ from seasongate._executor import (
     AllowAll,
     ExecutorOptions,
     GateAnswer,
-    GateQuery,
     LockLost,
     MigrateReport,
     PostgresSession,
+    Step,
     StepResult,
     ValidationError,
     build_plan,
     open_session,
     read_header,
     resolve_migration,
-    run_migrations,
+    run_steps,
     scan,
 )
 from seasongate._versions import Version
@@ -74,7 +74,7 @@ def migrate(
             target=None if target is None else Version.parse(target),
         )
         plan.check()
-        return run_migrations(session, plan, hook or AllowAll())  # type: ignore[arg-type]
+        return run_steps(session, plan.apply_steps(), hook or AllowAll(), operation="migrate")  # type: ignore[arg-type]
 
 
 def one(dsn: str, query: str, params: tuple[object, ...] | None = None) -> object:
@@ -111,13 +111,16 @@ class Hook:
     def __init__(self, before: dict[str, Callable[[], None]]) -> None:
         self.before = before
 
-    def ask(self, query: GateQuery) -> GateAnswer:
-        action = self.before.get(str(query.version))
+    def ask(self, step: Step) -> GateAnswer:
+        action = self.before.get(str(step.version))
         if action is not None:
             action()
         return GateAnswer(True)
 
-    def record(self, query: GateQuery, answer: GateAnswer, step: StepResult) -> None:
+    def start(self, step: Step, answer: GateAnswer) -> None:
+        """No audit trail to anchor to."""
+
+    def record(self, step: Step, answer: GateAnswer, result: StepResult) -> None:
         """Nothing to record."""
 
 
@@ -264,13 +267,13 @@ def test_a_waiting_run_holds_no_snapshot_that_blocks_the_running_index_build(crm
 _KILLABLE = """
 import sys
 from pathlib import Path
-from seasongate._executor import AllowAll, ExecutorOptions, build_plan, open_session, run_migrations, scan
+from seasongate._executor import AllowAll, ExecutorOptions, build_plan, open_session, run_steps, scan
 from seasongate._versions import Version
 options = ExecutorOptions(lock_wait=30, lock_timeout=120)
 with open_session(sys.argv[1], options) as session:
     plan = build_plan(scan(Path(sys.argv[2])), session.history(), target=Version.parse(sys.argv[3]))
     plan.check()
-    run_migrations(session, plan, AllowAll())
+    run_steps(session, plan.apply_steps(), AllowAll(), operation="migrate")
 """
 
 
@@ -394,10 +397,11 @@ def test_migrate_command_refuses_such_a_folder_with_exit_2_naming_each_line(pg_d
 
 
 def lock_holders(dsn: str) -> int:
+    """Sessions holding advisory locks (a run holds two: its own and Flyway's)."""
     return int(
         one(
             dsn,
-            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted "
+            "SELECT count(DISTINCT pid) FROM pg_locks WHERE locktype = 'advisory' AND granted "
             "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
         )
         or 0
@@ -437,7 +441,7 @@ def test_a_lost_lock_stops_the_run_before_the_next_migration(pg_dsn: str, tmp_pa
             one(pg_dsn, "SELECT pg_terminate_backend(%s)", (pid,))
 
         with pytest.raises(LockLost, match="lost the migration lock"):
-            run_migrations(session, plan, Hook({"V2": kill_the_lock}))  # type: ignore[arg-type]
+            run_steps(session, plan.apply_steps(), Hook({"V2": kill_the_lock}), operation="migrate")
     assert [r[:2] for r in history(pg_dsn)] == [("1", True)]
     assert one(pg_dsn, "SELECT to_regclass('b')") is None
 
@@ -465,7 +469,7 @@ def test_an_immediate_rerun_after_kill_9_waits_for_the_dead_runs_backend(pg_dsn:
             others = activity(pg_dsn, f"application_name LIKE 'seasongate%' AND pid <> {rerun.backend_pid}")
             plan = build_plan(scan(directory), rerun.history())
             plan.check()
-            report = run_migrations(rerun, plan, AllowAll())
+            report = run_steps(rerun, plan.apply_steps(), AllowAll(), operation="migrate")
         assert others == 0
         assert report.status == "ok", report.error
         assert [r[:2] for r in history(pg_dsn)] == [("1", True), ("2", True), ("3", True)]
