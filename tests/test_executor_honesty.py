@@ -118,7 +118,7 @@ class Hook:
         return GateAnswer(True)
 
     def start(self, step: Step, answer: GateAnswer) -> None:
-        """No audit trail to anchor to."""
+        """No audit trail: nothing to anchor."""
 
     def record(self, step: Step, answer: GateAnswer, result: StepResult) -> None:
         """Nothing to record."""
@@ -441,7 +441,7 @@ def test_a_lost_lock_stops_the_run_before_the_next_migration(pg_dsn: str, tmp_pa
             one(pg_dsn, "SELECT pg_terminate_backend(%s)", (pid,))
 
         with pytest.raises(LockLost, match="lost the migration lock"):
-            run_steps(session, plan.apply_steps(), Hook({"V2": kill_the_lock}), operation="migrate")
+            run_steps(session, plan.apply_steps(), Hook({"V2": kill_the_lock}), operation="migrate")  # type: ignore[arg-type]
     assert [r[:2] for r in history(pg_dsn)] == [("1", True)]
     assert one(pg_dsn, "SELECT to_regclass('b')") is None
 
