@@ -37,8 +37,6 @@ from seasongate._time import from_ts, iso, to_ts, zone
 from seasongate._versions import Version
 from seasongate._vocabulary import REPEATABLE_CLASS
 
-IndexBuilder = Callable[[str, int, int], CalendarIndex]
-
 
 @dataclass(frozen=True, slots=True)
 class Territory:
