@@ -28,6 +28,8 @@ _LAZY = {
         ["ExecutorOptions", "info", "lint", "migrate", "new_migration", "open_gate", "rollback", "run"],
         "seasongate.api._migrate",
     ),
+    **dict.fromkeys(["ConfigReport", "load_project_config", "show_config"], "seasongate.api._config"),
+    **dict.fromkeys(["baseline", "clean", "repair"], "seasongate.api._flyway"),
     **dict.fromkeys(
         [
             "ApprovalOutcome", "audit_list", "audit_verify", "override_approve", "override_list",
@@ -56,6 +58,8 @@ def __getattr__(name: str) -> Any:
 
 
 if TYPE_CHECKING:
+    from seasongate.api._config import ConfigReport, load_project_config, show_config
+    from seasongate.api._flyway import baseline, clean, repair
     from seasongate.api._health import (
         WatchedRun,
         health_check,
@@ -82,6 +86,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ApprovalOutcome",
+    "ConfigReport",
     "ExecutorOptions",
     "Slot",
     "SlotsResult",
@@ -90,9 +95,11 @@ __all__ = [
     "WindowsResult",
     "audit_list",
     "audit_verify",
+    "baseline",
     "build_request",
     "calendar_feed",
     "check",
+    "clean",
     "explain",
     "export_blackouts",
     "find_policy",
@@ -100,6 +107,7 @@ __all__ = [
     "info",
     "lint",
     "load_health_file",
+    "load_project_config",
     "migrate",
     "migrate_with_health",
     "new_migration",
@@ -111,10 +119,12 @@ __all__ = [
     "override_request",
     "override_revoke",
     "override_show",
+    "repair",
     "rollback",
     "run",
     "run_with_health",
     "serve",
+    "show_config",
     "slots",
     "validate",
     "windows",
