@@ -31,7 +31,7 @@ _LAZY = {
     ),
     **dict.fromkeys(
         [
-            "ApprovalOutcome", "audit_list", "audit_verify", "override_approve", "override_list",
+            "ApprovalOutcome", "audit_head", "audit_list", "audit_verify", "override_approve", "override_list",
             "override_reject", "override_request", "override_revoke", "override_show",
         ],
         "seasongate.api._overrides",
@@ -54,6 +54,7 @@ if TYPE_CHECKING:
     from seasongate.api._migrate import info, lint, migrate, new_migration, open_gate, rollback, run
     from seasongate.api._overrides import (
         ApprovalOutcome,
+        audit_head,
         audit_list,
         audit_verify,
         override_approve,
@@ -70,6 +71,7 @@ __all__ = [
     "SlotsResult",
     "ValidationReport",
     "WindowsResult",
+    "audit_head",
     "audit_list",
     "audit_verify",
     "build_request",
