@@ -178,9 +178,14 @@ class PostgresStore(BaseStore):
         return _first_line(exc, self._dsn)
 
     def _busy_detail(self) -> str:
+        import psycopg
+
+        # A connection of its own: this one may be inside the transaction that just failed.
         try:
-            rows = self._conn.execute(_LOCK_HOLDERS).fetchall()
-        except Exception:  # the detail is a courtesy; the error stands without it
+            with psycopg.connect(self._dsn, autocommit=True, connect_timeout=CONNECT_TIMEOUT) as conn:
+                conn.execute(f"SET statement_timeout = '{LOCK_TIMEOUT}'")
+                rows = conn.execute(_LOCK_HOLDERS).fetchall()
+        except psycopg.Error:  # the detail is a courtesy; the error stands without it
             return ""
         if not rows:
             return ""
