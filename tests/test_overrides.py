@@ -167,7 +167,7 @@ def test_approval_rules() -> None:
         approval_roles(record, JONAS, T0 + 4 * H, _roster)
     with pytest.raises(OverrideError, match="is revoked"):
         approval_roles(replace(record, revoked=Closure(ANNA, T0, "x")), JONAS, T0, _roster)
-    with pytest.raises(OverrideError, match="it cannot be approved at 2026-09-25T07:00:00.00:00, before that"):
+    with pytest.raises(OverrideError, match=r"it cannot be approved at 2026-09-25T07:00:00.00:00, before that"):
         approval_roles(replace(record, created_at=T0), JONAS, T0 - H, _roster)
 
 
@@ -287,7 +287,7 @@ def test_two_release_managers_make_an_override_that_check_honours(actors: Actors
     oid = _request(actors, production_policy).id
     with pytest.raises(OverrideError, match="cannot approve it"):
         _approve(actors, production_policy, ANNA, oid)
-    with pytest.raises(OverrideError, match="holds none of the roles override .* needs approvals from .release_manager."):
+    with pytest.raises(OverrideError, match=r"holds none of the roles override .* needs approvals from .release_manager."):
         _approve(actors, production_policy, OUTSIDER, oid)
     assert _approve(actors, production_policy, JONAS, oid, comment="ok") is True
     assert _approve(actors, production_policy, JONAS, oid) is False  # counts once

@@ -134,6 +134,7 @@ def cli_check(store: str, user: str) -> Any:
 
 # -- 1. the requester chooses who approves ----------------------------------------------------
 
+
 @pytest.mark.postgres
 def test_dba_approvals_lift_nothing_a_policy_reserves_for_release_managers(db: str) -> None:
     # u1 asks for one approval from dba; u2 (dba) approves: the database records the role.
@@ -459,7 +460,7 @@ def _sqlite_rows(path: Path) -> list[Any]:
         "INSERT INTO approvals (override_id, approver, approved_at, comment, roles) "
         "SELECT id, 'jonas.meier', created_at, '', '[\"release_manager\"]' FROM overrides",
         "UPDATE overrides SET valid_until = '2026-09-30T00:00:00+00:00'",
-        "UPDATE approvals SET roles = '[\"dba\", \"release_manager\"]'",
+        'UPDATE approvals SET roles = \'["dba", "release_manager"]\'',
     ],
     ids=["approval-inserted", "window-extended", "role-changed"],
 )
@@ -625,4 +626,3 @@ def test_check_never_prints_the_store_password(url: str) -> None:
     assert result.exit_code == 2
     assert "S3CRET" not in result.output and "S3CRET" not in result.stderr
     assert "***" in result.stderr or "cannot connect" in result.stderr
-
