@@ -15,11 +15,14 @@ Life of an override (``OverrideRecord.status(at)``)::
 Rules:
 
 * the requester never approves their own request; each approver counts once;
-* every approver holds every role the lifted rules require (the roles of the rules, usually
-  one: ``release_manager``); the number of approvals is the largest any lifted rule asks for;
+* an approver approves under each of the override's roles they hold (at least one), and the
+  store records those roles; the override counts as approved when, for each of its roles,
+  enough people approved under it. The policy engine counts again, per lifted rule, only
+  approvals under the role *its* policy requires for that rule;
 * the validity window is no longer than the shortest ``max_validity`` of the lifted rules;
 * only rules the policy marks overridable can be lifted;
-* pending, rejected, revoked, expired and consumed overrides grant nothing.
+* pending, rejected, revoked, expired and consumed overrides grant nothing;
+* nothing is dated before the request; a release manager can always revoke.
 """
 
 from __future__ import annotations
@@ -345,8 +348,8 @@ def combine_specs(specs: Mapping[str, OverrideSpec | None]) -> Requirements:
     """Combine the override specs of the rules to lift.
 
     Several rules: the largest number of approvals, the shortest maximum validity, and every
-    role any of them names (each approver must hold all of them). A rule whose spec is None
-    cannot be overridden, which is an :class:`OverrideError`.
+    role any of them names (each role needs that many approvals under it). A rule whose spec
+    is None cannot be overridden, which is an :class:`OverrideError`.
     """
     if not specs:
         raise OverrideError("an override must lift at least one rule")
