@@ -115,12 +115,11 @@ def _local(ts: int, record: OverrideRecord) -> str:
 
 
 def _summary(record: OverrideRecord, at: datetime) -> str:
-    from seasongate._overrides import format_versions
     from seasongate._time import to_ts
 
     return (
         f"override {record.id} [{record.status(to_ts(at))}]: {record.environment}/"
-        f"{record.territory} {format_versions(record.versions)}, lifts {', '.join(record.rules)}"
+        f"{record.territory} {record.scope.versions_text}, lifts {', '.join(record.rules)}"
         f", {_local(record.valid_from, record)} .. {_local(record.valid_until, record)}"
         f"{' (single use)' if record.single_use else ''}; approvals "
         f"{len(record.approvers)}/{record.approvals_required} from {', '.join(record.roles)}"
@@ -278,7 +277,6 @@ def list_cmd(*, active_only: bool, fmt: str | None, store: str | None, at_text: 
       seasongate override list --active
       seasongate override list --format json
     """
-    from seasongate._overrides import format_versions
     from seasongate._time import to_ts
     from seasongate.api import override_list
 
@@ -290,7 +288,7 @@ def list_cmd(*, active_only: bool, fmt: str | None, store: str | None, at_text: 
         return
     rows = [
         [
-            r.id, r.status(ts), r.environment, r.territory, format_versions(r.versions),
+            r.id, r.status(ts), r.environment, r.territory, r.scope.versions_text,
             ",".join(r.rules), _local(r.valid_from, r), _local(r.valid_until, r), r.requester,
             f"{len(r.approvers)}/{r.approvals_required}", _one_line(r.ticket, 20),
         ]
