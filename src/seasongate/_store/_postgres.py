@@ -67,8 +67,8 @@ _SELECT_AUDIT = f"SELECT {_AUDIT_COLUMNS} FROM seasongate.audit"
 
 # Who holds a lock on the store's tables or the schema lock, for "the store is busy".
 _LOCK_HOLDERS = """
-SELECT DISTINCT a.usename, a.pid, a.state, extract(epoch FROM clock_timestamp() - a.xact_start)::bigint,
-       coalesce(c.relname, l.locktype), l.mode
+SELECT a.usename, a.pid, a.state, extract(epoch FROM clock_timestamp() - a.xact_start)::bigint,
+       string_agg(DISTINCT l.mode || ' on ' || coalesce(c.relname, l.locktype), ', ')
 FROM pg_catalog.pg_locks l
 JOIN pg_catalog.pg_stat_activity a ON a.pid = l.pid
 LEFT JOIN pg_catalog.pg_class c ON c.oid = l.relation
@@ -76,7 +76,8 @@ LEFT JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
 WHERE l.granted AND l.pid <> pg_backend_pid()
   AND l.database = (SELECT oid FROM pg_catalog.pg_database WHERE datname = current_database())
   AND (n.nspname = 'seasongate' OR l.locktype = 'advisory')
-ORDER BY 4 DESC NULLS LAST
+GROUP BY a.usename, a.pid, a.state, a.xact_start
+ORDER BY a.xact_start NULLS LAST
 LIMIT 3
 """
 
@@ -190,8 +191,11 @@ class PostgresStore(BaseStore):
         if not rows:
             return ""
         held = "; ".join(
-            f"{user} (pid {pid}, {state}, transaction open {age}s) holds {mode} on {what}"
-            for user, pid, state, age, what, mode in rows
+            f"{user} (pid {pid}"
+            + (f", {state}" if state else "")
+            + (f", transaction open {age} s" if age is not None else "")
+            + f") holding {locks}"
+            for user, pid, state, age, locks in rows
         )
         return f"; held by {held}"
 
