@@ -509,9 +509,13 @@ def test_an_unrevoked_override_is_refused(tmp_path: Path, backend: str, request:
         override_revoke(policy, oid, at=AT, reason="done", store=store_for(JONAS))
     owner_sql(("UPDATE seasongate.overrides" if backend == "postgres" else "UPDATE overrides")
               + " SET revoked_at = NULL, revoked_by = NULL, revoke_reason = NULL")  # fmt: skip
+    with as_os_user(DEPLOYER), open_store(store_for(DEPLOYER), tmp_path) as store:
+        entries = store.audit_count()
     result = cli_check(store_for(DEPLOYER), DEPLOYER)
     assert result.exit_code == 2
     assert f"override {oid}: its stored state is not what the audit trail records" in result.stderr
+    with as_os_user(DEPLOYER), open_store(store_for(DEPLOYER), tmp_path) as store:
+        assert store.audit_count() == entries  # no decision was recorded
 
 
 # -- the same refusals in both languages ----------------------------------------------------
