@@ -175,6 +175,33 @@ def test_a_plain_user_cannot_revoke_someone_elses_override(db: str) -> None:
     assert snapshot(db) == before
 
 
+@pytest.mark.postgres
+@pytest.mark.parametrize(
+    ("versions", "message"),
+    [("garbage", "invalid version range 'garbage'"), ("V230..V226", "invalid version range 'V230..V226'")],
+)
+def test_a_request_seasongate_could_not_read_back_is_refused(db: str, versions: str, message: str) -> None:
+    """Otherwise one request by anyone would make every check of its scope fail closed."""
+    import psycopg
+
+    before = snapshot(db)
+    with pytest.raises(psycopg.Error, match=message):
+        sql(db, U1,
+            "SELECT seasongate.request_override('ovr-x', 'production', 'DE', %s, ARRAY['business-hours'], "
+            "%s, %s, 'r', 't', false, 1, ARRAY['release_manager'], 43200)", (versions, AT, UNTIL))  # fmt: skip
+    assert snapshot(db) == before
+
+
+@pytest.mark.postgres
+def test_a_request_with_fractional_instants_does_not_stop_the_gate(db: str) -> None:
+    sql(db, U1,
+        "SELECT seasongate.request_override('ovr-x', 'production', 'DE', 'V226', ARRAY['business-hours'], "
+        "%s, %s, 'r', 't', false, 1, ARRAY['release_manager'], 43200)",
+        (AT - timedelta(microseconds=300_000), UNTIL + timedelta(microseconds=700_000)))  # fmt: skip
+    result = cli_check(with_user(db, DEPLOYER), DEPLOYER)
+    assert result.exit_code == 1, result.output  # denied as before, not a store error
+
+
 # -- 2. forged audit entries ----------------------------------------------------------------
 
 

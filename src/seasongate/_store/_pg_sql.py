@@ -283,6 +283,18 @@ AS $$
 DECLARE
     v_at timestamptz := seasongate._begin_change();
 BEGIN
+    -- Whatever a caller passes must be a state the chain explains and seasongate can read
+    -- back, or one request could make every check of its scope fail (closed).
+    p_valid_from := date_trunc('second', p_valid_from);
+    p_valid_until := date_trunc('second', p_valid_until);
+    IF p_versions IS NULL
+       OR p_versions !~ '^(any|V[0-9]{1,18}(\.[0-9]{1,18})*(\.\.V[0-9]{1,18}(\.[0-9]{1,18})*)?)$'
+       OR (position('..' IN p_versions) > 0
+           AND string_to_array(substr(split_part(p_versions, '..', 1), 2), '.')::numeric[]
+             > string_to_array(substr(split_part(p_versions, '..', 2), 2), '.')::numeric[]) THEN
+        RAISE EXCEPTION 'invalid version range %: use V226, V226..V230 or any', quote_literal(p_versions)
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
     IF p_valid_until <= v_at THEN
         <<ends_before_now until=seasongate._iso(p_valid_until) | at=seasongate._iso(v_at)>>
     END IF;
