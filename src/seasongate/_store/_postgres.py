@@ -103,6 +103,7 @@ class PostgresStore(BaseStore):
     def __init__(self, conn: psycopg.Connection[tuple[Any, ...]], url: str) -> None:
         self._conn = conn
         self._dsn = url  # only to redact its password from driver messages
+        self._identity: str | None = None
         self.url = display_url(url)
 
     @classmethod
@@ -202,11 +203,13 @@ class PostgresStore(BaseStore):
     # -- identity ------------------------------------------------------------------------
 
     def identity(self) -> str:
-        """The database ``session_user``."""
-        with self._errors("reading session_user"):
-            row = self._conn.execute("SELECT session_user").fetchone()
-        assert row is not None
-        return str(row[0])
+        """The database ``session_user`` (read once: it cannot change within a session)."""
+        if self._identity is None:
+            with self._errors("reading session_user"):
+                row = self._conn.execute("SELECT session_user").fetchone()
+            assert row is not None
+            self._identity = str(row[0])
+        return self._identity
 
     def close(self) -> None:
         """Close the connection."""
