@@ -451,6 +451,19 @@ def test_a_wiped_sqlite_trail_is_found_by_the_kept_head(tmp_path: Path, wipe: st
     assert result.exit_code == 1 and "the kept head: entry 3 is missing" in result.stdout
 
 
+def test_a_sqlite_file_deleted_while_open_is_never_written_to(tmp_path: Path) -> None:
+    """Deleting the file 4 s into a long migrate used to lose every later entry, exit 0."""
+    path = tmp_path / "s.db"
+    with as_os_user(DEPLOYER), open_store(f"sqlite:///{path}", tmp_path) as store:
+        store.append_audit(DEPLOYER, "migration.start", "V226", {}, AT)
+        for leftover in tmp_path.glob("s.db*"):
+            leftover.unlink()
+        with pytest.raises(
+            StoreError, match="was deleted or replaced while seasongate had it open; nothing was written"
+        ):
+            store.append_audit(DEPLOYER, "migration.apply", "V226", {}, AT)
+
+
 @pytest.mark.postgres
 def test_a_deleted_sqlite_file_is_found_by_the_target_history(tmp_path: Path, pg_dsn: str) -> None:
     url = f"sqlite:///{tmp_path / 's.db'}"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import getpass
 import json
+import os
 import random
 import sqlite3
 import time
@@ -136,6 +137,7 @@ class SQLiteStore(BaseStore):
         self._conn = conn
         self.path = path
         self.url = display
+        self._file_id: tuple[int, int] | None = None  # (device, inode) of the file opened
         # The OS user is read once, when the store is opened: one process, one person.
         self._user: str | None = None
         self._user_error = ""
@@ -159,8 +161,10 @@ class SQLiteStore(BaseStore):
             raise StoreError(f"cannot open the SQLite store {path}: {exc}") from exc
         store = cls(conn, path, display)
         try:
+            stat = os.stat(path)
+            store._file_id = (stat.st_dev, stat.st_ino)
             store._setup()
-        except sqlite3.Error as exc:
+        except (OSError, sqlite3.Error) as exc:
             conn.close()
             raise StoreError(f"cannot open the SQLite store {path}: {exc}") from exc
         except StoreError:
@@ -243,11 +247,25 @@ class SQLiteStore(BaseStore):
         conn = self._conn
         conn.execute("BEGIN IMMEDIATE")
         try:
+            self._check_same_file()
             yield conn
         except BaseException:
             conn.execute("ROLLBACK")
             raise
         conn.execute("COMMIT")
+
+    def _check_same_file(self) -> None:
+        """Refuse to write into a file that was deleted or replaced since it was opened: the
+        entries would be lost with it (a ``migrate`` must fail, not exit 0)."""
+        try:
+            now = os.stat(self.path)
+        except OSError:
+            now = None
+        if now is None or (now.st_dev, now.st_ino) != self._file_id:
+            raise StoreError(
+                f"the SQLite store {self.path} was deleted or replaced while seasongate had it open; "
+                "nothing was written. Run seasongate audit verify --head/--against to see what is missing."
+            )
 
     @contextmanager
     def _read(self) -> Iterator[sqlite3.Connection]:
