@@ -640,8 +640,19 @@ def test_refusals_say_the_same_in_plpgsql_and_python(db: str, tmp_path: Path) ->
         ("reserved_action", DEPLOYER, "SELECT seasongate.audit_append('override.approve', 'x', '{}')",
          lambda s: s.append_audit(DEPLOYER, "override.approve", "x", {}, AT)),
     ]  # fmt: skip
-    # The refusals only one side can make (SG010/SG011: database roles; SG009/SG013/SG015 are
-    # also raised by the functions, tested above and in test_audit) are left out here.
+    # Only the database has roles to run migrations (SG010) and checks a consumption's
+    # decision (SG011); it cannot date anything before a request (SG009: its time only moves on).
+    cases += [
+        ("empty_reason", JONAS, "SELECT seasongate.reject_override('ovr-p', '  ')",
+         lambda s: s.reject("ovr-p", at=AT, reason="  ", roster=roster)),
+        ("ends_before_now", ANNA,
+         "SELECT seasongate.request_override('ovr-e', 'production', 'DE', 'V226', ARRAY['seasonal-blackout'], "
+         "'2026-09-25T06:00Z', '2026-09-25T07:00Z', 'r', 't', false, 2, ARRAY['release_manager'], 259200)",
+         lambda s: new_override(override_id="ovr-e", scope=Scope("production", "DE", None),
+                                requirements=Requirements(("seasonal-blackout",), 2, ("release_manager",), 72 * H),
+                                valid_from=ts - 2 * H, valid_until=ts - H, at=ts, requester=ANNA, reason="r",
+                                ticket="t")),
+    ]  # fmt: skip
     seen = set()
     for name, user, statement, action in cases:
         in_sql = _pg_refusal(db, user, statement)
@@ -650,7 +661,15 @@ def test_refusals_say_the_same_in_plpgsql_and_python(db: str, tmp_path: Path) ->
         assert in_sql == in_python, name
         assert re.fullmatch(re.sub(r"\\\{\w+\\\}", ".+", re.escape(REFUSALS[name].template)), in_sql), name
         seen.add(name)
-    assert len(seen) == 9
+    # The trail cut behind seasongate's back: both refuse to append.
+    sql(db, _owner(db), "DELETE FROM seasongate.meta WHERE key = 'audit_head'")
+    with sqlite3.connect(tmp_path / "s.db") as conn:
+        conn.execute("DELETE FROM meta WHERE key = 'audit_head'")
+    in_sql = _pg_refusal(db, DEPLOYER, "SELECT seasongate.audit_append('decision', 'x', '{}')")
+    with sqlite_as(DEPLOYER) as store:
+        assert _py_refusal(lambda: store.append_audit(DEPLOYER, "decision", "x", {}, AT)) == in_sql
+    seen.add("trail_changed")
+    assert len(seen) == 12
 
 
 # -- DSN passwords never printed ------------------------------------------------------------
