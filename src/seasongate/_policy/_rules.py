@@ -24,10 +24,13 @@ class MigrationClass:
     high: Version | None
 
     def contains(self, version: Version) -> bool:
-        """Whether ``version`` falls in the range (by its leading number for open ends)."""
+        """Whether ``version`` falls in the range; a whole bound ``V7999`` includes
+        ``V7999.5``, a dotted bound ``V2.5`` does not include ``V2.9``."""
         if version < self.low:
             return False
-        return self.high is None or version <= self.high or version.major <= self.high.major
+        if self.high is None or version <= self.high:
+            return True
+        return len(self.high.parts) == 1 and version.major == self.high.major
 
     def describe(self) -> str:
         return f"{self.low}-{self.high}" if self.high else f"{self.low}+"
