@@ -595,8 +595,8 @@ def test_refusals_say_the_same_in_plpgsql_and_python(db: str, tmp_path: Path) ->
                             valid_from=ts, valid_until=ts + 4 * H, at=ts, requester=ANNA, reason="hotfix",
                             ticket="INC-1", single_use=single_use)  # fmt: skip
 
-    # The same overrides in both stores: ovr-p pending, ovr-a active, ovr-r revoked (both single use).
-    for oid, single in (("ovr-p", False), ("ovr-a", True), ("ovr-r", True)):
+    # The same overrides in both stores, all single use: ovr-p pending, ovr-a active, ovr-r revoked.
+    for oid, single in (("ovr-p", True), ("ovr-a", True), ("ovr-r", True)):
         sql(db, ANNA,
             "SELECT seasongate.request_override(%s, 'production', 'DE', 'V226', ARRAY['seasonal-blackout'], "
             "%s, %s, 'hotfix', 'INC-1', %s, 2, ARRAY['release_manager'], 259200)",
@@ -634,9 +634,9 @@ def test_refusals_say_the_same_in_plpgsql_and_python(db: str, tmp_path: Path) ->
         ("closed", LEA, "SELECT seasongate.revoke_override('ovr-r', 'again')",
          lambda s: s.revoke("ovr-r", at=AT, reason="again", roster=roster)),
         ("unusable", DEPLOYER,
-         "SELECT seasongate.consume_override('ovr-r', 's', '{\"verdict\": \"allow\", \"environment\": "
-         "\"production\", \"territory\": \"DE\", \"override\": {\"id\": \"ovr-r\"}}')",
-         lambda s: s.consume("ovr-r", AT, "s")),
+         "SELECT seasongate.consume_override('ovr-p', 's', '{\"verdict\": \"allow\", \"environment\": "
+         "\"production\", \"territory\": \"DE\", \"override\": {\"id\": \"ovr-p\"}}')",
+         lambda s: s.consume("ovr-p", AT, "s")),
         ("reserved_action", DEPLOYER, "SELECT seasongate.audit_append('override.approve', 'x', '{}')",
          lambda s: s.append_audit(DEPLOYER, "override.approve", "x", {}, AT)),
     ]  # fmt: skip

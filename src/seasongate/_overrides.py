@@ -475,17 +475,20 @@ def check_revoke(record: OverrideRecord, actor: str, at: int, roster: Roster) ->
 
 
 def check_consume(record: OverrideRecord, at: int) -> bool:
-    """Whether a migration run that the gate allowed with ``record`` at ``at`` consumes it.
+    """Whether a migration run that the gate allowed with ``record`` consumes it at ``at``.
 
     Only a single-use override is consumed (True); using any other is not recorded (False).
-    It is spent as the run starts, so it must grant then. Refused (:class:`OverrideError`):
-    a second use, and an override that does not grant at ``at``.
+    The gate judged the run at its own instant (which may be simulated); ``at`` is when the
+    consumption is recorded, so a window that closed or a revocation since does not undo the
+    use. Refused (:class:`OverrideError`): a second use, and an override that never granted
+    (pending, rejected) or does not yet (scheduled). The PostgreSQL store also requires it to
+    be active at the server's time.
     """
     if not record.single_use:
         return False
     if record.consumed is not None:
         raise REFUSALS["closed"](id=record.id, status=CONSUMED, verb="used")
     status = record.status(at)
-    if status != ACTIVE:
+    if record.rejected is not None or not record.fully_approved or at < record.valid_from:
         raise REFUSALS["unusable"](id=record.id, status=status)
     return True
