@@ -300,7 +300,7 @@ def test_audit_times_never_go_backwards_even_if_the_clock_does(db: str) -> None:
 def _active_single_use(dsn: str) -> None:
     sql(dsn, ANNA,
         "SELECT seasongate.request_override('ovr-1', 'production', 'DE', 'V226', "
-        "ARRAY['seasonal-blackout'], %s, %s, 'hotfix', 'INC-1', true, 2, ARRAY['release_manager'], 259200)",
+        "ARRAY['business-hours', 'seasonal-blackout'], %s, %s, 'hotfix', 'INC-1', true, 2, ARRAY['release_manager'], 43200)",
         (AT, UNTIL))  # fmt: skip
     approve(dsn, JONAS, "ovr-1")
     approve(dsn, LEA, "ovr-1")
@@ -333,6 +333,19 @@ def test_only_a_migrator_in_an_allowed_run_consumes(db: str, user: str, statemen
         sql(db, user, statement)
     assert snapshot(db) == before
     assert sql(db, DEPLOYER, f"SELECT seasongate.consume_override('ovr-1', 'migrate V226', '{ALLOWED}')") == [(True,)]
+
+
+@pytest.mark.postgres
+def test_the_gates_own_allowing_decision_lets_a_migrator_consume(db: str) -> None:
+    _active_single_use(db)
+    with open_store(with_user(db, DEPLOYER), Path.cwd()) as store:
+        decision = check(environment="production", territory="DE", at=AT, migration="V226",
+                         policy=PRODUCTION, store=store)  # fmt: skip
+        assert decision.allowed and decision.override is not None and decision.override.id == "ovr-1"
+        store.consume("ovr-1", AT, "production/DE/V226", decision=decision.to_dict())
+        assert store.get_override("ovr-1").consumed is not None
+        recorded = [e for e in store.audit_entries() if e.action == "decision"][-1]
+        assert recorded.payload["verdict"] == "allow" and recorded.actor == DEPLOYER
 
 
 # -- 5. freezing every gate -----------------------------------------------------------------
