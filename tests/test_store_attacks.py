@@ -488,6 +488,31 @@ def test_a_deleted_sqlite_file_is_found_by_the_target_history(tmp_path: Path, pg
     assert result.exit_code == 1 and "history rank 1 (V226): entry 1 is missing" in result.stdout
 
 
+@pytest.mark.postgres
+def test_a_real_migrate_anchors_its_history_and_a_wiped_trail_is_found(tmp_path: Path, pg_dsn: str) -> None:
+    """End to end: ``migrate`` writes audit_seq/audit_hash beside each history row; after the
+    SQLite store is deleted, ``audit verify --against`` names every row whose entry is gone."""
+    from freezegun import freeze_time
+
+    from tests.conftest import MIGRATIONS, POLICIES
+
+    store = f"sqlite:///{tmp_path / 's.db'}"
+    with freeze_time("2026-11-14T23:00+01:00", tick=True):  # a November weekend night: allowed
+        run = cli(DEPLOYER, "migrate", "--dsn", pg_dsn, "--migrations", str(MIGRATIONS), "--env", "production",
+                  "--territory", "DE", "--store", store, "--policy", str(POLICIES / "production.yaml"))  # fmt: skip
+    assert run.exit_code == 0, run.output
+    rows = sql(pg_dsn, _owner(pg_dsn), f"SELECT count(*) FROM {HISTORY}_seasongate WHERE audit_seq IS NOT NULL")
+    applied = rows[0][0]
+    assert applied >= 1
+    intact = _verify(store, "--against", pg_dsn)
+    assert intact.exit_code == 0 and f"{applied} anchors found" in intact.stdout
+    for leftover in tmp_path.glob("s.db*"):
+        leftover.unlink()
+    wiped = _verify(store, "--against", pg_dsn)
+    assert wiped.exit_code == 1
+    assert f"the trail no longer contains {applied} of {applied} anchored entries (history rank 1 (V" in wiped.stdout
+
+
 # -- 7. state the chain does not explain ----------------------------------------------------
 
 
