@@ -36,8 +36,6 @@ from seasongate._policy._rules import MigrationClass, Rule
 from seasongate._time import from_ts, iso, to_ts, zone
 from seasongate._versions import Version
 
-IndexBuilder = Callable[[str, int, int], CalendarIndex]
-
 
 @dataclass(frozen=True, slots=True)
 class Territory:

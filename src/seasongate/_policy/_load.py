@@ -8,8 +8,7 @@ from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
-from seasongate._calendar import KINDS, Calendar, Selector, display_path, load_calendar
-from seasongate._calendar._load import _days as parse_days
+from seasongate._calendar import KINDS, Calendar, Selector, display_path, load_calendar, parse_days
 from seasongate._errors import ConfigError, ConfigErrors, InputError
 from seasongate._policy._decision import OverrideSpec
 from seasongate._policy._engine import Policy, Territory
@@ -175,8 +174,7 @@ def _rule_names(calendars: dict[str, Calendar]) -> set[str]:
 
 def _holiday_names(calendars: dict[str, Calendar]) -> set[str]:
     """The names holidays give their periods ("Neujahr"), over a decade of years."""
-    from seasongate._calendar._holidays import holiday_dates
-    from seasongate._calendar._rules import Holidays
+    from seasongate._calendar import Holidays, holiday_dates
 
     names: set[str] = set()
     for calendar in calendars.values():
@@ -262,7 +260,7 @@ def _compile_rule(
             periods.append(PeriodCondition(_selector(sel_model, (*wloc, key), issues, calendars), negate))
     clock = None
     if when.days is not None or when.time is not None:
-        days = parse_days(when.days, (*wloc, "days"), issues) if when.days is not None else frozenset(range(7))  # type: ignore[arg-type]
+        days = parse_days(when.days, (*wloc, "days"), issues) if when.days is not None else frozenset(range(7))
         if when.days is not None and not days:
             issues.add((*wloc, "days"), "no days: the rule can never match")
         start: time | None = None

@@ -11,21 +11,19 @@ from typing import TYPE_CHECKING, Any
 from seasongate.api._check import (
     Slot,
     SlotsResult,
-    ValidationReport,
-    WindowsResult,
     build_request,
     check,
     explain,
     find_policy,
     open_policy,
     slots,
-    validate,
-    windows,
 )
 
 # The migrate and override commands load their modules (the executor, the gate, the store
 # rules) only when used: ``seasongate check`` imports this package on every pipeline run.
 _LAZY = {
+    **dict.fromkeys(["ValidationReport", "validate"], "seasongate.api._validate"),
+    **dict.fromkeys(["WindowsResult", "windows"], "seasongate.api._windows"),
     **dict.fromkeys(
         ["ExecutorOptions", "info", "lint", "migrate", "new_migration", "open_gate", "rollback", "run"],
         "seasongate.api._migrate",
@@ -76,6 +74,8 @@ if TYPE_CHECKING:
         override_revoke,
         override_show,
     )
+    from seasongate.api._validate import ValidationReport, validate
+    from seasongate.api._windows import WindowsResult, windows
 
 __all__ = [
     "ApprovalOutcome",
