@@ -103,7 +103,7 @@ def test_an_approved_override_opens_de_and_the_overrides_page_shows_both(store_u
     rows = dict(re.findall(r'<tr data-override="([\w-]+)" data-status="(\w+)">', page.text))
     assert rows == {active: "active", pending: "pending"}
     row = re.search(rf'<tr data-override="{pending}".*?</tr>', page.text, re.S)
-    assert row and "1 of 2" in row.group(0) and "jonas.meier" in row.group(0)
+    assert row and "1 of 2" in row.group(0) and "jonas.meier as release_manager" in row.group(0)
     assert "seasonal-blackout" in row.group(0) and "business-hours" in row.group(0)
     later = client(store_url, datetime.fromisoformat("2026-09-25T15:00:00+02:00")).get("/overrides").text
     assert dict(re.findall(r'<tr data-override="([\w-]+)" data-status="(\w+)">', later)) == {
