@@ -429,6 +429,13 @@ def test_a_run_that_dies_after_a_commit_is_reconciled_by_the_next(
         1,
     )
     assert "reconciled from the migration history" in str(first["error"])
+    # Each history row is anchored to its migration.start (issue 8 item 6).
+    starts = {e.seq: e.hash for e in store.audit_entries() if e.action == "migration.start"}
+    with psycopg.connect(pg_dsn) as conn:
+        anchors = conn.execute(
+            "SELECT audit_seq, audit_hash FROM seasongate_schema_history_seasongate ORDER BY installed_rank"
+        ).fetchall()
+    assert anchors == sorted(starts.items())
     # A third run finds nothing left to reconcile.
     migrate(g, pg_dsn, MIGRATIONS, target=Version.parse("V215"), options=OPTIONS)
     assert sum(1 for e in store.audit_entries() if e.payload.get("reconciled")) == 1
