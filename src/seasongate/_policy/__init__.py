@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from seasongate._policy._decision import (
     Decision,
     GrantApproval,
@@ -13,8 +15,29 @@ from seasongate._policy._decision import (
     Request,
 )
 from seasongate._policy._engine import Policy, RuleCheck, Territory
-from seasongate._policy._load import load_policy, policy_calendar_paths
 from seasongate._policy._rules import MigrationClass, Rule
+
+if TYPE_CHECKING:
+    from seasongate._policy._cache import expand_calendar_cached
+    from seasongate._policy._load import load_policy, policy_calendar_paths
+
+
+def __getattr__(name: str) -> Any:
+    # The loader (YAML, pydantic, the calendar compiler) loads on first use: a check served
+    # from the expansion cache never needs it.
+    if name in ("load_policy", "policy_calendar_paths"):
+        from seasongate._policy import _load
+
+        value = getattr(_load, name)
+        globals()[name] = value
+        return value
+    if name == "expand_calendar_cached":
+        from seasongate._policy import _cache
+
+        globals()[name] = _cache.expand_calendar_cached
+        return _cache.expand_calendar_cached
+    raise AttributeError(f"module 'seasongate._policy' has no attribute {name!r}")
+
 
 __all__ = [
     "Decision",
@@ -30,6 +53,7 @@ __all__ = [
     "Rule",
     "RuleCheck",
     "Territory",
+    "expand_calendar_cached",
     "load_policy",
     "policy_calendar_paths",
 ]

@@ -33,6 +33,7 @@ class Request:
     duration: int | None = None
     operation: str = "apply"
     description: str | None = None
+    repeatable: bool = False  # a repeatable script (R__): no version, class ``repeatable``
 
 
 @dataclass(frozen=True, slots=True)

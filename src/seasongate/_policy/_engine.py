@@ -35,8 +35,7 @@ from seasongate._policy._decision import (
 from seasongate._policy._rules import MigrationClass, Rule
 from seasongate._time import from_ts, iso, to_ts, zone
 from seasongate._versions import Version
-
-IndexBuilder = Callable[[str, int, int], CalendarIndex]
+from seasongate._vocabulary import REPEATABLE_CLASS
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,8 +93,10 @@ class Policy:
         roles: dict[str, tuple[str, ...]],
         rules: tuple[Rule, ...],
         calendars: dict[str, Calendar],
+        protected: tuple[str, ...] = (),
     ) -> None:
         self.name = name
+        self.protected = protected  # environments where `clean` is refused, whatever the overrides
         self.path = path
         self.sha256 = sha256
         self.environments = environments
@@ -252,7 +253,9 @@ class Policy:
         if risk not in ("low", "medium", "high"):
             raise InputError(f"unknown risk {risk!r} (low, medium or high)")
         cls = None
-        if request.version is not None and self.migration_classes:
+        if request.repeatable:
+            cls = REPEATABLE_CLASS
+        elif request.version is not None and self.migration_classes:
             cls = self.classify(request.version)
             if cls is None:
                 ranges = ", ".join(f"{c.name} {c.describe()}" for c in self.migration_classes)
@@ -262,7 +265,7 @@ class Policy:
                 raise InputError("duration must not be negative")
             duration: int | None = request.duration
         else:
-            duration = self.default_duration if request.version is not None else None
+            duration = self.default_duration if request.version is not None or request.repeatable else None
         return MigrationInfo(request.version, cls, risk, duration, request.operation)
 
     def _static_match(self, rule: Rule, request: Request, info: MigrationInfo) -> bool:

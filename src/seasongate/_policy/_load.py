@@ -8,8 +8,7 @@ from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
-from seasongate._calendar import KINDS, Calendar, Selector, display_path, load_calendar
-from seasongate._calendar._load import _days as parse_days
+from seasongate._calendar import KINDS, Calendar, Selector, display_path, load_calendar, parse_days
 from seasongate._errors import ConfigError, ConfigErrors, InputError
 from seasongate._policy._decision import OverrideSpec
 from seasongate._policy._engine import Policy, Territory
@@ -22,6 +21,7 @@ from seasongate._policy._rules import (
 )
 from seasongate._time import parse_clock, parse_duration
 from seasongate._versions import Version
+from seasongate._vocabulary import REPEATABLE_CLASS
 from seasongate._yaml import Marks, errors_from_validation, format_loc, load_yaml, mark_of, read_text
 
 
@@ -110,6 +110,12 @@ def load_policy(path: str | Path) -> Policy:
         rule = _compile_rule(rule_model, loc, issues, model, classes, calendars)
         if rule is not None:
             rules.append(rule)
+    for index, env in enumerate(model.protected):
+        if env not in model.environments:
+            issues.add(
+                ("protected", index),
+                f"{env!r} is not one of this policy's environments ({', '.join(model.environments)})",
+            )
     if issues.problems:
         raise ConfigErrors(issues.problems)
 
@@ -118,6 +124,7 @@ def load_policy(path: str | Path) -> Policy:
         path=shown,
         sha256=_content_hash(text, calendars),
         environments=tuple(model.environments),
+        protected=tuple(model.protected),
         default=model.default,
         territories=territories,
         classes=classes,
@@ -175,8 +182,7 @@ def _rule_names(calendars: dict[str, Calendar]) -> set[str]:
 
 def _holiday_names(calendars: dict[str, Calendar]) -> set[str]:
     """The names holidays give their periods ("Neujahr"), over a decade of years."""
-    from seasongate._calendar._holidays import holiday_dates
-    from seasongate._calendar._rules import Holidays
+    from seasongate._calendar import Holidays, holiday_dates
 
     names: set[str] = set()
     for calendar in calendars.values():
@@ -234,7 +240,7 @@ def _compile_rule(
 
     environments = subset(when.environments, policy.environments, "environments", "environment")
     territories = subset(when.territories, list(policy.territories), "territories", "territory")
-    class_names = [c.name for c in classes]
+    class_names = [*(c.name for c in classes), REPEATABLE_CLASS]
     rule_classes = subset(when.classes, class_names, "classes", "migration class")
     versions = None
     if when.versions is not None:
@@ -262,7 +268,7 @@ def _compile_rule(
             periods.append(PeriodCondition(_selector(sel_model, (*wloc, key), issues, calendars), negate))
     clock = None
     if when.days is not None or when.time is not None:
-        days = parse_days(when.days, (*wloc, "days"), issues) if when.days is not None else frozenset(range(7))  # type: ignore[arg-type]
+        days = parse_days(when.days, (*wloc, "days"), issues) if when.days is not None else frozenset(range(7))
         if when.days is not None and not days:
             issues.add((*wloc, "days"), "no days: the rule can never match")
         start: time | None = None

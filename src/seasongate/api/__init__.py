@@ -11,25 +11,25 @@ from typing import TYPE_CHECKING, Any
 from seasongate.api._check import (
     Slot,
     SlotsResult,
-    ValidationReport,
-    WindowsResult,
     build_request,
     check,
     explain,
     find_policy,
     open_policy,
     slots,
-    validate,
-    windows,
 )
 
 # The migrate and override commands load their modules (the executor, the gate, the store
 # rules) only when used: ``seasongate check`` imports this package on every pipeline run.
 _LAZY = {
+    **dict.fromkeys(["ValidationReport", "validate"], "seasongate.api._validate"),
+    **dict.fromkeys(["WindowsResult", "windows"], "seasongate.api._windows"),
     **dict.fromkeys(
         ["ExecutorOptions", "info", "lint", "migrate", "new_migration", "open_gate", "rollback", "run"],
         "seasongate.api._migrate",
     ),
+    **dict.fromkeys(["ConfigReport", "load_project_config", "show_config"], "seasongate.api._config"),
+    **dict.fromkeys(["baseline", "clean", "repair"], "seasongate.api._flyway"),
     **dict.fromkeys(
         [
             "ApprovalOutcome", "audit_list", "audit_verify", "override_approve", "override_list",
@@ -56,6 +56,8 @@ def __getattr__(name: str) -> Any:
 
 
 if TYPE_CHECKING:
+    from seasongate.api._config import ConfigReport, load_project_config, show_config
+    from seasongate.api._flyway import baseline, clean, repair
     from seasongate.api._health import (
         WatchedRun,
         health_check,
@@ -75,9 +77,12 @@ if TYPE_CHECKING:
         override_revoke,
         override_show,
     )
+    from seasongate.api._validate import ValidationReport, validate
+    from seasongate.api._windows import WindowsResult, windows
 
 __all__ = [
     "ApprovalOutcome",
+    "ConfigReport",
     "ExecutorOptions",
     "Slot",
     "SlotsResult",
@@ -86,14 +91,17 @@ __all__ = [
     "WindowsResult",
     "audit_list",
     "audit_verify",
+    "baseline",
     "build_request",
     "check",
+    "clean",
     "explain",
     "find_policy",
     "health_check",
     "info",
     "lint",
     "load_health_file",
+    "load_project_config",
     "migrate",
     "migrate_with_health",
     "new_migration",
@@ -105,9 +113,11 @@ __all__ = [
     "override_request",
     "override_revoke",
     "override_show",
+    "repair",
     "rollback",
     "run",
     "run_with_health",
+    "show_config",
     "slots",
     "validate",
     "windows",

@@ -6,20 +6,19 @@ reads the clock, nothing below it does.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from seasongate._errors import ConfigError, ConfigErrors, InputError
+from seasongate._errors import InputError
 from seasongate._policy import Decision, OverrideGrant, Policy, Request, RuleCheck
-from seasongate._time import local_midnight_ts, parse_duration, to_ts
+from seasongate._time import parse_duration, to_ts
 from seasongate._versions import parse_migration_ref
 
 if TYPE_CHECKING:
-    from seasongate._calendar import Calendar, Period
     from seasongate._intervals import IntervalSet
     from seasongate._store import Store
 
@@ -300,132 +299,13 @@ def _span(lo: int, hi: int) -> IntervalSet:
     return IntervalSet([lo], [hi]) if hi > lo else IntervalSet.empty()
 
 
-# -- windows ---------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class WindowsResult:
-    """Concrete periods of one or more calendars over a date range."""
-
-    periods: tuple[Period, ...]
-    calendars: tuple[Calendar, ...]
-    start: date
-    end: date  # exclusive
-
-
-def windows(
-    *,
-    start: date,
-    end: date,
-    calendars: Sequence[str | Path] = (),
-    territory: str | None = None,
-    kinds: Sequence[str] = (),
-    project_dir: Path | None = None,
-) -> WindowsResult:
-    """The periods of the calendars (or of a territory's calendar in the project's policy)
-    that overlap ``[start, end)``, sorted by start."""
-    from seasongate._calendar import KINDS, Selector, build_index, load_calendar
-
-    if end <= start:
-        raise InputError(f"the range is empty: it ends ({end - timedelta(days=1)}, inclusive) before --from {start}")
-    for kind in kinds:
-        if kind not in KINDS:
-            raise InputError(f"unknown kind {kind!r} (known: {', '.join(KINDS)})")
-    paths = [Path(c) for c in calendars]
-    if not paths:
-        paths = [_territory_calendar(territory or "DE", project_dir or Path.cwd())]
-    loaded: list[Calendar] = []
-    for path in paths:
-        if not path.is_file():
-            raise InputError(f"calendar file {path} does not exist")
-        loaded.append(load_calendar(path))
-    selector = Selector.of(kind=kinds)
-    found: list[Period] = []
-    for calendar in loaded:
-        index = build_index(calendar, start.year, (end - timedelta(days=1)).year)
-        lo = local_midnight_ts(start, calendar.tz)
-        hi = local_midnight_ts(end, calendar.tz)
-        found.extend(index.overlapping(lo, hi, selector))
-    found.sort(key=lambda p: (p.start, p.end, p.calendar, p.name))
-    return WindowsResult(tuple(found), tuple(loaded), start, end)
-
-
-def _territory_calendar(territory: str, project_dir: Path) -> Path:
-    from seasongate._policy import policy_calendar_paths
-
-    known: list[str] = []
-    for directory in _policy_dirs(project_dir):
-        for candidate in sorted(directory.glob("*.yaml")):
-            try:
-                mapping = policy_calendar_paths(candidate)
-            except ConfigError:
-                continue
-            if territory in mapping:
-                return _relative(mapping[territory].resolve())
-            known.extend(mapping)
-        if known:
-            break
-    raise InputError(f"unknown territory {territory!r} (known: {', '.join(dict.fromkeys(known)) or 'none'})")
-
-
-# -- validate --------------------------------------------------------------------------------
-
-
-@dataclass
-class ValidationReport:
-    """Problems found in calendar and policy files: errors fail, warnings inform."""
-
-    files: list[str] = field(default_factory=list)
-    errors: list[ConfigError] = field(default_factory=list)
-    warnings: list[ConfigError] = field(default_factory=list)
-
-    def ok(self, *, strict: bool = False) -> bool:
-        """No errors (and, when ``strict``, no warnings)."""
-        return not self.errors and not (strict and self.warnings)
-
-
-def validate(paths: Sequence[str | Path] = (), *, at: datetime, project_dir: Path | None = None) -> ValidationReport:
-    """Check calendar and policy files (default: the project's ``calendars/`` and
-    ``policies/``). A file is a policy when it has ``rules`` or ``territories``."""
-    from seasongate.api._validate import validate_files
-
-    project = project_dir or Path.cwd()
-    files: list[Path] = []
-    if paths:
-        for raw in paths:
-            path = Path(raw)
-            if path.is_dir():
-                files.extend(sorted(path.glob("*.yaml")) + sorted(path.glob("*.yml")))
-            elif path.exists():
-                files.append(path)
-            else:
-                raise InputError(f"{raw} does not exist")
-    else:
-        for sub in ("calendars", "policies"):
-            directory = project / sub
-            if directory.is_dir():
-                files.extend(sorted(directory.glob("*.yaml")))
-        if not files:
-            raise InputError("nothing to validate: no calendars/ or policies/ here; name files or folders")
-    return validate_files([_relative(f) for f in files], at=at)
-
-
-def flatten(exc: ConfigError) -> list[ConfigError]:
-    """The individual problems inside a ConfigError."""
-    return list(exc.problems) if isinstance(exc, ConfigErrors) else [exc]
-
-
 __all__ = [
     "Slot",
     "SlotsResult",
-    "ValidationReport",
-    "WindowsResult",
     "build_request",
     "check",
     "explain",
     "find_policy",
     "open_policy",
     "slots",
-    "validate",
-    "windows",
 ]
