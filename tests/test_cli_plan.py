@@ -146,8 +146,8 @@ def test_explain_lists_every_rule_in_plain_language() -> None:
 
 
 def test_slots_json() -> None:
-    result = run("slots", "--env", "production", "-t", "DE", "--no-store", "--duration", "45m", "--risk", "high",
-                 "--from", "2026-11-25T12:00+01:00", "--days", "30", "--format", "json")  # fmt: skip
+    result = run("slots", "--env", "production", "-t", "DE", "--class", "production", "--no-store", "--duration", "45m",
+                 "--risk", "high", "--from", "2026-11-25T12:00+01:00", "--days", "30", "--format", "json")  # fmt: skip
     assert result.exit_code == 0
     data = json.loads(result.output)
     assert data["slots"] == [{

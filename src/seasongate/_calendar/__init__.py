@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from seasongate._calendar._holidays import holiday_dates
 from seasongate._calendar._index import CalendarIndex, Selector
-from seasongate._calendar._load import _Collector as ProblemCollector
-from seasongate._calendar._load import _days as parse_days
 from seasongate._calendar._load import (
     Calendar,
     build_index,
@@ -15,6 +13,8 @@ from seasongate._calendar._load import (
     load_calendar,
     year_bounds,
 )
+from seasongate._calendar._load import _Collector as ProblemCollector
+from seasongate._calendar._load import _days as parse_days
 from seasongate._calendar._rules import KINDS, MAX_YEAR, MIN_YEAR, Holidays, Period, PeriodRule
 
 __all__ = [

@@ -8,9 +8,17 @@ from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
-from seasongate._calendar import KINDS, Calendar, Selector, display_path, load_calendar
-from seasongate._calendar._load import _days as parse_days
-from seasongate._errors import ConfigError, ConfigErrors, InputError
+from seasongate._calendar import (
+    Calendar,
+    Holidays,
+    ProblemCollector,
+    Selector,
+    display_path,
+    holiday_dates,
+    load_calendar,
+    parse_days,
+)
+from seasongate._errors import ConfigError, ConfigErrors, InputError, Location
 from seasongate._policy._decision import OverrideSpec
 from seasongate._policy._engine import Policy, Territory
 from seasongate._policy._rules import (
@@ -22,18 +30,10 @@ from seasongate._policy._rules import (
 )
 from seasongate._time import parse_clock, parse_duration
 from seasongate._versions import Version
-from seasongate._yaml import Marks, errors_from_validation, format_loc, load_yaml, mark_of, read_text
+from seasongate._vocabulary import PERIOD_KINDS
+from seasongate._yaml import errors_from_validation, load_yaml, mark_of, read_text
 
-
-class _Issues:
-    def __init__(self, path: str, marks: Marks) -> None:
-        self.path = path
-        self.marks = marks
-        self.problems: list[ConfigError] = []
-
-    def add(self, loc: tuple[str | int, ...], message: str) -> None:
-        line, column = mark_of(self.marks, loc)
-        self.problems.append(ConfigError(message, path=self.path, line=line, column=column, field=format_loc(loc)))
+_Issues = ProblemCollector  # one collector of located problems for calendars and policies
 
 
 def policy_calendar_paths(path: str | Path) -> dict[str, Path]:
@@ -71,7 +71,7 @@ def load_policy(path: str | Path) -> Policy:
         model = PolicyModel.model_validate(data)
     except ValidationError as exc:
         raise errors_from_validation(exc, Path(shown), marks) from None
-    issues = _Issues(shown, marks)
+    issues = _Issues(policy_path, marks)
 
     calendars: dict[str, Calendar] = {}
     territories: dict[str, Territory] = {}
@@ -98,6 +98,10 @@ def load_policy(path: str | Path) -> Policy:
     except InputError as exc:
         issues.add(("defaults", "duration"), str(exc))
         default_duration = 0
+    default_class = model.defaults.migration_class
+    if default_class is not None and default_class not in {c.name for c in classes}:
+        known = ", ".join(c.name for c in classes) or "none"
+        issues.add(("defaults", "class"), f"unknown migration class {default_class!r} (known: {known})")
 
     rules: list[Rule] = []
     seen: set[str] = set()
@@ -123,6 +127,7 @@ def load_policy(path: str | Path) -> Policy:
         classes=classes,
         default_risk=model.defaults.risk,
         default_duration=default_duration,
+        default_class=default_class,
         horizon_days=model.horizon_days,
         roles=roles,
         rules=tuple(rules),
@@ -175,9 +180,6 @@ def _rule_names(calendars: dict[str, Calendar]) -> set[str]:
 
 def _holiday_names(calendars: dict[str, Calendar]) -> set[str]:
     """The names holidays give their periods ("Neujahr"), over a decade of years."""
-    from seasongate._calendar._holidays import holiday_dates
-    from seasongate._calendar._rules import Holidays
-
     names: set[str] = set()
     for calendar in calendars.values():
         for rule in calendar.rules:
@@ -190,7 +192,7 @@ def _holiday_names(calendars: dict[str, Calendar]) -> set[str]:
 def _selector(model: Any, loc: tuple[str | int, ...], issues: _Issues, calendars: dict[str, Calendar]) -> Selector:
     selector = Selector.of(kind=model.kind, name=model.name, tag=model.tag)
     if not (selector.kinds or selector.names or selector.tags):
-        issues.add(loc, f"name at least one of kind ({', '.join(KINDS)}), name or tag")
+        issues.add(loc, f"name at least one of kind ({', '.join(PERIOD_KINDS)}), name or tag")
     known_names = {r.name for c in calendars.values() for r in c.rules if not r.name.startswith("holidays:")}
     if selector.names - known_names:
         known_names |= _holiday_names(calendars)
@@ -262,7 +264,7 @@ def _compile_rule(
             periods.append(PeriodCondition(_selector(sel_model, (*wloc, key), issues, calendars), negate))
     clock = None
     if when.days is not None or when.time is not None:
-        days = parse_days(when.days, (*wloc, "days"), issues) if when.days is not None else frozenset(range(7))  # type: ignore[arg-type]
+        days = parse_days(when.days, (*wloc, "days"), issues) if when.days is not None else frozenset(range(7))
         if when.days is not None and not days:
             issues.add((*wloc, "days"), "no days: the rule can never match")
         start: time | None = None
@@ -308,7 +310,7 @@ def _compile_rule(
         name=rule.name,
         effect=rule.effect,
         message=rule.message.strip(),
-        source=f"{issues.path}:{line}",
+        source=Location(display_path(issues.path), line),
         environments=environments,
         territories=territories,
         classes=rule_classes,

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, time, timedelta
+from typing import Literal
 from zoneinfo import ZoneInfo
 
 from seasongate._calendar import CalendarIndex, Selector
+from seasongate._errors import Location
 from seasongate._intervals import IntervalSet
 from seasongate._policy._decision import OverrideSpec
 from seasongate._time import local_to_ts
@@ -109,9 +111,9 @@ class Rule:
     """One compiled rule. ``None`` for a static condition means "any"."""
 
     name: str
-    effect: str
+    effect: Literal["allow", "deny"]
     message: str
-    source: str
+    source: Location
     environments: frozenset[str] | None = None
     territories: frozenset[str] | None = None
     classes: frozenset[str] | None = None

@@ -9,19 +9,16 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from seasongate.api._check import (
-    Slot,
-    SlotsResult,
     ValidationReport,
     WindowsResult,
-    build_request,
     check,
     explain,
-    find_policy,
-    open_policy,
-    slots,
     validate,
     windows,
 )
+from seasongate.api._project import Project, find_policy, open_policy, open_project
+from seasongate.api._request import RequestSpec, build_request
+from seasongate.api._slots import Slot, SlotsResult, slots
 
 # The migrate and override commands load their modules (the executor, the gate, the store
 # rules) only when used: ``seasongate check`` imports this package on every pipeline run.
@@ -66,6 +63,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ApprovalOutcome",
+    "Project",
+    "RequestSpec",
     "Slot",
     "SlotsResult",
     "ValidationReport",
@@ -82,6 +81,7 @@ __all__ = [
     "new_migration",
     "open_gate",
     "open_policy",
+    "open_project",
     "override_approve",
     "override_list",
     "override_reject",

@@ -8,7 +8,7 @@ from itertools import pairwise
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from seasongate._errors import ConfigError, ConfigErrors, SeasongateError
+from seasongate._errors import ConfigError, ConfigErrors, Location, SeasongateError
 
 if TYPE_CHECKING:
     from seasongate._calendar import Calendar, Period
@@ -30,7 +30,9 @@ def _flatten(exc: ConfigError) -> list[ConfigError]:
     return list(exc.problems) if isinstance(exc, ConfigErrors) else [exc]
 
 
-def _warning(source: str, field: str, message: str) -> ConfigError:
+def _warning(source: str | Location, field: str, message: str) -> ConfigError:
+    if isinstance(source, Location):  # a policy rule's location (calendar rules: "path:line" until they carry one)
+        return ConfigError(message, path=source.path, line=source.line, column=1, field=field, severity="warning")
     path, _, line = source.rpartition(":")
     return ConfigError(
         message, path=path, line=int(line) if line.isdigit() else 0, column=1, field=field, severity="warning"
