@@ -8,23 +8,17 @@ import sys
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner, Result
+from click.testing import Result
 from freezegun import freeze_time
 
-from seasongate.cli import main
 from tests.conftest import ROOT
+from tests.conftest import invoke as run
 
 OKTOBERFEST = "2026-09-25T10:00+02:00"
 QUIET_SATURDAY_NIGHT = "2026-11-28T23:00+01:00"
 
 
-@pytest.fixture(autouse=True)
-def _in_repo(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.chdir(ROOT)
-
-
-def run(*args: str, **kwargs: object) -> Result:
-    return CliRunner().invoke(main, list(args), catch_exceptions=False, **kwargs)  # type: ignore[arg-type]
+pytestmark = pytest.mark.usefixtures("in_repo")
 
 
 def check(*args: str) -> Result:

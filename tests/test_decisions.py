@@ -13,16 +13,14 @@ from seasongate._policy import Decision, GrantApproval, OverrideGrant, Policy, R
 from seasongate._time import iso, to_ts
 from seasongate._versions import Version
 from seasongate.api import build_request
-from tests.conftest import ROOT
+from tests.conftest import ROOT, shipped_policy
 
 CASES = sorted((Path(__file__).parent / "cases").glob("*.yaml"))
-_policies: dict[str, Policy] = {}
 
 
 def _policy(path: str) -> Policy:
-    if path not in _policies:
-        _policies[path] = load_policy(ROOT / path)
-    return _policies[path]
+    policy: Policy = shipped_policy(Path(path).stem)
+    return policy
 
 
 def _load_cases() -> list[Any]:

@@ -152,11 +152,16 @@ def parse_instant(text: str, tz: ZoneInfo | None = None) -> tuple[datetime, bool
             f"invalid time {text!r}: use ISO 8601, e.g. 2026-09-25T10:00+02:00 or 2026-09-25T08:00Z"
         ) from exc
     if parsed.tzinfo is not None:
-        return parsed.astimezone(UTC), False
+        try:
+            return parsed.astimezone(UTC), False
+        except OverflowError as exc:  # 9999-12-31T23:59-05:00 is past the end of datetime
+            raise InputError(f"invalid time {text!r}: out of range") from exc
     if tz is None:
         raise InputError(f"time {text!r} has no UTC offset and there is no zone to read it in")
-    ts = local_to_ts(parsed.date(), parsed.time(), tz)
-    return from_ts(ts, UTC), True
+    try:
+        return from_ts(local_to_ts(parsed.date(), parsed.time(), tz), UTC), True
+    except OverflowError as exc:
+        raise InputError(f"invalid time {text!r}: out of range") from exc
 
 
 def parse_date(text: str) -> date:

@@ -190,13 +190,12 @@ def decision_markdown(decision: Decision) -> str:
         effect = "lifted" if r.lifted_by else r.effect
         out.append(f"| `{r.rule}` | {effect} | {r.message} | {'yes' if r.overridable else 'no'} |")
     out.append("")
-    for note in decision.notes:
-        out.append(f"Note: {note}")
-    for u in decision.unapplied_overrides:
-        out.append(f"Override `{u.id}` [{u.ticket}] not applied to `{u.rule}`: {u.why}.")
+    said = [f"Note: {note}" for note in decision.notes]
+    said += [f"Override `{u.id}` [{u.ticket}] not applied to `{u.rule}`: {u.why}." for u in decision.unapplied_overrides]
     if decision.override is not None:
-        out.append(f"Allowed by override `{decision.override.id}` [{decision.override.ticket}].")
-    out.append("")
+        said.append(f"Allowed by override `{decision.override.id}` [{decision.override.ticket}].")
+    if said:
+        out.extend([*said, ""])
     if decision.next_allowed_at is not None:
         out.append(f"**Next allowed at {local(decision.next_allowed_at, tz)}.**")
     if decision.allowed_until is not None:
