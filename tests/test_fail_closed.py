@@ -58,9 +58,9 @@ def test_way_around_stating_the_class_judges_it_like_a_migration_of_that_class()
 @pytest.mark.usefixtures("in_repo")
 def test_way_around_a_class_that_disagrees_with_the_migration_is_an_error() -> None:
     code, out = _check("-m", "V10001", "--class", "production", "--at", MONDAY_NIGHT)
-    assert code == 2
+    assert code == 2 and "disagrees with V10001, which is in class testdata" in out
     code, out = _check("--class", "nonsense", "--at", MONDAY_NIGHT)
-    assert code == 2
+    assert code == 2 and "unknown migration class 'nonsense'" in out
 
 
 @pytest.mark.usefixtures("in_repo")

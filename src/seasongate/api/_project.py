@@ -146,7 +146,7 @@ def open_policy(policy: str | Path | Policy | None, environment: str | None, pro
     """A loaded policy (served from the expansion cache when nothing changed)."""
     if isinstance(policy, Policy):
         return policy
-    from seasongate._policy._cache import load_policy_cached
+    from seasongate._policy import load_policy_cached
 
     return load_policy_cached(find_policy(policy, environment, project_dir))
 

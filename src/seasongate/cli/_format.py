@@ -191,7 +191,8 @@ def decision_markdown(decision: Decision) -> str:
         out.append(f"| `{r.rule}` | {effect} | {r.message} | {'yes' if r.overridable else 'no'} |")
     out.append("")
     said = [f"Note: {note}" for note in decision.notes]
-    said += [f"Override `{u.id}` [{u.ticket}] not applied to `{u.rule}`: {u.why}." for u in decision.unapplied_overrides]
+    unapplied = decision.unapplied_overrides
+    said += [f"Override `{u.id}` [{u.ticket}] not applied to `{u.rule}`: {u.why}." for u in unapplied]
     if decision.override is not None:
         said.append(f"Allowed by override `{decision.override.id}` [{decision.override.ticket}].")
     if said:
