@@ -68,10 +68,10 @@ class _ShapeStarts:
     verdicts: tuple[_RuleVerdict, ...]
     base: IntervalSet  # the allow union (default deny) or everything (default allow)
     allowed: IntervalSet
+    matched: tuple[_RuleVerdict, ...] = ()  # the verdicts whose static conditions hold
 
-    @property
-    def matched(self) -> tuple[_RuleVerdict, ...]:
-        return tuple(v for v in self.verdicts if v.matched)
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "matched", tuple(v for v in self.verdicts if v.matched))
 
 
 @dataclass
@@ -464,8 +464,8 @@ class Policy:
         run_end = ts + max(duration, 1)
         reasons: list[Reason] = []
         used: OverrideGrant | None = None
-        for verdict in shape.verdicts:
-            if not verdict.matched or not verdict.starts.contains(ts):
+        for verdict in shape.matched:
+            if not verdict.starts.contains(ts):
                 continue
             rule = verdict.rule
             lifted_by = None
@@ -489,12 +489,14 @@ class Policy:
             next_allowed = allowed_set.next_start(ts)
         # No rule decided: neither an allow nor a (standing) deny matched.
         default_applied = not any(r.effect == "allow" or r.lifted_by is None for r in reasons)
-        denying_now = {r.rule for r in reasons if r.effect == "deny" and r.lifted_by is None}
-        unapplied = tuple(
-            UnappliedOverride(grant.id, rule, why, grant.ticket)
-            for grant, rule, why in short
-            if rule in denying_now and grant.valid_from <= ts < grant.valid_until
-        )
+        unapplied: tuple[UnappliedOverride, ...] = ()
+        if short:
+            denying_now = {r.rule for r in reasons if r.effect == "deny" and r.lifted_by is None}
+            unapplied = tuple(
+                UnappliedOverride(grant.id, rule, why, grant.ticket)
+                for grant, rule, why in short
+                if rule in denying_now and grant.valid_from <= ts < grant.valid_until
+            )
         decision = Decision(
             allowed=allowed,
             at=ts,

@@ -27,9 +27,10 @@ class MigrationClass:
 
     def contains(self, version: Version) -> bool:
         """Whether ``version`` falls in the range (by its leading number for open ends)."""
-        if version < self.low:
+        parts = version.parts  # tuples compare as versions do, without the ordering wrappers
+        if parts < self.low.parts:
             return False
-        return self.high is None or version <= self.high or version.major <= self.high.major
+        return self.high is None or parts <= self.high.parts or parts[0] <= self.high.parts[0]
 
     def describe(self) -> str:
         return f"{self.low}-{self.high}" if self.high else f"{self.low}+"
