@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, TypedDict
 from seasongate._errors import InputError
 from seasongate._policy import Request
 from seasongate._time import parse_duration
-from seasongate._versions import parse_migration_ref
+from seasongate._versions import is_undo_script, parse_migration_ref
 from seasongate._vocabulary import OPERATIONS, RISKS, Operation, Risk
 
 if TYPE_CHECKING:
@@ -46,11 +46,17 @@ class RequestSpec:
         duration = self.duration
         if self.migration is not None:  # "" is a mistake (an unset variable), never "no migration"
             version, description = parse_migration_ref(self.migration)
+            if is_undo_script(self.migration) and self.operation != "rollback":
+                # Judging an undo script as "apply V225" would ask the wrong question.
+                raise InputError(f"{self.migration} is an undo script: ask about running it with --rollback")
             path = Path(self.migration)
             if path.suffix == ".sql" and path.is_file():
                 from seasongate._executor import read_script
 
-                script, _ = read_script(path)
+                script, findings = read_script(path)
+                blocking = [f for f in findings if f.blocking]
+                if blocking:  # a broken header never falls back to the policy's defaults
+                    raise InputError("; ".join(f.render() for f in blocking))
                 if script is not None:
                     risk = risk or script.risk
                     if duration is None and script.duration is not None:
