@@ -54,8 +54,12 @@ def _run_as_owner(cmd: list[str], *, check: bool = True) -> subprocess.Completed
     return subprocess.run(cmd, check=check, capture_output=True, text=True, timeout=120)
 
 
-def start_cluster() -> Cluster:
-    """Start a private cluster; raises :class:`ClusterUnavailable` with the reason."""
+def start_cluster(*, listen: str = "") -> Cluster:
+    """Start a private cluster; raises :class:`ClusterUnavailable` with the reason.
+
+    ``listen`` is PostgreSQL's ``listen_addresses``: none by default (the Unix socket only);
+    benchmarks whose peers speak only TCP pass ``127.0.0.1``.
+    """
     initdb, pg_ctl = _find_bin("initdb"), _find_bin("pg_ctl")
     if not initdb or not pg_ctl:
         raise ClusterUnavailable("initdb/pg_ctl not found (install PostgreSQL server binaries)")
@@ -76,7 +80,7 @@ def start_cluster() -> Cluster:
             [initdb, "-D", str(datadir), "-A", "trust", "-U", superuser, "-E", "UTF8", "--no-sync", "--locale=C"]
         )
         opts = (
-            f"-c listen_addresses='' -k {socket_dir} -p {port} -c fsync=off "
+            f"-c listen_addresses='{listen}' -k {socket_dir} -p {port} -c fsync=off "
             "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
         )
         _run_as_owner(
