@@ -144,11 +144,14 @@ class Policy:
         self._resolved: dict[Request, tuple[MigrationInfo, tuple[object, ...]]] = {}
         # The rules scoped by a version range: a request's shape records which of them hold.
         self._version_rules = tuple(r for r in rules if r.versions is not None)
+        # The reason a rule gives is the same at every instant when it names no periods.
+        self._fixed_reasons: dict[str, Reason] = {}
 
     def __getstate__(self) -> dict[str, object]:
         state = dict(self.__dict__)
         state["_states"] = {}
         state["_resolved"] = {}
+        state["_fixed_reasons"] = {}
         state["on_new_index"] = None
         return state
 
@@ -157,6 +160,7 @@ class Policy:
         # Transient caches are rebuilt, whatever the pickled state held.
         self._states = {}
         self._resolved = {}
+        self._fixed_reasons = {}
         self.on_new_index = None
 
     # -- what the policy declares --------------------------------------------------------
@@ -488,7 +492,11 @@ class Policy:
         else:
             next_allowed = allowed_set.next_start(ts)
         # No rule decided: neither an allow nor a (standing) deny matched.
-        default_applied = not any(r.effect == "allow" or r.lifted_by is None for r in reasons)
+        default_applied = True
+        for reason in reasons:
+            if reason.effect == "allow" or reason.lifted_by is None:
+                default_applied = False
+                break
         unapplied: tuple[UnappliedOverride, ...] = ()
         if short:
             denying_now = {r.rule for r in reasons if r.effect == "deny" and r.lifted_by is None}
@@ -536,6 +544,12 @@ class Policy:
         return tuple(notes)
 
     def _reason(self, rule: Rule, index: CalendarIndex, ts: int, run_end: int, lifted_by: str | None) -> Reason:
+        names_periods = rule.finish_before is not None or any(not c.negate for c in rule.periods)
+        if lifted_by is None and not names_periods:
+            fixed = self._fixed_reasons.get(rule.name)
+            if fixed is None:
+                fixed = self._fixed_reasons[rule.name] = self._reason_with(rule, (), None)
+            return fixed
         periods: list[PeriodRef] = []
         for cond in rule.periods:
             if not cond.negate:
@@ -546,12 +560,16 @@ class Policy:
             upcoming = index.next_start(fb.selector, ts)
             if upcoming is not None:
                 periods.append(PeriodRef(upcoming.name, upcoming.kind, upcoming.calendar, upcoming.start, upcoming.end))
+        return self._reason_with(rule, tuple(dict.fromkeys(periods)), lifted_by)
+
+    @staticmethod
+    def _reason_with(rule: Rule, periods: tuple[PeriodRef, ...], lifted_by: str | None) -> Reason:
         return Reason(
             rule=rule.name,
             effect=rule.effect,
             message=rule.message or f"rule {rule.name}",
             source=rule.source,
-            periods=tuple(dict.fromkeys(periods)),
+            periods=periods,
             overridable=rule.override is not None,
             override=rule.override,
             lifted_by=lifted_by,
