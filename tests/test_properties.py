@@ -183,3 +183,19 @@ def test_every_start_inside_a_slot_is_allowed_for_the_whole_run(minutes: int, t:
             assert not oracle_allowed(POLICY, request, slot.latest + MINUTE, minutes * MINUTE)
         else:
             assert slot.latest == result.end
+
+
+@settings(max_examples=40, deadline=None)
+@given(requests, instants)
+def test_explain_reads_the_verdict_evaluate_computed(request: Request, t: int) -> None:
+    """The rules explain calls matching are exactly the decision's reasons, and a matching
+    rule holds in the oracle too."""
+    decision, checks = POLICY.explain(request, t)
+    assert decision == POLICY.evaluate(request, t)
+    assert [c.rule.name for c in checks if c.matched] == [r.rule for r in decision.reasons]
+    attributes = _attributes(POLICY, request)
+    for check in checks:
+        assert check.matched == (
+            _static_holds(check.rule, request, attributes)
+            and check.rule.name in {r.rule for r in decision.reasons}
+        )
