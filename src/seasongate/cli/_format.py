@@ -308,6 +308,7 @@ def slots_json(result: SlotsResult) -> str:
                 for s in result.slots
             ],
             "truncated": result.truncated,
+            "notes": list(result.notes),
         },
         indent=2,
     )
