@@ -11,6 +11,10 @@ The allowed starts are ``union(allow) - union(deny)`` (default deny) or ``all - 
 (default allow): deny wins, rule order only orders the reasons. ``next_allowed_at`` and
 ``allowed_until`` are then one binary search each, exact to the second, with no stepping
 through time. The sets of a request are cached, so many evaluations cost microseconds.
+
+What a request states and which static conditions it meets is ``_matching``'s; this module
+is the one cohesive rest (the covered years, the start sets of a request shape, a decision
+and its explanation read from them), which is why it is longer than most.
 """
 
 from __future__ import annotations
@@ -33,10 +37,17 @@ from seasongate._policy._decision import (
     Request,
     UnappliedOverride,
 )
+from seasongate._policy._matching import (
+    classify_request,
+    in_range,
+    override_shortfall,
+    request_notes,
+    static_conditions,
+)
 from seasongate._policy._rules import MigrationClass, Rule
-from seasongate._time import MAX_RUN, format_duration, from_ts, iso, to_ts, zone
+from seasongate._time import from_ts, iso, to_ts, zone
 from seasongate._versions import Version
-from seasongate._vocabulary import OPERATIONS, RISKS, Risk
+from seasongate._vocabulary import Risk
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,14 +102,6 @@ class RuleCheck:
     matched: bool
     conditions: tuple[tuple[str, bool], ...]
     reason: Reason | None
-
-
-# What a note says about an attribute the request leaves unknown, by attribute.
-_UNKNOWN_NOTES = {
-    "class": "class unknown: class-scoped deny rules applied, class-scoped allow rules not (state -m or --class)",
-    "version": "version unknown: version-scoped deny rules applied, version-scoped allow rules not (state it with -m)",
-    "risk": "risk unknown: risk-scoped deny rules applied, risk-scoped allow rules not (state it with --risk)",
-}
 
 
 class Policy:
@@ -270,102 +273,14 @@ class Policy:
         static conditions read (never the version itself, only which version ranges hold)."""
         found = self._resolved.get(request)
         if found is None:
-            info = self._classify_request(request)
-            ranges = None if info.version is None else tuple(_in_range(r, info.version) for r in self._version_rules)
+            info = classify_request(self, request)
+            ranges = None if info.version is None else tuple(in_range(r, info.version) for r in self._version_rules)
             key = (request.environment, request.territory, info.migration_class, info.risk,
                    info.operation, info.duration or 0, ranges)  # fmt: skip
             if len(self._resolved) > 4096:
                 self._resolved.clear()
             found = self._resolved[request] = (info, key)
         return found
-
-    def _classify_request(self, request: Request) -> MigrationInfo:
-        if request.environment not in self.environments:
-            raise InputError(
-                f"unknown environment {request.environment!r} "
-                f"(policy {self.name} covers: {', '.join(self.environments)})"
-            )
-        self.territory(request.territory)
-        if request.operation not in OPERATIONS:
-            raise InputError(f"unknown operation {request.operation!r} ({' or '.join(OPERATIONS)})")
-        unknown: set[str] = set()
-        assumed: set[str] = set()
-        risk = request.risk or self.default_risk
-        if risk is None:
-            unknown.add("risk")
-        elif risk not in RISKS:
-            raise InputError(f"unknown risk {risk!r} ({', '.join(RISKS)})")
-        cls = self._class_of(request)
-        if cls is None and self.migration_classes:
-            if self.default_class is not None:
-                cls = self.default_class
-                assumed.add("class")
-            else:
-                unknown.add("class")
-        if request.version is None:
-            unknown.add("version")
-        if request.duration is not None:
-            if not 0 < request.duration <= MAX_RUN:
-                raise InputError(
-                    f"duration {format_duration(request.duration)} is out of range: "
-                    f"a run lasts more than 0s and at most {format_duration(MAX_RUN)}"
-                )
-            duration: int | None = request.duration
-        else:
-            duration = self.default_duration if request.version is not None else None
-        return MigrationInfo(
-            request.version, cls, risk, duration, request.operation, frozenset(unknown), frozenset(assumed)
-        )
-
-    def _class_of(self, request: Request) -> str | None:
-        """The class the request states, by its version or by name (they must agree)."""
-        stated = request.migration_class
-        if stated is not None and stated not in {c.name for c in self.migration_classes}:
-            known = ", ".join(c.name for c in self.migration_classes) or "none"
-            raise InputError(f"unknown migration class {stated!r} (policy {self.name} has: {known})")
-        if request.version is None or not self.migration_classes:
-            return stated
-        cls = self.classify(request.version)
-        if cls is None:
-            ranges = ", ".join(f"{c.name} {c.describe()}" for c in self.migration_classes)
-            raise InputError(f"version {request.version} is in no migration class ({ranges})")
-        if stated is not None and stated != cls:
-            raise InputError(f"--class {stated} disagrees with {request.version}, which is in class {cls}")
-        return cls
-
-    def _conditions(self, rule: Rule, request: Request, info: MigrationInfo) -> tuple[tuple[str, bool], ...]:
-        """The rule's static conditions and whether each holds for the request.
-
-        An attribute the request leaves unknown holds for a deny rule and fails an allow
-        rule: what the gate does not know counts against the run."""
-        unknown_holds = rule.effect == "deny"
-        conds: list[tuple[str, bool]] = []
-        if rule.environments is not None:
-            conds.append((f"environment is {_either(rule.environments)}", request.environment in rule.environments))
-        if rule.territories is not None:
-            conds.append((f"territory is {_either(rule.territories)}", request.territory in rule.territories))
-        if rule.classes is not None:
-            label = f"migration class is {_either(rule.classes)}"
-            if "class" in info.unknown:
-                conds.append((f"{label} (class unknown)", unknown_holds))
-            else:
-                conds.append((label, info.migration_class in rule.classes))
-        if rule.versions is not None:
-            low, high = rule.versions
-            label = f"version in {low}-{high or ''}"
-            if info.version is None:
-                conds.append((f"{label} (version unknown)", unknown_holds))
-            else:
-                conds.append((label, _in_range(rule, info.version)))
-        if rule.risks is not None:
-            label = f"risk is {_either(rule.risks)}"
-            if info.risk is None:
-                conds.append((f"{label} (risk unknown)", unknown_holds))
-            else:
-                conds.append((label, info.risk in rule.risks))
-        if rule.operations is not None:
-            conds.append((f"operation is {_either(rule.operations)}", info.operation in rule.operations))
-        return tuple(conds)
 
     def rule_times(self, rule: Rule, territory: str, at: int) -> IntervalSet:
         """The times (not yet widened by a run's duration) when ``rule``'s time conditions
@@ -397,7 +312,7 @@ class Policy:
         verdicts: list[_RuleVerdict] = []
         allow = IntervalSet.empty()
         for rule in self.rules:
-            conditions = self._conditions(rule, request, info)
+            conditions = static_conditions(rule, request, info)
             times = self._rule_times(state, rule)
             starts = times.touching_starts(duration) if rule.effect == "deny" else times.fitting_starts(duration)
             matched = all(ok for _, ok in conditions)
@@ -425,7 +340,7 @@ class Policy:
                 rule = verdict.rule
                 if rule.effect != "deny" or rule.name not in grant.rules:
                     continue
-                why = _shortfall(grant, rule.override)
+                why = override_shortfall(grant, rule.override)
                 if why is None:
                     lifting.setdefault(rule.name, []).append(grant)
                 else:
@@ -521,27 +436,14 @@ class Policy:
             default_applied=default_applied,
             override=used if allowed else None,
             horizon_end=horizon_end,
-            notes=self._notes(info),
+            notes=request_notes(self, info),
             unapplied_overrides=unapplied,
         )
         return decision, shape
 
     def request_notes(self, request: Request) -> tuple[str, ...]:
         """What a decision on ``request`` would note as assumed or unknown."""
-        return self._notes(self._resolve(request)[0])
-
-    def _notes(self, info: MigrationInfo) -> tuple[str, ...]:
-        """What the decision assumed or did not know, where some rule depends on it."""
-        if not info.unknown and not info.assumed:
-            return ()
-        scoped = {
-            "class": any(r.classes is not None for r in self.rules),
-            "version": bool(self._version_rules),
-            "risk": any(r.risks is not None for r in self.rules),
-        }
-        notes = [f"class {info.migration_class} assumed (the policy's default class)"] if info.assumed else []
-        notes.extend(_UNKNOWN_NOTES[a] for a in ("class", "version", "risk") if a in info.unknown and scoped[a])
-        return tuple(notes)
+        return request_notes(self, self._resolve(request)[0])
 
     def _reason(self, rule: Rule, index: CalendarIndex, ts: int, run_end: int, lifted_by: str | None) -> Reason:
         names_periods = rule.finish_before is not None or any(not c.negate for c in rule.periods)
@@ -619,16 +521,6 @@ class Policy:
         return decision, tuple(checks)
 
 
-def _either(values: frozenset[str]) -> str:
-    return "/".join(sorted(values))
-
-
-def _in_range(rule: Rule, version: Version) -> bool:
-    assert rule.versions is not None
-    low, high = rule.versions
-    return low <= version and (high is None or version <= high)
-
-
 def _allowed(base: IntervalSet, verdicts: Sequence[_RuleVerdict], lifted: dict[str, IntervalSet]) -> IntervalSet:
     """``base`` minus the starts of every matched deny rule, less the times an override
     lifts that rule: one formula for the plain verdict and the overridden one."""
@@ -640,26 +532,6 @@ def _allowed(base: IntervalSet, verdicts: Sequence[_RuleVerdict], lifted: dict[s
                 starts = starts.difference(lifted[verdict.rule.name])
             deny = deny.union(starts)
     return base.difference(deny)
-
-
-def _shortfall(grant: OverrideGrant, spec: OverrideSpec | None) -> str | None:
-    """Why ``grant`` does not meet what *this* policy demands for lifting a rule (None: it does).
-
-    The store records the requirements the requester's policy file stated; a grant recorded
-    against a laxer copy of the policy (fewer approvals, a longer validity) lifts nothing here.
-    Approvals count per distinct actor other than the requester, under the rule's role.
-    """
-    if spec is None:
-        return "the rule cannot be overridden"
-    approvers = {a.actor for a in grant.approvals if a.role == spec.role} - {grant.requester}
-    if len(approvers) < spec.approvals:
-        return f"needs {spec.approvals} approval(s) by {spec.role}, has {len(approvers)}"
-    validity = grant.valid_until - grant.valid_from
-    if validity > spec.max_validity:
-        return (
-            f"valid for {format_duration(validity)}, the rule allows at most {format_duration(spec.max_validity)}"
-        )
-    return None
 
 
 __all__ = ["Policy", "RuleCheck", "Selector", "Territory"]
