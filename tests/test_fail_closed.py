@@ -126,7 +126,7 @@ def test_way_around_an_undo_script_is_never_judged_as_applying_its_version() -> 
     assert code == 0 and "rollbacks-anytime" in out
 
 
-@pytest.mark.parametrize("header", ["risk=hihg duration=2h", "riks=high", "risk=high duration=5x"])
+@pytest.mark.parametrize("header", ["risk=hihg duration=2h", "riks=high", "risk=high duration=5x", "duration=0s"])
 def test_way_around_a_broken_header_never_falls_back_to_the_defaults(tmp_path: Path, header: str) -> None:
     migration = tmp_path / "V226__big_rewrite.sql"
     migration.write_text(f"-- seasongate: {header}\nSELECT 1;\n", encoding="utf-8")
