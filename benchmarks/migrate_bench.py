@@ -2,9 +2,10 @@
 
     python benchmarks/migrate_bench.py [--count 500] [--rounds 5]
 
-1. ``seasongate migrate``: the full product path. The gate (policy ``production.yaml``, an
-   allowed instant via ``--at``) is evaluated before every migration, every migration runs in
-   its own transaction, is recorded in the history table and audited in a SQLite store.
+1. ``seasongate migrate``: the full product path. The gate (policy ``staging.yaml``, whose
+   ``ci`` environment allows every migration at the real instant: a real run takes no ``--at``)
+   is evaluated before every migration, every migration runs in its own transaction, is
+   recorded in the history table and audited in a SQLite store.
 2. ``psql -1 -f`` of the concatenated files: one transaction, no bookkeeping. The floor.
 3. yoyo-migrations (``yoyo apply --batch``): a Python migration tool with its own history
    and lock. Not a project dependency: ``pip install yoyo-migrations`` to include it.
@@ -36,8 +37,6 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-
-AT = "2026-11-14T23:00+01:00"  # a Saturday night in November: production migrations allowed
 
 
 def migration_sql(i: int) -> str:
@@ -169,7 +168,7 @@ def main() -> int:
     server = Server()
     try:
         sg_dir, yoyo_dir, concatenated = generate(args.count, work)
-        policy = ROOT / "policies" / "production.yaml"
+        policy = ROOT / "policies" / "staging.yaml"
 
         def run_psql(db: str) -> float:
             return timed(
@@ -189,11 +188,9 @@ def main() -> int:
                     "--policy",
                     str(policy),
                     "--env",
-                    "production",
+                    "ci",
                     "--territory",
                     "DE",
-                    "--at",
-                    AT,
                     "--store",
                     f"sqlite:///{store}",
                 ],

@@ -54,11 +54,12 @@ def _run_as_owner(cmd: list[str], *, check: bool = True) -> subprocess.Completed
     return subprocess.run(cmd, check=check, capture_output=True, text=True, timeout=120)
 
 
-def start_cluster(*, listen: str = "") -> Cluster:
+def start_cluster(*, listen: str = "", settings: dict[str, str] | None = None) -> Cluster:
     """Start a private cluster; raises :class:`ClusterUnavailable` with the reason.
 
     ``listen`` is PostgreSQL's ``listen_addresses``: none by default (the Unix socket only);
-    benchmarks whose peers speak only TCP pass ``127.0.0.1``.
+    benchmarks whose peers speak only TCP pass ``127.0.0.1``. ``settings`` are further server
+    settings (``{"shared_preload_libraries": "pg_stat_statements"}``).
     """
     initdb, pg_ctl = _find_bin("initdb"), _find_bin("pg_ctl")
     if not initdb or not pg_ctl:
@@ -83,6 +84,7 @@ def start_cluster(*, listen: str = "") -> Cluster:
             f"-c listen_addresses='{listen}' -k {socket_dir} -p {port} -c fsync=off "
             "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
         )
+        opts += "".join(f" -c {name}={value}" for name, value in (settings or {}).items())
         _run_as_owner(
             [pg_ctl, "-D", str(datadir), "-o", opts, "-w", "-t", "60", "-l", str(base / "server.log"), "start"]
         )

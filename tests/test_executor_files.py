@@ -9,7 +9,6 @@ import pytest
 from seasongate._errors import ConfigError, InputError
 from seasongate._executor import (
     DEFAULT_CLASSES,
-    ClassRange,
     flyway_checksum,
     read_script,
     scan,
@@ -17,6 +16,7 @@ from seasongate._executor import (
     split_statements,
 )
 from seasongate._executor._new import create_migration, next_version, slugify
+from seasongate._policy import MigrationClass
 from seasongate._versions import Version
 from tests.conftest import MIGRATIONS
 
@@ -188,7 +188,10 @@ def test_class_ranges_include_dotted_versions_of_the_bound() -> None:
     production = DEFAULT_CLASSES[0]
     assert production.contains(Version.parse("V7999.5"))
     assert not production.contains(Version.parse("V8000"))
-    assert ClassRange("t", Version((10000,)), None).contains(Version((123456,)))
+    assert MigrationClass("t", Version((10000,)), None).contains(Version((123456,)))
+    # A dotted bound is exact: one class type, so check, lint and migrate agree (issue 9).
+    dotted = MigrationClass("early", Version((1,)), Version.parse("V2.5"))
+    assert dotted.contains(Version.parse("V2.5")) and not dotted.contains(Version.parse("V2.9"))
 
 
 # -- the SQL lexer -----------------------------------------------------------------------------

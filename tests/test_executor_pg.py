@@ -12,19 +12,18 @@ import pytest
 
 from seasongate._executor import (
     AllowAll,
+    AuditAnchor,
     ExecutorOptions,
     GateAnswer,
-    GateQuery,
     LockBusy,
     MigrateReport,
+    Step,
     StepResult,
     ValidationError,
     build_plan,
     flyway_checksum,
-    gate_query,
     open_session,
-    run_migrations,
-    run_rollback,
+    run_steps,
     scan,
 )
 from seasongate._versions import Version
@@ -46,14 +45,14 @@ def migrate(
     with open_session(dsn, options) as session:
         plan = build_plan(scan(directory), session.history(), retry_incomplete=retry_incomplete)
         plan.check()
-        return run_migrations(session, plan, hook or AllowAll())  # type: ignore[arg-type]
+        return run_steps(session, plan.apply_steps(), hook or AllowAll(), operation="migrate")  # type: ignore[arg-type]
 
 
 def rollback(dsn: str, directory: Path, to: str, *, retry_incomplete: bool = False) -> MigrateReport:
     with open_session(dsn, FAST) as session:
         plan = build_plan(scan(directory), session.history(), retry_incomplete=retry_incomplete)
         plan.check()
-        return run_rollback(session, plan, AllowAll(), to=Version.parse(to))
+        return run_steps(session, plan.rollback_steps(Version.parse(to)), AllowAll(), operation="rollback")
 
 
 def history(dsn: str) -> list[tuple[object, ...]]:
@@ -77,17 +76,20 @@ class Recorder:
 
     def __init__(self, deny: frozenset[str] | set[str] = frozenset()) -> None:
         self.deny = deny
-        self.asked: list[GateQuery] = []
+        self.asked: list[Step] = []
         self.recorded: list[StepResult] = []
 
-    def ask(self, query: GateQuery) -> GateAnswer:
-        self.asked.append(query)
-        if str(query.version) in self.deny:
+    def ask(self, step: Step) -> GateAnswer:
+        self.asked.append(step)
+        if str(step.version) in self.deny:
             return GateAnswer(False, "test-blackout: no", next_allowed_at=None)
         return GateAnswer(True, override_id="ovr-1")
 
-    def record(self, query: GateQuery, answer: GateAnswer, step: StepResult) -> None:
-        self.recorded.append(step)
+    def start(self, step: Step, answer: GateAnswer) -> AuditAnchor | None:
+        return None
+
+    def record(self, step: Step, answer: GateAnswer, result: StepResult) -> None:
+        self.recorded.append(result)
 
 
 # -- the shipped set ----------------------------------------------------------------------------
@@ -361,21 +363,28 @@ def test_duration_comes_from_header_then_history_then_default(pg_dsn: str, tmp_p
     assert rollback(pg_dsn, directory, "V0").status == "ok"
     with open_session(pg_dsn, FAST) as session:
         plan = build_plan(scan(directory), session.history())
-    query = gate_query(plan, plan.pending[1], "apply")
-    assert query.duration_source == "history" and query.duration == 1
+    step = plan.step("apply", plan.pending[1])
+    assert step.duration_source == "history" and step.duration == 1
 
 
-def test_rollback_runs_undo_scripts_newest_first_and_stops_without_one(pg_dsn: str, tmp_path: Path) -> None:
+def test_rollback_runs_undo_scripts_newest_first_and_refuses_before_starting_without_one(
+    pg_dsn: str, tmp_path: Path
+) -> None:
     directory = folder(tmp_path, {
         "V1__a.sql": "CREATE TABLE a (id int);", "U1__a.sql": "DROP TABLE a;",
         "V2__b.sql": "CREATE TABLE b (id int);",
         "V3__c.sql": "CREATE TABLE c (id int);", "U3__c.sql": "DROP TABLE c;",
     })  # fmt: skip
     migrate(pg_dsn, directory)
-    report = rollback(pg_dsn, directory, "V0")
-    assert (report.status, report.exit_code) == ("stopped", 2)
-    assert [(str(s.version), s.status) for s in report.steps] == [("V3", "rolled back"), ("V2", "stopped")]
-    assert "V2 has no undo script (expected U2__b.sql)" in (report.error or "")
+    before = history(pg_dsn)
+    # U2 is missing: nothing is undone, not even V3 above it (issue 9 item 6).
+    with pytest.raises(ValidationError, match=r"V2 has no undo script \(expected U2__b.sql\)"):
+        rollback(pg_dsn, directory, "V0")
+    assert history(pg_dsn) == before
+    assert table_exists(pg_dsn, "c") and table_exists(pg_dsn, "b")
+    report = rollback(pg_dsn, directory, "V2")
+    assert (report.status, report.exit_code) == ("ok", 0)
+    assert [(str(s.version), s.status) for s in report.steps] == [("V3", "rolled back")]
     assert not table_exists(pg_dsn, "c") and table_exists(pg_dsn, "a")
     assert history(pg_dsn)[-1] == ("3", "UNDO_SQL", "U3__c.sql", True, True, True)
     # Undone, V3 is pending again and migrate re-applies it.
@@ -402,7 +411,7 @@ def test_sessions_close_their_connections(pg_dsn: str, tmp_path: Path) -> None:
 
 
 class BrokenAudit(Recorder):
-    def record(self, query: GateQuery, answer: GateAnswer, step: StepResult) -> None:
+    def record(self, step: Step, answer: GateAnswer, result: StepResult) -> None:
         from seasongate._errors import StoreError
 
         raise StoreError("disk full")

@@ -11,7 +11,7 @@ import pytest
 
 from seasongate._errors import GateDenied
 from seasongate._executor import ExecutorOptions, PostgresSession, scan
-from seasongate._gate import Gate
+from seasongate._gate import Gate, info, migrate, rollback
 from seasongate._policy import Policy, load_policy
 from seasongate._store import Store, open_store
 from seasongate._versions import Version
@@ -107,12 +107,15 @@ def test_guard_runs_the_block_and_audits_its_outcome(policy: Policy, store: Stor
         raise RuntimeError("boom")
     entries = store.audit_entries()
     assert [(e.action, e.subject) for e in entries] == [
+        ("migration.start", "production/DE/V226"),
         ("migration.apply", "production/DE/V226"),
+        ("migration.start", "production/DE/V227"),
         ("migration.apply", "production/DE/V227"),
     ]
-    assert entries[0].payload["status"] == "done"
-    assert entries[1].payload["status"] == "failed"
-    assert entries[1].payload["error"] == "RuntimeError('boom')"
+    assert entries[1].payload["status"] == "done"
+    assert entries[3].payload["status"] == "failed"
+    assert entries[3].payload["error"] == "RuntimeError('boom')"
+    assert [e.payload["start_seq"] for e in entries[1::2]] == [entries[0].seq, entries[2].seq]
 
 
 class ListExecutor:
@@ -137,7 +140,7 @@ def test_wrap_rechecks_the_gate_before_every_apply(policy: Policy, store: Store)
         wrapped.apply("V227")  # checked at 06:00
     assert executor.applied == ["V226"]
     assert wrapped.name == "list" and wrapped.wrapped is executor
-    assert actions(store) == ["migration.apply", "decision"]
+    assert actions(store) == ["migration.start", "migration.apply", "decision"]
 
 
 # -- migrate / rollback / info on PostgreSQL --------------------------------------------------------
@@ -145,7 +148,7 @@ def test_wrap_rechecks_the_gate_before_every_apply(policy: Policy, store: Store)
 
 @pytest.mark.postgres
 def test_oktoberfest_migrate_applies_nothing(policy: Policy, store: Store, pg_dsn: str) -> None:
-    report = gate(policy, store, fixed(OKTOBERFEST)).migrate(pg_dsn, MIGRATIONS, options=OPTIONS)
+    report = migrate(gate(policy, store, fixed(OKTOBERFEST)), pg_dsn, MIGRATIONS, options=OPTIONS)
     assert (report.status, report.exit_code) == ("denied", 1)
     assert report.done == ()
     stop = report.stopped_at
@@ -161,13 +164,13 @@ def test_november_weekend_night_applies_production_and_leaves_testdata_out(
     policy: Policy, store: Store, pg_dsn: str
 ) -> None:
     g = gate(policy, store, fixed(NOVEMBER_WEEKEND_NIGHT))
-    default = g.migrate(pg_dsn, MIGRATIONS, options=OPTIONS)
+    default = migrate(g, pg_dsn, MIGRATIONS, options=OPTIONS)
     assert (default.status, default.exit_code) == ("ok", 0)
     assert [str(s.version) for s in default.done][-1] == "V225"
     assert len(default.done) == 9
-    assert actions(store) == ["migration.apply"] * 9
+    assert actions(store) == ["migration.start", "migration.apply"] * 9
     # Asking for the test-data class explicitly meets the gate's permanent denial.
-    everything = g.migrate(pg_dsn, MIGRATIONS, classes=["production", "testdata"], options=OPTIONS)
+    everything = migrate(g, pg_dsn, MIGRATIONS, classes=["production", "testdata"], options=OPTIONS)
     assert (everything.status, everything.exit_code) == ("denied", 1)
     stop = everything.stopped_at
     assert stop is not None and stop.reason.startswith("no-testdata-in-production")
@@ -179,7 +182,7 @@ def test_november_weekend_night_applies_production_and_leaves_testdata_out(
 def test_the_clock_is_read_for_every_migration(policy: Policy, store: Store, pg_dsn: str) -> None:
     # Monday 04:00, +30 min per clock call (ask, audit): V216 is asked at 06:00.
     g = gate(policy, store, ticking("2026-11-16T04:00+01:00", timedelta(minutes=30)))
-    report = g.migrate(pg_dsn, MIGRATIONS, options=OPTIONS)
+    report = migrate(g, pg_dsn, MIGRATIONS, options=OPTIONS)
     assert [str(s.version) for s in report.done] == ["V214", "V215"]
     stop = report.stopped_at
     assert stop is not None and str(stop.version) == "V216"
@@ -189,30 +192,30 @@ def test_the_clock_is_read_for_every_migration(policy: Policy, store: Store, pg_
 
 @pytest.mark.postgres
 def test_rollback_runs_in_a_blackout_and_is_audited(policy: Policy, store: Store, pg_dsn: str) -> None:
-    gate(policy, store, fixed(NOVEMBER_WEEKEND_NIGHT)).migrate(
-        pg_dsn, MIGRATIONS, classes=["production"], options=OPTIONS
+    migrate(
+        gate(policy, store, fixed(NOVEMBER_WEEKEND_NIGHT)), pg_dsn, MIGRATIONS, classes=["production"], options=OPTIONS
     )
     blackout = gate(policy, store, fixed(OKTOBERFEST))
-    report = blackout.rollback(pg_dsn, MIGRATIONS, to=Version.parse("V223"), options=OPTIONS)
+    report = rollback(blackout, pg_dsn, MIGRATIONS, to=Version.parse("V223"), options=OPTIONS)
     assert report.status == "ok"
     assert [(str(s.version), s.status) for s in report.steps] == [("V225", "rolled back"), ("V224", "rolled back")]
-    assert actions(store)[-2:] == ["migration.rollback", "migration.rollback"]
+    assert actions(store)[-4:] == ["migration.start", "migration.rollback"] * 2
     assert history(pg_dsn)[-2:] == [("225", "UNDO_SQL", True, "allow", None), ("224", "UNDO_SQL", True, "allow", None)]
-    info = blackout.info(pg_dsn, MIGRATIONS, options=OPTIONS)
-    states = {str(r.version): (r.state, r.verdict) for r in info.rows}
+    shown = info(blackout, pg_dsn, MIGRATIONS, options=OPTIONS)
+    states = {str(r.version): (r.state, r.verdict) for r in shown.rows}
     assert states["V223"] == ("applied", None)
     assert states["V224"] == ("pending", "deny")
     assert states["V217"] == ("ignored gap", None)
     assert states["V10000"] == ("excluded", None)
-    v224 = next(r for r in info.rows if str(r.version) == "V224")
+    v224 = next(r for r in shown.rows if str(r.version) == "V224")
     assert v224.reason.startswith("seasonal-blackout") and v224.next_allowed_at is not None
-    assert info.problems == ()
+    assert shown.problems == ()
 
 
 @pytest.mark.postgres
 def test_dry_run_changes_nothing(policy: Policy, store: Store, pg_dsn: str) -> None:
     g = gate(policy, store, fixed(NOVEMBER_WEEKEND_NIGHT))
-    report = g.migrate(pg_dsn, MIGRATIONS, dry_run=True, options=OPTIONS)
+    report = migrate(g, pg_dsn, MIGRATIONS, dry_run=True, options=OPTIONS)
     assert report.dry_run and (report.status, report.exit_code) == ("ok", 0)
     assert [s.status for s in report.steps] == ["would apply"] * 9
     assert history(pg_dsn) == []
@@ -266,16 +269,16 @@ def test_single_use_override_lifts_the_blackout_once(
     store = open_store(url, tmp_path)
     try:
         g = gate(policy, store, fixed(OKTOBERFEST_SATURDAY_NIGHT))
-        report = g.migrate(pg_dsn, MIGRATIONS, target=Version.parse("V215"), options=OPTIONS)
+        report = migrate(g, pg_dsn, MIGRATIONS, target=Version.parse("V215"), options=OPTIONS)
         # One run: spent as V214 starts, and the run goes on using it up to its target.
         assert [(str(s.version), s.status, s.override_id) for s in report.steps] == [
             ("V214", "applied", record.id),
             ("V215", "applied", record.id),
         ]
         assert store.active_grants("production", "DE", now) == []
-        assert actions(store)[-3:] == ["override.consume", "migration.apply", "migration.apply"]
+        assert actions(store)[-5:] == ["override.consume"] + ["migration.start", "migration.apply"] * 2
         # The next run finds the blackout again.
-        again = g.migrate(pg_dsn, MIGRATIONS, target=Version.parse("V216"), options=OPTIONS)
+        again = migrate(g, pg_dsn, MIGRATIONS, target=Version.parse("V216"), options=OPTIONS)
         assert [(str(s.version), s.status) for s in again.steps] == [("V216", "denied")]
     finally:
         store.close()
@@ -290,7 +293,7 @@ def test_a_version_in_no_class_is_refused_before_anything_runs(policy: Policy, p
     (tmp_path / "V1__one.sql").write_text("CREATE TABLE one (id int);", encoding="utf-8")
     g = gate(policy, None, fixed(NOVEMBER_WEEKEND_NIGHT))
     with pytest.raises(ValidationError, match=r"V0__zero.sql: V0 is in no migration class"):
-        g.migrate(pg_dsn, tmp_path, options=OPTIONS)
+        migrate(g, pg_dsn, tmp_path, options=OPTIONS)
     assert history(pg_dsn) == []
 
 
@@ -319,3 +322,165 @@ def test_single_use_override_is_spent_as_the_guarded_block_starts(
             pass
     finally:
         store.close()
+
+
+# -- the documented Alembic recipe -------------------------------------------------------------------
+
+
+def _recipe_function(name: str) -> str:
+    """The source of function ``name`` from the python blocks of docs/integrations.md."""
+    import ast
+    import re
+
+    text = (Path(__file__).parent.parent / "docs" / "integrations.md").read_text(encoding="utf-8")
+    for block in re.findall(r"```python\n(.*?)```", text, re.DOTALL):
+        for node in ast.parse(block).body:
+            if isinstance(node, ast.FunctionDef) and node.name == name:
+                return ast.get_source_segment(block, node) or ""
+    raise AssertionError(f"docs/integrations.md has no function {name}")
+
+
+def _alembic_context(command: str | None) -> object:
+    from argparse import Namespace
+    from types import SimpleNamespace
+
+    def upgrade() -> None: ...
+
+    def downgrade() -> None: ...
+
+    functions = {"upgrade": upgrade, "downgrade": downgrade}
+    cmd_opts = None if command is None else Namespace(cmd=(functions[command], ["revision"], []))
+    return SimpleNamespace(config=SimpleNamespace(cmd_opts=cmd_opts))
+
+
+@pytest.mark.parametrize(("command", "allowed"), [("downgrade", True), ("upgrade", False), (None, False)], ids=str)
+def test_the_alembic_recipe_gates_a_downgrade_as_a_rollback(
+    policy: Policy, store: Store, command: str | None, allowed: bool
+) -> None:
+    # Issue 9 item 7: in a blackout an emergency downgrade is allowed, an upgrade is not; a run
+    # not started from the alembic command line is judged as the stricter apply.
+    namespace: dict[str, object] = {"context": _alembic_context(command)}
+    exec(_recipe_function("gated_operation"), namespace)
+    operation = namespace["gated_operation"]()  # type: ignore[operator]
+    g = gate(policy, store, fixed(OKTOBERFEST))
+    if allowed:
+        with g.guard(duration="30m", risk="medium", operation=operation) as decision:
+            assert decision.allowed
+        assert actions(store) == ["migration.start", "migration.rollback"]
+    else:
+        with (
+            pytest.raises(GateDenied, match="seasonal-blackout"),
+            g.guard(duration="30m", risk="medium", operation=operation),
+        ):
+            pass
+        assert actions(store) == ["decision"]
+
+
+def test_the_python_api_takes_a_timedelta_or_a_duration_with_a_unit(policy: Policy) -> None:
+    g = gate(policy, None, fixed(NOVEMBER_WEEKEND_NIGHT))
+    assert g.check(migration="V226", duration=timedelta(minutes=20)).migration.duration == 1200
+    assert g.check(migration="V226", duration="1h30m").migration.duration == 5400
+    from seasongate._errors import InputError
+
+    with pytest.raises(InputError, match="invalid duration"):
+        g.check(migration="V226", duration=20)  # type: ignore[arg-type]
+    with pytest.raises(InputError):
+        g.check(migration="V226", duration=timedelta(seconds=-5))
+
+
+# -- every migration ends with exactly one audit outcome (issue 8 item 8) ---------------------------
+
+
+def outcomes_by_start(store: Store) -> dict[int, list[dict[str, object]]]:
+    """Each migration.start's seq with the outcome payloads that name it."""
+    entries = store.audit_entries()
+    found: dict[int, list[dict[str, object]]] = {e.seq: [] for e in entries if e.action == "migration.start"}
+    for e in entries:
+        if e.action in ("migration.apply", "migration.rollback"):
+            found[int(e.payload["start_seq"])].append(dict(e.payload))
+    return found
+
+
+@pytest.mark.postgres
+def test_a_run_that_dies_after_a_commit_is_reconciled_by_the_next(
+    policy: Policy, store: Store, pg_dsn: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from seasongate._gate import PolicyHook
+
+    def die(*args: object) -> None:
+        raise SystemExit("killed between the commit and the audit outcome")
+
+    g = gate(policy, store, fixed(NOVEMBER_WEEKEND_NIGHT))
+    with monkeypatch.context() as patched:
+        patched.setattr(PolicyHook, "record", die)
+        with pytest.raises(SystemExit):
+            migrate(g, pg_dsn, MIGRATIONS, options=OPTIONS)
+    assert history(pg_dsn) == [("214", "SQL", True, "allow", None)]  # committed, outcome never written
+    assert actions(store) == ["migration.start"]
+    report = migrate(g, pg_dsn, MIGRATIONS, target=Version.parse("V215"), options=OPTIONS)
+    assert [str(s.version) for s in report.done] == ["V215"]
+    found = outcomes_by_start(store)
+    assert all(len(outcomes) == 1 for outcomes in found.values()), found
+    first = found[min(found)][0]
+    assert (first["version"], first["status"], first["reconciled"], first["installed_rank"]) == (
+        "V214",
+        "applied",
+        True,
+        1,
+    )
+    assert "reconciled from the migration history" in str(first["error"])
+    # A third run finds nothing left to reconcile.
+    migrate(g, pg_dsn, MIGRATIONS, target=Version.parse("V215"), options=OPTIONS)
+    assert sum(1 for e in store.audit_entries() if e.payload.get("reconciled")) == 1
+
+
+@pytest.mark.postgres
+def test_a_run_that_dies_before_its_commit_is_reconciled_as_failed(
+    policy: Policy, store: Store, pg_dsn: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from seasongate._executor import PostgresSession
+
+    def die(*args: object, **kwargs: object) -> None:
+        raise SystemExit("killed before the commit")
+
+    g = gate(policy, store, fixed(NOVEMBER_WEEKEND_NIGHT))
+    with monkeypatch.context() as patched:
+        patched.setattr(PostgresSession, "apply", die)
+        with pytest.raises(SystemExit):
+            migrate(g, pg_dsn, MIGRATIONS, options=OPTIONS)
+    assert history(pg_dsn) == []
+    migrate(g, pg_dsn, MIGRATIONS, target=Version.parse("V214"), options=OPTIONS)
+    found = outcomes_by_start(store)
+    assert [len(o) for o in found.values()] == [1, 1]
+    died, ran = (found[seq][0] for seq in sorted(found))
+    assert (died["status"], died["reconciled"], died["installed_rank"]) == ("failed", True, None)
+    assert (ran["status"], ran["reconciled"], ran["installed_rank"]) == ("applied", False, 1)
+
+
+@pytest.mark.postgres
+def test_check_lint_and_migrate_agree_on_a_dotted_class_bound(pg_dsn: str, tmp_path: Path) -> None:
+    # Issue 9: for a class {to: V2.5}, V2.9 was in it for check and outside it for lint/migrate.
+    from seasongate._executor import ValidationError, lint
+
+    text = (POLICIES / "staging.yaml").read_text(encoding="utf-8")
+    head, _, rest = text.partition("classes:\n")
+    rest = rest[rest.index("defaults:") :]
+    (tmp_path / "policies").mkdir()
+    policy_file = tmp_path / "policies" / "early.yaml"
+    policy_file.write_text(
+        head.replace("../calendars/", f"{POLICIES.parent / 'calendars'}/")
+        + "classes:\n  early: {from: V1, to: V2.5}\n"
+        + rest.replace("classes: [testdata]", "classes: [early]"),
+        encoding="utf-8",
+    )
+    early = load_policy(policy_file)
+    folder = tmp_path / "m"
+    folder.mkdir()
+    (folder / "V2.9__late.sql").write_text("CREATE TABLE late (id int);", encoding="utf-8")
+    assert early.classify(Version.parse("V2.5")) == "early"
+    assert early.classify(Version.parse("V2.9")) is None
+    findings = lint(folder, classes=early.migration_classes).findings
+    assert [(f.code, f.message.split(" (")[0]) for f in findings] == [("E004", "V2.9 is outside every numbering range")]
+    g = Gate(early, None, now=fixed(NOVEMBER_WEEKEND_NIGHT), environment="ci", territory="DE")
+    with pytest.raises(ValidationError, match=r"V2.9 is in no migration class of the policy \(early V1-V2.5\)"):
+        migrate(g, pg_dsn, folder, options=OPTIONS)

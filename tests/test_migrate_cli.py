@@ -22,7 +22,15 @@ def sg(*args: str) -> Result:
     return CliRunner().invoke(main, list(args), catch_exceptions=False)
 
 
-def common(dsn: str, store: Path, at: str, fmt: str = "text") -> list[str]:
+def sg_at(instant: str, *args: str) -> Result:
+    """Run the command with the real clock at ``instant`` (a real run refuses --at)."""
+    from freezegun import freeze_time
+
+    with freeze_time(instant, tick=True):
+        return sg(*args)
+
+
+def common(dsn: str, store: Path, fmt: str = "text") -> list[str]:
     return [
         "--dsn",
         dsn,
@@ -32,8 +40,6 @@ def common(dsn: str, store: Path, at: str, fmt: str = "text") -> list[str]:
         "production",
         "--territory",
         "DE",
-        "--at",
-        at,
         "--store",
         f"sqlite:///{store}",
         "--policy",
@@ -57,7 +63,7 @@ def versions(dsn: str) -> list[str]:
 
 @pytest.mark.postgres
 def test_migrate_in_oktoberfest_exits_1_with_nothing_applied(pg_dsn: str, tmp_path: Path) -> None:
-    result = sg("migrate", *common(pg_dsn, tmp_path / "s.db", OKTOBERFEST))
+    result = sg_at(OKTOBERFEST, "migrate", *common(pg_dsn, tmp_path / "s.db"))
     assert result.exit_code == 1, result.output
     lines = result.output.splitlines()
     assert lines[0].startswith("V214     crm baseline")
@@ -72,7 +78,7 @@ def test_migrate_in_oktoberfest_exits_1_with_nothing_applied(pg_dsn: str, tmp_pa
 @pytest.mark.postgres
 def test_migrate_on_a_november_night_then_info_then_rollback(pg_dsn: str, tmp_path: Path) -> None:
     store = tmp_path / "s.db"
-    result = sg("migrate", *common(pg_dsn, store, NOVEMBER_WEEKEND_NIGHT, "json"), "--class", "production")
+    result = sg_at(NOVEMBER_WEEKEND_NIGHT, "migrate", *common(pg_dsn, store, "json"), "--class", "production")
     assert result.exit_code == 0, result.output
     report = json.loads(result.output)
     assert report["status"] == "ok" and len(report["steps"]) == 9
@@ -80,19 +86,19 @@ def test_migrate_on_a_november_night_then_info_then_rollback(pg_dsn: str, tmp_pa
     assert (step["version"], step["status"], step["verdict"]) == ("V225", "applied", "allow")
     assert step["decision"]["verdict"] == "allow" and step["duration_source"] == "header"
 
-    info = sg("info", *common(pg_dsn, store, OKTOBERFEST))
+    info = sg("info", *common(pg_dsn, store), "--at", OKTOBERFEST)
     assert info.exit_code == 0, info.output
     rows = {line.split()[0]: line for line in info.output.splitlines()[1:]}
     assert " applied " in rows["V225"]
     assert "ignored gap" in rows["V219"]
     assert "excluded" in rows["V10000"] and "class testdata never runs in production" in rows["V10000"]
 
-    back = sg("rollback", *common(pg_dsn, store, OKTOBERFEST), "--to", "V224")
+    back = sg_at(OKTOBERFEST, "rollback", *common(pg_dsn, store), "--to", "V224")
     assert back.exit_code == 0, back.output
     assert "V225" in back.output and "rolled back" in back.output
     assert "225:UNDO_SQL:true" in versions(pg_dsn)
 
-    info_json = json.loads(sg("info", *common(pg_dsn, store, OKTOBERFEST, "json")).output)
+    info_json = json.loads(sg("info", *common(pg_dsn, store, "json"), "--at", OKTOBERFEST).output)
     states = {m["version"]: m for m in info_json["migrations"]}
     assert states["V225"]["state"] == "pending" and states["V225"]["verdict"] == "deny"
     assert states["V225"]["next_allowed_at"].startswith("2026-10-05")
@@ -100,7 +106,9 @@ def test_migrate_on_a_november_night_then_info_then_rollback(pg_dsn: str, tmp_pa
 
 @pytest.mark.postgres
 def test_dry_run_lists_verdicts_and_changes_nothing(pg_dsn: str, tmp_path: Path) -> None:
-    result = sg("migrate", *common(pg_dsn, tmp_path / "s.db", NOVEMBER_WEEKEND_NIGHT), "--dry-run", "--target", "V216")
+    result = sg(
+        "migrate", *common(pg_dsn, tmp_path / "s.db"), "--at", NOVEMBER_WEEKEND_NIGHT, "--dry-run", "--target", "V216"
+    )
     assert result.exit_code == 0, result.output
     assert [line.split()[0] for line in result.output.splitlines()[:3]] == ["V214", "V215", "V216"]
     assert "would apply" in result.output
@@ -155,8 +163,6 @@ def test_failing_migration_exits_2_with_the_database_error(pg_dsn: str, tmp_path
         "--no-store",
         "--policy",
         str(POLICIES / "staging.yaml"),
-        "--at",
-        NOVEMBER_WEEKEND_NIGHT,
     ]
     result = subprocess.run(command, capture_output=True, text=True, timeout=60)
     assert result.returncode == 2
@@ -185,6 +191,7 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path: Path, args: list[str], messa
         "--no-store",
         "--at",
         OKTOBERFEST,
+        "--dry-run",
         "--migrations",
         str(MIGRATIONS),
         "--policy",
@@ -262,21 +269,89 @@ def test_progress_bar_on_a_terminal_only(capsys: pytest.CaptureFixture[str]) -> 
 
 
 @pytest.mark.postgres
-def test_a_run_judged_at_another_instant_is_audited_at_the_real_time(pg_dsn: str, tmp_path: Path) -> None:
-    from datetime import UTC, datetime
+@pytest.mark.parametrize("command", [["migrate"], ["rollback", "--to", "V214"]])
+def test_at_on_a_real_run_is_refused_and_nothing_happens(pg_dsn: str, tmp_path: Path, command: list[str]) -> None:
+    # Issue 15 principle 3: a verdict for another instant must never act now.
+    store = tmp_path / "s.db"
+    result = sg(*command, *common(pg_dsn, store), "--at", NOVEMBER_WEEKEND_NIGHT)
+    assert result.exit_code == 2, result.output
+    assert "--at judges another instant and executes nothing: add --dry-run" in result.output
+    assert versions(pg_dsn) == []
+    assert not store.exists()  # not even opened: nothing audited
 
-    from freezegun import freeze_time
+
+@pytest.mark.postgres
+def test_a_dry_run_at_another_instant_acts_on_nothing_and_writes_nothing(pg_dsn: str, tmp_path: Path) -> None:
+    store = tmp_path / "s.db"
+    result = sg("migrate", *common(pg_dsn, store, "json"), "--at", OKTOBERFEST, "--dry-run")
+    assert result.exit_code == 1, result.output
+    report = json.loads(result.output)
+    assert report["dry_run"] and report["steps"][0]["decision"]["at"] == "2026-09-25T10:00:00+02:00"
+    assert versions(pg_dsn) == []
+    from seasongate._store import open_store
+
+    opened = open_store(f"sqlite:///{store}", tmp_path)
+    try:
+        assert opened.audit_entries() == []
+    finally:
+        opened.close()
+
+
+@pytest.mark.postgres
+def test_every_entry_of_a_real_run_has_one_clock(pg_dsn: str, tmp_path: Path) -> None:
+    from datetime import datetime
 
     from seasongate._store import open_store
 
-    with freeze_time("2026-11-25 12:00:00"):
-        result = sg("migrate", *common(pg_dsn, tmp_path / "s.db", OKTOBERFEST))
-    assert result.exit_code == 1
-    store = open_store(f"sqlite:///{tmp_path / 's.db'}", tmp_path)
+    store = tmp_path / "s.db"
+    result = sg_at("2026-11-14T23:00:00+01:00", "migrate", *common(pg_dsn, store), "--target", "V215")
+    assert result.exit_code == 0, result.output
+    opened = open_store(f"sqlite:///{store}", tmp_path)
     try:
-        (entry,) = store.audit_entries()
+        entries = opened.audit_entries()
     finally:
-        store.close()
-    assert entry.action == "decision"
-    assert entry.at == int(datetime(2026, 11, 25, 12, 0, tzinfo=UTC).timestamp())  # when it happened
-    assert entry.payload["at"] == "2026-09-25T10:00:00+02:00"  # the instant the gate judged
+        opened.close()
+    assert [e.action for e in entries] == ["migration.start", "migration.apply"] * 2
+    for entry in entries:
+        judged = datetime.fromisoformat(entry.payload["judged_at"])
+        assert 0 <= entry.at - int(judged.timestamp()) < 60  # judged and written by the same (real) clock
+
+
+@pytest.mark.postgres
+def test_rollback_plans_every_step_first_and_keeps_to_the_classes_the_policy_handles(
+    pg_dsn: str, tmp_path: Path
+) -> None:
+    # Issue 9 item 6: U229 missing used to roll back V10000 and V230, then stop with exit 2.
+    folder = tmp_path / "m"
+    folder.mkdir()
+    files = {
+        "V228__a.sql": "CREATE TABLE a (id int);", "U228__a.sql": "DROP TABLE a;",
+        "V229__b.sql": "CREATE TABLE b (id int);",
+        "V230__c.sql": "CREATE TABLE c (id int);", "U230__c.sql": "DROP TABLE c;",
+        "V10000__seed.sql": "CREATE TABLE seed (id int);", "U10000__seed.sql": "DROP TABLE seed;",
+    }  # fmt: skip
+    for name, text in files.items():
+        (folder / name).write_text(text, encoding="utf-8")
+
+    def run(command: str, env: str, *extra: str) -> Result:
+        return sg(
+            command, "--dsn", pg_dsn, "--migrations", str(folder), "--policy", str(POLICIES / "staging.yaml"),
+            "--env", env, "-t", "DE", "--no-store", *extra,
+        )  # fmt: skip
+
+    assert run("migrate", "ci").exit_code == 0
+    before = versions(pg_dsn)
+    refused = run("rollback", "ci", "--to", "V228")
+    assert refused.exit_code == 2, refused.output
+    assert "V229 has no undo script (expected U229__b.sql)" in refused.output
+    assert versions(pg_dsn) == before  # nothing was rolled back, not even V10000 or V230
+
+    (folder / "U229__b.sql").write_text("DROP TABLE b;", encoding="utf-8")
+    done = run("rollback", "staging", "--to", "V228", "--format", "json")
+    assert done.exit_code == 0, done.output
+    steps = [(s["version"], s["status"]) for s in json.loads(done.output)["steps"]]
+    assert steps == [("V230", "rolled back"), ("V229", "rolled back")]  # test data is not staging's
+    assert "10000:UNDO_SQL:true" not in versions(pg_dsn)
+    asked = run("rollback", "ci", "--to", "V228", "--class", "testdata")
+    assert asked.exit_code == 0, asked.output
+    assert "10000:UNDO_SQL:true" in versions(pg_dsn)

@@ -15,7 +15,6 @@ import pytest
 from tests.conftest import POLICIES
 
 pytestmark = pytest.mark.postgres
-AT = "2026-11-14T23:00+01:00"
 
 
 def seasongate() -> list[str]:
@@ -40,8 +39,6 @@ def migrate_cmd(dsn: str, directory: Path, store: Path, *extra: str) -> list[str
         "ci",
         "--territory",
         "DE",
-        "--at",
-        AT,
         "--store",
         f"sqlite:///{store}",
         *extra,
@@ -80,6 +77,22 @@ def advisory_locks(dsn: str) -> int:
         )
         or 0
     )
+
+
+def outcomes(store: Path) -> list[tuple[str, list[tuple[str, bool]]]]:
+    """Each ``migration.start`` (its version) with the outcomes (status, reconciled) naming it."""
+    from seasongate._store import open_store
+
+    opened = open_store(f"sqlite:///{store}", store.parent)
+    try:
+        entries = opened.audit_entries()
+    finally:
+        opened.close()
+    found = {e.seq: (str(e.payload["version"]), []) for e in entries if e.action == "migration.start"}
+    for e in entries:
+        if e.action in ("migration.apply", "migration.rollback"):
+            found[int(e.payload["start_seq"])][1].append((str(e.payload["status"]), bool(e.payload["reconciled"])))
+    return [found[seq] for seq in sorted(found)]
 
 
 def test_four_processes_at_once_apply_each_migration_exactly_once(pg_dsn: str, tmp_path: Path) -> None:
@@ -167,6 +180,13 @@ def test_kill_9_leaves_no_partial_migration_and_no_lock(pg_dsn: str, tmp_path: P
     assert rerun.returncode == 0, rerun.stdout + rerun.stderr
     assert "V2" in rerun.stdout and "Done: applied 2 migration(s)." in rerun.stdout
     assert one(pg_dsn, "SELECT count(*) FROM b") == 1
+    # Every start has exactly one outcome: the killed V2 is reconciled as not applied.
+    assert outcomes(store) == [
+        ("V1", [("applied", False)]),
+        ("V2", [("failed", True)]),
+        ("V2", [("applied", False)]),
+        ("V3", [("applied", False)]),
+    ]
 
 
 def test_kill_9_during_a_non_transactional_migration_leaves_a_visible_started_row(pg_dsn: str, tmp_path: Path) -> None:
@@ -209,6 +229,8 @@ def test_kill_9_during_a_non_transactional_migration_leaves_a_visible_started_ro
     assert rerun.returncode == 2
     assert "V2__a_idx.sql (transaction=false) started on" in rerun.stderr
     assert "--retry-incomplete" in rerun.stderr
+    # The refusing run still gave the killed start its outcome, from the history row.
+    assert outcomes(store) == [("V1", [("applied", False)]), ("V2", [("incomplete", True)])]
     retried = subprocess.run(
         migrate_cmd(pg_dsn, directory, store, "--retry-incomplete"), capture_output=True, text=True, timeout=60
     )

@@ -42,7 +42,10 @@ def test_a_warm_check_imports_nothing_heavy(tmp_path: object) -> None:
     """``seasongate check`` is on every pipeline's critical path."""
     import os
 
-    heavy = ("pydantic.main", "holidays", "psycopg", "icalendar", "seasongate._executor", "seasongate._gate")
+    heavy = (
+        "pydantic.main", "holidays", "psycopg", "icalendar", "seasongate._executor", "seasongate._gate",
+        "seasongate._health", "urllib.request",
+    )  # fmt: skip
     code = (
         "import sys\n"
         "sys.argv = ['seasongate', 'check', '--env', 'production', '-t', 'DE', '-m', 'V226',"

@@ -10,25 +10,18 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner, Result
 
-from seasongate._gate import Gate
-from seasongate._policy import load_policy
+from seasongate._gate import Gate, run_command
+from seasongate._policy import Request, load_policy
 from seasongate._store import open_store
-from tests.conftest import policy_with_default_class
+from seasongate._versions import Version
+from seasongate.cli import main
+from tests.conftest import POLICIES
 
 NOVEMBER_WEEKEND_NIGHT = "2026-11-14T23:00+01:00"
 OKTOBERFEST = "2026-09-25T10:00+02:00"
 NOVEMBER_SUNDAY_MORNING = "2026-11-15T10:00+01:00"  # allowed, but outside any window
-
-
-# A run names no migration, and an unknown class counts against it (issue 15): the policy
-# these tests run under names a default class, as a team wrapping `run` would.
-_POLICY: list[Path] = []
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _policy_with_default_class(tmp_path_factory: pytest.TempPathFactory) -> None:
-    _POLICY[:] = [policy_with_default_class(tmp_path_factory.mktemp("policies"))]
 
 
 def seasongate() -> list[str]:
@@ -38,24 +31,32 @@ def seasongate() -> list[str]:
     return [sys.executable, "-c", "from seasongate.cli import main; main()"]
 
 
-def run_cmd(store: Path, at: str, *command: str, options: tuple[str, ...] = ()) -> list[str]:
+def run_cmd(store: Path, *command: str, options: tuple[str, ...] = (), env: str = "ci") -> list[str]:
+    """``seasongate run`` with the staging policy: ``ci`` always allows, ``staging`` never
+    takes test data (V10000+); the real clock judges."""
     return [
         *seasongate(),
         "run",
         "--env",
-        "production",
+        env,
         "--territory",
         "DE",
-        "--at",
-        at,
         "--policy",
-        str(_POLICY[0]),
+        str(POLICIES / "staging.yaml"),
         "--store",
         f"sqlite:///{store}",
         *options,
         "--",
         *command,
     ]
+
+
+def sg_at(instant: str, *args: str) -> Result:
+    """The CLI in this process with the real clock at ``instant``."""
+    from freezegun import freeze_time
+
+    with freeze_time(instant, tick=True):
+        return CliRunner().invoke(main, list(args), catch_exceptions=False)
 
 
 def audit(store: Path) -> list[tuple[str, dict[str, object]]]:
@@ -69,9 +70,7 @@ def audit(store: Path) -> list[tuple[str, dict[str, object]]]:
 def test_allowed_command_runs_with_its_output_and_exit_code(tmp_path: Path) -> None:
     store = tmp_path / "store.db"
     code = "import sys; print('hello from the child'); sys.stderr.write('warn\\n'); sys.exit(3)"
-    result = subprocess.run(
-        run_cmd(store, NOVEMBER_WEEKEND_NIGHT, sys.executable, "-c", code), capture_output=True, text=True, timeout=60
-    )
+    result = subprocess.run(run_cmd(store, sys.executable, "-c", code), capture_output=True, text=True, timeout=60)
     assert result.returncode == 3
     assert result.stdout == "hello from the child\n"
     assert result.stderr == "warn\n"
@@ -86,39 +85,59 @@ def test_denied_command_does_not_run(tmp_path: Path) -> None:
     marker = tmp_path / "ran"
     code = f"open({str(marker)!r}, 'w').close()"
     result = subprocess.run(
-        run_cmd(store, OKTOBERFEST, sys.executable, "-c", code), capture_output=True, text=True, timeout=60
+        run_cmd(store, sys.executable, "-c", code, options=("-m", "V10000"), env="staging"),
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode == 1
     assert not marker.exists()
-    assert "seasonal-blackout" in result.stderr and "the command was not run" in result.stderr
+    assert "no-testdata-in-staging" in result.stderr and "the command was not run" in result.stderr
     assert [(a, p["outcome"]) for a, p in audit(store)] == [("run", "denied")]
+
+
+def production(store: Path, *options: str) -> list[str]:
+    return [
+        "run", "--env", "production", "-t", "DE", "--policy", str(POLICIES / "production.yaml"),
+        "--store", f"sqlite:///{store}", *options, "--", sys.executable, "-c", "pass",
+    ]  # fmt: skip
 
 
 def test_the_migration_header_decides_risk(tmp_path: Path) -> None:
     migration = tmp_path / "V226__big_rewrite.sql"
     migration.write_text("-- seasongate: risk=high duration=2h\nSELECT 1;\n", encoding="utf-8")
-    result = subprocess.run(
-        run_cmd(
-            tmp_path / "store.db",
-            NOVEMBER_SUNDAY_MORNING,
-            sys.executable,
-            "-c",
-            "pass",
-            options=("--migration", str(migration), "--format", "json"),
-        ),
+    store = tmp_path / "store.db"
+    result = sg_at(NOVEMBER_SUNDAY_MORNING, *production(store, "--migration", str(migration), "--format", "json"))
+    assert result.exit_code == 1
+    assert '"rule": "high-risk-in-windows-only"' in result.output
+    # The same instant is fine for a migration of default risk (stated by version: a run that
+    # names no migration has an unknown class, which counts against it; issue 15).
+    plain = sg_at(NOVEMBER_SUNDAY_MORNING, *production(store, "--migration", "V226"))
+    assert plain.exit_code == 0
+
+
+def test_at_never_runs_the_command(tmp_path: Path) -> None:
+    # Issue 15 principle 3: --at judges another instant; it must not act now.
+    store, marker = tmp_path / "store.db", tmp_path / "ran"
+    code = f"open({str(marker)!r}, 'w').close()"
+    refused = subprocess.run(
+        run_cmd(store, sys.executable, "-c", code, options=("--at", NOVEMBER_WEEKEND_NIGHT)),
         capture_output=True,
         text=True,
         timeout=60,
     )
-    assert result.returncode == 1
-    assert '"rule": "high-risk-in-windows-only"' in result.stdout
-    plain = subprocess.run(
-        run_cmd(tmp_path / "store.db", NOVEMBER_SUNDAY_MORNING, sys.executable, "-c", "pass"),
+    assert refused.returncode == 2
+    assert "--at judges another instant and executes nothing: add --dry-run" in refused.stderr
+    judged = subprocess.run(
+        run_cmd(store, sys.executable, "-c", code, options=("--at", OKTOBERFEST, "--dry-run")),
         capture_output=True,
         text=True,
         timeout=60,
     )
-    assert plain.returncode == 0  # the same instant is fine for a migration of default risk
+    assert judged.returncode == 0, judged.stderr
+    assert "allowed; the command was not run" in judged.stderr
+    assert not marker.exists()
+    assert audit(store) == []
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
@@ -135,7 +154,7 @@ def test_signals_reach_the_child(tmp_path: Path, sig: signal.Signals) -> None:
         "time.sleep(30)\n"
     )
     proc = subprocess.Popen(
-        run_cmd(tmp_path / "store.db", NOVEMBER_WEEKEND_NIGHT, sys.executable, "-c", child),
+        run_cmd(tmp_path / "store.db", sys.executable, "-c", child),
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -160,13 +179,15 @@ def test_run_command_api_reports_a_signal_death(tmp_path: Path) -> None:
     moment = datetime.fromisoformat(NOVEMBER_WEEKEND_NIGHT)
     try:
         gate = Gate(
-            load_policy(_POLICY[0]),
+            load_policy(POLICIES / "production.yaml"),
             store,
             now=lambda: moment,
             environment="production",
             territory="DE",
         )
-        outcome = gate.run_command([sys.executable, "-c", "import os, signal; os.kill(os.getpid(), signal.SIGKILL)"])
+        request = Request("production", "DE", Version.parse("V226"))
+        argv = [sys.executable, "-c", "import os, signal; os.kill(os.getpid(), signal.SIGKILL)"]
+        outcome = run_command(gate, argv, request)
         assert outcome.ran and outcome.decision.allowed
         assert (outcome.exit_code, outcome.signal) == (128 + 9, 9)
         assert store.audit_entries()[-1].payload["signal"] == 9

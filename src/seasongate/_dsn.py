@@ -62,4 +62,18 @@ def display_dsn(dsn: str) -> str:
     return redact(shown, dsn)
 
 
-__all__ = ["MASK", "display_dsn", "redact", "secrets_of"]
+def database_label(dsn: str) -> str | None:
+    """``host/dbname`` of a connection string, to name the target database in the audit trail
+    (never a password); None when it names no database or cannot be parsed."""
+    try:
+        from psycopg.conninfo import conninfo_to_dict
+
+        info = conninfo_to_dict(dsn)
+    except Exception:  # a DSN psycopg cannot parse fails later, when connecting, with a better message
+        return None
+    name = info.get("dbname")
+    host = info.get("host")
+    return f"{host or 'localhost'}/{name}" if name else None
+
+
+__all__ = ["MASK", "database_label", "display_dsn", "redact", "secrets_of"]

@@ -1,25 +1,23 @@
 """Migration files, validation, lint and the PostgreSQL executor.
 
-This layer knows nothing of policies or stores (it sits beside ``_store``, below ``_gate``):
-the migrate and rollback loops take a :class:`GateHook` callback.
+This layer knows nothing of stores (it sits beside ``_store``, below ``_gate``): the one run
+loop takes a :class:`GateHook` callback; the plan's steps carry their direction.
 
     folder = scan(Path("migrations"))
     with open_session(dsn) as session:              # connects, takes the migration lock
         plan = build_plan(folder, session.history())
         plan.check()                                # changed, missing, out of order, gaps...
-        report = run_migrations(session, plan, AllowAll())
+        report = run_steps(session, plan.apply_steps(), AllowAll(), operation="migrate")
 """
 
 from __future__ import annotations
 
 from seasongate._executor._files import (
     DEFAULT_CLASSES,
-    ClassRange,
     Directives,
     MigrationFolder,
     MigrationScript,
     Numbering,
-    class_ranges,
     classify,
     flyway_checksum,
     load_numbering,
@@ -30,7 +28,7 @@ from seasongate._executor._files import (
 from seasongate._executor._findings import BLOCKING, CODES, Finding
 from seasongate._executor._lint import LintReport, lint
 from seasongate._executor._new import NewMigration, create_migration, next_version, slugify
-from seasongate._executor._plan import Entry, HistoryRow, Plan, ValidationError, build_plan
+from seasongate._executor._plan import AuditAnchor, Entry, HistoryRow, Include, Plan, Step, ValidationError, build_plan
 from seasongate._executor._postgres import (
     Applied,
     ExecutorOptions,
@@ -40,16 +38,16 @@ from seasongate._executor._postgres import (
     open_session,
 )
 from seasongate._executor._runner import (
+    DONE,
     AllowAll,
+    DryRun,
     GateAnswer,
     GateHook,
-    GateQuery,
     MigrateReport,
     PendingItem,
     StepResult,
-    gate_query,
-    run_migrations,
-    run_rollback,
+    Target,
+    run_steps,
 )
 from seasongate._executor._sql import Statement, split_statements
 
@@ -57,17 +55,19 @@ __all__ = [
     "BLOCKING",
     "CODES",
     "DEFAULT_CLASSES",
+    "DONE",
     "AllowAll",
     "Applied",
-    "ClassRange",
+    "AuditAnchor",
     "Directives",
+    "DryRun",
     "Entry",
     "ExecutorOptions",
     "Finding",
     "GateAnswer",
     "GateHook",
-    "GateQuery",
     "HistoryRow",
+    "Include",
     "LintReport",
     "LockBusy",
     "MigrateReport",
@@ -80,21 +80,20 @@ __all__ = [
     "Plan",
     "PostgresSession",
     "Statement",
+    "Step",
     "StepResult",
+    "Target",
     "ValidationError",
     "build_plan",
-    "class_ranges",
     "classify",
     "create_migration",
     "flyway_checksum",
-    "gate_query",
     "lint",
     "load_numbering",
     "next_version",
     "open_session",
     "read_script",
-    "run_migrations",
-    "run_rollback",
+    "run_steps",
     "scan",
     "sha256_of",
     "slugify",

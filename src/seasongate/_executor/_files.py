@@ -19,13 +19,14 @@ from __future__ import annotations
 import hashlib
 import re
 import zlib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from seasongate._errors import ConfigError, InputError, MigrationError
 from seasongate._executor._findings import Finding, display_path
+from seasongate._policy import MigrationClass
 from seasongate._time import parse_duration
 from seasongate._versions import FILE_RE, Version
 
@@ -245,41 +246,15 @@ def read_script(path: Path) -> tuple[MigrationScript | None, list[Finding]]:
 # --- numbering -------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class ClassRange:
-    """A migration class and its inclusive version range (``high=None``: open-ended)."""
-
-    name: str
-    low: Version
-    high: Version | None
-
-    def contains(self, version: Version) -> bool:
-        """Whether ``version`` belongs to the class (a bound ``V7999`` includes ``V7999.5``)."""
-        if version < self.low:
-            return False
-        if self.high is None or version <= self.high:
-            return True
-        return len(self.high.parts) == 1 and version.major == self.high.major
-
-    def __str__(self) -> str:
-        high = "" if self.high is None else str(self.high)
-        return f"{self.name} ({self.low}-{high})" if high else f"{self.name} ({self.low}+)"
-
-
-DEFAULT_CLASSES: tuple[ClassRange, ...] = (
-    ClassRange("production", Version((1,)), Version((7999,))),
-    ClassRange("feature", Version((8000,)), Version((8999,))),
-    ClassRange("integration", Version((9000,)), Version((9999,))),
-    ClassRange("testdata", Version((10000,)), None),
+DEFAULT_CLASSES: tuple[MigrationClass, ...] = (
+    MigrationClass("production", Version((1,)), Version((7999,))),
+    MigrationClass("feature", Version((8000,)), Version((8999,))),
+    MigrationClass("integration", Version((9000,)), Version((9999,))),
+    MigrationClass("testdata", Version((10000,)), None),
 )
 
 
-def class_ranges(classes: Iterable[Any]) -> tuple[ClassRange, ...]:
-    """Adapt anything with ``name``, ``low`` and ``high`` (the policy's classes) to ClassRange."""
-    return tuple(ClassRange(str(c.name), c.low, c.high) for c in classes)
-
-
-def classify(version: Version, classes: Sequence[ClassRange]) -> ClassRange | None:
+def classify(version: Version, classes: Sequence[MigrationClass]) -> MigrationClass | None:
     """The first class containing ``version``."""
     for cls in classes:
         if cls.contains(version):
@@ -362,7 +337,7 @@ class MigrationFolder:
     migrations: tuple[MigrationScript, ...]
     undo: Mapping[Version, MigrationScript]
     numbering: Numbering
-    classes: tuple[ClassRange, ...]
+    classes: tuple[MigrationClass, ...]
     findings: tuple[Finding, ...]
 
     def by_version(self) -> dict[Version, MigrationScript]:
@@ -389,7 +364,7 @@ class MigrationFolder:
         return sorted(out)
 
 
-def scan(directory: Path, *, classes: Sequence[ClassRange] = DEFAULT_CLASSES) -> MigrationFolder:
+def scan(directory: Path, *, classes: Sequence[MigrationClass] = DEFAULT_CLASSES) -> MigrationFolder:
     """Read a migrations folder. Raises MigrationError when it is missing or unreadable and
     ConfigError for a broken ``numbering.yaml``; everything else becomes a finding."""
     if not directory.is_dir():

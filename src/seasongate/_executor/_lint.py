@@ -15,7 +15,6 @@ from typing import Any
 
 from seasongate._executor._files import (
     DEFAULT_CLASSES,
-    ClassRange,
     MigrationFolder,
     MigrationScript,
     classify,
@@ -23,6 +22,7 @@ from seasongate._executor._files import (
 )
 from seasongate._executor._findings import Finding, display_path
 from seasongate._executor._sql import Statement, line_of, normalize_ident, split_statements
+from seasongate._policy import MigrationClass
 
 _IDENT = r'(?:"(?:[^"]|"")+"|[A-Za-z_][\w$]*)'
 _QNAME = rf"{_IDENT}(?:\s*\.\s*{_IDENT})*"
@@ -104,7 +104,7 @@ class _Table:
     created_in: Any = None  # version that created it
 
 
-def lint(directory: Path, *, classes: Sequence[ClassRange] = DEFAULT_CLASSES) -> LintReport:
+def lint(directory: Path, *, classes: Sequence[MigrationClass] = DEFAULT_CLASSES) -> LintReport:
     """Lint a migrations folder. Raises only when the folder itself cannot be read."""
     from seasongate._errors import ConfigError
 
@@ -122,7 +122,7 @@ def lint(directory: Path, *, classes: Sequence[ClassRange] = DEFAULT_CLASSES) ->
 
 def _structure(folder: MigrationFolder) -> list[Finding]:
     out: list[Finding] = []
-    names = ", ".join(str(c) for c in folder.classes)
+    names = ", ".join(f"{c.name} ({c.describe()})" for c in folder.classes)
     for script in folder.migrations:
         cls = classify(script.version, folder.classes)
         shown = display_path(script.path)

@@ -22,10 +22,10 @@ from seasongate._errors import InputError
 from seasongate._executor._files import (
     DEFAULT_CLASSES,
     RISKS,
-    ClassRange,
     load_numbering,
 )
 from seasongate._executor._findings import display_path
+from seasongate._policy import MigrationClass
 from seasongate._time import format_duration
 from seasongate._versions import FILE_RE, Version
 
@@ -66,7 +66,7 @@ def slugify(description: str) -> str:
     return slug
 
 
-def _class(name: str, classes: Sequence[ClassRange]) -> ClassRange:
+def _class(name: str, classes: Sequence[MigrationClass]) -> MigrationClass:
     for cls in classes:
         if cls.name == name:
             return cls
@@ -100,7 +100,7 @@ def _taken(directory: Path) -> set[int]:
     return out
 
 
-def next_version(directory: Path, cls: ClassRange) -> Version:
+def next_version(directory: Path, cls: MigrationClass) -> Version:
     """The next whole version of ``cls`` after the highest one in the folder (skipping
     numbers declared as gaps); the class's lowest version when it has none yet."""
     taken = _taken(directory)
@@ -111,7 +111,7 @@ def next_version(directory: Path, cls: ClassRange) -> Version:
         number += 1
     version = Version((number,))
     if not cls.contains(version):
-        raise InputError(f"migration class {cls} has no free version left after V{number - 1}")
+        raise InputError(f"migration class {cls.name} ({cls.describe()}) has no free version left after V{number - 1}")
     return version
 
 
@@ -136,7 +136,7 @@ def create_migration(
     description: str,
     *,
     migration_class: str = "production",
-    classes: Sequence[ClassRange] = DEFAULT_CLASSES,
+    classes: Sequence[MigrationClass] = DEFAULT_CLASSES,
     undo: bool = True,
     risk: str | None = None,
     duration: int | None = None,
@@ -172,7 +172,7 @@ def create_migration(
                         f"{display_path(undo_path)} already exists; remove it or pick another description"
                     ) from exc
             return NewMigration(version, cls.name, path, undo_path)
-    raise InputError(f"could not find a free version in {cls}")
+    raise InputError(f"could not find a free version in {cls.name} ({cls.describe()})")
 
 
 def _exclusive_write(path: Path, text: str) -> None:

@@ -19,14 +19,15 @@ ignored gap     a version declared unused in ``numbering.yaml``
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from seasongate._errors import MigrationError
 from seasongate._executor._files import MigrationFolder, MigrationScript, classify
 from seasongate._versions import Version
+from seasongate._vocabulary import Operation
 
 SQL = "SQL"
 UNDO_SQL = "UNDO_SQL"
@@ -93,6 +94,50 @@ class Entry:
         return None if self.row is None else self.row.execution_time
 
 
+class AuditAnchor(NamedTuple):
+    """The audit entry a migration step was written under (its ``migration.start``): the
+    history side table records ``seq`` and ``hash`` so a wiped trail is noticed. A plain
+    ``(seq, hash)`` pair, as the session takes it."""
+
+    seq: int
+    hash: str
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """One thing a run does, and what the gate is asked about before it: apply a migration,
+    or undo it with its undo script.
+
+    ``duration`` is seconds: the header's, else an estimate from earlier executions in the
+    history, else None (the policy's default); ``duration_source`` says which.
+    """
+
+    operation: Operation
+    migration: MigrationScript  # the V script
+    script: MigrationScript  # what runs: the V script, or its U script
+    risk: str | None
+    duration: int | None
+    duration_source: str  # header | history | default
+
+    @property
+    def version(self) -> Version:
+        """The migration's version."""
+        return self.migration.version
+
+    @property
+    def kind(self) -> str:
+        """The history row type it writes: ``SQL`` or ``UNDO_SQL``."""
+        return SQL if self.operation == "apply" else UNDO_SQL
+
+
+Include = Callable[[Version], bool]
+"""Which versions a run takes (the classes asked for, or those the policy handles)."""
+
+
+def _everything(version: Version) -> bool:
+    return True
+
+
 @dataclass(frozen=True, slots=True)
 class Plan:
     """The folder checked against the history: what is applied, what is pending, what is wrong."""
@@ -103,6 +148,7 @@ class Plan:
     pending: tuple[MigrationScript, ...]
     applied: tuple[Version, ...]  # in application order
     problems: tuple[str, ...]
+    longest: Mapping[tuple[Version, str], int] = field(default_factory=dict)  # ms of the longest success
 
     def check(self) -> None:
         """Raise :class:`ValidationError` when anything would make a run unsafe."""
@@ -113,23 +159,53 @@ class Plan:
         """Seconds an earlier successful execution of ``version`` took (the longest, with 50%
         headroom, at least one second); None when there is none in the history. Failed runs
         do not count: one that broke off at its first statement says nothing of the length."""
-        times = [
-            r.execution_time
-            for r in self.rows
-            if r.version == version and r.type == kind and r.success and r.execution_time is not None
-        ]
-        if not times:
+        longest = self.longest.get((version, kind))
+        if longest is None:
             return None
-        return max(1, -(-max(times) * 3 // 2000))
+        return max(1, -(-longest * 3 // 2000))
+
+    def step(self, operation: Operation, migration: MigrationScript, undo: MigrationScript | None = None) -> Step:
+        """The step for one script: risk from the header; duration from the header, else from
+        earlier executions in the history, else None (the policy's default)."""
+        script = undo if operation == "rollback" and undo is not None else migration
+        risk = script.risk or migration.risk
+        if script.duration is not None:
+            return Step(operation, migration, script, risk, script.duration, "header")
+        estimate = self.estimate(migration.version, SQL if script is migration else UNDO_SQL)
+        if estimate is not None:
+            return Step(operation, migration, script, risk, estimate, "history")
+        return Step(operation, migration, script, risk, None, "default")
+
+    def apply_steps(self, include: Include = _everything) -> tuple[Step, ...]:
+        """Apply every pending migration that ``include`` takes, lowest first."""
+        return tuple(self.step("apply", m) for m in self.pending if include(m.version))
+
+    def rollback_steps(self, to: Version, include: Include = _everything) -> tuple[Step, ...]:
+        """Undo every applied migration above ``to`` that ``include`` takes, highest first.
+
+        Raises :class:`ValidationError` naming every undo script that is missing: a rollback
+        either has all it needs or does not start.
+        """
+        files = self.folder.by_version()
+        targets = sorted((v for v in self.applied if v > to and include(v)), reverse=True)
+        missing = [
+            f"{v} has no undo script (expected U{str(v)[1:]}__{files[v].description}.sql)"
+            for v in targets
+            if v not in self.folder.undo
+        ]
+        if missing:
+            raise ValidationError(missing, "the rollback needs an undo script for every migration it undoes")
+        return tuple(self.step("rollback", files[v], self.folder.undo[v]) for v in targets)
 
 
 class ValidationError(MigrationError):
     """The history and the folder disagree; nothing was run. ``problems`` lists each one."""
 
-    def __init__(self, problems: Sequence[str]) -> None:
+    def __init__(self, problems: Sequence[str], head: str | None = None) -> None:
         self.problems = tuple(problems)
         count = len(self.problems)
-        head = "the migration history does not match the migrations folder" if count else "invalid migrations"
+        if head is None:
+            head = "the migration history does not match the migrations folder" if count else "invalid migrations"
         lines = "\n".join(f"  {p}" for p in self.problems)
         super().__init__(f"{head} ({count} problem{'s' if count != 1 else ''}); nothing was run:\n{lines}")
 
@@ -268,7 +344,12 @@ def build_plan(
             key=lambda item: item[1],
         )
     )
-    return Plan(folder, tuple(rows), tuple(entries), tuple(pending), applied, tuple(problems))
+    longest: dict[tuple[Version, str], int] = {}
+    for r in rows:
+        if r.version is not None and r.success and r.execution_time is not None:
+            ran = (r.version, r.type)
+            longest[ran] = max(longest.get(ran, 0), r.execution_time)
+    return Plan(folder, tuple(rows), tuple(entries), tuple(pending), applied, tuple(problems), longest)
 
 
 def _changed(script: MigrationScript, row: HistoryRow) -> bool:

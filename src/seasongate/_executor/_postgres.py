@@ -357,10 +357,16 @@ class PostgresSession:
     # --- applying ---------------------------------------------------------------------------
 
     def apply(
-        self, migration: MigrationScript, *, verdict: str | None = None, override_id: str | None = None
+        self,
+        migration: MigrationScript,
+        *,
+        verdict: str | None = None,
+        override_id: str | None = None,
+        audit: tuple[int, str] | None = None,
     ) -> Applied:
-        """Run a migration and record it (type ``SQL``); raises :class:`MigrationFailed`."""
-        return self._run(migration, migration, SQL, verdict, override_id)
+        """Run a migration and record it (type ``SQL``); raises :class:`MigrationFailed`.
+        ``audit`` is the audit chain's anchor (seq, hash) stored with the row."""
+        return self._run(migration, migration, SQL, verdict, override_id, audit)
 
     def undo(
         self,
@@ -369,9 +375,10 @@ class PostgresSession:
         *,
         verdict: str | None = None,
         override_id: str | None = None,
+        audit: tuple[int, str] | None = None,
     ) -> Applied:
         """Run the undo script of an applied migration and record it (type ``UNDO_SQL``)."""
-        return self._run(migration, undo, UNDO_SQL, verdict, override_id)
+        return self._run(migration, undo, UNDO_SQL, verdict, override_id, audit)
 
     def _run(
         self,
@@ -380,6 +387,7 @@ class PostgresSession:
         kind: str,
         verdict: str | None,
         override_id: str | None,
+        audit: tuple[int, str] | None,
     ) -> Applied:
         if not self.locked:
             raise MigrationError("applying needs the migration lock (open(lock=True))")

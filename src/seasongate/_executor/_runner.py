@@ -1,51 +1,36 @@
-"""The migrate and rollback loops, with the gate as a callback.
+"""The run loop: one loop drives every step of ``migrate`` and ``rollback``, with the gate as a
+callback.
 
-The executor knows nothing of policies or stores: before each script it asks a
-:class:`GateHook` (``ask``) and after each one it reports back (``record``). ``seasongate._gate``
-provides the hook built from a policy and a store; tests and other tools can pass their own.
+The plan gives the steps (each carries its direction, apply or rollback); :func:`run_steps`
+asks a :class:`GateHook` before each one (``ask``), writes the intent (``start``), runs it on a
+:class:`Target` and reports back (``record``). A dry run is the same loop on :class:`DryRun`, a
+target that executes nothing. The executor knows nothing of policies or stores:
+``seasongate._gate`` provides the hook built from a policy and a store; tests and other tools
+can pass their own.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
 from seasongate._errors import SeasongateError
 from seasongate._executor._files import MigrationScript
-from seasongate._executor._plan import SQL, UNDO_SQL, Plan
-from seasongate._executor._postgres import Applied, MigrationFailed, PostgresSession
+from seasongate._executor._plan import AuditAnchor, Step
+from seasongate._executor._postgres import Applied, MigrationFailed
 from seasongate._versions import Version
+from seasongate._vocabulary import Operation
 
-APPLY = "apply"
-ROLLBACK = "rollback"
-
-
-@dataclass(frozen=True, slots=True)
-class GateQuery:
-    """What the executor asks the gate before one script.
-
-    ``duration`` is seconds: the header's, else an estimate from earlier executions in the
-    history, else None (the policy's default); ``duration_source`` says which.
-    """
-
-    migration: MigrationScript
-    operation: str  # apply | rollback
-    risk: str | None
-    duration: int | None
-    duration_source: str  # header | history | default
-    script: MigrationScript | None = None  # the undo script of a rollback
-
-    @property
-    def version(self) -> Version:
-        """The migration's version."""
-        return self.migration.version
+#: What a step that ran is called, and what a dry run says it would do, by direction.
+DONE: dict[Operation, str] = {"apply": "applied", "rollback": "rolled back"}
+WOULD: dict[Operation, str] = {"apply": "would apply", "rollback": "would roll back"}
 
 
 @dataclass(frozen=True, slots=True)
 class GateAnswer:
-    """The gate's verdict for one script, in the executor's terms."""
+    """The gate's verdict for one step, in the executor's terms."""
 
     allowed: bool
     reason: str = ""
@@ -62,10 +47,9 @@ class GateAnswer:
 
 @dataclass(frozen=True, slots=True)
 class StepResult:
-    """What happened to one script; also the progress line.
+    """What happened to one step; also the progress line.
 
-    ``status``: applied, rolled back, failed, denied, stopped (no undo script),
-    would apply / would roll back (dry run), blocked (dry run: an earlier one stops the run).
+    ``status``: applied, rolled back, failed, denied, would apply / would roll back (dry run).
     """
 
     version: Version
@@ -109,7 +93,7 @@ class StepResult:
 
 @dataclass(frozen=True, slots=True)
 class PendingItem:
-    """A migration left pending when a run stopped."""
+    """A migration left pending (or, for a rollback, still applied) when a run stopped."""
 
     version: Version
     description: str
@@ -124,9 +108,9 @@ class PendingItem:
 class MigrateReport:
     """The outcome of ``migrate`` or ``rollback``.
 
-    ``status``: ok (everything done), denied (the gate stopped the run), failed (a script
-    failed, or the audit could not be written), stopped (a rollback reached a migration
-    without an undo script). A dry run reports ok or denied for what would happen.
+    ``status``: ok (every step done), denied (the gate stopped the run), failed (a script
+    failed, or the audit could not be written). A dry run reports ok or denied for what
+    would happen.
     """
 
     operation: str  # migrate | rollback
@@ -144,13 +128,13 @@ class MigrateReport:
     @property
     def done(self) -> tuple[StepResult, ...]:
         """The steps that changed the database."""
-        return tuple(s for s in self.steps if s.status in ("applied", "rolled back"))
+        return tuple(s for s in self.steps if s.status in DONE.values())
 
     @property
     def stopped_at(self) -> StepResult | None:
         """The step that stopped the run, if one did."""
         for step in self.steps:
-            if step.status in ("denied", "failed", "stopped"):
+            if step.status in ("denied", "failed"):
                 return step
         return None
 
@@ -170,30 +154,93 @@ class MigrateReport:
 class GateHook(Protocol):
     """The executor's view of the gate."""
 
-    def ask(self, query: GateQuery) -> GateAnswer:
-        """May this script run now?"""
+    def ask(self, step: Step) -> GateAnswer:
+        """May this step run now?"""
         ...
 
-    def record(self, query: GateQuery, answer: GateAnswer, step: StepResult) -> None:
-        """A script ran, failed or was denied (not called in a dry run): audit it, consume
-        a single-use override."""
+    def start(self, step: Step, answer: GateAnswer) -> AuditAnchor | None:
+        """An allowed step is about to run: write the intent (``migration.start``) and return
+        the entry the history row is anchored to (None: no audit trail)."""
+        ...
+
+    def record(self, step: Step, answer: GateAnswer, result: StepResult) -> None:
+        """A step ran, failed, was denied, or (dry run) would run: audit what needs it."""
         ...
 
 
 class AllowAll:
     """A gate hook that allows everything and records nothing (tests, benchmarks)."""
 
-    def ask(self, query: GateQuery) -> GateAnswer:
+    def ask(self, step: Step) -> GateAnswer:
         """Always allowed."""
         return GateAnswer(allowed=True)
 
-    def record(self, query: GateQuery, answer: GateAnswer, step: StepResult) -> None:
+    def start(self, step: Step, answer: GateAnswer) -> AuditAnchor | None:
+        """No trail to anchor to."""
+        return None
+
+    def record(self, step: Step, answer: GateAnswer, result: StepResult) -> None:
         """Nothing to record."""
+
+
+class Target(Protocol):
+    """Where steps run: a :class:`~seasongate._executor.PostgresSession` runs them and records
+    each in the history; :class:`DryRun` runs nothing (returns None)."""
+
+    def apply(
+        self,
+        migration: MigrationScript,
+        *,
+        verdict: str | None = None,
+        override_id: str | None = None,
+        audit: AuditAnchor | None = None,
+    ) -> Applied | None:
+        """Run a migration and record it."""
+        ...
+
+    def undo(
+        self,
+        migration: MigrationScript,
+        undo: MigrationScript,
+        *,
+        verdict: str | None = None,
+        override_id: str | None = None,
+        audit: AuditAnchor | None = None,
+    ) -> Applied | None:
+        """Run the undo script of an applied migration and record it."""
+        ...
+
+
+class DryRun:
+    """A target that executes nothing: every step is judged and none runs (``--dry-run``)."""
+
+    def apply(
+        self,
+        migration: MigrationScript,
+        *,
+        verdict: str | None = None,
+        override_id: str | None = None,
+        audit: AuditAnchor | None = None,
+    ) -> Applied | None:
+        """Nothing runs."""
+        return None
+
+    def undo(
+        self,
+        migration: MigrationScript,
+        undo: MigrationScript,
+        *,
+        verdict: str | None = None,
+        override_id: str | None = None,
+        audit: AuditAnchor | None = None,
+    ) -> Applied | None:
+        """Nothing runs."""
+        return None
 
 
 Progress = Callable[[StepResult], None]
 """Called with each step once it is decided or done. A progress object may also have a
-``starting(index, total, label)`` method, called before each script is gated (a terminal
+``starting(index, total, label)`` method, called before each step is gated (a terminal
 progress bar uses it)."""
 
 
@@ -202,255 +249,105 @@ def _announcer(progress: Progress | None) -> Callable[[int, int, str], None]:
     return starting if callable(starting) else (lambda index, total, label: None)
 
 
-def gate_query(
-    plan: Plan, migration: MigrationScript, operation: str, undo: MigrationScript | None = None
-) -> GateQuery:
-    """What to ask the gate for one script: risk from the header; duration from the header,
-    else from earlier executions in the history, else None (the policy's default)."""
-    source = undo if undo is not None else migration
-    risk = source.risk or migration.risk
-    if source.duration is not None:
-        return GateQuery(migration, operation, risk, source.duration, "header", undo)
-    estimate = plan.estimate(migration.version, UNDO_SQL if undo is not None else SQL)
-    if estimate is not None:
-        return GateQuery(migration, operation, risk, estimate, "history", undo)
-    return GateQuery(migration, operation, risk, None, "default", undo)
-
-
-def _gate_step(query: GateQuery, answer: GateAnswer, status: str) -> StepResult:
-    m = query.migration
+def _result(
+    step: Step,
+    answer: GateAnswer,
+    status: str,
+    *,
+    applied: Applied | None = None,
+    failure: MigrationFailed | None = None,
+) -> StepResult:
+    seconds = None
+    if applied is not None:
+        seconds = applied.execution_ms / 1000
+    elif failure is not None:
+        seconds = failure.execution_ms / 1000
     return StepResult(
-        m.version,
-        m.title,
-        (query.script or m).name,
-        query.operation,
+        step.version,
+        step.migration.title,
+        step.script.name,
+        step.operation,
         status,
         answer.verdict,
-        reason=answer.reason,
-        next_allowed_at=answer.next_allowed_at,
+        seconds=seconds,
+        reason="" if failure is not None else answer.reason,
+        next_allowed_at=None if answer.allowed else answer.next_allowed_at,
         override_id=answer.override_id,
-        duration=query.duration if query.duration is not None else answer.duration,
-        duration_source=query.duration_source,
+        installed_rank=None if applied is None else applied.installed_rank,
+        error=None if failure is None else str(failure),
+        duration=step.duration if step.duration is not None else answer.duration,
+        duration_source=step.duration_source,
+        retries=0 if applied is None else applied.retries,
         decision=answer.detail,
     )
 
 
-def _failed_step(query: GateQuery, answer: GateAnswer, script: str, exc: MigrationFailed) -> StepResult:
-    m = query.migration
-    return StepResult(
-        m.version,
-        m.title,
-        script,
-        query.operation,
-        "failed",
-        answer.verdict,
-        seconds=exc.execution_ms / 1000,
-        override_id=answer.override_id,
-        error=str(exc),
-        duration=query.duration if query.duration is not None else answer.duration,
-        duration_source=query.duration_source,
-        decision=answer.detail,
+def _execute(target: Target, step: Step, answer: GateAnswer, anchor: AuditAnchor | None) -> Applied | None:
+    if step.operation == "apply":
+        return target.apply(step.migration, verdict=answer.verdict, override_id=answer.override_id, audit=anchor)
+    return target.undo(
+        step.migration, step.script, verdict=answer.verdict, override_id=answer.override_id, audit=anchor
     )
 
 
-def _done_step(query: GateQuery, answer: GateAnswer, applied: Applied, status: str) -> StepResult:
-    m = query.migration
-    return StepResult(
-        m.version,
-        m.title,
-        applied.script.name,
-        query.operation,
-        status,
-        answer.verdict,
-        seconds=applied.execution_ms / 1000,
-        reason=answer.reason,
-        override_id=answer.override_id,
-        installed_rank=applied.installed_rank,
-        duration=query.duration if query.duration is not None else answer.duration,
-        duration_source=query.duration_source,
-        retries=applied.retries,
-        decision=answer.detail,
-    )
+def _left(steps: Sequence[Step]) -> tuple[PendingItem, ...]:
+    return tuple(PendingItem(s.version, s.migration.title, s.migration.name) for s in steps)
 
 
-def _pending(scripts: tuple[MigrationScript, ...]) -> tuple[PendingItem, ...]:
-    return tuple(PendingItem(s.version, s.title, s.name) for s in scripts)
+def _what(step: Step) -> str:
+    return str(step.version) if step.operation == "apply" else f"the rollback of {step.version}"
 
 
-def run_migrations(
-    session: PostgresSession | None,
-    plan: Plan,
+def run_steps(
+    target: Target,
+    steps: Sequence[Step],
     hook: GateHook,
     *,
-    dry_run: bool = False,
+    operation: str,
     progress: Progress | None = None,
 ) -> MigrateReport:
-    """Apply ``plan.pending`` in order, asking ``hook`` before each one.
+    """Run ``steps`` in order on ``target``, asking ``hook`` before each one.
 
-    Stops before a denied migration (status ``denied``) and after a failed one
-    (``failed``). ``plan`` must have passed :meth:`Plan.check`. With ``dry_run`` nothing is
-    applied (``session`` may be None) and every pending migration gets its verdict.
+    Stops before a denied step (status ``denied``) and after a failed one (``failed``), or
+    when the audit cannot be written. ``operation`` (``migrate`` or ``rollback``) names the
+    report. The steps come from a plan that passed :meth:`~seasongate._executor.Plan.check`.
     """
-    emit = progress or (lambda step: None)
+    emit = progress or (lambda result: None)
     announce = _announcer(progress)
-    steps: list[StepResult] = []
-    stop: int | None = None
-    for index, migration in enumerate(plan.pending):
-        announce(index, len(plan.pending), f"{migration.version} {migration.title}")
-        query = gate_query(plan, migration, APPLY)
+    results: list[StepResult] = []
+
+    def report(status: str, left: Sequence[Step], error: str | None = None) -> MigrateReport:
+        return MigrateReport(operation, status, tuple(results), _left(left), error)
+
+    def settle(step: Step, answer: GateAnswer, result: StepResult) -> str | None:
+        results.append(result)
+        emit(result)
         try:
-            answer = hook.ask(query)
+            hook.record(step, answer, result)
         except SeasongateError as exc:
-            return MigrateReport(
-                "migrate",
-                "failed",
-                tuple(steps),
-                _pending(plan.pending[index:]),
-                f"the gate could not decide {migration.version}: {exc}",
-                dry_run=dry_run,
-            )
-        if dry_run:
-            if not answer.allowed:
-                status = "denied"
-                stop = index if stop is None else stop
-            else:
-                status = "would apply" if stop is None else "blocked"
-            step = _gate_step(query, answer, status)
-            steps.append(step)
-            emit(step)
-            continue
-        if not answer.allowed:
-            step = _gate_step(query, answer, "denied")
-            steps.append(step)
-            emit(step)
-            failure = _record(hook, query, answer, step)
-            return MigrateReport(
-                "migrate", "failed" if failure else "denied", tuple(steps), _pending(plan.pending[index:]), failure
-            )
-        assert session is not None
+            return f"{result.script}: {result.status}, but recording it (audit trail, override) failed: {exc}; stopped"
+        return None
+
+    for index, step in enumerate(steps):
+        announce(index, len(steps), f"{step.version} {step.migration.title}")
         try:
-            applied = session.apply(migration, verdict=answer.verdict, override_id=answer.override_id)
-        except MigrationFailed as exc:
-            step = _failed_step(query, answer, migration.name, exc)
-            steps.append(step)
-            emit(step)
-            failure = _record(hook, query, answer, step)
-            return MigrateReport("migrate", "failed", tuple(steps), _pending(plan.pending[index:]), failure or str(exc))
-        step = _done_step(query, answer, applied, "applied")
-        steps.append(step)
-        emit(step)
-        failure = _record(hook, query, answer, step)
-        if failure:
-            return MigrateReport("migrate", "failed", tuple(steps), _pending(plan.pending[index + 1 :]), failure)
-    if dry_run:
-        status = "ok" if stop is None else "denied"
-        pending = () if stop is None else _pending(plan.pending[stop:])
-        return MigrateReport("migrate", status, tuple(steps), pending, dry_run=True)
-    return MigrateReport("migrate", "ok", tuple(steps), ())
-
-
-def _record(hook: GateHook, query: GateQuery, answer: GateAnswer, step: StepResult) -> str | None:
-    try:
-        hook.record(query, answer, step)
-    except SeasongateError as exc:
-        return f"{step.script}: {step.status}, but recording it (audit trail, override) failed: {exc}; stopped"
-    return None
-
-
-def run_rollback(
-    session: PostgresSession | None,
-    plan: Plan,
-    hook: GateHook,
-    *,
-    to: Version,
-    dry_run: bool = False,
-    progress: Progress | None = None,
-) -> MigrateReport:
-    """Undo the applied migrations above ``to``, highest first, each gated as a rollback.
-
-    A migration without an undo script stops the rollback before it (status ``stopped``).
-    """
-    emit = progress or (lambda step: None)
-    files = plan.folder.by_version()
-    targets = sorted((v for v in plan.applied if v > to), reverse=True)
-    steps: list[StepResult] = []
-
-    def left(index: int) -> tuple[PendingItem, ...]:
-        return tuple(PendingItem(v, files[v].title, files[v].name) for v in targets[index:])
-
-    stop: int | None = None
-    announce = _announcer(progress)
-    for index, version in enumerate(targets):
-        migration = files[version]
-        announce(index, len(targets), f"{version} {migration.title}")
-        undo = plan.folder.undo.get(version)
-        if undo is None:
-            expected = f"U{str(version)[1:]}__{migration.description}.sql"
-            step = StepResult(
-                version,
-                migration.title,
-                migration.name,
-                ROLLBACK,
-                "stopped",
-                reason=f"{version} has no undo script (expected {expected}); the rollback stops before it",
-            )
-            steps.append(step)
-            emit(step)
-            if dry_run:
-                stop = index if stop is None else stop
-                break
-            return MigrateReport("rollback", "stopped", tuple(steps), left(index), step.reason)
-        query = gate_query(plan, migration, ROLLBACK, undo)
-        try:
-            answer = hook.ask(query)
+            answer = hook.ask(step)
         except SeasongateError as exc:
-            return MigrateReport(
-                "rollback",
-                "failed",
-                tuple(steps),
-                left(index),
-                f"the gate could not decide the rollback of {version}: {exc}",
-                dry_run=dry_run,
-            )
-        if dry_run:
-            if not answer.allowed:
-                stop = index if stop is None else stop
-            status = "denied" if not answer.allowed else "would roll back" if stop is None else "blocked"
-            step = _gate_step(query, answer, status)
-            steps.append(step)
-            emit(step)
-            continue
+            return report("failed", steps[index:], f"the gate could not decide {_what(step)}: {exc}")
         if not answer.allowed:
-            step = _gate_step(query, answer, "denied")
-            steps.append(step)
-            emit(step)
-            failure = _record(hook, query, answer, step)
-            return MigrateReport("rollback", "failed" if failure else "denied", tuple(steps), left(index), failure)
-        assert session is not None
+            failure = settle(step, answer, _result(step, answer, "denied"))
+            return report("failed" if failure else "denied", steps[index:], failure)
         try:
-            applied = session.undo(migration, undo, verdict=answer.verdict, override_id=answer.override_id)
+            anchor = hook.start(step, answer)
+        except SeasongateError as exc:
+            return report("failed", steps[index:], f"{step.script.name}: cannot write its audit entry ({exc}); not run")
+        try:
+            applied = _execute(target, step, answer, anchor)
         except MigrationFailed as exc:
-            step = _failed_step(query, answer, undo.name, exc)
-            steps.append(step)
-            emit(step)
-            failure = _record(hook, query, answer, step)
-            return MigrateReport("rollback", "failed", tuple(steps), left(index), failure or str(exc))
-        step = _done_step(query, answer, applied, "rolled back")
-        steps.append(step)
-        emit(step)
-        failure = _record(hook, query, answer, step)
+            failure = settle(step, answer, _result(step, answer, "failed", failure=exc))
+            return report("failed", steps[index:], failure or str(exc))
+        status = WOULD[step.operation] if applied is None else DONE[step.operation]
+        failure = settle(step, answer, _result(step, answer, status, applied=applied))
         if failure:
-            return MigrateReport("rollback", "failed", tuple(steps), left(index + 1), failure)
-    if dry_run:
-        if stop is None:
-            return MigrateReport("rollback", "ok", tuple(steps), (), dry_run=True)
-        first = steps[stop]
-        return MigrateReport(
-            "rollback",
-            "stopped" if first.status == "stopped" else "denied",
-            tuple(steps),
-            left(stop),
-            first.reason if first.status == "stopped" else None,
-            dry_run=True,
-        )
-    return MigrateReport("rollback", "ok", tuple(steps), ())
+            return report("failed", steps[index + 1 :], failure)
+    return report("ok", ())

@@ -26,11 +26,15 @@ class MigrationClass:
     high: Version | None
 
     def contains(self, version: Version) -> bool:
-        """Whether ``version`` falls in the range (by its leading number for open ends)."""
+        """Whether ``version`` falls in the range; a whole bound ``V7999`` includes
+        ``V7999.5``, a dotted bound ``V2.5`` does not include ``V2.9``."""
         parts = version.parts  # tuples compare as versions do, without the ordering wrappers
         if parts < self.low.parts:
             return False
-        return self.high is None or parts <= self.high.parts or parts[0] <= self.high.parts[0]
+        high = self.high
+        if high is None or parts <= high.parts:
+            return True
+        return len(high.parts) == 1 and parts[0] == high.parts[0]
 
     def describe(self) -> str:
         return f"{self.low}-{self.high}" if self.high else f"{self.low}+"

@@ -24,7 +24,8 @@ from seasongate.api._slots import Slot, SlotsResult, slots
 # rules) only when used: ``seasongate check`` imports this package on every pipeline run.
 _LAZY = {
     **dict.fromkeys(
-        ["info", "lint", "migrate", "new_migration", "open_gate", "rollback", "run"], "seasongate.api._migrate"
+        ["ExecutorOptions", "info", "lint", "migrate", "new_migration", "open_gate", "rollback", "run"],
+        "seasongate.api._migrate",
     ),
     **dict.fromkeys(
         [
@@ -32,6 +33,10 @@ _LAZY = {
             "override_reject", "override_request", "override_revoke", "override_show",
         ],
         "seasongate.api._overrides",
+    ),
+    **dict.fromkeys(
+        ["WatchedRun", "health_check", "load_health_file", "migrate_with_health", "run_with_health"],
+        "seasongate.api._health",
     ),
 }  # fmt: skip
 
@@ -48,7 +53,14 @@ def __getattr__(name: str) -> Any:
 
 
 if TYPE_CHECKING:
-    from seasongate.api._migrate import info, lint, migrate, new_migration, open_gate, rollback, run
+    from seasongate.api._health import (
+        WatchedRun,
+        health_check,
+        load_health_file,
+        migrate_with_health,
+        run_with_health,
+    )
+    from seasongate.api._migrate import ExecutorOptions, info, lint, migrate, new_migration, open_gate, rollback, run
     from seasongate.api._overrides import (
         ApprovalOutcome,
         audit_list,
@@ -63,11 +75,13 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ApprovalOutcome",
+    "ExecutorOptions",
     "Project",
     "RequestSpec",
     "Slot",
     "SlotsResult",
     "ValidationReport",
+    "WatchedRun",
     "WindowsResult",
     "audit_list",
     "audit_verify",
@@ -75,9 +89,12 @@ __all__ = [
     "check",
     "explain",
     "find_policy",
+    "health_check",
     "info",
     "lint",
+    "load_health_file",
     "migrate",
+    "migrate_with_health",
     "new_migration",
     "open_gate",
     "open_policy",
@@ -90,6 +107,7 @@ __all__ = [
     "override_show",
     "rollback",
     "run",
+    "run_with_health",
     "slots",
     "validate",
     "windows",

@@ -23,11 +23,13 @@ from seasongate._executor import (
     MigrateReport,
     NewMigration,
     StepResult,
-    class_ranges,
     create_migration,
 )
 from seasongate._executor import lint as lint_folder
-from seasongate._gate import Gate, InfoReport, RunOutcome
+from seasongate._gate import Gate, InfoReport, RunOutcome, run_command
+from seasongate._gate import info as gate_info
+from seasongate._gate import migrate as gate_migrate
+from seasongate._gate import rollback as gate_rollback
 from seasongate._versions import Version
 from seasongate.api._check import open_policy
 
@@ -40,6 +42,7 @@ MIGRATIONS = Path("migrations")
 
 __all__ = [
     "DSN_ENV",
+    "ExecutorOptions",
     "InfoReport",
     "LintReport",
     "MigrateReport",
@@ -108,13 +111,11 @@ def _gate(
     project_dir: Path | None,
     *,
     use_store: bool,
-    record_clock: Callable[[], datetime] | None = None,
 ) -> Iterator[Gate]:
     from seasongate._store import Store as StoreClass
 
     gate = open_gate(
         now=now,
-        record_clock=record_clock,
         environment=environment,
         territory=territory,
         policy=policy,
@@ -135,7 +136,6 @@ def migrate(
     environment: str,
     territory: str,
     now: Callable[[], datetime],
-    record_clock: Callable[[], datetime] | None = None,
     migrations: Path = MIGRATIONS,
     policy: str | Path | Policy | None = None,
     store: str | Store | None = None,
@@ -155,14 +155,17 @@ def migrate(
     (:class:`~seasongate._executor.LockBusy`) or the database cannot be reached; otherwise
     returns the report (``exit_code``: 0 done, 1 stopped by the gate, 2 a migration failed).
     ``dry_run`` reads the history without the lock and changes nothing (it reads the active
-    overrides but writes no audit entry).
+    overrides but writes no audit entry and spends none).
+
+    ``now`` is the clock the gate judges by, called at each migration's start. A run that
+    changes the database is judged by the real clock: a simulated one (``--at``) is for dry
+    runs only; the CLI refuses it otherwise.
     """
     chosen = _dsn(dsn)
     wanted = _version(target, "--target")
-    with _gate(
-        now, environment, territory, policy, store, project_dir, use_store=use_store, record_clock=record_clock
-    ) as gate:
-        return gate.migrate(
+    with _gate(now, environment, territory, policy, store, project_dir, use_store=use_store) as gate:
+        return gate_migrate(
+            gate,
             chosen,
             migrations,
             target=wanted,
@@ -181,10 +184,10 @@ def rollback(
     environment: str,
     territory: str,
     now: Callable[[], datetime],
-    record_clock: Callable[[], datetime] | None = None,
     migrations: Path = MIGRATIONS,
     policy: str | Path | Policy | None = None,
     store: str | Store | None = None,
+    classes: Sequence[str] | None = None,
     dry_run: bool = False,
     retry_incomplete: bool = False,
     options: ExecutorOptions | None = None,
@@ -192,16 +195,17 @@ def rollback(
     project_dir: Path | None = None,
     use_store: bool = True,
 ) -> MigrateReport:
-    """Undo the applied migrations above ``to``, highest first (``seasongate rollback``)."""
+    """Undo the applied migrations above ``to``, highest first (``seasongate rollback``): of
+    ``classes`` when given, else of every class the policy lets run here. Refuses before the
+    first step when an undo script is missing
+    (:class:`~seasongate._executor.ValidationError`)."""
     chosen = _dsn(dsn)
     wanted = _version(to, "--to")
     assert wanted is not None
-    with _gate(
-        now, environment, territory, policy, store, project_dir, use_store=use_store, record_clock=record_clock
-    ) as gate:
-        return gate.rollback(
-            chosen, migrations, to=wanted, dry_run=dry_run, retry_incomplete=retry_incomplete,
-            options=options, progress=progress,
+    with _gate(now, environment, territory, policy, store, project_dir, use_store=use_store) as gate:
+        return gate_rollback(
+            gate, chosen, migrations, to=wanted, classes=classes, dry_run=dry_run,
+            retry_incomplete=retry_incomplete, options=options, progress=progress,
         )  # fmt: skip
 
 
@@ -222,7 +226,7 @@ def info(
     """Every migration with its state and, for pending ones, the gate's verdict now."""
     chosen = _dsn(dsn)
     with _gate(now, environment, territory, policy, store, project_dir, use_store=use_store) as gate:
-        return gate.info(chosen, migrations, classes=classes, options=options)
+        return gate_info(gate, chosen, migrations, classes=classes, options=options)
 
 
 def lint(
@@ -233,7 +237,7 @@ def lint(
     """Lint a migrations folder; the numbering classes come from ``policy`` when given."""
     classes = DEFAULT_CLASSES
     if policy is not None:
-        classes = class_ranges(open_policy(policy, None).migration_classes)
+        classes = open_policy(policy, None).migration_classes
     return lint_folder(directory, classes=classes)
 
 
@@ -253,7 +257,7 @@ def new_migration(
 
     classes = DEFAULT_CLASSES
     if policy is not None:
-        classes = class_ranges(open_policy(policy, None).migration_classes)
+        classes = open_policy(policy, None).migration_classes
     seconds = None
     if duration is not None:
         seconds = duration if isinstance(duration, int) else parse_duration(duration)
@@ -275,7 +279,6 @@ def run(
     environment: str,
     territory: str,
     now: Callable[[], datetime],
-    record_clock: Callable[[], datetime] | None = None,
     migration: str | None = None,
     risk: str | None = None,
     duration: str | int | None = None,
@@ -283,18 +286,18 @@ def run(
     store: str | Store | None = None,
     project_dir: Path | None = None,
     use_store: bool = True,
+    dry_run: bool = False,
 ) -> RunOutcome:
     """Run ``command`` if the gate allows it now (``seasongate run -- COMMAND``).
 
     The command's output passes through; its exit code is the outcome's (1 when denied).
     ``migration`` may be a migration file path, whose header supplies risk and duration.
+    ``dry_run`` judges and runs nothing (no audit entry, no override spent).
     """
     from seasongate.api._check import build_request
 
     request = build_request(
         environment=environment, territory=territory, migration=migration, risk=risk, duration=duration
     )
-    with _gate(
-        now, environment, territory, policy, store, project_dir, use_store=use_store, record_clock=record_clock
-    ) as gate:
-        return gate.run_command(list(command), migration=request.version, risk=request.risk, duration=request.duration)
+    with _gate(now, environment, territory, policy, store, project_dir, use_store=use_store) as gate:
+        return run_command(gate, list(command), request, dry_run=dry_run)

@@ -71,6 +71,7 @@ _COMMAND_MODULES = {
     "lint": "seasongate.cli._migrate",
     "new": "seasongate.cli._migrate",
     "run": "seasongate.cli._migrate",
+    "health": "seasongate.cli._health",
 }
 
 

@@ -21,18 +21,13 @@ EXIT_OK, EXIT_DENIED, EXIT_ERROR = 0, 1, 2
 # -- shared options and helpers ---------------------------------------------------------------
 
 
-def _seconds(text: str, option: str) -> float:
-    """A duration option: ``30s``, ``5m``, ``1h``; a bare number is seconds here."""
+def _duration(text: str, option: str) -> float:
+    """A duration option (``30s``, ``5m``, ``1h``), by the one duration rule (a unit is required)."""
     from seasongate._errors import InputError
     from seasongate._time import parse_duration
 
-    raw = text.strip()
     try:
-        return float(raw)
-    except ValueError:
-        pass
-    try:
-        return float(parse_duration(raw))
+        return float(parse_duration(text))
     except InputError as exc:
         raise InputError(f"{option}: {exc}") from exc
 
@@ -41,15 +36,24 @@ def _real_clock() -> datetime:
     return datetime.now(UTC)
 
 
-def _clock(at: str | None, policy: Any, territory: str) -> tuple[Callable[[], datetime], str | None]:
-    """The system clock, or one that starts at ``--at`` and runs at real speed (the gate
-    judges by it; audit entries keep the real time)."""
+def _clock(
+    at: str | None, policy: Any, territory: str, *, acts: bool = False
+) -> tuple[Callable[[], datetime], str | None]:
+    """The system clock, or one that starts at ``--at`` and runs at real speed. ``--at``
+    judges another instant and so never acts: a command that would change something
+    (``acts``: migrate, rollback or run without --dry-run) refuses it."""
     if at is None:
         return _real_clock, None
     from seasongate._time import parse_instant
 
     tz = policy.zone(territory)
     start, was_naive = parse_instant(at, tz)
+    if acts:
+        from seasongate._errors import InputError
+
+        raise InputError(
+            "--at judges another instant and executes nothing: add --dry-run to see what would happen then"
+        )
     note = f"--at {at} has no UTC offset; read as {tz.key} local time" if was_naive else None
     origin = time.monotonic()
     return (lambda: start + timedelta(seconds=time.monotonic() - origin)), note
@@ -62,13 +66,13 @@ def _policy(policy: str | None, environment: str) -> Any:
 
 
 def _options(table: str, lock_wait: str, lock_timeout: str, statement_timeout: str, lock_retries: int) -> Any:
-    from seasongate._executor import ExecutorOptions
+    from seasongate import api
 
-    return ExecutorOptions(
+    return api.ExecutorOptions(
         table=table,
-        lock_wait=_seconds(lock_wait, "--lock-wait"),
-        lock_timeout=_seconds(lock_timeout, "--lock-timeout"),
-        statement_timeout=_seconds(statement_timeout, "--statement-timeout"),
+        lock_wait=_duration(lock_wait, "--lock-wait"),
+        lock_timeout=_duration(lock_timeout, "--lock-timeout"),
+        statement_timeout=_duration(statement_timeout, "--statement-timeout"),
         lock_retries=lock_retries,
     )
 
@@ -98,8 +102,8 @@ def _gate_options(func: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--territory", "-t", required=True, help="Territory, e.g. DE or CH."),
         click.option(
             "--at",
-            help="Judge as if the run started at this instant (ISO 8601; the "
-            "clock then runs on). Without offset: local to the territory.",
+            help="With --dry-run (or on info): judge as if the run started at this instant (ISO 8601; "
+            "the clock then runs on). Without offset: local to the territory.",
         ),
         click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True),
     ]
@@ -158,7 +162,7 @@ def _when(moment: datetime | None) -> str:
 def _step_line(step: Any) -> str:
     took = "-" if step.seconds is None else f"{step.seconds:.2f}s"
     text = f"{step.version!s:<8} {step.description[:40]:<40} {step.verdict or '-':<6} {took:>8}  {step.status}"
-    if step.status in ("denied", "stopped") and step.reason:
+    if step.status == "denied" and step.reason:
         text += f": {step.reason}"
         if step.next_allowed_at is not None:
             text += f" (next allowed {_when(step.next_allowed_at)})"
@@ -227,8 +231,6 @@ def _summary(report: Any) -> str:
     if report.status == "denied" and stop is not None:
         lines.append(f"Stopped by the gate before {stop.version}: {stop.reason}.")
         lines.append(f"Next allowed: {_when(stop.next_allowed_at)}.")
-    elif report.status == "stopped" and stop is not None:
-        lines.append(f"Stopped: {stop.reason}.")
     lines.append(f"{verb.capitalize()}: {', '.join(done) if done else 'none'}.")
     if report.pending:
         left = "Still pending" if report.operation == "migrate" else "Not rolled back (still applied)"
@@ -267,6 +269,12 @@ def _finish(report: Any, fmt: str, note: str | None) -> None:
     is_flag=True,
     help="Re-run a transaction=false migration that did not finish (make it safe to re-run first).",
 )
+@click.option(
+    "--health",
+    "health",
+    type=click.Path(dir_okay=False),
+    help="Watch after the run (health file); roll back this run's migrations when degraded (exit 1; 3 inconclusive).",
+)
 def migrate(
     dsn: str | None,
     migrations: str,
@@ -283,6 +291,7 @@ def migrate(
     lock_retries: int,
     target: str | None,
     classes: tuple[str, ...],
+    health: str | None,
     *,
     no_store: bool,
     dry_run: bool,
@@ -301,13 +310,19 @@ def migrate(
     """
     from pathlib import Path
 
+    from seasongate import api
     from seasongate._errors import SeasongateError
-    from seasongate.api import _migrate as api
 
+    if health is not None:
+        _migrate_watched(
+            health, dsn, migrations, loaded=_policy(policy, environment), store=store, environment=environment,
+            territory=territory, at=at, fmt=fmt, options=_options(table, lock_wait, lock_timeout, statement_timeout,
+            lock_retries), target=target, classes=classes, no_store=no_store, dry_run=dry_run,
+        )  # fmt: skip
     try:
         loaded = _policy(policy, environment)
-        now, note = _clock(at, loaded, territory)
-        report = api.migrate( record_clock=_real_clock,
+        now, note = _clock(at, loaded, territory, acts=not dry_run)
+        report = api.migrate(
             dsn=dsn, environment=environment, territory=territory, now=now,
             migrations=Path(migrations), policy=loaded, store=store, target=target,
             classes=list(classes) or None, dry_run=dry_run, retry_incomplete=retry_incomplete,
@@ -319,10 +334,58 @@ def migrate(
     _finish(report, fmt, note)
 
 
+def _migrate_watched(
+    health: str, dsn: str | None, migrations: str, *, loaded: Any, store: str | None, environment: str,
+    territory: str, at: str | None, fmt: str, options: Any, target: str | None, classes: tuple[str, ...],
+    no_store: bool, dry_run: bool,
+) -> NoReturn:  # fmt: skip
+    """``migrate --health``: one call into the health api, then its report and exit code."""
+    from pathlib import Path
+
+    from seasongate import api
+    from seasongate._errors import InputError, SeasongateError
+
+    try:
+        if dry_run:
+            raise InputError("--health watches a real run: it does not go with --dry-run")
+        now, note = _clock(at, loaded, territory, acts=True)
+        result = api.migrate_with_health(
+            health, dsn=dsn, environment=environment, territory=territory, now=now,
+            migrations=Path(migrations), policy=loaded, store=store, target=target, classes=list(classes) or None,
+            options=options, progress=_progress(fmt), use_store=not no_store,
+        )  # fmt: skip
+    except SeasongateError as exc:
+        _fail(exc, fmt)
+    _finish_watched(result, fmt, note)
+
+
+def _finish_watched(result: Any, fmt: str, note: str | None) -> NoReturn:
+    from seasongate.cli._health import watched_lines
+
+    if note:
+        click.echo(f"seasongate: note: {note}", err=True)
+    if fmt == "json":
+        click.echo(json.dumps(result.to_dict(), indent=2, ensure_ascii=False))
+    else:
+        if result.migrate is not None:
+            click.echo(_summary(result.migrate))
+            if result.migrate.status == "failed" and result.migrate.error:
+                click.echo(f"seasongate: error: {result.migrate.error}", err=True)
+        for line in watched_lines(result):
+            click.echo(line)
+    sys.exit(result.exit_code)
+
+
 @click.command()
 @_gate_options
 @_executor_options
 @click.option("--to", "to", required=True, help="Undo every applied migration above this version.")
+@click.option(
+    "--class",
+    "classes",
+    multiple=True,
+    help="Undo only migrations of this class (repeatable; default: every class the policy lets run here).",
+)
 @click.option("--dry-run", is_flag=True, help="Show what would be undone and the gate's verdicts.")
 @click.option(
     "--retry-incomplete",
@@ -344,6 +407,7 @@ def rollback(
     statement_timeout: str,
     lock_retries: int,
     to: str,
+    classes: tuple[str, ...],
     *,
     no_store: bool,
     dry_run: bool,
@@ -351,8 +415,10 @@ def rollback(
 ) -> None:
     """Run the undo scripts (U<version>__*.sql) of the migrations above --to, newest first.
 
-    Each is gated as a rollback (the shipped policy allows rollbacks in a blackout). A
-    migration without an undo script stops the rollback before it (exit 2).
+    Each is gated as a rollback (the shipped policy allows rollbacks in a blackout). Every
+    step is planned first: a missing undo script refuses the whole rollback before anything
+    runs (exit 2, naming it). Only the classes the policy lets run here are undone unless
+    --class says otherwise.
 
     \b
     Example:
@@ -360,17 +426,16 @@ def rollback(
     """
     from pathlib import Path
 
+    from seasongate import api
     from seasongate._errors import SeasongateError
-    from seasongate.api import _migrate as api
 
     try:
         loaded = _policy(policy, environment)
-        now, note = _clock(at, loaded, territory)
+        now, note = _clock(at, loaded, territory, acts=not dry_run)
         report = api.rollback(
-            record_clock=_real_clock,
             dsn=dsn, to=to, environment=environment, territory=territory, now=now,
-            migrations=Path(migrations), policy=loaded, store=store, dry_run=dry_run,
-            retry_incomplete=retry_incomplete,
+            migrations=Path(migrations), policy=loaded, store=store, classes=list(classes) or None,
+            dry_run=dry_run, retry_incomplete=retry_incomplete,
             options=_options(table, lock_wait, lock_timeout, statement_timeout, lock_retries),
             progress=_progress(fmt), use_store=not no_store,
         )  # fmt: skip
@@ -408,9 +473,8 @@ def info(
     """
     from pathlib import Path
 
+    from seasongate import api
     from seasongate._errors import SeasongateError
-    from seasongate._executor import ExecutorOptions
-    from seasongate.api import _migrate as api
 
     try:
         loaded = _policy(policy, environment)
@@ -418,7 +482,7 @@ def info(
         report = api.info(
             dsn=dsn, environment=environment, territory=territory, now=now,
             migrations=Path(migrations), policy=loaded, store=store,
-            classes=list(classes) or None, options=ExecutorOptions(table=table),
+            classes=list(classes) or None, options=api.ExecutorOptions(table=table),
             use_store=not no_store,
         )  # fmt: skip
     except SeasongateError as exc:
@@ -467,8 +531,8 @@ def lint(directory: str, policy: str | None, fmt: str) -> None:
     """
     from pathlib import Path
 
+    from seasongate import api
     from seasongate._errors import SeasongateError
-    from seasongate.api import _migrate as api
 
     try:
         report = api.lint(Path(directory), policy=policy)
@@ -521,8 +585,8 @@ def new(
     """
     from pathlib import Path
 
+    from seasongate import api
     from seasongate._errors import SeasongateError
-    from seasongate.api import _migrate as api
 
     try:
         created = api.new_migration(
@@ -554,7 +618,8 @@ def new(
 @click.option("--policy", type=click.Path(dir_okay=False), help="Policy file (default: the one covering --env).")
 @click.option("--store", envvar="SEASONGATE_STORE", help="Override/audit store URL.")
 @click.option("--no-store", is_flag=True, help="Neither read overrides nor write the audit trail.")
-@click.option("--at", help="Judge at this instant (ISO 8601) instead of now.")
+@click.option("--at", help="With --dry-run: judge at this instant (ISO 8601) instead of now.")
+@click.option("--dry-run", is_flag=True, help="Judge only: print the decision, run nothing (exit 0 or 1).")
 @click.option(
     "--format",
     "fmt",
@@ -563,6 +628,9 @@ def new(
     show_default=True,
     help="How a denial is printed.",
 )
+@click.option("--health", type=click.Path(dir_okay=False), help="Watch after the command (health file).")
+@click.option("--rollback-cmd", help='With --health: the undo command ("flyway undo"), gated as a rollback.')
+@click.option("--dsn", envvar="SEASONGATE_DSN", help="With --health: the database of a SQL probe without dsn_env.")
 @click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
 def run(
     environment: str,
@@ -574,9 +642,13 @@ def run(
     store: str | None,
     at: str | None,
     fmt: str,
+    health: str | None,
+    rollback_cmd: str | None,
+    dsn: str | None,
     command: tuple[str, ...],
     *,
     no_store: bool,
+    dry_run: bool,
 ) -> None:
     """Run COMMAND only if the gate allows it now; exit with its exit code (1 if denied).
 
@@ -586,18 +658,34 @@ def run(
     Example:
       seasongate run --env production -t DE -m migrations/V226__x.sql -- flyway migrate
     """
+    from seasongate import api
     from seasongate._errors import SeasongateError
-    from seasongate.api import _migrate as api
 
     argv = list(command)
     if argv and argv[0] == "--":
         argv = argv[1:]
+    if health is not None:
+        from seasongate._errors import InputError
+
+        try:
+            if dry_run:
+                raise InputError("--health watches a real run: it does not go with --dry-run")
+            loaded = _policy(policy, environment)
+            now, note = _clock(at, loaded, territory, acts=True)
+            result = api.run_with_health(
+                argv, health=health, rollback_command=rollback_cmd, environment=environment, territory=territory,
+                now=now, migration=migration, risk=risk, duration=duration, policy=loaded, store=store,
+                use_store=not no_store, dsn=dsn,
+            )  # fmt: skip
+        except SeasongateError as exc:
+            _fail(exc, fmt)
+        _finish_watched(result, fmt, note)
     try:
         loaded = _policy(policy, environment)
-        now, note = _clock(at, loaded, territory)
+        now, note = _clock(at, loaded, territory, acts=not dry_run)
         outcome = api.run(
             argv,
-            record_clock=_real_clock,
+            dry_run=dry_run,
             environment=environment,
             territory=territory,
             now=now,
@@ -619,7 +707,8 @@ def run(
             click.echo(_format.decision_json(outcome.decision))
         else:
             click.echo(_format.decision_text(outcome.decision), err=True)
-            click.echo("seasongate: denied; the command was not run", err=True)
+            verdict = "allowed" if outcome.decision.allowed else "denied"
+            click.echo(f"seasongate: {verdict}; the command was not run", err=True)
     sys.exit(outcome.exit_code)
 
 

@@ -1,0 +1,37 @@
+"""The gate around executors: the policy asked before each migration, the store told after.
+
+Each module owns one thing:
+
+=================  ==========================================================================
+``_guard``         the Python API: :class:`Gate` (``check``, ``guard``, ``wrap``)
+``_hook``          the executor's callback (:class:`PolicyHook`): judge a step, audit it
+``_audit``         the audit entries of gated work, built in one place
+``_migrations``    ``migrate``, ``rollback`` and ``info`` through the PostgreSQL executor
+``_command``       ``run -- COMMAND``: the child process, its signals, its outcome
+=================  ==========================================================================
+
+DSN parsing and redaction live in ``seasongate._dsn``.
+"""
+
+from __future__ import annotations
+
+from seasongate._gate._command import RunOutcome, run_command
+from seasongate._gate._guard import Gate, GatedExecutor, denial_message, duration_seconds
+from seasongate._gate._hook import PolicyHook, answer_of
+from seasongate._gate._migrations import InfoReport, InfoRow, info, migrate, rollback
+
+__all__ = [
+    "Gate",
+    "GatedExecutor",
+    "InfoReport",
+    "InfoRow",
+    "PolicyHook",
+    "RunOutcome",
+    "answer_of",
+    "denial_message",
+    "duration_seconds",
+    "info",
+    "migrate",
+    "rollback",
+    "run_command",
+]

@@ -1,0 +1,314 @@
+"""``migrate``, ``rollback`` and ``info``: the PostgreSQL executor driven through the gate.
+
+Both runs take the same path: open the session (a dry run without the lock), check the
+history against the folder, let the plan give the steps (apply or rollback, of the classes
+the run takes), and drive them with the executor's one loop; a dry run is that loop on a
+target that executes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from seasongate._dsn import database_label
+from seasongate._errors import InputError
+from seasongate._executor import (
+    DONE,
+    DryRun,
+    ExecutorOptions,
+    Include,
+    MigrateReport,
+    Plan,
+    PostgresSession,
+    Step,
+    StepResult,
+    Target,
+    build_plan,
+    run_steps,
+    scan,
+)
+from seasongate._gate import _audit
+from seasongate._gate._guard import Gate
+from seasongate._gate._hook import PolicyHook
+from seasongate._policy import Policy
+from seasongate._versions import Version
+from seasongate._vocabulary import Operation
+
+if TYPE_CHECKING:
+    from seasongate._store import AuditEntry
+
+Progress = Callable[[StepResult], None]
+
+
+@dataclass(frozen=True, slots=True)
+class InfoRow:
+    """One line of ``seasongate info``."""
+
+    version: Version
+    description: str
+    state: str
+    script: str | None
+    installed_on: datetime | None
+    execution_ms: int | None
+    installed_by: str | None = None
+    verdict: str | None = None  # the gate's verdict now, for pending migrations
+    reason: str = ""
+    next_allowed_at: datetime | None = None
+    problem: str | None = None
+    undo: bool = False  # whether an undo script exists
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form."""
+        return {
+            "version": str(self.version),
+            "description": self.description,
+            "state": self.state,
+            "script": self.script,
+            "installed_on": None if self.installed_on is None else self.installed_on.isoformat(),
+            "execution_ms": self.execution_ms,
+            "installed_by": self.installed_by,
+            "verdict": self.verdict,
+            "reason": self.reason or None,
+            "next_allowed_at": None if self.next_allowed_at is None else self.next_allowed_at.isoformat(),
+            "problem": self.problem,
+            "undo": self.undo,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class InfoReport:
+    """``seasongate info``: every migration with its state; problems that block a run."""
+
+    rows: tuple[InfoRow, ...]
+    problems: tuple[str, ...]
+    at: datetime
+    environment: str
+    territory: str
+    zone: Any = None  # the territory's time zone, for showing instants to people
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form."""
+        return {
+            "at": self.at.isoformat(),
+            "environment": self.environment,
+            "territory": self.territory,
+            "migrations": [r.to_dict() for r in self.rows],
+            "problems": list(self.problems),
+        }
+
+
+def _include(policy: Policy, classes: Sequence[str] | None, scope: tuple[str, str]) -> Include:
+    """The versions a run takes: those of ``classes`` when given; otherwise every class
+    except those the policy never allows here (test data in production), as Flyway leaves
+    out locations an environment does not configure."""
+    if classes:
+        known = {c.name for c in policy.migration_classes}
+        unknown = sorted(set(classes) - known)
+        if unknown:
+            raise InputError(f"unknown migration class {', '.join(unknown)} (known: {', '.join(sorted(known))})")
+        wanted = set(classes)
+        return lambda version: policy.classify(version) in wanted
+    closed = policy.closed_classes(*scope)
+    return lambda version: policy.classify(version) not in closed
+
+
+def _plan(
+    policy: Policy,
+    session: PostgresSession,
+    migrations: Path,
+    include: Include,
+    *,
+    target: Version | None = None,
+    retry_incomplete: bool = False,
+) -> Plan:
+    """The folder (numbered by the policy's classes) against the history; a pending script
+    in no class of the policy is a problem."""
+    folder = scan(migrations, classes=policy.migration_classes)
+    plan = build_plan(folder, session.history(), target=target, retry_incomplete=retry_incomplete)
+    ranges = ", ".join(f"{c.name} {c.describe()}" for c in policy.migration_classes)
+    unclassified = [
+        f"{m.name}: {m.version} is in no migration class of the policy ({ranges})"
+        for m in plan.pending
+        if include(m.version) and policy.classify(m.version) is None
+    ]
+    return replace(plan, problems=(*plan.problems, *unclassified)) if unclassified else plan
+
+
+def _run(
+    gate: Gate,
+    dsn: str,
+    migrations: Path,
+    steps_of: Callable[[Plan, Include], Sequence[Step]],
+    *,
+    operation: str,
+    environment: str | None,
+    territory: str | None,
+    classes: Sequence[str] | None,
+    target: Version | None = None,
+    dry_run: bool,
+    retry_incomplete: bool,
+    options: ExecutorOptions | None,
+    progress: Progress | None,
+    deadline: datetime | None = None,
+) -> MigrateReport:
+    env, terr = gate.scope(environment, territory)
+    include = _include(gate.policy, classes, (env, terr))
+    session = PostgresSession(dsn, options)
+    session.open(lock=not dry_run, create=not dry_run)
+    try:
+        plan = _plan(gate.policy, session, migrations, include, target=target, retry_incomplete=retry_incomplete)
+        if not dry_run:  # under the lock: no other run is writing its outcomes now
+            reconcile(gate, plan, database_label(dsn))
+        plan.check()
+        steps = steps_of(plan, include)
+        hook = PolicyHook(gate, env, terr, audit=not dry_run, database=database_label(dsn), deadline=deadline)
+        where: Target = DryRun() if dry_run else session
+        report = run_steps(where, steps, hook, operation=operation, progress=progress)
+    finally:
+        session.close()
+    return replace(report, dry_run=dry_run)
+
+
+def reconcile(gate: Gate, plan: Plan, database: str | None) -> int:
+    """Give every ``migration.start`` on ``database`` that has no outcome (its run died: kill
+    -9, power loss) the outcome the migration history shows, marked reconciled; returns how
+    many. Afterwards every start has exactly one outcome."""
+    if gate.store is None or database is None:
+        return 0
+    starts: dict[int, AuditEntry] = {}
+    settled: set[object] = set()
+    for entry in gate.store.audit_entries():
+        if entry.action == _audit.START and entry.payload.get("database") == database:
+            starts[entry.seq] = entry
+        elif entry.action in _audit.OUTCOME.values():
+            settled.add(entry.payload.get("start_seq"))
+    written = 0
+    for seq, start in starts.items():
+        if seq in settled:
+            continue
+        facts = start.payload
+        operation: Operation = "rollback" if facts.get("operation") == "rollback" else "apply"
+        status, rank = _settled(plan, Version.parse(str(facts.get("version"))), operation)
+        payload = _audit.reconciled_payload(facts, status=status, installed_rank=rank, start_seq=seq)
+        gate.audit(_audit.OUTCOME[operation], start.subject, payload)
+        written += 1
+    return written
+
+
+def _settled(plan: Plan, version: Version, operation: Operation) -> tuple[str, int | None]:
+    """What the history says became of one step: (status, installed rank of its row)."""
+    kind = "SQL" if operation == "apply" else "UNDO_SQL"
+    ranks = [r.installed_rank for r in plan.rows if r.version == version and r.type == kind]
+    rank = max(ranks) if ranks else None
+    state = next((e.state for e in plan.entries if e.version == version), "pending")
+    done = {"apply": ("applied", "changed", "missing"), "rollback": ("pending", "undone", "out of order")}[operation]
+    if state in done:
+        return DONE[operation], rank
+    if state in ("incomplete", "undo incomplete"):
+        return "incomplete", rank
+    return "failed", None
+
+
+def migrate(
+    gate: Gate,
+    dsn: str,
+    migrations: Path,
+    *,
+    environment: str | None = None,
+    territory: str | None = None,
+    target: Version | None = None,
+    classes: Sequence[str] | None = None,
+    dry_run: bool = False,
+    retry_incomplete: bool = False,
+    options: ExecutorOptions | None = None,
+    progress: Progress | None = None,
+    deadline: datetime | None = None,
+) -> MigrateReport:
+    """Validate the history, then apply the pending migrations (up to ``target``, of
+    ``classes`` only when given), each gated at its own start. Raises ValidationError,
+    LockBusy or MigrationError before anything runs; returns the report otherwise.
+    ``deadline`` (the migration SLO of ``migrate --health``): a migration whose estimated
+    duration does not fit in what is left is not started."""
+    return _run(
+        gate, dsn, migrations, lambda plan, include: plan.apply_steps(include),
+        operation="migrate", environment=environment, territory=territory, classes=classes, target=target,
+        dry_run=dry_run, retry_incomplete=retry_incomplete, options=options, progress=progress, deadline=deadline,
+    )  # fmt: skip
+
+
+def rollback(
+    gate: Gate,
+    dsn: str,
+    migrations: Path,
+    *,
+    to: Version,
+    environment: str | None = None,
+    territory: str | None = None,
+    classes: Sequence[str] | None = None,
+    dry_run: bool = False,
+    retry_incomplete: bool = False,
+    options: ExecutorOptions | None = None,
+    progress: Progress | None = None,
+) -> MigrateReport:
+    """Run the undo scripts of the applied migrations above ``to`` (of ``classes`` when
+    given, else of the classes the policy handles here), highest first, each gated as
+    ``operation="rollback"``. Refuses before the first step when any undo script is missing."""
+    return _run(
+        gate, dsn, migrations, lambda plan, include: plan.rollback_steps(to, include),
+        operation="rollback", environment=environment, territory=territory, classes=classes,
+        dry_run=dry_run, retry_incomplete=retry_incomplete, options=options, progress=progress,
+    )  # fmt: skip
+
+
+def info(
+    gate: Gate,
+    dsn: str,
+    migrations: Path,
+    *,
+    environment: str | None = None,
+    territory: str | None = None,
+    classes: Sequence[str] | None = None,
+    options: ExecutorOptions | None = None,
+) -> InfoReport:
+    """Every migration with its state, and the gate's verdict now for pending ones."""
+    env, terr = gate.scope(environment, territory)
+    policy = gate.policy
+    at = gate.now()
+    include = _include(policy, classes, (env, terr))
+    with PostgresSession(dsn, options).open(lock=False, create=False) as session:
+        plan = _plan(policy, session, migrations, include)
+    pending = {m.version for m in plan.pending if include(m.version)}
+    hook = PolicyHook(gate, env, terr, audit=False)
+    rows: list[InfoRow] = []
+    for entry in plan.entries:
+        verdict = reason = None
+        next_at = None
+        state = entry.state
+        if entry.version in pending and entry.script is not None:
+            answer = hook.ask(plan.step("apply", entry.script))
+            verdict, reason, next_at = answer.verdict, answer.reason, answer.next_allowed_at
+        elif state == "pending" and not classes and not include(entry.version):
+            state = "excluded"
+            reason = f"class {policy.classify(entry.version)} never runs in {env}"
+        row = entry.row
+        rows.append(
+            InfoRow(
+                entry.version,
+                entry.description,
+                state,
+                entry.script.name if entry.script else (row.script if row else None),
+                entry.installed_on,
+                entry.execution_ms,
+                row.installed_by if row else None,
+                verdict,
+                reason or "",
+                next_at,
+                entry.problem,
+                entry.version in plan.folder.undo,
+            )
+        )
+    return InfoReport(tuple(rows), plan.problems, at, env, terr, policy.zone(terr))
