@@ -38,6 +38,18 @@ def shipped_policy(name: str = "production") -> Any:
     return _shipped[name]
 
 
+def policy_with_default_class(directory: Path, migration_class: str = "production") -> Path:
+    """A copy of the shipped production policy that names a default class: a request that
+    names no migration (a whole Alembic upgrade, ``run -- CMD``) is then judged as a
+    migration of that class instead of one of unknown class (docs/integrations.md)."""
+    body = (POLICIES / "production.yaml").read_text(encoding="utf-8")
+    body = body.replace("defaults: {risk: medium, duration: 15m}",
+                        f"defaults: {{risk: medium, duration: 15m, class: {migration_class}}}")  # fmt: skip
+    path = directory / "production.yaml"
+    path.write_text(body.replace("../calendars/", f"{CALENDARS}/"), encoding="utf-8")
+    return path
+
+
 @pytest.fixture
 def in_repo(monkeypatch: pytest.MonkeyPatch) -> None:
     """Run in the repository root (its policies/, calendars/ and migrations/)."""
