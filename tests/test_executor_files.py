@@ -240,7 +240,8 @@ def test_new_picks_the_next_free_version_of_the_class(tmp_path: Path) -> None:
     assert created.path.name == "V227__add_customer_credit_hold.sql"
     assert created.undo_path is not None and created.undo_path.name.startswith("U227__")
     script, findings = read_script(created.path)
-    assert findings == [] and script is not None
+    # The new file has only its header: refused until the change is written into it.
+    assert [f.code for f in findings] == ["E013"] and script is not None
     assert (script.risk, script.duration) == ("high", 1200)
     feature = create_migration(tmp_path, "try it", migration_class="feature", undo=False)
     assert feature.path.name == "V8000__try_it.sql" and feature.undo_path is None
@@ -276,3 +277,47 @@ def test_connection_errors_never_show_the_password(dsn: str) -> None:
     from seasongate._executor._postgres import redact
 
     assert redact('invalid percent-encoded token: "S3CRET%ZZ"', dsn) == 'invalid percent-encoded token: "***"'
+
+
+# -- scripts refused before anything runs --------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("body", "lines"),
+    [
+        ("BEGIN;\nSELECT 1;\nCOMMIT;\n", [1, 3]),
+        ("SELECT 1;\nrollback;\n", [2]),
+        ("SELECT 1;\nEND;\n", [2]),
+        ("START TRANSACTION;\nSELECT 1;\n", [1]),
+        ("SELECT 1;\nABORT;\n", [2]),
+        ("SAVEPOINT s;\nSELECT 1;\nROLLBACK TO SAVEPOINT s;\nROLLBACK TO s;\n", []),
+        ("SELECT 'COMMIT;';\n-- COMMIT;\n/* ROLLBACK; */ SELECT $$BEGIN$$;\n", []),
+        ("CREATE FUNCTION f() RETURNS int LANGUAGE sql\nBEGIN ATOMIC SELECT 1; END;\n", []),
+        ("DO $$ BEGIN COMMIT; END $$;\n", []),
+    ],
+)
+def test_transaction_control_statements_are_found_and_nothing_else(tmp_path: Path, body: str, lines: list[int]) -> None:
+    write(tmp_path, {"V1__x.sql": body})
+    _, findings = read_script(tmp_path / "V1__x.sql")
+    assert [f.line for f in findings if f.code == "E012"] == lines
+    write(tmp_path, {"V1__x.sql": "-- seasongate: transaction=false\n" + body})
+    _, declared = read_script(tmp_path / "V1__x.sql")
+    assert [f.code for f in declared] == []  # the author declared it: not refused
+
+
+def test_empty_and_non_regular_scripts_block_the_folder(tmp_path: Path) -> None:
+    import os
+
+    write(tmp_path, {"V1__a.sql": "SELECT 1;", "V2__empty.sql": "-- later\n\n/* nothing */\n"})
+    os.mkfifo(tmp_path / "V3__pipe.sql")
+    (tmp_path / "V4__zero.sql").symlink_to("/dev/zero")
+    (tmp_path / "V5__latin1.sql").write_bytes("SELECT 'Gr\xfc\xdfe';".encode("latin-1"))
+    folder = scan(tmp_path)
+    found = sorted((Path(f.path).name, f.code) for f in folder.blocking)
+    assert found == [
+        ("V2__empty.sql", "E013"),
+        ("V3__pipe.sql", "E014"),
+        ("V4__zero.sql", "E014"),
+        ("V5__latin1.sql", "E014"),
+    ]
+    assert [str(m.version) for m in folder.migrations] == ["V1", "V2"]

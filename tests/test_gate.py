@@ -68,8 +68,8 @@ def history(dsn: str) -> list[tuple[object, ...]]:
         if conn.execute("SELECT to_regclass('seasongate_schema_history')").fetchone() == (None,):
             return []
         return conn.execute(
-            "SELECT version, type, success, gate_verdict, override_id "
-            "FROM seasongate_schema_history ORDER BY installed_rank"
+            "SELECT version, type, success, gate_verdict, override_id FROM seasongate_schema_history "
+            "LEFT JOIN seasongate_schema_history_seasongate USING (installed_rank) ORDER BY installed_rank"
         ).fetchall()
 
 

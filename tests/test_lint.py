@@ -131,7 +131,7 @@ CASES: list[dict[str, object]] = [
     {
         "id": "transaction-control-and-empty-file",
         "files": {"V1__c.sql": "BEGIN;\nSELECT 1;\nCOMMIT;\n", "U1__c.sql": "-- nothing\n"},
-        "expect": [("U1__c.sql", 1, "W004"), ("V1__c.sql", 1, "W003"), ("V1__c.sql", 3, "W003")],
+        "expect": [("U1__c.sql", 1, "E013"), ("V1__c.sql", 1, "E012"), ("V1__c.sql", 3, "E012")],
     },
     {
         "id": "naming-duplicates-gaps",
@@ -183,16 +183,25 @@ def test_cli_prints_path_line_code_message_and_exits_1(tmp_path: Path) -> None:
 
 
 def test_cli_json_and_warnings_do_not_fail(tmp_path: Path) -> None:
-    (tmp_path / "V10000__data.sql").write_text("BEGIN;\nSELECT 1;\n", encoding="utf-8")
+    (tmp_path / "V10000__data.sql").write_text("SELECT 1;\n", encoding="utf-8")
+    (tmp_path / "U7__gone.sql").write_text("SELECT 1;\n", encoding="utf-8")
     result = CliRunner().invoke(main, ["lint", str(tmp_path), "--format", "json"])
     assert result.exit_code == 0, result.output
     data = json.loads(result.output)
     assert data["errors"] == 0 and data["warnings"] == 1
     assert data["findings"][0] | {"path": "x"} == {
-        "path": "x", "line": 1, "code": "W003", "severity": "warning",
-        "message": "BEGIN in a migration that already runs in one transaction; remove it "
-                   "(or set transaction=false)",
+        "path": "x", "line": 0, "column": 0, "field": None, "code": "W001", "severity": "warning",
+        "message": "undo script for V7, which has no migration",
     }  # fmt: skip
+
+
+def test_cli_transaction_control_is_a_broken_input_exit_2(tmp_path: Path) -> None:
+    (tmp_path / "V10000__data.sql").write_text("SELECT 1;\nBEGIN;\nSELECT 'COMMIT;';\n", encoding="utf-8")
+    result = CliRunner().invoke(main, ["lint", str(tmp_path), "--format", "json"])
+    assert result.exit_code == 2, result.output
+    data = json.loads(result.output)
+    assert [(f["line"], f["code"], f["severity"]) for f in data["findings"]] == [(2, "E012", "error")]
+    assert data["findings"][0]["message"].startswith("BEGIN in a migration that runs in one transaction")
 
 
 def test_cli_takes_classes_from_the_policy(tmp_path: Path) -> None:

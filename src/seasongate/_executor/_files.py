@@ -24,19 +24,32 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from seasongate._errors import ConfigError, InputError, MigrationError
+from seasongate._errors import ConfigError, InputError
 from seasongate._executor._findings import Finding, display_path
+from seasongate._executor._sql import split_statements
+from seasongate._fileio import UnreadableFile, read_regular_file
 from seasongate._policy import MigrationClass
-from seasongate._time import parse_duration
+from seasongate._time import format_duration, parse_duration
 from seasongate._versions import FILE_RE, Version
+from seasongate._vocabulary import RISKS
 
-RISKS = ("low", "medium", "high")
 DIRECTIVE_KEYS = ("risk", "duration", "transaction", "lock_timeout", "statement_timeout")
 NUMBERING_FILE = "numbering.yaml"
+MAX_MIGRATION_SECONDS = 7 * 86400  # the longest duration a migration may declare
 _SNAKE = re.compile(r"^[a-z0-9]+(?:_[a-z0-9]+)*$")
-_DIRECTIVE = re.compile(r"^seasongate\s*:(?P<body>.*)$", re.IGNORECASE)
+# A header comment that talks to seasongate: ``seasongate:`` and anything that looks like a
+# misspelt attempt at it (``seasongate risk=high``), so that no directive is silently ignored.
+_DIRECTIVE = re.compile(r"^seasongate\b\s*(?P<colon>:)?(?P<body>.*)$", re.IGNORECASE)
 _LATE_DIRECTIVE = re.compile(r"^[ \t]*--[ \t]*seasongate[ \t]*:", re.IGNORECASE | re.MULTILINE)
 _MAX_SCRIPT_BYTES = 64 * 1024 * 1024
+# Statements that end or open a transaction; ``BEGIN ATOMIC`` (a function body) and
+# ``ROLLBACK TO SAVEPOINT`` (stays inside the transaction) are not among them.
+_TX_CONTROL = re.compile(
+    r"^(?:begin|commit|rollback(?!\s+(?:work\s+|transaction\s+)?to\b)|abort|end|start\s+transaction|"
+    r"prepare\s+transaction)\b(?!\s+atomic)",
+    re.IGNORECASE,
+)
+_TX_WORDS = re.compile(r"\b(?:begin|commit|rollback|abort|end|start|prepare)\b", re.IGNORECASE)
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")  # what Java's BufferedReader.readLine() splits on
 
 
@@ -90,7 +103,10 @@ class Directives:
 
 
 def parse_directives(text: str, path: str) -> tuple[Directives, list[Finding]]:
-    """Read the directives of a script's header; problems come back as E008 findings."""
+    """Read the directives of a script's header; every problem comes back as an E008 finding
+    with its line and column. This is the one header parser: ``lint``, ``migrate``,
+    ``check -m FILE`` and ``run -m FILE`` all read headers through it (see
+    :func:`read_header`), so a header that one command refuses, none accepts."""
     values: dict[str, Any] = {}
     problems: list[Finding] = []
     if "seasongate" not in text.lower():
@@ -102,9 +118,20 @@ def parse_directives(text: str, path: str) -> tuple[Directives, list[Finding]]:
         if stripped and not stripped.startswith("--"):
             body = number
             break
-        match = _DIRECTIVE.match(stripped[2:].strip()) if stripped else None
-        if match:
-            _read_directive(match.group("body"), number, path, values, problems)
+        if not stripped:
+            continue
+        comment = stripped[2:].lstrip(" \t-")
+        match = _DIRECTIVE.match(comment)
+        if not match:
+            continue
+        start = raw.index(comment) + 1 + (match.start("body"))
+        if match.group("colon") is None:
+            if "=" in match.group("body"):
+                problems.append(
+                    Finding(path, number, "E008", "a directive line is written `-- seasongate: key=value`", start)
+                )
+            continue
+        _read_directive(match.group("body"), number, start, path, values, problems)
     rest = "\n".join(lines[body - 1 :]) if body else ""
     for match in _LATE_DIRECTIVE.finditer(rest):
         number = body + match.string.count("\n", 0, match.start())
@@ -114,31 +141,54 @@ def parse_directives(text: str, path: str) -> tuple[Directives, list[Finding]]:
                 number,
                 "E008",
                 "seasongate directive after the first statement; move it to the header comment at the top of the file",
+                1,
             )
         )
     return Directives(**values), problems
 
 
-def _read_directive(body: str, number: int, path: str, values: dict[str, Any], problems: list[Finding]) -> None:
-    for item in body.split():
+_ITEM = re.compile(r"\S+")
+
+
+def _read_directive(
+    body: str, number: int, offset: int, path: str, values: dict[str, Any], problems: list[Finding]
+) -> None:
+    items = [(m.group(0), offset + m.start()) for m in _ITEM.finditer(body)]
+    if not items:
+        problems.append(Finding(path, number, "E008", "empty directive: write e.g. `seasongate: risk=high`", offset))
+    index = 0
+    while index < len(items):
+        item, column = items[index]
+        index += 1
         key, sep, value = item.partition("=")
         key = key.strip().lower()
-        value = value.strip()
+        following = items[index][0] if index < len(items) else ""
+        if not sep and following.startswith("="):
+            problems.append(Finding(path, number, "E008", f"write {key}=value without spaces around '='", column, key))
+            index += 1 if following != "=" else 2
+            continue
         if not sep or not value:
-            problems.append(Finding(path, number, "E008", f"directive {item!r} needs a value (key=value)"))
+            problems.append(Finding(path, number, "E008", f"directive {item!r} needs a value (key=value)", column, key))
+            continue
+        if value.endswith(","):
+            problems.append(
+                Finding(path, number, "E008", "directives are separated by spaces, not commas", column, key)
+            )
             continue
         if key not in DIRECTIVE_KEYS:
             problems.append(
-                Finding(path, number, "E008", f"unknown directive {key!r} (known: {', '.join(DIRECTIVE_KEYS)})")
+                Finding(
+                    path, number, "E008", f"unknown directive {key!r} (known: {', '.join(DIRECTIVE_KEYS)})", column, key
+                )
             )
             continue
         if key in values:
-            problems.append(Finding(path, number, "E008", f"directive {key!r} given twice"))
+            problems.append(Finding(path, number, "E008", f"directive {key!r} given twice", column, key))
             continue
         try:
             values[key] = _directive_value(key, value)
         except InputError as exc:
-            problems.append(Finding(path, number, "E008", f"{key}: {exc}"))
+            problems.append(Finding(path, number, "E008", str(exc), column + len(key) + 1, key))
 
 
 def _directive_value(key: str, value: str) -> Any:
@@ -150,7 +200,12 @@ def _directive_value(key: str, value: str) -> Any:
         if value.lower() not in ("true", "false"):
             raise InputError(f"invalid value {value!r} (valid: true, false)")
         return value.lower() == "true"
-    return parse_duration(value)
+    seconds = parse_duration(value)
+    if seconds <= 0:
+        raise InputError(f"invalid duration {value!r}: must be longer than zero")
+    if seconds > MAX_MIGRATION_SECONDS:
+        raise InputError(f"invalid duration {value!r}: at most {format_duration(MAX_MIGRATION_SECONDS)}")
+    return seconds
 
 
 # --- scripts ---------------------------------------------------------------------------------
@@ -196,7 +251,10 @@ class MigrationScript:
 
 
 def read_script(path: Path) -> tuple[MigrationScript | None, list[Finding]]:
-    """Parse one ``.sql`` file; a file name that is not a migration gives (None, [E001])."""
+    """Parse one ``.sql`` file; a file that cannot be a migration gives (None, [finding]):
+    a name that is not a migration's (E001), or a file that is not a regular file, too large
+    or not UTF-8 (E014). An empty script (E013), transaction control in a transactional one
+    (E012) and header errors (E008) come back as findings beside the script."""
     shown = display_path(path)
     match = FILE_RE.match(path.name)
     if not match:
@@ -211,13 +269,11 @@ def read_script(path: Path) -> tuple[MigrationScript | None, list[Finding]]:
             )
         ]
     try:
-        if path.stat().st_size > _MAX_SCRIPT_BYTES:
-            raise MigrationError(f"{shown}: file is larger than {_MAX_SCRIPT_BYTES} bytes")
-        text = _decode(path.read_bytes())
+        text = _decode(read_regular_file(path, limit=_MAX_SCRIPT_BYTES))
     except UnicodeDecodeError as exc:
-        raise MigrationError(f"{shown}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
-    except OSError as exc:
-        raise MigrationError(f"{shown}: cannot read: {exc.strerror}") from exc
+        return None, [Finding(shown, 0, "E014", f"not UTF-8 text ({exc.reason} at byte {exc.start})")]
+    except UnreadableFile as exc:
+        return None, [Finding(shown, 0, "E014", str(exc))]
     directives, problems = parse_directives(text, shown)
     description = match.group("description")
     findings = list(problems)
@@ -230,6 +286,7 @@ def read_script(path: Path) -> tuple[MigrationScript | None, list[Finding]]:
                 f"description {description!r} should be snake_case (lower-case letters, digits and single underscores)",
             )
         )
+    findings.extend(_body_findings(text, shown, transactional=directives.transaction))
     script = MigrationScript(
         kind=match.group("prefix"),
         version=Version.parse(match.group("version")),
@@ -241,6 +298,122 @@ def read_script(path: Path) -> tuple[MigrationScript | None, list[Finding]]:
         directives=directives,
     )
     return script, findings
+
+
+def _body_findings(text: str, shown: str, *, transactional: bool) -> list[Finding]:
+    """An empty script, and transaction control in a script that runs in one transaction:
+    both would be recorded as applied without being what they claim."""
+    statements = split_statements(text)
+    if not statements:
+        return [Finding(shown, 1, "E013", "no SQL statements in this file (only comments or whitespace)")]
+    if not transactional or not _TX_WORDS.search(text):
+        return []
+    out = []
+    for st in statements:
+        if _TX_CONTROL.match(st.code):
+            words = st.code.split()
+            word = " ".join(words[:2] if words[0].lower() in ("start", "prepare") else words[:1]).upper()
+            out.append(
+                Finding(
+                    shown,
+                    st.line,
+                    "E012",
+                    f"{word} in a migration that runs in one transaction: it would commit part of the "
+                    "migration on its own; remove it, or declare `-- seasongate: transaction=false` "
+                    "and make the script safe to re-run",
+                )
+            )
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class MigrationRef:
+    """What ``-m`` names: a version, or a migration or undo file with its header read.
+
+    ``operation`` is ``apply`` for a version or a ``V`` file and ``rollback`` for a ``U`` file;
+    ``risk`` and ``duration`` (seconds) come from the file's header (None when not declared or
+    no file was named); ``path`` is the file that was read.
+    """
+
+    version: Version
+    description: str | None
+    operation: str
+    risk: str | None = None
+    duration: int | None = None
+    path: Path | None = None
+
+
+def read_header(path: Path) -> Directives:
+    """The header directives of one migration file, or an error: the one header check that
+    every command uses. Raises :class:`ConfigError` (``file:line:column: field: message``)
+    for any header problem and :class:`InputError` when the file cannot be read."""
+    script, findings = read_script(path)
+    for finding in findings:
+        if finding.code in ("E008", "E014", "E001"):
+            raise ConfigError(
+                finding.message,
+                path=finding.path,
+                line=finding.line,
+                column=finding.column,
+                field=finding.field,
+            )
+    assert script is not None
+    return script.directives
+
+
+def resolve_migration(ref: str, *, migrations: Path | None = None) -> MigrationRef:
+    """Interpret what ``check -m``/``run -m`` were given, failing closed.
+
+    ``V226`` is a version. A path to a ``.sql`` file is read and its header must be valid
+    (:func:`read_header`). A bare file name (``V225__communication_core.sql``) is looked up
+    in ``migrations`` (default ``./migrations``) and must exist there. A ``U`` file names the
+    rollback of its version (operation ``rollback``), never its apply. Raises
+    :class:`InputError` or :class:`ConfigError`.
+    """
+    raw = ref.strip()
+    if not raw:
+        raise InputError("empty migration reference: give a version such as V226 or a migration file")
+    name = raw.replace("\\", "/").rsplit("/", 1)[-1]
+    if not name.lower().endswith(".sql"):
+        return MigrationRef(Version.parse(name), None, "apply")
+    match = FILE_RE.match(name)
+    if not match:
+        raise InputError(
+            f"invalid migration file name {name!r}: expected V<version>__<description>.sql "
+            "or U<version>__<description>.sql"
+        )
+    path = Path(raw)
+    if "/" not in raw.replace("\\", "/"):
+        folder = migrations if migrations is not None else Path("migrations")
+        found = _candidates(folder, name) if folder.is_dir() else []
+        if not found and path.exists():
+            found = [path]
+        if not found:
+            raise InputError(f"migration file {name} not found in {display_path(folder)} (give its path)")
+        if len(found) > 1:
+            raise InputError(f"migration file {name} is ambiguous: {', '.join(display_path(p) for p in found)}")
+        path = found[0]
+    elif not path.exists() and not path.is_symlink():
+        raise InputError(f"migration file {raw} does not exist")
+    directives = read_header(path)
+    risk, duration = directives.risk, directives.duration
+    operation = "apply"
+    if match.group("prefix") == "U":
+        operation = "rollback"
+        sibling = next(iter(_candidates(path.parent, f"V{match.group('version')}__")), None)
+        if sibling is not None and risk is None:
+            risk = read_header(sibling).risk
+    return MigrationRef(
+        Version.parse(match.group("version")), match.group("description"), operation, risk, duration, path
+    )
+
+
+def _candidates(folder: Path, name: str) -> list[Path]:
+    """Files below ``folder`` called ``name`` (or starting with it, for a ``V<n>__`` prefix)."""
+    if name.endswith("__"):
+        return sorted(p for p in folder.glob(f"{name}*.sql") if not p.is_dir())
+    depth = len(folder.parts)
+    return sorted(p for p in folder.rglob(name) if not any(part.startswith(".") for part in p.parts[depth:]))
 
 
 # --- numbering -------------------------------------------------------------------------------
@@ -377,7 +550,9 @@ def scan(directory: Path, *, classes: Sequence[MigrationClass] = DEFAULT_CLASSES
         (
             p
             for p in directory.rglob("*")
-            if p.is_file()
+            # Not only regular files: a FIFO or device named like a migration is an error
+            # (E014), never silently skipped.
+            if not p.is_dir()
             and p.suffix.lower() == ".sql"
             and not any(part.startswith(".") for part in p.relative_to(directory).parts)
         ),

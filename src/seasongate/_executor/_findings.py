@@ -24,23 +24,27 @@ CODES: dict[str, str] = {
     "E009": "CONCURRENTLY inside a transactional migration",
     "E010": "description is not snake_case",
     "E011": "invalid numbering configuration",
+    "E012": "transaction control (BEGIN, COMMIT, ROLLBACK) in a transactional migration",
+    "E013": "migration without statements",
+    "E014": "unreadable migration file (not a regular file, too large, not UTF-8)",
     "W001": "undo script without a migration",
     "W002": "declared gap is not a gap",
-    "W003": "transaction control in a transactional migration",
-    "W004": "migration without statements",
 }
 
-BLOCKING = frozenset({"E001", "E002", "E003", "E008", "E011"})
+BLOCKING = frozenset({"E001", "E002", "E003", "E008", "E011", "E012", "E013", "E014"})
 
 
 @dataclass(frozen=True, slots=True)
 class Finding:
-    """One problem at ``path:line``; ``line`` is 0 when it concerns the file as a whole."""
+    """One problem at ``path:line:column``; ``line`` is 0 when it concerns the file as a whole,
+    ``column`` 0 when unknown; ``field`` names the header directive a problem is about."""
 
     path: str
     line: int
     code: str
     message: str
+    column: int = 0
+    field: str = ""
 
     @property
     def severity(self) -> str:
@@ -53,15 +57,20 @@ class Finding:
         return self.code in BLOCKING
 
     def render(self) -> str:
-        """``path:line: code: message`` (the line is omitted when unknown)."""
-        where = f"{self.path}:{self.line}" if self.line else self.path
-        return f"{where}: {self.code}: {self.message}"
+        """``path:line:column: code: field: message`` (unknown parts are omitted)."""
+        where = self.path
+        if self.line:
+            where += f":{self.line}" + (f":{self.column}" if self.column else "")
+        field = f"{self.field}: " if self.field else ""
+        return f"{where}: {self.code}: {field}{self.message}"
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON form of ``seasongate lint --format json``."""
         return {
             "path": self.path,
             "line": self.line,
+            "column": self.column,
+            "field": self.field or None,
             "code": self.code,
             "severity": self.severity,
             "message": self.message,

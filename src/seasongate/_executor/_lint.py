@@ -56,7 +56,6 @@ _CONCURRENTLY = re.compile(
     r"reindex\b.*\bconcurrently|alter\s+table\b.*\bdetach\s+partition\b.*\bconcurrently)\b",
     _FLAGS,
 )
-_TX_CONTROL = re.compile(r"^(?:begin|commit|rollback|abort|end|start\s+transaction)\b(?!\s+atomic)", re.IGNORECASE)
 _CONSTRAINT_WORDS = {"constraint", "primary", "unique", "check", "foreign", "exclude", "like"}
 _TERRITORY_WORD = re.compile(r"\bterritory\b", re.IGNORECASE)
 
@@ -81,7 +80,11 @@ class LintReport:
 
     @property
     def exit_code(self) -> int:
-        """1 when there is an error, else 0."""
+        """2 when a finding makes the folder unusable for ``migrate`` (a broken input: header,
+        name, duplicate, gap, empty or unreadable file, transaction control), else 1 when
+        there is an error, else 0."""
+        if any(f.blocking for f in self.findings):
+            return 2
         return 1 if self.errors else 0
 
     def to_dict(self) -> dict[str, Any]:
@@ -150,8 +153,7 @@ def _sql_rules(folder: MigrationFolder) -> list[Finding]:
         shown = display_path(script.path)
         statements = split_statements(script.sql)
         if not statements:
-            out.append(Finding(shown, 1, "W004", "no SQL statements in this file"))
-            continue
+            continue  # E013, reported by scan
         created_here = set()
         for st in statements:
             m = _CREATE_TABLE.match(st.code)
@@ -199,27 +201,15 @@ def _statement_rules(script: MigrationScript, shown: str, st: Statement, created
                     "a migration with `-- seasongate: transaction=false`",
                 )
             )
-    if script.transactional:
-        if _CONCURRENTLY.match(code):
-            out.append(
-                Finding(
-                    shown,
-                    st.line,
-                    "E009",
-                    "CONCURRENTLY cannot run inside a transaction: add "
-                    "`-- seasongate: transaction=false` to the header",
-                )
+    if script.transactional and _CONCURRENTLY.match(code):
+        out.append(
+            Finding(
+                shown,
+                st.line,
+                "E009",
+                "CONCURRENTLY cannot run inside a transaction: add `-- seasongate: transaction=false` to the header",
             )
-        if _TX_CONTROL.match(code):
-            word = code.split()[0].upper()
-            out.append(
-                Finding(
-                    shown,
-                    st.line,
-                    "W003",
-                    f"{word} in a migration that already runs in one transaction; remove it (or set transaction=false)",
-                )
-            )
+        )
     return out
 
 

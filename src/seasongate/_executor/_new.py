@@ -21,13 +21,14 @@ from typing import Any
 from seasongate._errors import InputError
 from seasongate._executor._files import (
     DEFAULT_CLASSES,
-    RISKS,
+    MAX_MIGRATION_SECONDS,
     load_numbering,
 )
 from seasongate._executor._findings import display_path
 from seasongate._policy import MigrationClass
 from seasongate._time import format_duration
 from seasongate._versions import FILE_RE, Version
+from seasongate._vocabulary import RISKS
 
 _UMLAUTS = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "Ä": "Ae", "Ö": "Oe", "Ü": "Ue", "ß": "ss"})
 _MAX_TRIES = 1000
@@ -147,11 +148,17 @@ def create_migration(
     cls = _class(migration_class, classes)
     if risk is not None and risk not in RISKS:
         raise InputError(f"invalid risk {risk!r} (valid: {', '.join(RISKS)})")
+    if duration is not None and not 0 < duration <= MAX_MIGRATION_SECONDS:
+        raise InputError(
+            f"invalid duration {format_duration(duration)}: longer than zero and at most "
+            f"{format_duration(MAX_MIGRATION_SECONDS)}"
+        )
     if not directory.is_dir():
         raise InputError(f"migrations folder {display_path(directory)} does not exist")
     title = description.strip().splitlines()[0] if description.strip() else slug
     body = _header(title, risk, duration, transaction=transaction)
     body += "\n-- Write the forward change here; it runs in one transaction unless transaction=false.\n"
+    body += "-- A migration without a statement is refused: replace this line with the change.\n"
     with _folder_lock(directory):
         version = next_version(directory, cls)
         for _ in range(_MAX_TRIES):

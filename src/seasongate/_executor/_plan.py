@@ -35,7 +35,7 @@ UNDO_SQL = "UNDO_SQL"
 
 @dataclass(frozen=True, slots=True)
 class HistoryRow:
-    """One row of the history table (Flyway's columns plus the gate's)."""
+    """One row of the history table (Flyway's columns) joined with seasongate's facts about it."""
 
     installed_rank: int
     version: Version | None
@@ -51,6 +51,8 @@ class HistoryRow:
     override_id: str | None = None
     sha256: str | None = None
     transactional: bool = True
+    audit_seq: int | None = None  # the audit chain's anchor for this execution
+    audit_hash: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form."""
@@ -69,6 +71,8 @@ class HistoryRow:
             "override_id": self.override_id,
             "sha256": self.sha256,
             "transactional": self.transactional,
+            "audit_seq": self.audit_seq,
+            "audit_hash": self.audit_hash,
         }
 
 

@@ -22,13 +22,15 @@ class Statement:
     ``text`` is the original text (comments kept, no trailing semicolon), to execute.
     ``code`` has comments removed, string literals and dollar-quoted bodies emptied and
     whitespace collapsed: what lint rules match against. ``line`` is the 1-based line of its
-    first significant character.
+    first significant character, ``offset`` its position; ``start`` is where ``text`` begins
+    in the script (a leading comment belongs to the text).
     """
 
     text: str
     code: str
     line: int
     offset: int
+    start: int = 0
 
 
 def split_statements(sql: str) -> list[Statement]:
@@ -42,11 +44,13 @@ def split_statements(sql: str) -> list[Statement]:
 
     def flush(end: int) -> None:
         nonlocal first_sig
-        text = sql[start:end].strip()
+        raw = sql[start:end]
+        text = raw.strip()
         cleaned = _WS.sub(" ", "".join(code)).strip()
         if cleaned:
             at = first_sig if first_sig >= 0 else start
-            out.append(Statement(text, cleaned, sql.count("\n", 0, at) + 1, at))
+            begins = start + len(raw) - len(raw.lstrip())
+            out.append(Statement(text, cleaned, sql.count("\n", 0, at) + 1, at, begins))
         code.clear()
         first_sig = -1
 
