@@ -74,8 +74,3 @@ def parse_migration_ref(text: str) -> tuple[Version, str | None]:
         raise InputError(f"invalid migration file name {name!r}: expected V<version>__<description>.sql")
     return Version.parse(name), None
 
-
-def is_undo_script(text: str) -> bool:
-    """Whether ``--migration`` names an undo script (``U225__x.sql``), not a version."""
-    match = FILE_RE.match(text.strip().replace("\\", "/").rsplit("/", 1)[-1])
-    return match is not None and match.group("prefix") == "U"

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, TypedDict
 from seasongate._errors import InputError
 from seasongate._policy import Request
 from seasongate._time import parse_duration
-from seasongate._versions import is_undo_script, parse_migration_ref
+from seasongate._versions import parse_migration_ref
 from seasongate._vocabulary import OPERATIONS, RISKS, Operation, Risk
 
 if TYPE_CHECKING:
@@ -39,37 +39,37 @@ class RequestSpec:
     operation: str = "apply"  # an Operation, checked when resolved
 
     def resolve(self) -> Request:
-        """The engine's request (reads a migration file's header)."""
+        """The engine's request. A migration file (``.sql``) is resolved the way every
+        command resolves one (``seasongate._executor.resolve_migration``): its header must
+        be valid, a bare name is looked up in ``migrations/``, and a ``U`` file names the
+        rollback of its version, never its apply."""
         version = None
         description = None
         risk = self.risk
         duration = self.duration
+        operation = self.operation
         if self.migration is not None:  # "" is a mistake (an unset variable), never "no migration"
-            version, description = parse_migration_ref(self.migration)
-            if is_undo_script(self.migration) and self.operation != "rollback":
-                # Judging an undo script as "apply V225" would ask the wrong question.
-                raise InputError(f"{self.migration} is an undo script: ask about running it with --rollback")
-            path = Path(self.migration)
-            if path.suffix == ".sql" and path.is_file():
-                from seasongate._executor import read_script
+            if self.migration.strip().lower().endswith(".sql"):
+                from seasongate._executor import resolve_migration
 
-                script, findings = read_script(path)
-                blocking = [f for f in findings if f.blocking]
-                if blocking:  # a broken header never falls back to the policy's defaults
-                    raise InputError("; ".join(f.render() for f in blocking))
-                if script is not None:
-                    risk = risk or script.risk
-                    if duration is None and script.duration is not None:
-                        duration = script.duration
+                ref = resolve_migration(self.migration)
+                version, description = ref.version, ref.description
+                if ref.operation == "rollback":
+                    operation = "rollback"
+                risk = risk or ref.risk
+                if duration is None:
+                    duration = ref.duration
+            else:
+                version, description = parse_migration_ref(self.migration)
         seconds = None
         if duration is not None:
             seconds = duration if isinstance(duration, int) else parse_duration(duration)
         if risk is not None and risk not in RISKS:
             raise InputError(f"unknown risk {risk!r} ({', '.join(RISKS)})")
-        if self.operation not in OPERATIONS:
-            raise InputError(f"unknown operation {self.operation!r} ({' or '.join(OPERATIONS)})")
+        if operation not in OPERATIONS:
+            raise InputError(f"unknown operation {operation!r} ({' or '.join(OPERATIONS)})")
         return Request(
-            self.environment, self.territory, version, risk, seconds, self.operation, description, self.migration_class
+            self.environment, self.territory, version, risk, seconds, operation, description, self.migration_class
         )
 
 
