@@ -138,7 +138,7 @@ def test_way_around_a_broken_header_never_falls_back_to_the_defaults(tmp_path: P
 
 
 @pytest.mark.usefixtures("in_repo")
-@pytest.mark.parametrize(("duration", "message"), [("0", "needs a unit"), ("0m", "more than zero"),
+@pytest.mark.parametrize(("duration", "message"), [("0", "needs a unit"), ("0m", "must be longer than zero"),
                                                    ("30", "needs a unit"), ("8d", "at most 7d")])  # fmt: skip
 def test_way_around_a_run_of_no_length_or_unbounded_length_is_an_error(duration: str, message: str) -> None:
     result = invoke("check", "--env", "production", "-t", "DE", "--no-store", "-m", "V226",

@@ -45,7 +45,7 @@ def parse_duration(text: str | int, *, maximum: int = MAX_RUN) -> int:
     parts = {k: int(v) if v else 0 for k, v in match.groupdict().items()}
     seconds = parts["d"] * 86400 + parts["h"] * 3600 + parts["m"] * 60 + parts["s"]
     if seconds <= 0:
-        raise InputError(f"invalid duration {raw!r}: a duration is more than zero")
+        raise InputError(f"invalid duration {raw!r}: must be longer than zero")
     if seconds > maximum:
         raise InputError(f"invalid duration {raw!r}: at most {format_duration(maximum)}")
     return seconds
