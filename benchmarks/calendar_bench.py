@@ -1,4 +1,5 @@
-"""Calendar benchmarks: loading and expanding the shipped calendars, and index queries.
+"""Calendar benchmarks: loading and expanding the shipped calendars, index queries, loading
+calendars of many one-off periods (linear?) and a warm check with 10,000 of them.
 
 Run from the repository root::
 
@@ -13,12 +14,14 @@ from __future__ import annotations
 import importlib
 import os
 import random
+import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +35,13 @@ SEED = 20260925
 
 EXPAND_TARGET_MS = 50.0
 ACTIVE_TARGET_QPS = 200_000
+ONE_OFF_SIZES = (1000, 2000, 4000, 8000)
+REFERENCE_LOOPS = 2_000_000
+ONE_OFF_LOAD_TARGET_MS = 300.0  # for 8,000 periods
+MANY_PERIODS = 10_000
+MANY_CHECK_TARGET = 1.3  # x a warm check with the shipped calendars
+PROCESS_RUNS = 10
+CHECK_ARGS = ("check", "--env", "production", "-t", "DE", "-m", "V226", "--at", "2026-09-25T10:00+02:00", "--no-store")
 
 
 def _ms(seconds: float) -> str:
@@ -145,6 +155,116 @@ def bench_queries() -> None:
         print(f"    {name:<8}  int epoch s     {_qps(QUERIES, seconds)}   (first query {_ms(t_first).strip()})")
 
 
+def _one_off_calendar(path: Path, count: int) -> None:
+    """A calendar extending the shipped German one with ``count`` one-day periods in 2026-2027."""
+    lines = ["name: many", "timezone: Europe/Berlin", "territory: DE", "extends: [de-by.yaml]", "periods:"]
+    for i in range(count):
+        day = date(2026, 1, 1) + timedelta(days=i % 730)
+        lines.append(f"  - {{name: one-off-{i:05d}, kind: optimization, start: {day}, end: {day}}}")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def bench_one_off_load(work: Path) -> None:
+    """(d) Loading calendars of many one-off periods: linear, and 8,000 under the target."""
+    from seasongate._calendar import load_calendar
+
+    calendars = work / "one-off" / "calendars"
+    shutil.copytree(ROOT / "calendars", calendars)
+    load_calendar(calendars / "de-by.yaml")  # imports and first-use costs, not counted
+    print()
+    print("(d) load_calendar of a calendar with N one-off periods (extending de-by.yaml)")
+    paths = {}
+    for count in ONE_OFF_SIZES:
+        paths[count] = calendars / f"many-{count}.yaml"
+        _one_off_calendar(paths[count], count)
+    times: dict[int, list[float]] = {count: [] for count in ONE_OFF_SIZES}
+    for _ in range(ROUNDS):  # sizes interleaved, so a busy moment of the machine hits all alike
+        for count, path in paths.items():
+            times[count].append(_timed(lambda p=path: load_calendar(p))[0])  # type: ignore[misc]
+    per_period = []
+    for count in ONE_OFF_SIZES:
+        seconds = statistics.median(times[count])
+        per_period.append(seconds / count)
+        verdict = ""
+        if count == max(ONE_OFF_SIZES):
+            ok = seconds * 1000 < ONE_OFF_LOAD_TARGET_MS
+            verdict = f"   target < {ONE_OFF_LOAD_TARGET_MS:.0f} ms: {_verdict(ok)}"
+        print(f"    {count:>6,} periods  {_ms(seconds)}  ({seconds / count * 1e6:6.1f} us a period){verdict}")
+    growth = per_period[-1] / per_period[0]
+    print(f"    cost a period at {ONE_OFF_SIZES[-1]:,} / at {ONE_OFF_SIZES[0]:,}: {growth:.2f} (1.0 is linear)")
+
+
+def _run(command: Sequence[str], cwd: Path, env: dict[str, str]) -> float:
+    start = time.perf_counter()
+    subprocess.run(command, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+    return time.perf_counter() - start
+
+
+def bench_many_periods_check(work: Path) -> None:
+    """(e) A warm ``check`` whose calendar has 10,000 one-off periods, paired with a warm check
+    with the shipped calendars (and the import floor) in the same run."""
+    script = Path(sys.executable).with_name("seasongate")
+    command = (str(script),) if script.is_file() else (sys.executable, "-m", "seasongate")
+    shipped, many = work / "shipped", work / "many"
+    for project in (shipped, many):
+        shutil.copytree(ROOT / "policies", project / "policies")
+        shutil.copytree(ROOT / "calendars", project / "calendars")
+    _one_off_calendar(many / "calendars" / "many.yaml", MANY_PERIODS)
+    policy = many / "policies" / "production.yaml"
+    policy.write_text(policy.read_text(encoding="utf-8").replace("de-by.yaml", "many.yaml"), encoding="utf-8")
+    env = dict(os.environ, SEASONGATE_CACHE_DIR=str(work / "process-cache"), PYTHONPYCACHEPREFIX=str(work / "pyc"))
+    check = (*command, *CHECK_ARGS)
+    floor_cmd = (sys.executable, "-c", "import yaml, click, pydantic")
+    for project in (shipped, many):  # fill the cache
+        _run(check, project, env)
+    runs: dict[str, list[float]] = {"floor": [], "shipped": [], "many": []}
+    for _ in range(PROCESS_RUNS):
+        runs["floor"].append(_run(floor_cmd, shipped, env))
+        runs["shipped"].append(_run(check, shipped, env))
+        runs["many"].append(_run(check, many, env))
+    floor, base, big = (statistics.median(runs[k]) for k in ("floor", "shipped", "many"))
+    print()
+    print(f"(e) warm `seasongate {' '.join(CHECK_ARGS)}`, medians of {PROCESS_RUNS} interleaved runs")
+    print(f"    floor (import yaml, click, pydantic)        {_ms(floor)}")
+    print(f"    shipped calendars                           {_ms(base)}  = {base / floor:.2f}x the floor")
+    ratio = big / base
+    print(
+        f"    DE calendar with {MANY_PERIODS:,} one-off periods    {_ms(big)}  = {ratio:.2f}x the shipped check"
+        f"   target <= {MANY_CHECK_TARGET}x: {_verdict(ratio <= MANY_CHECK_TARGET)}"
+    )
+
+
+WINDOWS_TARGET = 1.5  # x the floor
+
+
+def bench_windows(work: Path) -> None:
+    """(f) ``seasongate windows -t DE`` over a year, warm cache and empty cache, paired with the
+    import floor in the same run."""
+    script = Path(sys.executable).with_name("seasongate")
+    command = (str(script),) if script.is_file() else (sys.executable, "-m", "seasongate")
+    project = work / "windows-project"
+    shutil.copytree(ROOT / "policies", project / "policies")
+    shutil.copytree(ROOT / "calendars", project / "calendars")
+    env = dict(os.environ, SEASONGATE_CACHE_DIR=str(work / "windows-cache"), PYTHONPYCACHEPREFIX=str(work / "pyc"))
+    windows = (*command, "windows", "-t", "DE", "--from", "2026-01-01", "--days", "365")
+    floor_cmd = (sys.executable, "-c", "import yaml, click, pydantic")
+    _run(windows, project, env)  # bytecode and cache
+    runs: dict[str, list[float]] = {"floor": [], "warm": [], "empty": []}
+    for i in range(PROCESS_RUNS):
+        runs["floor"].append(_run(floor_cmd, project, env))
+        runs["warm"].append(_run(windows, project, env))
+        runs["empty"].append(_run(windows, project, dict(env, SEASONGATE_CACHE_DIR=str(work / f"windows-empty-{i}"))))
+    floor, warm, empty = (statistics.median(runs[k]) for k in ("floor", "warm", "empty"))
+    print()
+    print(f"(f) `seasongate windows -t DE --from 2026-01-01 --days 365`, medians of {PROCESS_RUNS} interleaved runs")
+    print(f"    floor (import yaml, click, pydantic)  {_ms(floor)}")
+    print(
+        f"    warm cache                            {_ms(warm)}  = {warm / floor:.2f}x the floor"
+        f"   target <= {WINDOWS_TARGET}x: {_verdict(warm / floor <= WINDOWS_TARGET)}"
+    )
+    print(f"    empty cache                           {_ms(empty)}  = {empty / floor:.2f}x the floor")
+
+
 def main() -> None:
     """Run the calendar benchmarks and print the figures."""
     with tempfile.TemporaryDirectory(prefix="seasongate-bench-") as cache:
@@ -157,9 +277,15 @@ def main() -> None:
             seconds, _ = _timed(lambda m=module: importlib.import_module(m))  # type: ignore[misc]
             parts.append(f"{module} {_ms(seconds).strip()}")
         print("imports: " + ", ".join(parts))
+        reference, _ = _timed(lambda: sum(range(REFERENCE_LOOPS)))
+        print(f"machine: sum(range({REFERENCE_LOOPS:,})) {_ms(reference).strip()} (how busy the machine is)")
         print()
         bench_expansion()
         bench_queries()
+        with tempfile.TemporaryDirectory(prefix="seasongate-bench-") as tmp:
+            bench_one_off_load(Path(tmp))
+            bench_many_periods_check(Path(tmp))
+            bench_windows(Path(tmp))
 
 
 if __name__ == "__main__":

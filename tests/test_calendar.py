@@ -225,8 +225,8 @@ def test_index_queries(de_by) -> None:  # type: ignore[no-untyped-def]
     assert names == {"oktoberfest"}
     nxt = index.next_start(Selector.of(kind="blackout"), at)
     assert nxt is not None and nxt.name == "Tag der Deutschen Einheit"
-    end = index.next_end(Selector.of(name="oktoberfest"), at)
-    assert end is not None and from_ts(end, de_by.tz).isoformat() == "2026-10-05T00:00:00+02:00"
+    (fest,) = index.overlapping(at, at + 1, Selector.of(name="oktoberfest"))
+    assert from_ts(fest.end, de_by.tz).isoformat() == "2026-10-05T00:00:00+02:00"
     union = index.union(Selector.of(kind="blackout"))
     span = union.containing(at)
     assert span is not None and from_ts(span[1], de_by.tz).date() == date(2026, 10, 5)

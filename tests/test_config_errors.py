@@ -107,7 +107,7 @@ def test_calendar_meaning_errors(tmp_path: Path) -> None:
         ),
         (
             "timezone: UTC\nperiods:\n  - {name: a, kind: blackout, start: {start_of: zz}, end: '12-31'}\n",
-            "cal.yaml:3:1: periods.a: refers to unknown period 'zz'",
+            "cal.yaml:3:5: periods.a: refers to unknown period 'zz'",
         ),
         (
             "timezone: UTC\nextends: [missing.yaml]\n",

@@ -83,10 +83,6 @@ class IntervalSet:
             return self.starts[i + 1]
         return None
 
-    def overlapping(self, lo: int, hi: int) -> IntervalSet:
-        """The intervals that overlap ``[lo, hi)``, clipped to it."""
-        return self.intersection(IntervalSet([lo], [hi]) if hi > lo else IntervalSet.empty())
-
     def union(self, other: IntervalSet) -> IntervalSet:
         """Points in either set."""
         if not other:
@@ -162,6 +158,3 @@ class IntervalSet:
                 ends.append(last)
         return IntervalSet(starts, ends)
 
-    def total(self) -> int:
-        """The measure of the set in seconds."""
-        return sum(e - s for s, e in self)

@@ -12,7 +12,7 @@ from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from seasongate._errors import InputError
+from seasongate._errors import HorizonError, InputError
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _EPOCH_NAIVE = datetime(1970, 1, 1)  # noqa: DTZ001 - wall-clock arithmetic only
@@ -89,8 +89,12 @@ def to_ts(moment: datetime) -> int:
 
 
 def from_ts(ts: int, tz: tzinfo = UTC) -> datetime:
-    """The aware datetime of epoch seconds ``ts`` in zone ``tz``."""
-    return (EPOCH + timedelta(seconds=ts)).astimezone(tz)
+    """The aware datetime of epoch seconds ``ts`` in zone ``tz``; an instant beyond the dates
+    Python represents (near the year 9999) is a :class:`HorizonError`, not a traceback."""
+    try:
+        return (EPOCH + timedelta(seconds=ts)).astimezone(tz)
+    except OverflowError:
+        raise HorizonError("an instant near or past the year 9999 is beyond the years calendars answer") from None
 
 
 def iso(ts: int, tz: tzinfo = UTC) -> str:

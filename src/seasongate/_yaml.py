@@ -74,16 +74,28 @@ def load_yaml(path: Path, text: str | None = None) -> tuple[Any, Marks]:
     if root is None:
         raise ConfigError("the file is empty", path=str(path), line=1, column=1)
     marks: Marks = {}
-    budget = [MAX_NODES]
-    data = _convert(root, (), marks, budget, path)
+    data = _convert(root, (), marks, _Walk(yaml.constructor.SafeConstructor()), path)
     return data, marks
 
 
-def _scalar(node: Any) -> Any:
-    import yaml
+class _Walk:
+    """What one conversion shares: the node budget and one safe constructor."""
 
+    __slots__ = ("constructor", "remaining")
+
+    def __init__(self, constructor: Any) -> None:
+        self.constructor = constructor
+        self.remaining = MAX_NODES
+
+
+_STR = "tag:yaml.org,2002:str"
+
+
+def _scalar(node: Any, constructor: Any) -> Any:
     tag = node.tag
     value = node.value
+    if tag == _STR:
+        return value  # the common case, without the constructor's bookkeeping
     if tag == "tag:yaml.org,2002:bool":
         low = value.lower()
         if low in ("true", "false"):
@@ -91,15 +103,14 @@ def _scalar(node: Any) -> Any:
         return value
     if tag in ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float") and ":" in value:
         return value
-    constructor = yaml.constructor.SafeConstructor()
     return constructor.construct_object(node, deep=True)
 
 
-def _convert(node: Any, at: tuple[str | int, ...], marks: Marks, budget: list[int], path: Path) -> Any:
+def _convert(node: Any, at: tuple[str | int, ...], marks: Marks, budget: _Walk, path: Path) -> Any:
     import yaml
 
-    budget[0] -= 1
-    if budget[0] < 0:
+    budget.remaining -= 1
+    if budget.remaining < 0:
         raise ConfigError(f"document expands to more than {MAX_NODES} nodes (alias bomb?)", path=str(path))
     marks[at] = (node.start_mark.line + 1, node.start_mark.column + 1)
     if isinstance(node, yaml.MappingNode):
@@ -112,7 +123,7 @@ def _convert(node: Any, at: tuple[str | int, ...], marks: Marks, budget: list[in
                     line=key_node.start_mark.line + 1,
                     column=key_node.start_mark.column + 1,
                 )
-            key = _scalar(key_node) if isinstance(key_node, yaml.ScalarNode) else None
+            key = _scalar(key_node, budget.constructor) if isinstance(key_node, yaml.ScalarNode) else None
             if key is None or isinstance(key, (list, dict)):
                 raise ConfigError(
                     "mapping keys must be plain scalars",
@@ -136,7 +147,7 @@ def _convert(node: Any, at: tuple[str | int, ...], marks: Marks, budget: list[in
     if isinstance(node, yaml.SequenceNode):
         return [_convert(item, (*at, i), marks, budget, path) for i, item in enumerate(node.value)]
     try:
-        return _scalar(node)
+        return _scalar(node, budget.constructor)
     except (yaml.YAMLError, ValueError) as exc:
         raise ConfigError(
             f"invalid value {node.value!r}: {exc}",

@@ -1,21 +1,60 @@
 """Calendars: files, rules, expansion and the interval index. Pure time maths: no clock,
-no I/O beyond reading the calendar files, no database."""
+no I/O beyond reading the calendar files, no database.
+
+The names a check served from the expansion cache needs (periods, the index, the compiled
+calendar) import eagerly and cheaply; the file loader, the rules and the holidays bridge load
+on first use.
+"""
 
 from __future__ import annotations
 
-from seasongate._calendar._holidays import holiday_dates
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from seasongate._calendar._compiled import Calendar, build_index, display_path, source_path, year_bounds
 from seasongate._calendar._index import CalendarIndex, Selector
-from seasongate._calendar._load import (
-    Calendar,
-    build_index,
-    calendar_digest,
-    display_path,
-    load_calendar,
-    year_bounds,
-)
-from seasongate._calendar._load import _Collector as ProblemCollector
-from seasongate._calendar._load import _days as parse_days
-from seasongate._calendar._rules import KINDS, MAX_YEAR, MIN_YEAR, Holidays, Period, PeriodRule
+from seasongate._calendar._period import MAX_YEAR, MIN_YEAR, Period
+from seasongate._vocabulary import PERIOD_KINDS as KINDS
+
+if TYPE_CHECKING:
+    from seasongate._calendar._holidays import holiday_dates
+    from seasongate._calendar._load import Problems
+    from seasongate._calendar._rules import Holidays, PeriodRule
+
+_LAZY = {
+    "holiday_dates": "seasongate._calendar._holidays",
+    "Problems": "seasongate._calendar._load",
+    "Holidays": "seasongate._calendar._rules",
+    "PeriodRule": "seasongate._calendar._rules",
+}
+
+
+def load_calendar(path: str | Path) -> Calendar:
+    """Load and compile the calendar file at ``path``; raises ``ConfigErrors`` (the loader, its
+    YAML and pydantic models load on the first call, not on importing this package)."""
+    from seasongate._calendar import _load
+
+    return _load.load_calendar(path)
+
+
+def parse_days(values: list[str] | None, loc: tuple[str | int, ...], issues: Problems) -> frozenset[int]:
+    """Weekdays (0 = Monday) from names and ranges (``[mon-fri, sunday]``); ``None`` is every
+    day. Each unknown entry is reported to ``issues`` at ``(*loc, index)``."""
+    from seasongate._calendar import _load
+
+    return _load.parse_days(values, loc, issues)
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'seasongate._calendar' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "KINDS",
@@ -26,13 +65,13 @@ __all__ = [
     "Holidays",
     "Period",
     "PeriodRule",
-    "ProblemCollector",
+    "Problems",
     "Selector",
     "build_index",
-    "calendar_digest",
     "display_path",
     "holiday_dates",
     "load_calendar",
     "parse_days",
+    "source_path",
     "year_bounds",
 ]

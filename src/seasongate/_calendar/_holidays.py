@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
+import sys
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
@@ -11,22 +14,58 @@ if TYPE_CHECKING:
     from seasongate._calendar._rules import Holidays
 
 
-def _entity(country: str, subdivision: str | None, categories: tuple[str, ...], years: Any) -> Any:
-    import holidays
+def _country_class(country: str) -> Any:
+    """The ``holidays`` class of one country (``DE``), importing only that country's module;
+    None for a code the package does not know."""
+    import holidays  # noqa: F401 - the package itself (its registry of lazy entities)
+    from holidays.registry import COUNTRIES
 
-    return holidays.country_holidays(country, subdiv=subdivision, categories=categories, years=years, language="de")
+    module = next((module for module, names in COUNTRIES.items() if country in names[1:]), None)
+    if module is None:
+        return None
+    _countries_package()
+    return getattr(importlib.import_module(f"holidays.countries.{module}"), country)
+
+
+def _countries_package() -> None:
+    """Make ``holidays.countries`` importable without running its ``__init__``, which imports
+    all 250 country modules (~100 ms on every cold check) to re-export their classes. The body
+    still runs, in full, the first time anything asks the package for a name it defines."""
+    name = "holidays.countries"
+    if name in sys.modules:
+        return
+    spec = importlib.util.find_spec(name)
+    if spec is None or spec.loader is None or not spec.submodule_search_locations:
+        return  # another layout: the ordinary import works, only slower
+    package = importlib.util.module_from_spec(spec)
+    loader = spec.loader
+
+    def complete(attribute: str) -> Any:
+        del package.__dict__["__getattr__"]
+        loader.exec_module(package)
+        return getattr(package, attribute)
+
+    package.__dict__["__getattr__"] = complete
+    sys.modules[name] = package
+    sys.modules["holidays"].__dict__["countries"] = package
+
+
+def _entity(country: str, subdivision: str | None, categories: tuple[str, ...], years: Any) -> Any:
+    cls = _country_class(country)
+    if cls is None:
+        raise ValueError(f"unknown country {country!r} (e.g. DE, CH, AT; see the holidays package)")
+    return cls(subdiv=subdivision, categories=categories, years=years, language="de")
 
 
 def check_holidays(country: str, subdivision: str | None, categories: tuple[str, ...]) -> None:
     """Raise ``ValueError`` naming what is valid when the country, subdivision or a category
     is unknown to the ``holidays`` package."""
-    import holidays
-
-    supported = holidays.list_supported_countries()
-    if country not in supported:
+    cls = _country_class(country)
+    if cls is None:
         raise ValueError(f"unknown country {country!r} (e.g. DE, CH, AT; see the holidays package)")
-    if subdivision is not None and subdivision not in supported[country]:
-        known = ", ".join(supported[country])
+    known_subdivisions = (*cls.subdivisions, *getattr(cls, "subdivisions_aliases", {}))
+    if subdivision is not None and subdivision not in known_subdivisions:
+        known = ", ".join(cls.subdivisions)
         raise ValueError(f"country {country} has no subdivision {subdivision!r} (known: {known})")
     entity = _entity(country, subdivision, ("public",), [])
     for category in categories:

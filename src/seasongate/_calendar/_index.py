@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from seasongate._calendar._rules import Period
+from seasongate._calendar._period import Period
 from seasongate._errors import HorizonError
 from seasongate._intervals import IntervalSet
 from seasongate._time import iso, to_ts
@@ -69,8 +69,8 @@ class CalendarIndex:
         self.periods: tuple[Period, ...] = tuple(kept)
         self._starts = [p.start for p in kept]
         self._max_len = max((p.end - p.start for p in kept), default=0)
-        self._bounds, self._segments = self._sweep(kept)
-        self._selected: dict[Selector, tuple[list[Period], list[int], list[int], IntervalSet]] = {}
+        self._swept: tuple[list[int], list[tuple[Period, ...]]] | None = None  # built on first active_at
+        self._selected: dict[Selector, tuple[list[Period], list[int], IntervalSet]] = {}
 
     @staticmethod
     def _sweep(periods: Sequence[Period]) -> tuple[list[int], list[tuple[Period, ...]]]:
@@ -101,8 +101,11 @@ class CalendarIndex:
         """The periods that cover the instant."""
         ts = at if isinstance(at, int) else to_ts(at)
         self._check(ts)
-        i = bisect_right(self._bounds, ts) - 1
-        return self._segments[i] if i >= 0 else ()
+        if self._swept is None:
+            self._swept = self._sweep(self.periods)
+        bounds, segments = self._swept
+        i = bisect_right(bounds, ts) - 1
+        return segments[i] if i >= 0 else ()
 
     def overlapping(self, lo: int, hi: int, selector: Selector = _ANY) -> list[Period]:
         """The periods that overlap ``[lo, hi)``, sorted by start."""
@@ -110,14 +113,13 @@ class CalendarIndex:
         last = bisect_left(self._starts, hi)
         return [p for p in self.periods[first:last] if p.end > lo and p.start < hi and selector.matches(p)]
 
-    def _select(self, selector: Selector) -> tuple[list[Period], list[int], list[int], IntervalSet]:
+    def _select(self, selector: Selector) -> tuple[list[Period], list[int], IntervalSet]:
         cached = self._selected.get(selector)
         if cached is None:
             chosen = [p for p in self.periods if selector.matches(p)]
             starts = [p.start for p in chosen]
-            ends = sorted(p.end for p in chosen)
             union = IntervalSet.of((p.start, p.end) for p in chosen)
-            cached = self._selected[selector] = (chosen, starts, ends, union)
+            cached = self._selected[selector] = (chosen, starts, union)
         return cached
 
     def select(self, selector: Selector) -> list[Period]:
@@ -126,20 +128,12 @@ class CalendarIndex:
 
     def union(self, selector: Selector) -> IntervalSet:
         """The selected periods merged into disjoint intervals."""
-        return self._select(selector)[3]
+        return self._select(selector)[2]
 
     def next_start(self, selector: Selector, after: int | datetime) -> Period | None:
         """The first selected period that starts strictly after the instant."""
         ts = after if isinstance(after, int) else to_ts(after)
         self._check(ts)
-        chosen, starts, _, _ = self._select(selector)
+        chosen, starts, _ = self._select(selector)
         i = bisect_right(starts, ts)
         return chosen[i] if i < len(chosen) else None
-
-    def next_end(self, selector: Selector, after: int | datetime) -> int | None:
-        """The first instant strictly after ``after`` at which a selected period ends."""
-        ts = after if isinstance(after, int) else to_ts(after)
-        self._check(ts)
-        ends = self._select(selector)[2]
-        i = bisect_right(ends, ts)
-        return ends[i] if i < len(ends) else None

@@ -8,102 +8,47 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, time
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
-from seasongate._calendar._index import CalendarIndex
+from seasongate._calendar._compiled import Calendar, display_path
+from seasongate._calendar._period import MAX_YEAR, MIN_YEAR
+from seasongate._calendar._rrule import check_rrule, normalize
 from seasongate._calendar._rules import (
-    MAX_YEAR,
-    MIN_YEAR,
     WEEKDAYS,
     Dated,
     Holidays,
-    Period,
     PeriodRule,
     Recurring,
     Weekly,
     Years,
-    expand_rules,
     is_absolute,
     parse_date_expr,
     refs_of,
 )
-from seasongate._errors import ConfigError, ConfigErrors, HorizonError, InputError
-from seasongate._time import parse_clock, parse_duration, zone
+from seasongate._errors import ConfigError, ConfigErrors, InputError, Location
+from seasongate._time import format_duration, parse_clock, parse_duration, zone
 from seasongate._yaml import Marks, errors_from_validation, format_loc, load_yaml, mark_of, read_text
 
-_BUNDLED = Path(__file__).resolve().parent.parent / "_bundled"
-
-
-def display_path(path: Path) -> str:
-    """A path as a person wants to read it: relative to the working directory when inside it;
-    ``bundled:policies/production.yaml`` for the defaults shipped inside the package."""
-    absolute = Path(os.path.abspath(path))
-    if absolute.is_relative_to(_BUNDLED):
-        return "bundled:" + absolute.relative_to(_BUNDLED).as_posix()
-    try:
-        rel = os.path.relpath(path)
-    except ValueError:
-        return str(path)
-    return rel if not rel.startswith("..") else str(path)
-
-
-@dataclass(frozen=True)
-class Calendar:
-    """A loaded calendar: its zone, territory and compiled rules (base calendars merged in)."""
-
-    name: str
-    path: str
-    timezone: str
-    territory: str | None
-    rules: tuple[PeriodRule, ...]
-    files: tuple[str, ...]
-    digest: str
-
-    @property
-    def tz(self) -> Any:
-        """The calendar's ``ZoneInfo``."""
-        return zone(self.timezone)
-
-    def expand(self, first_year: int, last_year: int, *, core_first: int | None = None) -> list[Period]:
-        """Concrete periods of the occurrences of ``first_year`` to ``last_year``.
-
-        Years before ``core_first`` are context only (a Christmas peak reaching into
-        January): there, a source that cannot answer (holidays before 1991) gives nothing.
-        """
-        if first_year > last_year:
-            raise InputError(f"empty year range {first_year}-{last_year}")
-        if first_year < MIN_YEAR or last_year > MAX_YEAR:
-            raise HorizonError(
-                f"calendar {self.name}: years {first_year}-{last_year} are outside "
-                f"{MIN_YEAR}-{MAX_YEAR}, the range calendars answer"
-            )
-        return expand_rules(
-            self.rules,
-            tz=self.tz,
-            calendar=self.name,
-            territory=self.territory,
-            first_year=first_year,
-            last_year=last_year,
-            core_first=first_year if core_first is None else core_first,
-        )
-
+MAX_WINDOW = 7 * 86400
+"""The longest weekly or daily window: a longer one would overlap the next week's."""
+MAX_OCCURRENCE = 366 * 86400
+"""The longest occurrence of a recurring rule."""
 
 class _Collector:
     """Gathers located problems so one pass reports all of them."""
 
     def __init__(self, path: Path, marks: Marks) -> None:
-        self.path = path
+        self.shown = display_path(path)
         self.marks = marks
         self.problems: list[ConfigError] = []
 
     def add(self, loc: tuple[str | int, ...], message: str) -> None:
         line, column = mark_of(self.marks, loc)
-        self.problems.append(
-            ConfigError(message, path=display_path(self.path), line=line, column=column, field=format_loc(loc))
-        )
+        self.problems.append(ConfigError(message, path=self.shown, line=line, column=column, field=format_loc(loc)))
 
-    def source(self, loc: tuple[str | int, ...]) -> str:
-        return f"{display_path(self.path)}:{mark_of(self.marks, loc)[0]}"
+    def source(self, loc: tuple[str | int, ...]) -> Location:
+        line, column = mark_of(self.marks, loc)
+        return Location(self.shown, line, column)
 
 
 @dataclass
@@ -127,7 +72,7 @@ def load_calendar(path: str | Path) -> Calendar:
             column=1,
             field="timezone",
         )
-    ordered = _dependency_order(loaded.rules, root)
+    ordered = _dependency_order(loaded.rules)
     digest = hashlib.sha256("\n".join(f"{p}={h}" for p, h in loaded.files).encode()).hexdigest()
     return Calendar(
         name=loaded.name,
@@ -160,7 +105,7 @@ def _load(path: Path, stack: tuple[Path, ...], *, display: Path) -> _Loaded:
         raise errors_from_validation(exc, Path(display_path(display)), marks) from None
     issues = _Collector(display, marks)
 
-    base_rules: list[PeriodRule] = []
+    rules_by_name: dict[str, PeriodRule] = {}  # insertion-ordered: linear in the periods
     files: list[tuple[str, str]] = []
     timezone = None
     territory = None
@@ -169,7 +114,7 @@ def _load(path: Path, stack: tuple[Path, ...], *, display: Path) -> _Loaded:
         if target in (*stack, path):
             issues.add(("extends", i), f"extends cycle: {ref} is already being loaded")
             continue
-        if not target.is_file():
+        if not target.exists():  # anything else that is not a regular file: the reader says so
             issues.add(("extends", i), f"extended calendar {ref} does not exist")
             continue
         base = _load(
@@ -181,7 +126,9 @@ def _load(path: Path, stack: tuple[Path, ...], *, display: Path) -> _Loaded:
         timezone = base.timezone or timezone
         territory = base.territory or territory
         for rule in base.rules:
-            base_rules = [r for r in base_rules if r.name != rule.name] + [rule]
+            # A later base file's period of the same name wins and moves to the end.
+            rules_by_name.pop(rule.name, None)
+            rules_by_name[rule.name] = rule
     files.append((display_path(display), hashlib.sha256(text.encode()).hexdigest()))
 
     if model.timezone is not None:
@@ -216,16 +163,11 @@ def _load(path: Path, stack: tuple[Path, ...], *, display: Path) -> _Loaded:
     if issues.problems:
         raise ConfigErrors(issues.problems)
 
-    rules = list(base_rules)
     for rule in own:
-        # A period named like one in the extended calendar replaces it (move a season here).
-        replaced = [i for i, r in enumerate(rules) if r.name == rule.name]
-        if replaced:
-            rules[replaced[0]] = rule
-        else:
-            rules.append(rule)
+        # A period named like one in the extended calendar replaces it in place (move a season here).
+        rules_by_name[rule.name] = rule
     name = model.name or display.stem
-    return _Loaded(name, timezone, territory, rules, files)
+    return _Loaded(name, timezone, territory, list(rules_by_name.values()), files)
 
 
 def _years(model: Any, loc: tuple[str | int, ...], issues: _Collector) -> Years:
@@ -234,6 +176,9 @@ def _years(model: Any, loc: tuple[str | int, ...], issues: _Collector) -> Years:
     for key, value in (("from", model.first), ("until", model.last)):
         if value is not None and not MIN_YEAR <= value <= MAX_YEAR:
             issues.add((*loc, "years", key), f"year {value} is outside {MIN_YEAR}-{MAX_YEAR}")
+    for i, value in enumerate(model.skip):
+        if not MIN_YEAR <= value <= MAX_YEAR:
+            issues.add((*loc, "years", "skip", i), f"year {value} is outside {MIN_YEAR}-{MAX_YEAR}")
     if model.first is not None and model.last is not None and model.last < model.first:
         issues.add((*loc, "years", "until"), f"until {model.last} is before from {model.first}")
     return Years(model.first, model.last, frozenset(model.skip))
@@ -249,7 +194,8 @@ def _clock(value: str | None, loc: tuple[str | int, ...], issues: _Collector) ->
         return None
 
 
-def _duration(value: str | int | None, loc: tuple[str | int, ...], issues: _Collector) -> int | None:
+def _duration(value: str | int | None, loc: tuple[str | int, ...], issues: _Collector, *, longest: int) -> int | None:
+    """A positive duration of at most ``longest`` seconds."""
     if value is None:
         return None
     try:
@@ -260,10 +206,24 @@ def _duration(value: str | int | None, loc: tuple[str | int, ...], issues: _Coll
     if seconds <= 0:
         issues.add(loc, "duration must be positive")
         return None
+    if seconds > longest:
+        issues.add(
+            loc,
+            f"duration {format_duration(seconds)} is longer than {format_duration(longest)}, the most it can be here",
+        )
+        return None
     return seconds
 
 
-def _days(values: list[str] | None, loc: tuple[str | int, ...], issues: _Collector) -> frozenset[int]:
+class Problems(Protocol):
+    """Anything that collects located problems (a calendar's or a policy's loader)."""
+
+    def add(self, loc: tuple[str | int, ...], message: str) -> None: ...
+
+
+def parse_days(values: list[str] | None, loc: tuple[str | int, ...], issues: Problems) -> frozenset[int]:
+    """Weekdays (0 = Monday) from names and ranges (``[mon-fri, sunday]``); ``None`` is every
+    day. Each unknown entry is reported to ``issues`` at ``(*loc, index)``."""
     if values is None:
         return frozenset(range(7))
     days: set[int] = set()
@@ -328,6 +288,9 @@ def _compile_period(entry: Any, loc: tuple[str | int, ...], issues: _Collector) 
                 issues.add((*loc, "exceptions", year), f"year {year} is outside {MIN_YEAR}-{MAX_YEAR}")
             if exc_model.start and exc_model.end and exc_model.end < exc_model.start:
                 issues.add((*loc, "exceptions", year, "end"), "end is before start")
+            for key, day in (("start", exc_model.start), ("end", exc_model.end)):
+                if day is not None and abs(day.year - year) > 1:
+                    issues.add((*loc, "exceptions", year, key), f"{day} is not near {year} (the year it replaces)")
             exceptions[year] = (exc_model.start, exc_model.end)
         if len(exprs) == 2 and is_absolute(exprs[0]) != is_absolute(exprs[1]):
             issues.add(
@@ -351,10 +314,10 @@ def _compile_period(entry: Any, loc: tuple[str | int, ...], issues: _Collector) 
         wloc = (*loc, shapes[0])
         if shapes[0] == "daily" and window.days is not None:
             issues.add((*wloc, "days"), "daily windows run every day; use weekly with days")
-        days = _days(window.days, (*wloc, "days"), issues)
+        days = parse_days(window.days, (*wloc, "days"), issues)
         start = _clock(window.start, (*wloc, "start"), issues)
         end = _clock(window.end, (*wloc, "end"), issues)
-        duration = _duration(window.duration, (*wloc, "duration"), issues)
+        duration = _duration(window.duration, (*wloc, "duration"), issues, longest=MAX_WINDOW)
         if (window.end is None) == (window.duration is None):
             issues.add(wloc, "a window needs exactly one of end or duration")
         if shapes[0] == "weekly" and window.days is None:
@@ -363,7 +326,7 @@ def _compile_period(entry: Any, loc: tuple[str | int, ...], issues: _Collector) 
             shape = Weekly(days, start, end, duration)
     else:
         at = _clock(entry.time, (*loc, "time"), issues) or time(0)
-        duration = _duration(entry.duration, (*loc, "duration"), issues)
+        duration = _duration(entry.duration, (*loc, "duration"), issues, longest=MAX_OCCURRENCE)
         if entry.duration is None:
             issues.add(loc, "an rrule period needs a duration (e.g. 4h)")
         dtstart = None
@@ -372,12 +335,12 @@ def _compile_period(entry: Any, loc: tuple[str | int, ...], issues: _Collector) 
                 dtstart = datetime.fromisoformat(str(entry.dtstart))
                 if dtstart.tzinfo is not None:
                     raise ValueError("give dtstart as local wall time, without an offset")
+                if not MIN_YEAR <= dtstart.year <= MAX_YEAR:
+                    raise ValueError(f"year {dtstart.year} is outside {MIN_YEAR}-{MAX_YEAR}")
             except ValueError as exc:
                 issues.add((*loc, "dtstart"), f"invalid dtstart {entry.dtstart!r}: {exc}")
                 dtstart = None
-        rule_text = str(entry.rrule).strip()
-        if rule_text.upper().startswith("RRULE:"):
-            rule_text = rule_text[6:]
+        rule_text = normalize(str(entry.rrule))
         upper = rule_text.upper()
         phased = "COUNT=" in upper or re.search(r"INTERVAL=(?!1(;|$))\d+", upper)
         if phased and dtstart is None:
@@ -387,11 +350,9 @@ def _compile_period(entry: Any, loc: tuple[str | int, ...], issues: _Collector) 
                 "depend on the years asked",
             )
         try:
-            from dateutil.rrule import rrulestr
-
-            rrulestr(rule_text, dtstart=dtstart or datetime(2000, 1, 1))  # noqa: DTZ001 - local wall time
-        except (ValueError, TypeError) as exc:
-            issues.add((*loc, "rrule"), f"invalid RFC 5545 rule: {exc}")
+            check_rrule(rule_text, dtstart)
+        except ValueError as exc:
+            issues.add((*loc, "rrule"), str(exc))
         if duration:
             shape = Recurring(rule_text, at, duration, dtstart)
     if len(issues.problems) > count or shape is None:
@@ -434,10 +395,7 @@ def _compile_holidays(entry: Any, loc: tuple[str | int, ...], issues: _Collector
     )
 
 
-_SOURCE_LINE = re.compile(r"^(?P<path>.*):(?P<line>\d+)$")
-
-
-def _dependency_order(rules: list[PeriodRule], root: Path) -> list[PeriodRule]:
+def _dependency_order(rules: list[PeriodRule]) -> list[PeriodRule]:
     """Order rules so that every referenced period is expanded before its dependants."""
     by_name = {r.name: r for r in rules}
     problems: list[ConfigError] = []
@@ -448,16 +406,14 @@ def _dependency_order(rules: list[PeriodRule], root: Path) -> list[PeriodRule]:
             needed = refs_of(rule.shape.start) | refs_of(rule.shape.end)
         for name in sorted(needed):
             target = by_name.get(name)
-            where = _SOURCE_LINE.match(rule.source)
-            path, line = (where.group("path"), int(where.group("line"))) if where else (display_path(root), 0)
             if target is None:
                 known = ", ".join(sorted(n for n in by_name if not n.startswith("holidays:")))
                 problems.append(
                     ConfigError(
                         f"refers to unknown period {name!r} (known: {known})",
-                        path=path,
-                        line=line,
-                        column=1,
+                        path=rule.source.path,
+                        line=rule.source.line,
+                        column=rule.source.column,
                         field=f"periods.{rule.name}",
                     )
                 )
@@ -465,9 +421,9 @@ def _dependency_order(rules: list[PeriodRule], root: Path) -> list[PeriodRule]:
                 problems.append(
                     ConfigError(
                         f"refers to {name!r}, which is not a dated period (start/end)",
-                        path=path,
-                        line=line,
-                        column=1,
+                        path=rule.source.path,
+                        line=rule.source.line,
+                        column=rule.source.column,
                         field=f"periods.{rule.name}",
                     )
                 )
@@ -484,9 +440,9 @@ def _dependency_order(rules: list[PeriodRule], root: Path) -> list[PeriodRule]:
             rule = by_name[name]
             raise ConfigError(
                 f"periods refer to each other in a cycle: {' -> '.join((*chain, name))}",
-                path=rule.source.rsplit(":", 1)[0],
-                line=int(rule.source.rsplit(":", 1)[1]),
-                column=1,
+                path=rule.source.path,
+                line=rule.source.line,
+                column=rule.source.column,
                 field=f"periods.{name}",
             )
         state[name] = 1
@@ -500,51 +456,4 @@ def _dependency_order(rules: list[PeriodRule], root: Path) -> list[PeriodRule]:
     return ordered
 
 
-def year_bounds(first_year: int, last_year: int, tz: Any) -> tuple[int, int]:
-    """Epoch seconds of local 1 January ``first_year`` and 1 January after ``last_year``."""
-    from datetime import date
-
-    from seasongate._time import local_midnight_ts
-
-    return local_midnight_ts(date(first_year, 1, 1), tz), local_midnight_ts(date(last_year + 1, 1, 1), tz)
-
-
-def build_index(calendar: Calendar, first_year: int, last_year: int) -> CalendarIndex:
-    """Expand ``calendar`` for the years and index it (the previous year's occurrences that
-    reach into the range, such as a Christmas peak into January, are included)."""
-    if first_year > last_year:
-        raise InputError(f"empty year range {first_year}-{last_year}")
-    if first_year < MIN_YEAR or last_year > MAX_YEAR:
-        raise HorizonError(
-            f"calendar {calendar.name}: years {first_year}-{last_year} are outside "
-            f"{MIN_YEAR}-{MAX_YEAR}, the range calendars answer"
-        )
-    lo, hi = year_bounds(first_year, last_year, calendar.tz)
-    periods = calendar.expand(max(first_year - 1, MIN_YEAR), last_year, core_first=first_year)
-    return CalendarIndex(periods, tz=calendar.tz, lo=lo, hi=hi)
-
-
-def calendar_digest(path: str | Path) -> str:
-    """The digest ``load_calendar`` would give, from the raw files only (no validation):
-    the key of the expansion cache, cheap enough for the ``check`` start-up path."""
-    import yaml
-
-    files: list[tuple[str, str]] = []
-
-    def walk(target: Path, display: Path, stack: tuple[Path, ...]) -> None:
-        text = read_text(display if display.exists() else target)
-        try:
-            data = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-        except yaml.YAMLError:
-            data = None
-        extends = data.get("extends", []) if isinstance(data, dict) else []
-        for ref in extends if isinstance(extends, list) else []:
-            sub = (target.parent / str(ref)).resolve()
-            if sub in (*stack, target) or not sub.is_file():
-                continue
-            walk(sub, Path(os.path.relpath(sub)) if sub.is_relative_to(Path.cwd()) else sub, (*stack, target))
-        files.append((display_path(display), hashlib.sha256(text.encode()).hexdigest()))
-
-    root = Path(path)
-    walk(root.resolve(), root, ())
-    return hashlib.sha256("\n".join(f"{p}={h}" for p, h in files).encode()).hexdigest()
+_days = parse_days  # transition alias for _policy/_load.py; import seasongate._calendar.parse_days

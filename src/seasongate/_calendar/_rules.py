@@ -19,11 +19,12 @@ from zoneinfo import ZoneInfo
 
 from dateutil.easter import easter
 
+from seasongate._calendar._period import Period
+from seasongate._errors import Location
 from seasongate._time import local_midnight_ts, local_to_ts
+from seasongate._vocabulary import PERIOD_KINDS
 
-KINDS = ("blackout", "preparation", "maintenance", "optimization")
-MIN_YEAR = 1990
-MAX_YEAR = 2100
+KINDS = PERIOD_KINDS  # transition alias: import seasongate._vocabulary.PERIOD_KINDS
 
 WEEKDAYS = {
     "monday": 0, "mon": 0, "mo": 0,
@@ -152,11 +153,18 @@ def _check_month_day(month: int, day: int, text: str) -> None:
         raise ValueError(f"invalid date {text!r}: {_cal.month_name[month]} has no day {day}")
 
 
+MAX_OFFSET = 366
+"""The largest day offset (``offset``, ``easter``): a larger one would move a date out of its
+year and make the period vanish from the years asked."""
+
+
 def _offset_of(value: object) -> int:
+    if isinstance(value, str) and re.fullmatch(r"[+-]?\d{1,6}d?", value.strip()):
+        value = int(value.strip().rstrip("d"))
     if isinstance(value, bool) or not isinstance(value, int):
-        if isinstance(value, str) and re.fullmatch(r"[+-]?\d+d?", value.strip()):
-            return int(value.strip().rstrip("d"))
         raise ValueError(f"offset must be a whole number of days, got {value!r}")
+    if not -MAX_OFFSET <= value <= MAX_OFFSET:
+        raise ValueError(f"offset {value} days is outside -{MAX_OFFSET}..{MAX_OFFSET}")
     return value
 
 
@@ -335,26 +343,10 @@ class PeriodRule:
     name: str
     kind: str
     shape: Shape
-    source: str
+    source: Location
     tags: tuple[str, ...] = ()
     description: str = ""
     years: Years = Years()
-
-
-@dataclass(frozen=True, slots=True)
-class Period:
-    """A concrete period: ``[start, end)`` in epoch seconds, end exclusive."""
-
-    name: str
-    kind: str
-    start: int
-    end: int
-    calendar: str
-    territory: str | None
-    all_day: bool
-    tags: tuple[str, ...]
-    source: str
-    description: str = ""
 
 
 # ---------------------------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from seasongate._policy._decision import (
     Decision,
@@ -16,8 +17,11 @@ from seasongate._policy._decision import (
     UnappliedOverride,
 )
 from seasongate._policy._engine import Policy, RuleCheck, Territory
-from seasongate._policy._load import load_policy, policy_calendar_paths
 from seasongate._policy._rules import MigrationClass, Rule
+
+if TYPE_CHECKING:
+    from seasongate._policy._cache import expand_calendar_cached
+    from seasongate._policy._load import load_policy, policy_calendar_paths
 
 
 def load_policy_cached(path: str | Path) -> Policy:
@@ -25,7 +29,24 @@ def load_policy_cached(path: str | Path) -> Policy:
     (the cache module loads only when used)."""
     from seasongate._policy._cache import load_policy_cached as load
 
-    return load(Path(path))
+    return load(path)
+
+
+def __getattr__(name: str) -> Any:
+    # The loader (YAML, pydantic, the calendar compiler) loads on first use: a check served
+    # from the expansion cache never needs it.
+    if name in ("load_policy", "policy_calendar_paths"):
+        from seasongate._policy import _load
+
+        value = getattr(_load, name)
+        globals()[name] = value
+        return value
+    if name == "expand_calendar_cached":
+        from seasongate._policy import _cache
+
+        globals()[name] = _cache.expand_calendar_cached
+        return _cache.expand_calendar_cached
+    raise AttributeError(f"module 'seasongate._policy' has no attribute {name!r}")
 
 
 __all__ = [
@@ -43,6 +64,7 @@ __all__ = [
     "RuleCheck",
     "Territory",
     "UnappliedOverride",
+    "expand_calendar_cached",
     "load_policy",
     "load_policy_cached",
     "policy_calendar_paths",

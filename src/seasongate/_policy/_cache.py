@@ -1,27 +1,55 @@
 """A cache of compiled policies and expanded calendars, keyed by the files' contents.
 
-``seasongate check`` runs on every pipeline's critical path. A warm check reads the policy
-file, hashes it and the calendar files it depends on, and unpickles the compiled policy with
-its expanded calendars: no YAML parsing, no pydantic, no ``holidays`` import.
+``seasongate check`` runs on every pipeline's critical path, usually on a fresh CI runner. A
+warm check reads the policy file, hashes it and the calendar files it depends on, and reads
+the compiled policy with its expanded calendars back: no YAML parsing, no pydantic, no
+``holidays`` import.
+
+**What the key is.** The entry is named by a hash of seasongate's version, the contents of
+the modules whose objects are stored, the policy file's shown path and its bytes; it lists
+the calendar files (relative to the policy's folder) with their SHA-256, checked on every
+read. No modification time, absolute path or working directory enters, so a cache folder
+restored by CI, a new virtualenv or a second checkout of the same files hit.
+
+**Why it cannot run code.** The entry is JSON of strings, numbers and lists, decoded by a
+small tagged codec that can only build seasongate's own frozen dataclasses (from the policy
+and calendar packages, by their fields) and a few value types (dates, times, zones). A
+corrupt, foreign or tampered entry fails to decode or to match its key and is ignored and
+rebuilt; it is never executed. (Whoever can write the cache folder can still make the gate
+answer from other data, as whoever can write the policy files can: keep it the user's own.)
 
 The cache lives in ``$SEASONGATE_CACHE_DIR`` or ``$XDG_CACHE_HOME/seasongate`` (default
-``~/.cache/seasongate``), a directory of the user's own (mode 0700); files that the user does
-not own are ignored. Any change to any file involved is a miss. Failing to write the cache
-never fails a command.
+``~/.cache/seasongate``), created with mode 0700; entries that the user does not own are
+ignored. Failing to write the cache never fails a command.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
+import importlib
+import json
 import os
-import pickle
 import sys
-import tempfile
+from collections.abc import Callable, Iterator, Mapping
+from datetime import date, datetime, time
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 from seasongate._policy._engine import Policy
 
-FORMAT = 5  # bump when the pickled classes change shape (the code signature catches the rest)
+if TYPE_CHECKING:
+    from seasongate._calendar import Calendar, CalendarIndex
+
+FORMAT = 6  # the layout of an entry; the modules' contents are part of the key as well
+MAX_ENTRY_BYTES = 256 * 1024 * 1024
+_PACKAGE = Path(__file__).resolve().parent.parent
+# Modules whose objects an entry holds: their contents are part of the key.
+_SHAPING = ("_policy", "_calendar", "_intervals.py", "_versions.py", "_time.py", "_errors.py", "_vocabulary.py")
+# Where the classes an entry may build live.
+_BUILDABLE = ("seasongate._policy.", "seasongate._calendar.")
+_BUILDABLE_MODULES = ("seasongate._errors", "seasongate._versions")
 
 
 def cache_dir() -> Path:
@@ -33,92 +61,398 @@ def cache_dir() -> Path:
     return Path(base) / "seasongate"
 
 
-def _digest(path: Path) -> str | None:
+def _read(path: Path, limit: int) -> bytes | None:
+    from seasongate._fileio import UnreadableFile, read_regular_file
+
     try:
-        return hashlib.sha256(path.read_bytes()).hexdigest()
-    except OSError:
+        return read_regular_file(path, limit=limit)
+    except UnreadableFile:
         return None
 
 
-def _entry_path(policy_path: Path, policy_bytes: bytes) -> Path:
+def _digest(path: Path) -> str | None:
+    from seasongate._yaml import MAX_BYTES
+
+    data = _read(path, MAX_BYTES)
+    return None if data is None else hashlib.sha256(data).hexdigest()
+
+
+def _code_digest() -> str:
+    """SHA-256 over the source of the modules whose objects are stored: a changed seasongate
+    never reads an entry written by other code, and the same code on another machine does."""
+    digest = hashlib.sha256()
+    for name in _SHAPING:
+        target = _PACKAGE / name
+        modules = sorted(target.glob("*.py")) if target.is_dir() else [target]
+        for module in modules:
+            try:
+                source = module.read_bytes()
+            except OSError:
+                source = b"?"  # installed without sources: the version alone tells the code apart
+            digest.update(module.name.encode() + b"\0" + source + b"\0")
+    return digest.hexdigest()
+
+
+def entry_key(shown_path: str, policy_bytes: bytes) -> str:
+    """The key of a policy's entry: format, version, code, the policy's shown path and bytes."""
     from seasongate._version import __version__ as ours
 
     key = hashlib.sha256()
-    for part in (str(FORMAT), ours, _code_signature(), sys.version, str(policy_path.resolve()), os.getcwd()):
+    for part in (str(FORMAT), ours, _code_digest(), f"{sys.version_info[0]}.{sys.version_info[1]}", shown_path):
         key.update(part.encode() + b"\0")
     key.update(policy_bytes)
-    return cache_dir() / f"policy-{key.hexdigest()[:32]}.pickle"
-
-
-def _code_signature() -> str:
-    """Size and mtime of the modules whose objects are pickled: a changed or reinstalled
-    seasongate never reads a cache written by other code (cheap: a few stat calls)."""
-    package = Path(__file__).resolve().parent.parent
-    parts = []
-    for sub in ("_policy", "_calendar"):
-        for module in sorted((package / sub).glob("*.py")):
-            stat = module.stat()
-            parts.append(f"{module.name}:{stat.st_size}:{stat.st_mtime_ns}")
-    for name in ("_intervals.py", "_versions.py", "_time.py"):
-        stat = (package / name).stat()
-        parts.append(f"{name}:{stat.st_size}:{stat.st_mtime_ns}")
-    return ";".join(parts)
-
-
-def _dependencies(policy: Policy, policy_path: Path) -> list[tuple[str, str | None]]:
-    files = [str(policy_path.resolve())]
-    for calendar in policy.calendars.values():
-        files.extend(str(Path(f).resolve()) for f in calendar.files)
-    return [(f, _digest(Path(f))) for f in dict.fromkeys(files)]
+    return key.hexdigest()
 
 
 def load_policy_cached(path: str | Path) -> Policy:
     """Like ``load_policy``, served from the cache when no file involved has changed."""
-    from seasongate._policy._load import load_policy
+    from seasongate._calendar import display_path
+    from seasongate._yaml import MAX_BYTES
 
     policy_path = Path(path)
-    try:
-        raw = policy_path.read_bytes()
-    except OSError:
-        return load_policy(policy_path)  # let the loader report the problem
-    entry = _entry_path(policy_path, raw)
-    policy = _read(entry)
-    if policy is None:
-        policy = load_policy(policy_path)
-    deps = _dependencies(policy, policy_path)
+    raw = _read(policy_path, MAX_BYTES)
+    if raw is None:
+        return _parse(policy_path)  # let the loader report the problem
+    key = entry_key(display_path(policy_path), raw)
+    entry = cache_dir() / f"policy-{key[:32]}.json"
+    found = _load_entry(entry, key, policy_path)
+    hit = found is not None
+    if found is None:
+        policy = _parse(policy_path)
+        deps = _dependencies(policy, policy_path)
+    else:
+        policy, deps = found
 
     def save(updated: Policy) -> None:
-        _write(entry, (FORMAT, deps, updated))
+        _write(entry, key, deps, updated, policy_path)
 
     policy.on_new_index = save
-    if not entry.exists():
+    if not hit:
         save(policy)
     return policy
 
 
-def _read(entry: Path) -> Policy | None:
+def _parse(policy_path: Path) -> Policy:
+    from seasongate._policy import _load  # the YAML and pydantic path: only on a miss
+
+    return _load.load_policy(policy_path)
+
+
+# -- dependencies ------------------------------------------------------------------------------
+
+
+def _real_path(shown: str) -> Path:
+    from seasongate._calendar import source_path
+
+    return source_path(shown)
+
+
+def _dependencies(policy: Policy, policy_path: Path) -> list[tuple[str, str | None]]:
+    """Each calendar file the policy read, relative to the policy's folder, with its SHA-256."""
+    base = policy_path.resolve().parent
+    files: list[Path] = []
+    for calendar in policy.calendars.values():
+        files.extend(_real_path(f).resolve() for f in calendar.files)
+    out = []
+    for file in dict.fromkeys(files):
+        out.append((os.path.relpath(file, base), _digest(file)))
+    return out
+
+
+def _calendar_paths(policy: Policy, policy_path: Path) -> dict[str, str]:
+    base = policy_path.resolve().parent
+    return {
+        code: os.path.relpath(_real_path(calendar.path).resolve(), base) for code, calendar in policy.calendars.items()
+    }
+
+
+class _SourceCalendars(Mapping[str, "Calendar"]):
+    """The policy's calendars, loaded from their (unchanged, checked) files on first use: a
+    check whose years are in the stored indexes never needs them."""
+
+    def __init__(self, paths: dict[str, Path]) -> None:
+        self._paths = paths
+        self._loaded: dict[str, Calendar] | None = None
+
+    def _all(self) -> dict[str, Calendar]:
+        if self._loaded is None:
+            from seasongate._calendar import load_calendar
+
+            self._loaded = {code: load_calendar(path) for code, path in self._paths.items()}
+        return self._loaded
+
+    def __getitem__(self, code: str) -> Calendar:
+        return self._all()[code]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._paths)
+
+    def __len__(self) -> int:
+        return len(self._paths)
+
+    def __contains__(self, code: object) -> bool:
+        return code in self._paths
+
+
+# -- reading and writing entries ---------------------------------------------------------------
+
+
+def _read_document(entry: Path, key: str) -> dict[str, Any] | None:
+    """The entry at ``entry`` when it is ours, of this format and for ``key``; else None."""
     try:
         stat = entry.stat()
-        if hasattr(os, "getuid") and stat.st_uid != os.getuid():
-            return None
-        with entry.open("rb") as fh:
-            fmt, deps, policy = pickle.load(fh)
-    except (OSError, EOFError, pickle.UnpicklingError, ValueError, TypeError, AttributeError, ImportError):
+    except OSError:
         return None
-    if fmt != FORMAT or not isinstance(policy, Policy):
+    if hasattr(os, "getuid") and stat.st_uid != os.getuid():
         return None
-    for file, digest in deps:
-        if _digest(Path(file)) != digest:
+    data = _read(entry, MAX_ENTRY_BYTES)
+    if data is None:
+        return None
+    try:
+        document = json.loads(data)
+        if not isinstance(document, dict) or document["format"] != FORMAT or document["key"] != key:
             return None
-    return policy
+    except (ValueError, KeyError, TypeError):
+        return None
+    return document
 
 
-def _write(entry: Path, payload: object) -> None:
+def _intact(document: dict[str, Any], base: Path) -> bool:
+    """Whether every file the entry was built from still has the recorded SHA-256."""
+    try:
+        return all(_digest(base / str(relative)) == digest for relative, digest in document["deps"])
+    except (KeyError, TypeError, ValueError):
+        return False
+
+
+def _load_entry(entry: Path, key: str, policy_path: Path) -> tuple[Policy, list[tuple[str, str | None]]] | None:
+    """The stored policy and the files it was built from, when they are unchanged."""
+    document = _read_document(entry, key)
+    base = policy_path.parent
+    if document is None or not _intact(document, base):
+        return None
+    try:
+        state = _decode(document["policy"])
+        if not isinstance(state, dict):
+            return None
+        state["calendars"] = _SourceCalendars({code: base / rel for code, rel in document["calendars"].items()})
+        policy = Policy.__new__(Policy)
+        policy.__setstate__(state)
+        deps: list[tuple[str, str | None]] = [(str(relative), digest) for relative, digest in document["deps"]]
+    except (ValueError, KeyError, TypeError, AttributeError, IndexError, RecursionError):
+        return None  # not ours, or not intact: rebuilt from the files
+    return policy, deps
+
+
+def _write(entry: Path, key: str, deps: list[tuple[str, str | None]], policy: Policy, policy_path: Path) -> None:
+    state = policy.__getstate__()
+    state.pop("calendars", None)
+    try:
+        document = {
+            "format": FORMAT,
+            "key": key,
+            "deps": deps,
+            "calendars": _calendar_paths(policy, policy_path),
+            "policy": _encode(state),
+        }
+    except TypeError:
+        return  # a value the codec does not know: this policy is not cached (only costs speed)
+    _write_document(entry, document)
+
+
+def _write_document(entry: Path, document: dict[str, Any]) -> None:
+    data = json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode()
     try:
         entry.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=entry.parent, prefix=".tmp-", suffix=".pickle")
-        with os.fdopen(fd, "wb") as fh:
-            pickle.dump(payload, fh, protocol=pickle.HIGHEST_PROTOCOL)
-        os.replace(tmp, entry)
+        tmp = entry.parent / f".tmp-{os.getpid()}-{os.urandom(6).hex()}"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o600)
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+            os.replace(tmp, entry)
+        except OSError:
+            tmp.unlink(missing_ok=True)
+            raise
     except OSError:
         pass  # a cache that cannot be written only costs speed
+
+
+# -- calendars on their own (``windows``) ---------------------------------------------------------
+
+KEPT_SPANS = 4  # year ranges kept per calendar entry
+
+
+def expand_calendar_cached(path: str | Path, first_year: int, last_year: int) -> tuple[Calendar, CalendarIndex]:
+    """The calendar at ``path`` and its index for ``first_year``-``last_year``, served from the
+    cache when none of its files changed (``windows`` answers without parsing or expanding)."""
+    from seasongate._calendar import Calendar, CalendarIndex, build_index, display_path, load_calendar
+    from seasongate._yaml import MAX_BYTES
+
+    calendar_path = Path(path)
+    raw = _read(calendar_path, MAX_BYTES)
+    if raw is None:
+        calendar = load_calendar(calendar_path)  # the loader reports the problem
+        return calendar, build_index(calendar, first_year, last_year)
+    key = entry_key("calendar:" + display_path(calendar_path), raw)
+    entry = cache_dir() / f"calendar-{key[:32]}.json"
+    base = calendar_path.parent
+    span = f"{first_year}-{last_year}"
+    found: Any = None
+    indexes: dict[str, Any] = {}
+    document = _read_document(entry, key)
+    if document is not None and _intact(document, base):
+        try:
+            found = _decode(document["calendar"])
+            indexes = dict(document["indexes"])
+            if span in indexes:
+                index = _decode(indexes[span])
+                if isinstance(found, Calendar) and isinstance(index, CalendarIndex):
+                    return found, index
+        except (ValueError, KeyError, TypeError, AttributeError, IndexError, RecursionError):
+            found, indexes = None, {}
+    calendar = found if isinstance(found, Calendar) else load_calendar(calendar_path)
+    if calendar is not found:
+        indexes = {}
+    index = build_index(calendar, first_year, last_year)
+    indexes.pop(span, None)
+    try:
+        indexes[span] = _encode(index)
+        resolved = base.resolve()
+        deps = [(os.path.relpath(_real_path(f).resolve(), resolved), _digest(_real_path(f))) for f in calendar.files]
+        document = {
+            "format": FORMAT,
+            "key": key,
+            "deps": deps,
+            "calendar": _encode(calendar),
+            "indexes": dict(list(indexes.items())[-KEPT_SPANS:]),
+        }
+    except TypeError:
+        return calendar, index
+    _write_document(entry, document)
+    return calendar, index
+
+
+# -- the codec: tagged JSON that builds only plain data ------------------------------------------
+#
+# A scalar (str, int, float, bool, None) is itself; everything else is a list whose first item
+# is a tag: ["t", ...] tuple, ["l", ...] list, ["f", ...] frozenset, ["m", k, v, k, v...] dict,
+# ["d", iso] date, ["T", iso] time, ["D", iso] datetime, ["z", key] zone, ["o", class, {field:
+# value}] a seasongate dataclass, ["x", ...] a calendar index (columns of its periods).
+
+
+def _encode(value: Any) -> Any:
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, tuple):
+        return ["t", *map(_encode, value)]
+    if isinstance(value, list):
+        return ["l", *map(_encode, value)]
+    if isinstance(value, (frozenset, set)):
+        return ["f", *sorted(map(_encode, value), key=lambda v: json.dumps(v, sort_keys=True))]
+    if isinstance(value, dict):
+        out: list[Any] = ["m"]
+        for k, v in value.items():
+            out.extend((_encode(k), _encode(v)))
+        return out
+    if isinstance(value, datetime):
+        return ["D", value.isoformat()]
+    if isinstance(value, date):
+        return ["d", value.isoformat()]
+    if isinstance(value, time):
+        return ["T", value.isoformat()]
+    if isinstance(value, ZoneInfo):
+        return ["z", value.key]
+    from seasongate._calendar import CalendarIndex
+
+    if isinstance(value, CalendarIndex):
+        return ["x", *_encode_index(value)]
+    cls = type(value)
+    if dataclasses.is_dataclass(value) and (
+        cls.__module__.startswith(_BUILDABLE) or cls.__module__ in _BUILDABLE_MODULES
+    ):
+        fields = {f.name: _encode(getattr(value, f.name)) for f in dataclasses.fields(value) if f.init}
+        return ["o", f"{cls.__module__}:{cls.__qualname__}", fields]
+    raise TypeError(f"the expansion cache cannot store {cls.__module__}.{cls.__qualname__}")
+
+
+def _decode(value: Any) -> Any:
+    if not isinstance(value, list):
+        if value is None or isinstance(value, (bool, int, float, str)):
+            return value
+        raise TypeError("not a cache value")
+    tag, rest = value[0], value[1:]
+    if tag == "t":
+        return tuple(map(_decode, rest))
+    if tag == "l":
+        return list(map(_decode, rest))
+    if tag == "f":
+        return frozenset(map(_decode, rest))
+    if tag == "m":
+        return {_decode(rest[i]): _decode(rest[i + 1]) for i in range(0, len(rest), 2)}
+    if tag == "D":
+        return datetime.fromisoformat(rest[0])
+    if tag == "d":
+        return date.fromisoformat(rest[0])
+    if tag == "T":
+        return time.fromisoformat(rest[0])
+    if tag == "z":
+        from seasongate._time import zone
+
+        return zone(str(rest[0]))
+    if tag == "x":
+        return _decode_index(*rest)
+    if tag == "o":
+        cls = _buildable(rest[0])
+        fields = rest[1]
+        if not isinstance(fields, dict):
+            raise TypeError("fields are a mapping")
+        return cls(**{str(k): _decode(v) for k, v in fields.items()})
+    raise ValueError(f"unknown tag {tag!r}")
+
+
+def _buildable(name: object) -> Callable[..., Any]:
+    """A seasongate dataclass named ``module:Class``; nothing else can be built."""
+    if not isinstance(name, str) or ":" not in name:
+        raise ValueError("a class is named module:Class")
+    module_name, _, qualname = name.partition(":")
+    if not (module_name.startswith(_BUILDABLE) or module_name in _BUILDABLE_MODULES) or "." in qualname:
+        raise ValueError(f"{name} is not a class the cache builds")
+    try:
+        module = sys.modules.get(module_name) or importlib.import_module(module_name)  # seasongate's own
+    except ImportError:
+        raise ValueError(f"{name} is not a class the cache builds") from None
+    cls = getattr(module, qualname, None)
+    if not isinstance(cls, type) or not dataclasses.is_dataclass(cls) or cls.__module__ != module_name:
+        raise ValueError(f"{name} is not a class the cache builds")
+    return cls
+
+
+def _encode_index(index: CalendarIndex) -> list[Any]:
+    """Periods as columns: each distinct (name, kind, ..., source) once, then per period its
+    row number, start and end."""
+    rows: dict[tuple[Any, ...], int] = {}
+    times: list[int] = []
+    for p in index.periods:
+        row = (p.name, p.kind, p.calendar, p.territory, p.all_day, p.tags, p.source.path,
+               p.source.line, p.source.column, p.description)  # fmt: skip
+        times.extend((rows.setdefault(row, len(rows)), p.start, p.end))
+    return [index.tz.key, index.lo, index.hi, [[*r[:5], list(r[5]), *r[6:]] for r in rows], times]
+
+
+def _decode_index(tz: str, lo: int, hi: int, rows: list[list[Any]], times: list[int]) -> CalendarIndex:
+    from seasongate._calendar import CalendarIndex, Period
+    from seasongate._errors import Location
+    from seasongate._time import zone
+
+    shapes = []
+    for name, kind, calendar, territory, all_day, tags, path, line, column, description in rows:
+        if not (isinstance(name, str) and isinstance(kind, str) and isinstance(all_day, bool)):
+            raise TypeError("a period row is (name, kind, calendar, territory, all_day, tags, source...)")
+        shapes.append(
+            (name, kind, calendar, territory, all_day, tuple(tags), Location(path, line, column), description)
+        )
+    periods = []
+    for i in range(0, len(times), 3):
+        s = shapes[times[i]]
+        periods.append(Period(s[0], s[1], int(times[i + 1]), int(times[i + 2]), s[2], s[3], s[4], s[5], s[6], s[7]))
+    return CalendarIndex(periods, tz=zone(tz), lo=int(lo), hi=int(hi))

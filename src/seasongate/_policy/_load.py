@@ -8,16 +8,7 @@ from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
-from seasongate._calendar import (
-    Calendar,
-    Holidays,
-    ProblemCollector,
-    Selector,
-    display_path,
-    holiday_dates,
-    load_calendar,
-    parse_days,
-)
+from seasongate._calendar import KINDS, Calendar, Selector, display_path, load_calendar, parse_days
 from seasongate._errors import ConfigError, ConfigErrors, InputError, Location
 from seasongate._policy._decision import OverrideSpec
 from seasongate._policy._engine import Policy, Territory
@@ -30,10 +21,18 @@ from seasongate._policy._rules import (
 )
 from seasongate._time import parse_clock, parse_duration
 from seasongate._versions import Version
-from seasongate._vocabulary import PERIOD_KINDS
-from seasongate._yaml import errors_from_validation, load_yaml, mark_of, read_text
+from seasongate._yaml import Marks, errors_from_validation, format_loc, load_yaml, mark_of, read_text
 
-_Issues = ProblemCollector  # one collector of located problems for calendars and policies
+
+class _Issues:
+    def __init__(self, path: str, marks: Marks) -> None:
+        self.path = path
+        self.marks = marks
+        self.problems: list[ConfigError] = []
+
+    def add(self, loc: tuple[str | int, ...], message: str) -> None:
+        line, column = mark_of(self.marks, loc)
+        self.problems.append(ConfigError(message, path=self.path, line=line, column=column, field=format_loc(loc)))
 
 
 def policy_calendar_paths(path: str | Path) -> dict[str, Path]:
@@ -71,7 +70,7 @@ def load_policy(path: str | Path) -> Policy:
         model = PolicyModel.model_validate(data)
     except ValidationError as exc:
         raise errors_from_validation(exc, Path(shown), marks) from None
-    issues = _Issues(policy_path, marks)
+    issues = _Issues(shown, marks)
 
     calendars: dict[str, Calendar] = {}
     territories: dict[str, Territory] = {}
@@ -180,6 +179,8 @@ def _rule_names(calendars: dict[str, Calendar]) -> set[str]:
 
 def _holiday_names(calendars: dict[str, Calendar]) -> set[str]:
     """The names holidays give their periods ("Neujahr"), over a decade of years."""
+    from seasongate._calendar import Holidays, holiday_dates
+
     names: set[str] = set()
     for calendar in calendars.values():
         for rule in calendar.rules:
@@ -192,7 +193,7 @@ def _holiday_names(calendars: dict[str, Calendar]) -> set[str]:
 def _selector(model: Any, loc: tuple[str | int, ...], issues: _Issues, calendars: dict[str, Calendar]) -> Selector:
     selector = Selector.of(kind=model.kind, name=model.name, tag=model.tag)
     if not (selector.kinds or selector.names or selector.tags):
-        issues.add(loc, f"name at least one of kind ({', '.join(PERIOD_KINDS)}), name or tag")
+        issues.add(loc, f"name at least one of kind ({', '.join(KINDS)}), name or tag")
     known_names = {r.name for c in calendars.values() for r in c.rules if not r.name.startswith("holidays:")}
     if selector.names - known_names:
         known_names |= _holiday_names(calendars)
@@ -310,7 +311,7 @@ def _compile_rule(
         name=rule.name,
         effect=rule.effect,
         message=rule.message.strip(),
-        source=Location(display_path(issues.path), line),
+        source=Location(issues.path, line),
         environments=environments,
         territories=territories,
         classes=rule_classes,

@@ -9,12 +9,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from seasongate.api._check import (
-    ValidationReport,
-    WindowsResult,
     check,
     explain,
-    validate,
-    windows,
 )
 from seasongate.api._project import Project, find_policy, open_policy, open_project
 from seasongate.api._request import RequestSpec, build_request
@@ -23,6 +19,8 @@ from seasongate.api._slots import Slot, SlotsResult, slots
 # The migrate and override commands load their modules (the executor, the gate, the store
 # rules) only when used: ``seasongate check`` imports this package on every pipeline run.
 _LAZY = {
+    **dict.fromkeys(["ValidationReport", "validate"], "seasongate.api._validate"),
+    **dict.fromkeys(["WindowsResult", "windows"], "seasongate.api._windows"),
     **dict.fromkeys(
         ["ExecutorOptions", "info", "lint", "migrate", "new_migration", "open_gate", "rollback", "run"],
         "seasongate.api._migrate",
@@ -72,6 +70,8 @@ if TYPE_CHECKING:
         override_revoke,
         override_show,
     )
+    from seasongate.api._validate import ValidationReport, validate
+    from seasongate.api._windows import WindowsResult, windows
 
 __all__ = [
     "ApprovalOutcome",

@@ -3,25 +3,74 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import pairwise
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from seasongate._errors import ConfigError, ConfigErrors, Location, SeasongateError
+from seasongate._errors import ConfigError, ConfigErrors, InputError, Location, SeasongateError
 
 if TYPE_CHECKING:
     from seasongate._calendar import Calendar, Period
     from seasongate._policy import Policy
-    from seasongate.api._check import ValidationReport
+
+
+@dataclass
+class ValidationReport:
+    """Problems found in calendar and policy files: errors fail, warnings inform."""
+
+    files: list[str] = field(default_factory=list)
+    errors: list[ConfigError] = field(default_factory=list)
+    warnings: list[ConfigError] = field(default_factory=list)
+
+    def ok(self, *, strict: bool = False) -> bool:
+        """No errors (and, when ``strict``, no warnings)."""
+        return not self.errors and not (strict and self.warnings)
+
+
+def validate(paths: Sequence[str | Path] = (), *, at: datetime, project_dir: Path | None = None) -> ValidationReport:
+    """Check calendar and policy files (default: the project's ``calendars/`` and
+    ``policies/``). A file is a policy when it has ``rules``, ``territories`` or
+    ``environments``."""
+    from seasongate.api._check import _relative
+
+    project = project_dir or Path.cwd()
+    files: list[Path] = []
+    if paths:
+        for raw in paths:
+            path = Path(raw)
+            if path.is_dir():
+                files.extend(sorted(path.glob("*.yaml")) + sorted(path.glob("*.yml")))
+            elif path.exists() or path.is_symlink():
+                files.append(path)  # not a regular file (a FIFO, a device): the reader says so
+            else:
+                raise InputError(f"{raw} does not exist")
+    else:
+        for sub in ("calendars", "policies"):
+            directory = project / sub
+            if directory.is_dir():
+                files.extend(sorted(directory.glob("*.yaml")) + sorted(directory.glob("*.yml")))
+        if not files:
+            raise InputError("nothing to validate: no calendars/ or policies/ here; name files or folders")
+    report = validate_files([_relative(f) for f in files], at=at)
+    if not paths and (project / "policies").is_dir():
+        # What policy discovery refuses (two files claiming one environment...) fails here too.
+        from seasongate.api._project import policy_problems
+
+        known = {p.render() for p in report.errors}
+        report.errors.extend(p for p in policy_problems(project) if p.render() not in known)
+    return report
 
 
 def _is_policy(path: Path) -> bool:
-    import yaml
+    """Whether the file looks like a policy; a file that cannot be read or parsed is loaded as a
+    calendar, whose loader reports the problem with its location."""
+    from seasongate._yaml import load_yaml
 
     try:
-        data = yaml.load(path.read_text(encoding="utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        data, _ = load_yaml(path)
+    except ConfigError:
         return False
     return isinstance(data, dict) and bool({"rules", "territories", "environments"} & set(data))
 
@@ -30,12 +79,12 @@ def _flatten(exc: ConfigError) -> list[ConfigError]:
     return list(exc.problems) if isinstance(exc, ConfigErrors) else [exc]
 
 
-def _warning(source: str | Location, field: str, message: str) -> ConfigError:
-    if isinstance(source, Location):  # a policy rule's location (calendar rules: "path:line" until they carry one)
-        return ConfigError(message, path=source.path, line=source.line, column=1, field=field, severity="warning")
-    path, _, line = source.rpartition(":")
+def _warning(source: Location | str, field: str, message: str) -> ConfigError:
+    if not isinstance(source, Location):  # a policy rule's "path:line" until it carries a Location
+        path, _, line = source.rpartition(":")
+        source = Location(path, int(line) if line.isdigit() else 0, 1)
     return ConfigError(
-        message, path=path, line=int(line) if line.isdigit() else 0, column=1, field=field, severity="warning"
+        message, path=source.path, line=source.line, column=source.column, field=field, severity="warning"
     )
 
 
@@ -43,7 +92,6 @@ def validate_files(files: Sequence[Path], *, at: datetime) -> ValidationReport:
     """Load each file as a calendar or a policy; collect errors and warnings."""
     from seasongate._calendar import load_calendar
     from seasongate._policy import load_policy
-    from seasongate.api._check import ValidationReport
 
     report = ValidationReport()
     seen: set[tuple[str, int, int, str, str]] = set()

@@ -61,7 +61,7 @@ _COMMAND_MODULES = {
     "check": "seasongate.cli._plan",
     "explain": "seasongate.cli._plan",
     "slots": "seasongate.cli._plan",
-    "windows": "seasongate.cli._plan",
+    "windows": "seasongate.cli._windows",
     "validate": "seasongate.cli._plan",
     "override": "seasongate.cli._overrides",
     "audit": "seasongate.cli._overrides",

@@ -1,21 +1,18 @@
-"""Rendering of decisions, explanations, slots and windows for people and machines."""
+"""Rendering of decisions, explanations and slots for people and machines."""
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from collections.abc import Sequence
-from datetime import UTC, timedelta, tzinfo
+from datetime import tzinfo
 from typing import TYPE_CHECKING, Any
 
 from seasongate._time import format_duration, from_ts, iso
 
 if TYPE_CHECKING:
-    from seasongate._calendar import Period
     from seasongate._errors import Location, SeasongateError
     from seasongate._policy import Decision, Reason, RuleCheck
-    from seasongate.api import SlotsResult, WindowsResult
+    from seasongate.api import SlotsResult
 
 
 def local(ts: int, tz: tzinfo) -> str:
@@ -322,105 +319,3 @@ def _table(rows: Sequence[Sequence[str]]) -> str:
         if n == 0:
             out.append("  ".join("-" * w for w in widths))
     return "\n".join(out)
-
-
-def _calendar_tz(result: WindowsResult, period: Period) -> Any:
-    for cal in result.calendars:
-        if cal.name == period.calendar:
-            return cal.tz
-    return UTC
-
-
-def _end_display(period: Period, tz: Any) -> str:
-    if period.all_day:
-        return (from_ts(period.end, tz).date() - timedelta(days=1)).isoformat()
-    return from_ts(period.end, tz).strftime("%Y-%m-%d %H:%M %Z")
-
-
-def windows_table(result: WindowsResult) -> str:
-    if not result.periods:
-        return f"No periods between {result.start} and {result.end}."
-    rows = [("start", "end", "duration", "kind", "name", "calendar")]
-    for p in result.periods:
-        tz = _calendar_tz(result, p)
-        start = from_ts(p.start, tz).strftime("%Y-%m-%d" if p.all_day else "%Y-%m-%d %H:%M %Z")
-        length = p.end - p.start
-        dur = f"{round(length / 86400)}d" if p.all_day else format_duration(length)
-        rows.append((start, _end_display(p, tz), dur, p.kind, p.name, p.calendar))
-    return _table(rows)
-
-
-def _window_dict(result: WindowsResult, p: Period) -> dict[str, Any]:
-    tz = _calendar_tz(result, p)
-    return {
-        "name": p.name,
-        "kind": p.kind,
-        "calendar": p.calendar,
-        "territory": p.territory,
-        "start": iso(p.start, tz),
-        "end": iso(p.end, tz),
-        "all_day": p.all_day,
-        "tags": list(p.tags),
-        "description": p.description,
-        "source": p.source,
-    }
-
-
-def windows_json(result: WindowsResult) -> str:
-    return json.dumps([_window_dict(result, p) for p in result.periods], indent=2, ensure_ascii=False)
-
-
-def windows_csv(result: WindowsResult) -> str:
-    buffer = io.StringIO()
-    fields = ["name", "kind", "calendar", "territory", "start", "end", "all_day", "tags", "source"]
-    writer = csv.DictWriter(buffer, fieldnames=fields, extrasaction="ignore", lineterminator="\n")
-    writer.writeheader()
-    for p in result.periods:
-        row = _window_dict(result, p)
-        row["tags"] = " ".join(row["tags"])
-        writer.writerow(row)
-    return buffer.getvalue()
-
-
-def windows_ics(result: WindowsResult) -> bytes:
-    """RFC 5545: all-day periods as DATE values (exclusive end), timed ones with TZID and a
-    VTIMEZONE; stable UIDs and DTSTAMP, so the same input gives the same bytes."""
-    import hashlib
-    from datetime import datetime
-
-    import icalendar
-
-    cal = icalendar.Calendar()
-    cal.add("prodid", "-//seasongate//seasonal calendar//EN")
-    cal.add("version", "2.0")
-    cal.add("calscale", "GREGORIAN")
-    cal.add("x-wr-calname", "seasongate: " + ", ".join(c.name for c in result.calendars))
-    zones = {}
-    for c in result.calendars:
-        if c.timezone not in zones:
-            zones[c.timezone] = icalendar.Timezone.from_tzid(
-                c.timezone, first_date=result.start - timedelta(days=400), last_date=result.end + timedelta(days=400)
-            )
-    for tz_component in zones.values():
-        cal.add_component(tz_component)
-    stamp = datetime(2000, 1, 1, tzinfo=UTC)  # fixed: the feed must be byte-identical for the same input
-    for p in result.periods:
-        tz = _calendar_tz(result, p)
-        event = icalendar.Event()
-        uid = hashlib.sha256(f"{p.calendar}|{p.name}|{p.start}|{p.end}".encode()).hexdigest()[:24]
-        event.add("uid", f"{uid}@seasongate")
-        event.add("dtstamp", stamp)
-        event.add("summary", f"{p.name} ({p.kind})")
-        if p.all_day:
-            event.add("dtstart", from_ts(p.start, tz).date())
-            event.add("dtend", from_ts(p.end, tz).date())
-        else:
-            event.add("dtstart", from_ts(p.start, tz))
-            event.add("dtend", from_ts(p.end, tz))
-        if p.description:
-            event.add("description", p.description)
-        event.add("categories", [p.kind, *p.tags])
-        event.add("transp", "TRANSPARENT")
-        cal.add_component(event)
-    data: bytes = cal.to_ical()
-    return data

@@ -1,4 +1,4 @@
-"""CLI: ``check``, ``explain``, ``slots``, ``windows``, ``validate``.
+"""CLI: ``check``, ``explain``, ``slots``, ``validate``.
 
 Each command parses options, calls one api function, formats, and picks the exit code.
 """
@@ -10,7 +10,7 @@ import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -197,59 +197,6 @@ def slots(spec: RequestSpec, where: _Where, start: str | None, days: int, limit:
 
 
 @click.command()
-@click.option(
-    "--calendar", "calendars", multiple=True, type=click.Path(dir_okay=False), help="Calendar file (repeatable)."
-)
-@click.option("--territory", "-t", help="Territory whose calendar to show (from the project's policy). Default DE.")
-@click.option("--from", "start", help="First day (YYYY-MM-DD; default today).")
-@click.option("--to", "end", help="Last day, inclusive (YYYY-MM-DD).")
-@click.option("--days", type=int, help="Number of days (default 365).")
-@click.option(
-    "--kind",
-    "kinds",
-    multiple=True,
-    help="Only these kinds (repeatable): blackout, preparation, maintenance, optimization.",
-)
-@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv", "ics"]), default="table", show_default=True)
-def windows(calendars: tuple[str, ...], territory: str | None, start: str | None, end: str | None,
-            days: int | None, kinds: tuple[str, ...], fmt: str) -> None:  # fmt: skip
-    """The periods of a calendar: blackouts, preparation, maintenance and optimization windows.
-
-    \b
-    Examples:
-      seasongate windows --territory DE --days 365
-      seasongate windows --calendar calendars/ch-zh.yaml --kind blackout --format json
-      seasongate windows -t DE --from 2027-01-01 --to 2027-12-31 --format ics > seasons.ics
-    """
-    from seasongate import api
-    from seasongate._errors import InputError
-    from seasongate._time import parse_date
-    from seasongate.cli import _format
-
-    if calendars and territory:
-        raise InputError("give --calendar or --territory, not both")
-    if end is not None and days is not None:
-        raise InputError("give --to or --days, not both")
-    first = parse_date(start) if start else _now().date()
-    if end is not None:
-        last = parse_date(end) + timedelta(days=1)
-    else:
-        if days is not None and days < 1:
-            raise InputError(f"--days must be at least 1, got {days}")
-        last = first + timedelta(days=days or 365)
-    result = api.windows(start=first, end=last, calendars=calendars, territory=territory, kinds=kinds)
-    if fmt == "json":
-        click.echo(_format.windows_json(result))
-    elif fmt == "csv":
-        click.echo(_format.windows_csv(result), nl=False)
-    elif fmt == "ics":
-        sys.stdout.buffer.write(_format.windows_ics(result))
-        sys.stdout.flush()
-    else:
-        click.echo(_format.windows_table(result))
-
-
-@click.command()
 @click.argument("paths", nargs=-1, type=click.Path())
 @click.option("--strict", is_flag=True, help="Treat warnings as errors.")
 @click.option("--at", help="Reference instant for the 'no occurrence in 5 years' check (default now).")
@@ -276,4 +223,4 @@ def validate(paths: tuple[str, ...], at: str | None, *, strict: bool) -> None:
     sys.exit(EXIT_ERROR)
 
 
-COMMANDS = [check, explain, slots, windows, validate]
+COMMANDS = [check, explain, slots, validate]

@@ -1,0 +1,216 @@
+"""CLI: ``windows`` and its formats (table, JSON, CSV, iCalendar)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sys
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from seasongate._time import format_duration, from_ts, iso
+
+if TYPE_CHECKING:
+    from seasongate._calendar import Period
+    from seasongate.api import WindowsResult
+
+
+@click.command()
+@click.option(
+    "--calendar", "calendars", multiple=True, type=click.Path(dir_okay=False), help="Calendar file (repeatable)."
+)
+@click.option(
+    "--territory",
+    "-t",
+    "territories",
+    multiple=True,
+    help="Territory whose calendar to show, from the project's policy (repeatable: listed side by side). Default DE.",
+)
+@click.option("--from", "start", help="First day (YYYY-MM-DD; default today).")
+@click.option("--to", "end", help="Last day, inclusive (YYYY-MM-DD).")
+@click.option("--days", type=int, help="Number of days (default 365).")
+@click.option(
+    "--kind",
+    "kinds",
+    multiple=True,
+    help="Only these kinds (repeatable): blackout, preparation, maintenance, optimization.",
+)
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv", "ics"]), default="table", show_default=True)
+def windows(calendars: tuple[str, ...], territories: tuple[str, ...], start: str | None, end: str | None,
+            days: int | None, kinds: tuple[str, ...], fmt: str) -> None:  # fmt: skip
+    """The periods of a calendar: blackouts, preparation, maintenance and optimization windows.
+
+    \b
+    Examples:
+      seasongate windows --territory DE --days 365
+      seasongate windows -t DE -t CH --from 2026-12-01 --days 31
+      seasongate windows --calendar calendars/ch-zh.yaml --kind blackout --format json
+      seasongate windows -t DE --from 2027-01-01 --to 2027-12-31 --format ics > seasons.ics
+    """
+    from seasongate import api
+    from seasongate._errors import InputError
+    from seasongate._time import parse_date
+
+    if calendars and territories:
+        raise InputError("give --calendar or --territory, not both")
+    if end is not None and days is not None:
+        raise InputError("give --to or --days, not both")
+    first = parse_date(start) if start else datetime.now(UTC).date()
+    if days is not None and days < 1:
+        raise InputError(f"--days must be at least 1, got {days}")
+    try:
+        last = parse_date(end) + timedelta(days=1) if end is not None else first + timedelta(days=days or 365)
+    except OverflowError:
+        raise InputError("the range ends after the year 9999; calendars answer 1990-2100") from None
+    result = api.windows(start=first, end=last, calendars=calendars, territories=territories, kinds=kinds)
+    if fmt == "json":
+        click.echo(windows_json(result))
+    elif fmt == "csv":
+        click.echo(windows_csv(result), nl=False)
+    elif fmt == "ics":
+        sys.stdout.buffer.write(windows_ics(result))
+        sys.stdout.flush()
+    else:
+        click.echo(windows_table(result))
+
+
+def _calendar_tz(result: WindowsResult, period: Period) -> Any:
+    for cal in result.calendars:
+        if cal.name == period.calendar:
+            return cal.tz
+    return UTC
+
+
+def _several_territories(result: WindowsResult) -> bool:
+    return len({p.territory for p in result.periods}) > 1 or len(result.territories) > 1
+
+
+def _end_display(period: Period, tz: Any) -> str:
+    if period.all_day:
+        return (from_ts(period.end, tz).date() - timedelta(days=1)).isoformat()
+    return from_ts(period.end, tz).strftime("%Y-%m-%d %H:%M %Z")
+
+
+def windows_table(result: WindowsResult) -> str:
+    """One line per period; a territory column when several territories are listed."""
+    from seasongate.cli._format import _table
+
+    if not result.periods:
+        return f"No periods between {result.start} and {result.end}."
+    several = _several_territories(result)
+    rows = [("start", "end", "duration", "kind", "name", "calendar", *(("territory",) if several else ()))]
+    for p in result.periods:
+        tz = _calendar_tz(result, p)
+        start = from_ts(p.start, tz).strftime("%Y-%m-%d" if p.all_day else "%Y-%m-%d %H:%M %Z")
+        length = p.end - p.start
+        dur = f"{round(length / 86400)}d" if p.all_day else format_duration(length)
+        territory = (p.territory or "-",) if several else ()
+        rows.append((start, _end_display(p, tz), dur, p.kind, p.name, p.calendar, *territory))
+    return _table(rows)
+
+
+def _window_dict(result: WindowsResult, p: Period) -> dict[str, Any]:
+    tz = _calendar_tz(result, p)
+    return {
+        "name": p.name,
+        "kind": p.kind,
+        "calendar": p.calendar,
+        "territory": p.territory,
+        "start": iso(p.start, tz),
+        "end": iso(p.end, tz),
+        "all_day": p.all_day,
+        "tags": list(p.tags),
+        "description": p.description,
+        "source": str(p.source),
+    }
+
+
+def windows_json(result: WindowsResult) -> str:
+    """A JSON array of periods (ISO 8601 with the local offset, end exclusive)."""
+    return json.dumps([_window_dict(result, p) for p in result.periods], indent=2, ensure_ascii=False)
+
+
+def windows_csv(result: WindowsResult) -> str:
+    """The JSON fields except the description, tags separated by spaces."""
+    buffer = io.StringIO()
+    fields = ["name", "kind", "calendar", "territory", "start", "end", "all_day", "tags", "source"]
+    writer = csv.DictWriter(buffer, fieldnames=fields, extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    for p in result.periods:
+        row = _window_dict(result, p)
+        row["tags"] = " ".join(row["tags"])
+        writer.writerow(row)
+    return buffer.getvalue()
+
+
+def _ics_instant(ts: int, tz: Any) -> datetime:
+    """Local time with its zone, or UTC where the local time is ambiguous: RFC 5545 reads a
+    local time in the repeated hour of the autumn change as its first occurrence."""
+    local = from_ts(ts, tz)
+    if local.replace(fold=1 - local.fold).utcoffset() != local.utcoffset():
+        return from_ts(ts, UTC)
+    return local
+
+
+def windows_ics(result: WindowsResult) -> bytes:
+    """RFC 5545: all-day periods as DATE values (exclusive end), timed ones with TZID and a
+    VTIMEZONE (UTC in the repeated hour of the autumn change); the same input gives the same
+    bytes.
+
+    UID names the territory, calendar, period and its occurrence (the year of a yearly period,
+    else its local start day), not its times: a moved period keeps its UID, and its SEQUENCE and
+    DTSTAMP, derived from its times rather than from the clock, change, so a subscribed client
+    replaces it.
+    """
+    import hashlib
+
+    import icalendar
+
+    cal = icalendar.Calendar()
+    cal.add("prodid", "-//seasongate//seasonal calendar//EN")
+    cal.add("version", "2.0")
+    cal.add("calscale", "GREGORIAN")
+    names = ", ".join(dict.fromkeys(c.name for c in result.calendars))
+    cal.add("x-wr-calname", "seasongate: " + names)
+    zones = {}
+    for c in result.calendars:
+        if c.timezone not in zones:
+            zones[c.timezone] = icalendar.Timezone.from_tzid(
+                c.timezone, first_date=result.start - timedelta(days=400), last_date=result.end + timedelta(days=400)
+            )
+    for tz_component in zones.values():
+        cal.add_component(tz_component)
+    annual = {c.name: c.annual_names() for c in result.calendars}
+    several = _several_territories(result)
+    for p in result.periods:
+        tz = _calendar_tz(result, p)
+        local_start = from_ts(p.start, tz)
+        occurrence = str(local_start.year) if p.name in annual.get(p.calendar, ()) else local_start.date().isoformat()
+        identity = f"{p.territory or ''}|{p.calendar}|{p.name}|{occurrence}"
+        times = hashlib.sha256(f"{identity}|{p.start}|{p.end}".encode()).digest()
+        event = icalendar.Event()
+        event.add("uid", f"{hashlib.sha256(identity.encode()).hexdigest()[:24]}@seasongate")
+        # Deterministic, and different whenever the period's times change.
+        event.add("dtstamp", datetime(2000, 1, 1, tzinfo=UTC) + timedelta(seconds=int.from_bytes(times[:3])))
+        event.add("sequence", int.from_bytes(times[3:5]))
+        where = f", {p.territory}" if several and p.territory else ""
+        event.add("summary", f"{p.name} ({p.kind}{where})")
+        if p.all_day:
+            event.add("dtstart", local_start.date())
+            event.add("dtend", from_ts(p.end, tz).date())
+        else:
+            event.add("dtstart", _ics_instant(p.start, tz))
+            event.add("dtend", _ics_instant(p.end, tz))
+        if p.description:
+            event.add("description", p.description)
+        event.add("categories", [p.kind, *p.tags, *([p.territory] if p.territory else [])])
+        event.add("transp", "TRANSPARENT")
+        cal.add_component(event)
+    data: bytes = cal.to_ical()
+    return data
+
+
+COMMANDS = [windows]
