@@ -26,12 +26,13 @@ MAX_RUN = 7 * 86400
 """The longest duration a migration (or any duration option) may state: seven days."""
 
 
-def parse_duration(text: str | int, *, maximum: int = MAX_RUN) -> int:
+def parse_duration(text: str | int, *, maximum: int | None = MAX_RUN) -> int:
     """Parse ``"30s"``, ``"20m"``, ``"4h"``, ``"1h30m"``, ``"2d"`` into seconds.
 
     The one rule for every duration option, header and policy field: a number needs a unit
     (a bare ``20`` is an error: minutes or seconds would be a guess), and the duration is
-    more than zero and at most ``maximum`` seconds (seven days unless the caller says).
+    more than zero and at most ``maximum`` seconds (seven days unless the caller says; None
+    when the caller bounds it itself, as a calendar period does).
     """
     if isinstance(text, bool):
         raise InputError(f"invalid duration {text!r}")
@@ -46,7 +47,7 @@ def parse_duration(text: str | int, *, maximum: int = MAX_RUN) -> int:
     seconds = parts["d"] * 86400 + parts["h"] * 3600 + parts["m"] * 60 + parts["s"]
     if seconds <= 0:
         raise InputError(f"invalid duration {raw!r}: must be longer than zero")
-    if seconds > maximum:
+    if maximum is not None and seconds > maximum:
         raise InputError(f"invalid duration {raw!r}: at most {format_duration(maximum)}")
     return seconds
 
