@@ -215,7 +215,7 @@ def test_validate_shipped_files_and_a_broken_one(tmp_path: Path) -> None:
 ALL_COMMANDS = [
     "check", "explain", "slots", "windows", "validate", "migrate", "rollback", "info", "lint", "new", "run",
     "override request", "override approve", "override reject", "override revoke", "override list",
-    "override show", "audit", "audit list", "audit verify", "override", "health", "health check",
+    "override show", "audit", "audit list", "audit verify", "override", "config", "baseline", "repair", "clean", "health", "health check",
 ]  # fmt: skip
 
 

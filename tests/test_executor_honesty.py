@@ -397,10 +397,11 @@ def test_migrate_command_refuses_such_a_folder_with_exit_2_naming_each_line(pg_d
 
 
 def lock_holders(dsn: str) -> int:
+    """Sessions holding advisory locks (a run holds two: its own and Flyway's)."""
     return int(
         one(
             dsn,
-            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted "
+            "SELECT count(DISTINCT pid) FROM pg_locks WHERE locktype = 'advisory' AND granted "
             "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
         )
         or 0

@@ -90,7 +90,7 @@ def test_migrate_on_a_november_night_then_info_then_rollback(pg_dsn: str, tmp_pa
     assert info.exit_code == 0, info.output
     rows = {line.split()[0]: line for line in info.output.splitlines()[1:]}
     assert " applied " in rows["V225"]
-    assert "ignored gap" in rows["V219"]
+    assert "ignored gap" in rows["V219-V220"]  # a run of declared gaps is one line
     assert "excluded" in rows["V10000"] and "class testdata never runs in production" in rows["V10000"]
 
     back = sg_at(OKTOBERFEST, "rollback", *common(pg_dsn, store), "--to", "V224")

@@ -52,7 +52,14 @@ class Version:
         return self.parts < other.parts
 
     def __str__(self) -> str:
+        if not self.parts:
+            return "R"  # a repeatable migration (R__name.sql) has no version: REPEATABLE
         return "V" + ".".join(str(p) for p in self.parts)
+
+    @property
+    def repeatable(self) -> bool:
+        """Whether this is :data:`REPEATABLE`, the version of every ``R__`` script."""
+        return not self.parts
 
 
 def parse_migration_ref(text: str) -> tuple[Version, str | None]:
@@ -74,3 +81,7 @@ def parse_migration_ref(text: str) -> tuple[Version, str | None]:
         raise InputError(f"invalid migration file name {name!r}: expected V<version>__<description>.sql")
     return Version.parse(name), None
 
+
+REPEATABLE = Version(())
+"""The "version" of a repeatable migration (``R__name.sql``): sorts before every version and
+shows as ``R``; the history records NULL, as Flyway does."""

@@ -22,3 +22,7 @@ PeriodKind = Literal["blackout", "preparation", "maintenance", "optimization"]
 PERIOD_KINDS: tuple[PeriodKind, ...] = get_args(PeriodKind)
 
 __all__ = ["OPERATIONS", "PERIOD_KINDS", "RISKS", "Operation", "PeriodKind", "Risk"]
+
+REPEATABLE_CLASS = "repeatable"
+"""The migration class of every repeatable script (``R__name.sql``): a policy needs no version
+range for it, and its rules name it like any class (``classes: [repeatable]``)."""

@@ -26,6 +26,7 @@ from typing import Any
 
 from seasongate._errors import ConfigError, InputError
 from seasongate._executor._findings import Finding, display_path
+from seasongate._executor._names import is_callback, is_repeatable
 from seasongate._executor._sql import split_statements
 from seasongate._fileio import UnreadableFile, read_regular_file
 from seasongate._policy import MigrationClass
@@ -265,7 +266,7 @@ def read_script(path: Path) -> tuple[MigrationScript | None, list[Finding]]:
                 "E001",
                 f"{path.name!r} is not a migration file name: expected "
                 "V<version>__<description>.sql or U<version>__<description>.sql "
-                "(repeatable R__ scripts are not supported)",
+                "(or R__<description>.sql for a repeatable one)",
             )
         ]
     try:
@@ -559,6 +560,8 @@ def scan(directory: Path, *, classes: Sequence[MigrationClass] = DEFAULT_CLASSES
         key=lambda p: (p.name, str(p)),
     )
     for path in paths:
+        if is_repeatable(path.name) or is_callback(path.name):
+            continue  # read by the Flyway layer: seasongate._executor._flyway, _callbacks
         script, problems = read_script(path)
         findings.extend(problems)
         if script is None:

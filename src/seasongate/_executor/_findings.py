@@ -27,11 +27,12 @@ CODES: dict[str, str] = {
     "E012": "transaction control (BEGIN, COMMIT, ROLLBACK) in a transactional migration",
     "E013": "migration without statements",
     "E014": "unreadable migration file (not a regular file, too large, not UTF-8)",
+    "E020": "a Flyway callback event seasongate does not run",
     "W001": "undo script without a migration",
     "W002": "declared gap is not a gap",
 }
 
-BLOCKING = frozenset({"E001", "E002", "E003", "E008", "E011", "E012", "E013", "E014"})
+BLOCKING = frozenset({"E001", "E002", "E003", "E008", "E011", "E012", "E013", "E014", "E020"})
 
 
 @dataclass(frozen=True, slots=True)

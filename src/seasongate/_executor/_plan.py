@@ -14,6 +14,8 @@ changed         applied, but the file differs from what was applied
 missing         applied, but its file is gone
 out of order    pending, but a higher version of the same class is already applied
 ignored gap     a version declared unused in ``numbering.yaml``
+baseline        at or below the history's ``BASELINE`` row: counts as applied, never runs
+deleted         applied, then marked deleted by Flyway's repair (its file was gone)
 ==============  ===============================================================================
 """
 
@@ -31,6 +33,12 @@ from seasongate._vocabulary import Operation
 
 SQL = "SQL"
 UNDO_SQL = "UNDO_SQL"
+DELETE = "DELETE"
+#: Row types Flyway writes. ``INIT`` is the pre-4.0 name of ``BASELINE``; ``JDBC``/``SCRIPT``
+#: rows are Java or script migrations: applied, though seasongate cannot run their files.
+ROW_TYPES = ("SQL", "BASELINE", "INIT", "SCHEMA", "UNDO_SQL", "DELETE", "JDBC", "SCRIPT", "SQL_BASELINE")
+BASELINE_TYPES = frozenset({"BASELINE", "INIT", "SQL_BASELINE"})
+APPLY_TYPES = frozenset({"SQL", "JDBC", "SCRIPT"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -218,10 +226,12 @@ def _fold(rows: Sequence[HistoryRow]) -> dict[Version, tuple[str, HistoryRow]]:
     """The state each version's rows leave it in: applied, undone, failed or incomplete."""
     state: dict[Version, tuple[str, HistoryRow]] = {}
     for row in sorted(rows, key=lambda r: r.installed_rank):
-        if row.version is None:
+        if row.version is None or row.version.repeatable:
             continue
         prev = state.get(row.version)
-        if row.type == SQL:
+        if row.type == DELETE:
+            state[row.version] = ("deleted", row)
+        elif row.type in APPLY_TYPES:
             if row.success:
                 state[row.version] = ("applied", row)
             elif row.transactional and row.execution_time is not None:
@@ -254,6 +264,14 @@ def build_plan(
     files = folder.by_version()
     folded = _fold(rows)
     problems = [f.render() for f in folder.blocking]
+    problems += [
+        f"history row {r.installed_rank} has type {r.type!r}, which seasongate does not know "
+        f"(known: {', '.join(ROW_TYPES)})"
+        for r in rows
+        if r.type not in ROW_TYPES
+    ]
+    baselines = [r for r in rows if r.type in BASELINE_TYPES and r.version is not None]
+    baseline = max(baselines, key=lambda r: r.version or Version(()), default=None)
     entries: list[Entry] = []
     highest: dict[str | None, Version] = {}
     for version, (state, _row) in folded.items():
@@ -309,6 +327,10 @@ def build_plan(
             # Undone or failed and since deleted: nothing to do.
             entries.append(Entry(version, description, state, None, row))
             continue
+        if baseline is not None and state == "pending" and baseline.version is not None and version <= baseline.version:
+            # Flyway's "Below Baseline": the database had it before its history began.
+            entries.append(Entry(version, description, "baseline", script, baseline))
+            continue
         if state == "incomplete":
             assert row is not None
             if not retry_incomplete:
@@ -328,11 +350,13 @@ def build_plan(
             entries.append(Entry(version, description, "out of order", script, row, problem))
             problems.append(problem)
             continue
-        shown = "pending" if state in ("pending", "undone") else state
+        shown = "pending" if state in ("pending", "undone", "deleted") else state
         # An undone migration is pending again: its old installation is history, not state.
-        entries.append(Entry(version, description, shown, script, None if state == "undone" else row))
+        entries.append(Entry(version, description, shown, script, None if state in ("undone", "deleted") else row))
         if target is None or version <= target:
             pending.append(script)
+    if baseline is not None and baseline.version is not None and baseline.version not in files:
+        entries.append(Entry(baseline.version, baseline.description, "baseline", None, baseline))
     for number, declared in folder.gaps():
         if declared:
             entries.append(Entry(Version((number,)), "", "ignored gap"))

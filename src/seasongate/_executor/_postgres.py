@@ -245,6 +245,12 @@ class PostgresSession:
             raise
         return self
 
+    def refresh(self) -> None:
+        """Read the highest installed rank again (after rows were written beside this session,
+        e.g. a baseline row)."""
+        row = self.conn.execute(self._q("SELECT coalesce(max(installed_rank), 0) FROM {t}")).fetchone()
+        self._next_rank = int(row[0] if row else 0) + 1
+
     def __enter__(self) -> PostgresSession:
         return self
 
@@ -295,6 +301,7 @@ class PostgresSession:
                 row = self.conn.execute("SELECT pg_try_advisory_lock(%s, %s)", (key1, key2)).fetchone()
                 if row and row[0]:
                     self._locked = True
+                    self._acquire_flyway_lock(max(0.0, deadline - self._clock()))
                     return
                 left = deadline - self._clock()
                 if left <= 0:
@@ -303,6 +310,16 @@ class PostgresSession:
                 delay = min(delay * 2, _POLL_MAX)
         except psycopg.Error as exc:
             raise MigrationError(f"cannot take the migration lock: {_err_text(exc)}") from exc
+
+    def _acquire_flyway_lock(self, wait: float) -> None:
+        """Also take the advisory lock Flyway takes on this history table (one bigint key), so
+        that a stray ``flyway migrate`` and this run never work at once (see
+        :mod:`seasongate._executor._flyway`)."""
+        from seasongate._executor._flyway_db import take_flyway_lock
+
+        take_flyway_lock(
+            self.conn, self.options.schema, self.options.table, wait=wait, sleep=self._sleep, clock=self._clock
+        )
 
     def _busy(self) -> LockBusy:
         key1, key2 = self.lock_key()
@@ -351,6 +368,18 @@ class PostgresSession:
         if not row or not row[0]:
             self._locked = False
             raise LockLost("lost the migration lock; stopped before the next migration")
+        from seasongate._executor._flyway import lock_key as flyway_key
+
+        key = flyway_key(self.options.schema, self.options.table)
+        held = self.conn.execute(
+            """SELECT count(*) FROM pg_locks
+                WHERE locktype = 'advisory' AND granted AND pid = pg_backend_pid() AND objsubid = 1
+                  AND classid = %s::bigint::oid AND objid = %s::bigint::oid""",
+            ((key >> 32) & 0xFFFFFFFF, key & 0xFFFFFFFF),
+        ).fetchone()
+        if not held or not held[0]:
+            self._locked = False
+            raise LockLost("lost Flyway's migration lock on the history table; stopped before the next migration")
 
     def _setup(self, conn: psycopg.Connection[Any]) -> None:
         """Session settings: no idle timeout may end the connection that holds the lock."""
@@ -522,10 +551,14 @@ class PostgresSession:
         verdict: str | None = None,
         override_id: str | None = None,
         audit: tuple[int, str] | None = None,
+        around: tuple[str, str] = ("", ""),
     ) -> Applied:
         """Run a migration and record it (type ``SQL``); raises :class:`MigrationFailed`.
-        ``audit`` is the audit chain's anchor (seq, hash) stored with the row."""
-        return self._run(migration, migration, SQL, verdict, override_id, audit)
+        ``audit`` is the audit chain's anchor (seq, hash) stored with the row. ``around`` is
+        SQL run before and after the script inside its transaction (the ``beforeEachMigrate``
+        and ``afterEachMigrate`` callbacks); a ``transaction=false`` script runs each in a
+        transaction of its own."""
+        return self._run(migration, migration, SQL, verdict, override_id, audit, around)
 
     def undo(
         self,
@@ -547,12 +580,13 @@ class PostgresSession:
         verdict: str | None,
         override_id: str | None,
         audit: tuple[int, str] | None,
+        around: tuple[str, str] = ("", ""),
     ) -> Applied:
         if self._layout != "flyway":
             raise MigrationError("applying needs the history tables (open(lock=True, create=True))")
         self.ensure_locked()
         record = _Record(
-            version=".".join(str(p) for p in migration.version.parts),
+            version=".".join(str(p) for p in migration.version.parts) or None,  # NULL: a repeatable
             description=migration.title[:200],
             type=kind,
             script=script.name,
@@ -562,11 +596,18 @@ class PostgresSession:
             override_id=override_id,
             sha256=script.sha256,
             transactional=script.transactional,
-            audit=audit,
+            audit=None if audit is None else (audit[0], audit[1]),
         )
         if script.transactional:
-            return self._run_transactional(script, record)
-        return self._run_autocommit(script, record)
+            return self._run_transactional(script, record, around)
+        if around[0].strip():
+            with self.conn.transaction():
+                self.conn.execute(around[0].encode())
+        applied = self._run_autocommit(script, record)
+        if around[1].strip():
+            with self.conn.transaction():
+                self.conn.execute(around[1].encode())
+        return applied
 
     def _rows(self, record: _Record, rank: int, *, ms: sql.Composable, success: bool) -> sql.Composed:
         """The history row and its facts, as two INSERT statements with literal values."""
@@ -639,7 +680,9 @@ class PostgresSession:
                 self._sleep(self.options.retry_backoff * (2**retries))
                 retries += 1
 
-    def _run_transactional(self, script: MigrationScript, record: _Record) -> Applied:
+    def _run_transactional(
+        self, script: MigrationScript, record: _Record, around: tuple[str, str] = ("", "")
+    ) -> Applied:
         """One round trip: ``BEGIN; [set_config(...);] <script>; INSERT rows; COMMIT`` as a
         single simple query, so a run of many small migrations costs little more than psql.
 
@@ -661,13 +704,16 @@ class PostgresSession:
                 .format(sql.Literal(str(lock_ms)), sql.Literal(str(stmt_ms)))
                 .as_string(self.conn)
             )
+        if around[0].strip():
+            prefix += f"{around[0]}\n;\n"  # the script's error lines stay its own (offset below)
+        after = f"{around[1]}\n;\n" if around[1].strip() else ""
         start = time.perf_counter()
         rank = self._next_rank
 
         def attempt() -> None:
             rows = self._rows(record, rank, ms=sql.SQL(_SERVER_MS), success=True).as_string(self.conn)
             try:
-                self.conn.execute(f"{prefix}{script.sql}\n;\n{rows};\nCOMMIT".encode())
+                self.conn.execute(f"{prefix}{script.sql}\n;\n{after}{rows};\nCOMMIT".encode())
             except psycopg.Error:
                 with suppress(psycopg.Error):
                     self.conn.execute("ROLLBACK")
@@ -852,7 +898,7 @@ class PostgresSession:
 class _Record:
     """What the history and the side table say about one execution."""
 
-    version: str
+    version: str | None
     description: str
     type: str
     script: str

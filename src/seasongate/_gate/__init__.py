@@ -8,6 +8,7 @@ Each module owns one thing:
 ``_audit``         the audit entries of gated work, built in one place
 ``_migrations``    ``migrate``, ``rollback`` and ``info`` through the PostgreSQL executor
 ``_command``       ``run -- COMMAND``: the child process, its signals, its outcome
+``_flyway``        repeatables, placeholders, callbacks; ``baseline``, ``repair``, ``clean``
 =================  ==========================================================================
 
 DSN parsing and redaction live in ``seasongate._dsn``.
@@ -16,22 +17,28 @@ DSN parsing and redaction live in ``seasongate._dsn``.
 from __future__ import annotations
 
 from seasongate._gate._command import RunOutcome, run_command
+from seasongate._gate._flyway import CleanReport, RepairReport, baseline, clean, repair
 from seasongate._gate._guard import Gate, GatedExecutor, denial_message, duration_seconds
 from seasongate._gate._hook import PolicyHook, answer_of
 from seasongate._gate._migrations import InfoReport, InfoRow, info, migrate, rollback
 
 __all__ = [
+    "CleanReport",
     "Gate",
     "GatedExecutor",
     "InfoReport",
     "InfoRow",
     "PolicyHook",
+    "RepairReport",
     "RunOutcome",
     "answer_of",
+    "baseline",
+    "clean",
     "denial_message",
     "duration_seconds",
     "info",
     "migrate",
+    "repair",
     "rollback",
     "run_command",
 ]

@@ -22,6 +22,10 @@ START = "migration.start"
 OUTCOME: dict[Operation, str] = {"apply": "migration.apply", "rollback": "migration.rollback"}
 DECISION = "decision"
 RUN = "run"
+# Changes to the history itself (the Flyway commands): baseline, repair; and clean.
+BASELINE = "migration.baseline"
+REPAIR = "migration.repair"
+CLEAN = "database.clean"
 
 
 def subject(environment: str, territory: str, version: Version | None) -> str:
@@ -104,6 +108,29 @@ def run_payload(
     else:
         payload.update(exit_code=exit_code, signal=signal, seconds=None if seconds is None else round(seconds, 3))
     return payload
+
+
+def history_payload(
+    decisions: Sequence[Decision],
+    *,
+    environment: str,
+    territory: str,
+    database: str | None,
+    table: str,
+    **details: Any,
+) -> dict[str, Any]:
+    """The payload of ``migration.baseline``, ``migration.repair`` and ``database.clean``:
+    where, what (``details``), and the verdicts and overrides that allowed it."""
+    return {
+        "environment": environment,
+        "territory": territory,
+        "database": database,
+        "table": table,
+        **details,
+        "verdicts": [d.verdict for d in decisions],
+        "override_ids": sorted({d.override.id for d in decisions if d.override is not None}),
+        "judged_at": judged(decisions[0]) if decisions else None,
+    }
 
 
 def reconciled_payload(

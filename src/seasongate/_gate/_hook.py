@@ -61,9 +61,10 @@ class PolicyHook:
 
     def decide(self, step: Step) -> Decision:
         """The policy's decision on ``step`` now (this run's spent grants still count)."""
+        repeatable = step.version.repeatable  # R__ scripts: no version, the class ``repeatable``
         request = Request(
-            self.environment, self.territory, step.version, step.risk, step.duration, step.operation,
-            step.migration.description,
+            self.environment, self.territory, None if repeatable else step.version, step.risk, step.duration,
+            step.operation, step.migration.description, repeatable=repeatable,
         )  # fmt: skip
         return self.gate.decide(request, claimed=self._claimed)
 

@@ -17,26 +17,34 @@ from typing import TYPE_CHECKING, Any
 from seasongate._dsn import database_label
 from seasongate._errors import InputError
 from seasongate._executor import (
+    AFTER_MIGRATE,
+    AFTER_MIGRATE_ERROR,
+    BEFORE_MIGRATE,
     DONE,
     DryRun,
     ExecutorOptions,
+    FlywayInfo,
     Include,
     MigrateReport,
+    Placeholders,
     Plan,
     PostgresSession,
     Step,
     StepResult,
     Target,
+    ValidationError,
     build_plan,
+    flyway_info,
     run_steps,
     scan,
 )
 from seasongate._gate import _audit
+from seasongate._gate import _flyway as flyway
 from seasongate._gate._guard import Gate
 from seasongate._gate._hook import PolicyHook
 from seasongate._policy import Policy
-from seasongate._versions import Version
-from seasongate._vocabulary import Operation
+from seasongate._versions import REPEATABLE, Version
+from seasongate._vocabulary import REPEATABLE_CLASS, Operation
 
 if TYPE_CHECKING:
     from seasongate._store import AuditEntry
@@ -60,10 +68,12 @@ class InfoRow:
     next_allowed_at: datetime | None = None
     problem: str | None = None
     undo: bool = False  # whether an undo script exists
+    flyway_state: str | None = None  # what `flyway info` would show: Success, Pending, Baseline...
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form."""
         return {
+            "flyway_state": self.flyway_state,
             "version": str(self.version),
             "description": self.description,
             "state": self.state,
@@ -106,14 +116,18 @@ def _include(policy: Policy, classes: Sequence[str] | None, scope: tuple[str, st
     except those the policy never allows here (test data in production), as Flyway leaves
     out locations an environment does not configure."""
     if classes:
-        known = {c.name for c in policy.migration_classes}
+        known = {c.name for c in policy.migration_classes} | {REPEATABLE_CLASS}
         unknown = sorted(set(classes) - known)
         if unknown:
             raise InputError(f"unknown migration class {', '.join(unknown)} (known: {', '.join(sorted(known))})")
         wanted = set(classes)
-        return lambda version: policy.classify(version) in wanted
+        return lambda version: _class_of(policy, version) in wanted
     closed = policy.closed_classes(*scope)
-    return lambda version: policy.classify(version) not in closed
+    return lambda version: _class_of(policy, version) not in closed
+
+
+def _class_of(policy: Policy, version: Version) -> str | None:
+    return REPEATABLE_CLASS if version.repeatable else policy.classify(version)
 
 
 def _plan(
@@ -153,6 +167,8 @@ def _run(
     retry_incomplete: bool,
     options: ExecutorOptions | None,
     progress: Progress | None,
+    placeholders: Placeholders | None = None,
+    baseline: Version | None = None,
     deadline: datetime | None = None,
 ) -> MigrateReport:
     env, terr = gate.scope(environment, territory)
@@ -160,14 +176,33 @@ def _run(
     session = PostgresSession(dsn, options)
     session.open(lock=not dry_run, create=not dry_run)
     try:
+        if baseline is not None and not dry_run:
+            flyway.baseline_if_empty(session, baseline)
         plan = _plan(gate.policy, session, migrations, include, target=target, retry_incomplete=retry_incomplete)
         if not dry_run:  # under the lock: no other run is writing its outcomes now
             reconcile(gate, plan, database_label(dsn))
+        extras = flyway.load_extras(migrations)
+        if extras.problems:
+            plan = replace(plan, problems=(*plan.problems, *extras.problems))
         plan.check()
-        steps = steps_of(plan, include)
+        steps = tuple(steps_of(plan, include))
+        values = flyway.session_placeholders(
+            session, placeholders or Placeholders(), environment=env, territory=terr
+        )
+        prepared = flyway.prepare([s.script for s in steps], extras, values)
+        if operation == "migrate" and include(REPEATABLE) and target is None:
+            info = flyway.repeatable_info(plan, extras, prepared)
+            if info.problems:
+                raise ValidationError(info.problems)
+            steps += flyway.repeatable_steps(plan, info, prepared)
         hook = PolicyHook(gate, env, terr, audit=not dry_run, database=database_label(dsn), deadline=deadline)
-        where: Target = DryRun() if dry_run else session
+        where: Target = DryRun() if dry_run else flyway.FlywayTarget(session, prepared)
+        if not dry_run and operation == "migrate":
+            flyway.run_callbacks(session, prepared, BEFORE_MIGRATE)
         report = run_steps(where, steps, hook, operation=operation, progress=progress)
+        if not dry_run and operation == "migrate":
+            event = AFTER_MIGRATE if report.status == "ok" else AFTER_MIGRATE_ERROR
+            flyway.run_callbacks(session, prepared, event)
     finally:
         session.close()
     return replace(report, dry_run=dry_run)
@@ -226,17 +261,22 @@ def migrate(
     retry_incomplete: bool = False,
     options: ExecutorOptions | None = None,
     progress: Progress | None = None,
+    placeholders: Placeholders | None = None,
+    baseline_on_migrate: Version | None = None,
     deadline: datetime | None = None,
 ) -> MigrateReport:
     """Validate the history, then apply the pending migrations (up to ``target``, of
-    ``classes`` only when given), each gated at its own start. Raises ValidationError,
-    LockBusy or MigrationError before anything runs; returns the report otherwise.
-    ``deadline`` (the migration SLO of ``migrate --health``): a migration whose estimated
-    duration does not fit in what is left is not started."""
+    ``classes`` only when given), each gated at its own start, then the repeatable scripts
+    whose checksum changed. Raises ValidationError, LockBusy or MigrationError before anything
+    runs; returns the report otherwise. ``baseline_on_migrate``: a database without history
+    first gets a ``BASELINE`` row at that version. ``deadline`` (the migration SLO of
+    ``migrate --health``): a migration whose estimated duration does not fit in what is left
+    is not started."""
     return _run(
         gate, dsn, migrations, lambda plan, include: plan.apply_steps(include),
         operation="migrate", environment=environment, territory=territory, classes=classes, target=target,
-        dry_run=dry_run, retry_incomplete=retry_incomplete, options=options, progress=progress, deadline=deadline,
+        dry_run=dry_run, retry_incomplete=retry_incomplete, options=options, progress=progress,
+        placeholders=placeholders, baseline=baseline_on_migrate, deadline=deadline,
     )  # fmt: skip
 
 
@@ -253,6 +293,7 @@ def rollback(
     retry_incomplete: bool = False,
     options: ExecutorOptions | None = None,
     progress: Progress | None = None,
+    placeholders: Placeholders | None = None,
 ) -> MigrateReport:
     """Run the undo scripts of the applied migrations above ``to`` (of ``classes`` when
     given, else of the classes the policy handles here), highest first, each gated as
@@ -261,6 +302,7 @@ def rollback(
         gate, dsn, migrations, lambda plan, include: plan.rollback_steps(to, include),
         operation="rollback", environment=environment, territory=territory, classes=classes,
         dry_run=dry_run, retry_incomplete=retry_incomplete, options=options, progress=progress,
+        placeholders=placeholders,
     )  # fmt: skip
 
 
@@ -273,14 +315,26 @@ def info(
     territory: str | None = None,
     classes: Sequence[str] | None = None,
     options: ExecutorOptions | None = None,
+    placeholders: Placeholders | None = None,
 ) -> InfoReport:
-    """Every migration with its state, and the gate's verdict now for pending ones."""
+    """Every migration with its state (seasongate's and Flyway's), and the gate's verdict now
+    for pending ones; repeatable scripts last."""
     env, terr = gate.scope(environment, territory)
     policy = gate.policy
     at = gate.now()
     include = _include(policy, classes, (env, terr))
     with PostgresSession(dsn, options).open(lock=False, create=False) as session:
         plan = _plan(policy, session, migrations, include)
+        extras = flyway.load_extras(migrations)
+        values = flyway.session_placeholders(
+            session, placeholders or Placeholders(), environment=env, territory=terr
+        )
+    prepared = flyway.prepare((), extras, values)
+    states = flyway_info(
+        plan.folder.migrations, extras.repeatables, plan.rows, classes=policy.migration_classes,
+        repeatable_checksums=prepared.repeatable_checksums,
+    )  # fmt: skip
+    flyway_state = {e.version: e.state for e in states.entries if e.category in ("Versioned", "Baseline")}
     pending = {m.version for m in plan.pending if include(m.version)}
     hook = PolicyHook(gate, env, terr, audit=False)
     rows: list[InfoRow] = []
@@ -309,6 +363,48 @@ def info(
                 next_at,
                 entry.problem,
                 entry.version in plan.folder.undo,
+                None if state == "ignored gap" else flyway_state.get(entry.version),
             )
         )
-    return InfoReport(tuple(rows), plan.problems, at, env, terr, policy.zone(terr))
+    rows.extend(_repeatable_rows(plan, states, prepared, hook, include))
+    problems = (
+        *plan.problems,
+        *extras.problems,
+        *(e.problem for e in states.entries if e.category == "Repeatable" and e.problem),
+    )
+    return InfoReport(tuple(rows), tuple(problems), at, env, terr, policy.zone(terr))
+
+
+def _repeatable_rows(
+    plan: Plan, states: FlywayInfo, prepared: flyway.Prepared, hook: PolicyHook, include: Include
+) -> list[InfoRow]:
+    """One line per repeatable script (and per applied one whose file is gone)."""
+    pending = {
+        r.path: s
+        for r, s in zip(states.pending_repeatables, flyway.repeatable_steps(plan, states, prepared), strict=True)
+    }
+    out: list[InfoRow] = []
+    for entry in states.entries:
+        if entry.category != "Repeatable" or entry.state in ("Superseded", "Outdated"):
+            continue
+        row = entry.row
+        state = {"Success": "applied", "Pending": "pending", "Failed": "failed", "Missing": "missing"}.get(
+            entry.state, entry.state.lower()
+        )
+        verdict = reason = None
+        next_at = None
+        step = next((s for p, s in pending.items() if p.name == entry.script), None)
+        if entry.state == "Pending" and step is not None:
+            if include(step.version):
+                answer = hook.ask(step)
+                verdict, reason, next_at = answer.verdict, answer.reason, answer.next_allowed_at
+            else:
+                state = "excluded"
+        out.append(
+            InfoRow(
+                REPEATABLE, entry.description, state, entry.script, None if row is None else row.installed_on,
+                None if row is None else row.execution_time, None if row is None else row.installed_by,
+                verdict, reason or "", next_at, entry.problem, undo=False, flyway_state=entry.state,
+            )
+        )  # fmt: skip
+    return out

@@ -38,6 +38,7 @@ class Request:
     duration: int | None = None
     operation: str = "apply"  # an Operation; checked by the engine
     description: str | None = None
+    repeatable: bool = False  # a repeatable script (R__): no version, class ``repeatable``
     migration_class: str | None = None
 
 

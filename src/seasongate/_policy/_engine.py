@@ -124,8 +124,10 @@ class Policy:
         roles: dict[str, tuple[str, ...]],
         rules: tuple[Rule, ...],
         calendars: dict[str, Calendar],
+        protected: tuple[str, ...] = (),
     ) -> None:
         self.name = name
+        self.protected = protected  # environments where `clean` is refused, whatever the overrides
         self.path = path
         self.sha256 = sha256
         self.environments = environments

@@ -21,6 +21,7 @@ from seasongate._policy._rules import (
 )
 from seasongate._time import parse_clock, parse_duration
 from seasongate._versions import Version
+from seasongate._vocabulary import REPEATABLE_CLASS
 from seasongate._yaml import Marks, errors_from_validation, format_loc, load_yaml, mark_of, read_text
 
 
@@ -113,6 +114,12 @@ def load_policy(path: str | Path) -> Policy:
         rule = _compile_rule(rule_model, loc, issues, model, classes, calendars)
         if rule is not None:
             rules.append(rule)
+    for index, env in enumerate(model.protected):
+        if env not in model.environments:
+            issues.add(
+                ("protected", index),
+                f"{env!r} is not one of this policy's environments ({', '.join(model.environments)})",
+            )
     if issues.problems:
         raise ConfigErrors(issues.problems)
 
@@ -121,6 +128,7 @@ def load_policy(path: str | Path) -> Policy:
         path=shown,
         sha256=_content_hash(text, calendars),
         environments=tuple(model.environments),
+        protected=tuple(model.protected),
         default=model.default,
         territories=territories,
         classes=classes,
@@ -237,7 +245,7 @@ def _compile_rule(
 
     environments = subset(when.environments, policy.environments, "environments", "environment")
     territories = subset(when.territories, list(policy.territories), "territories", "territory")
-    class_names = [c.name for c in classes]
+    class_names = [*(c.name for c in classes), REPEATABLE_CLASS]
     rule_classes = subset(when.classes, class_names, "classes", "migration class")
     versions = None
     if when.versions is not None:

@@ -16,7 +16,7 @@ from seasongate._policy._decision import MigrationInfo, OverrideGrant, OverrideS
 from seasongate._policy._rules import Rule
 from seasongate._time import MAX_RUN, format_duration
 from seasongate._versions import Version
-from seasongate._vocabulary import OPERATIONS, RISKS
+from seasongate._vocabulary import OPERATIONS, REPEATABLE_CLASS, RISKS
 
 if TYPE_CHECKING:
     from seasongate._policy._engine import Policy
@@ -47,14 +47,14 @@ def classify_request(policy: Policy, request: Request) -> MigrationInfo:
         unknown.add("risk")
     elif risk not in RISKS:
         raise InputError(f"unknown risk {risk!r} ({', '.join(RISKS)})")
-    cls = _class_of(policy, request)
+    cls = REPEATABLE_CLASS if request.repeatable else _class_of(policy, request)
     if cls is None and policy.migration_classes:
         if policy.default_class is not None:
             cls = policy.default_class
             assumed.add("class")
         else:
             unknown.add("class")
-    if request.version is None:
+    if request.version is None and not request.repeatable:  # a repeatable script has none
         unknown.add("version")
     if request.duration is not None:
         if not 0 < request.duration <= MAX_RUN:
@@ -64,7 +64,7 @@ def classify_request(policy: Policy, request: Request) -> MigrationInfo:
             )
         duration: int | None = request.duration
     else:
-        duration = policy.default_duration if request.version is not None else None
+        duration = policy.default_duration if request.version is not None or request.repeatable else None
     return MigrationInfo(
         request.version, cls, risk, duration, request.operation, frozenset(unknown), frozenset(assumed)
     )
@@ -105,8 +105,10 @@ def static_conditions(rule: Rule, request: Request, info: MigrationInfo) -> tupl
     if rule.versions is not None:
         low, high = rule.versions
         label = f"version in {low}-{high or ''}"
-        if info.version is None:
+        if "version" in info.unknown:
             conds.append((f"{label} (version unknown)", unknown_holds))
+        elif info.version is None:  # a repeatable script: in no version range
+            conds.append((label, False))
         else:
             conds.append((label, in_range(rule, info.version)))
     if rule.risks is not None:

@@ -115,6 +115,7 @@ class PolicyModel(_Strict):
     name: str | None = None
     description: str = ""
     environments: list[str] = Field(min_length=1)
+    protected: list[str] = []  # environments where `seasongate clean` is refused outright
     territories: dict[str, TerritoryModel] = Field(min_length=1)
     default: Literal["allow", "deny"] = "deny"
     classes: dict[str, RangeModel] = {}

@@ -25,6 +25,8 @@ _LAZY = {
         ["ExecutorOptions", "info", "lint", "migrate", "new_migration", "open_gate", "rollback", "run"],
         "seasongate.api._migrate",
     ),
+    **dict.fromkeys(["ConfigReport", "load_project_config", "show_config"], "seasongate.api._config"),
+    **dict.fromkeys(["baseline", "clean", "repair"], "seasongate.api._flyway"),
     **dict.fromkeys(
         [
             "ApprovalOutcome", "audit_list", "audit_verify", "override_approve", "override_list",
@@ -51,6 +53,8 @@ def __getattr__(name: str) -> Any:
 
 
 if TYPE_CHECKING:
+    from seasongate.api._config import ConfigReport, load_project_config, show_config
+    from seasongate.api._flyway import baseline, clean, repair
     from seasongate.api._health import (
         WatchedRun,
         health_check,
@@ -75,6 +79,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ApprovalOutcome",
+    "ConfigReport",
     "ExecutorOptions",
     "Project",
     "RequestSpec",
@@ -85,14 +90,17 @@ __all__ = [
     "WindowsResult",
     "audit_list",
     "audit_verify",
+    "baseline",
     "build_request",
     "check",
+    "clean",
     "explain",
     "find_policy",
     "health_check",
     "info",
     "lint",
     "load_health_file",
+    "load_project_config",
     "migrate",
     "migrate_with_health",
     "new_migration",
@@ -105,9 +113,11 @@ __all__ = [
     "override_request",
     "override_revoke",
     "override_show",
+    "repair",
     "rollback",
     "run",
     "run_with_health",
+    "show_config",
     "slots",
     "validate",
     "windows",

@@ -9,7 +9,7 @@ Python callers (Alembic ``env.py``, your own executor).
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -22,6 +22,7 @@ from seasongate._executor import (
     LintReport,
     MigrateReport,
     NewMigration,
+    Placeholders,
     StepResult,
     create_migration,
 )
@@ -147,8 +148,11 @@ def migrate(
     progress: Callable[[StepResult], None] | None = None,
     project_dir: Path | None = None,
     use_store: bool = True,
+    placeholders: Mapping[str, str] | Placeholders | None = None,
+    baseline_on_migrate: str | Version | None = None,
 ) -> MigrateReport:
-    """Apply the pending migrations, each gated at its own start (``seasongate migrate``).
+    """Apply the pending migrations, each gated at its own start (``seasongate migrate``),
+    then the repeatable scripts whose checksum changed.
 
     Raises before anything runs when the history does not match the folder
     (:class:`~seasongate._executor.ValidationError`), the lock stays busy
@@ -174,7 +178,16 @@ def migrate(
             retry_incomplete=retry_incomplete,
             options=options,
             progress=progress,
+            placeholders=as_placeholders(placeholders),
+            baseline_on_migrate=_version(baseline_on_migrate, "--baseline-version"),
         )
+
+
+def as_placeholders(values: Mapping[str, str] | Placeholders | None) -> Placeholders:
+    """Placeholder values (``${name}``) as the executor takes them."""
+    if isinstance(values, Placeholders):
+        return values
+    return Placeholders(dict(values or {}))
 
 
 def rollback(
@@ -194,6 +207,7 @@ def rollback(
     progress: Callable[[StepResult], None] | None = None,
     project_dir: Path | None = None,
     use_store: bool = True,
+    placeholders: Mapping[str, str] | Placeholders | None = None,
 ) -> MigrateReport:
     """Undo the applied migrations above ``to``, highest first (``seasongate rollback``): of
     ``classes`` when given, else of every class the policy lets run here. Refuses before the
@@ -206,6 +220,7 @@ def rollback(
         return gate_rollback(
             gate, chosen, migrations, to=wanted, classes=classes, dry_run=dry_run,
             retry_incomplete=retry_incomplete, options=options, progress=progress,
+            placeholders=as_placeholders(placeholders),
         )  # fmt: skip
 
 
@@ -222,11 +237,15 @@ def info(
     options: ExecutorOptions | None = None,
     project_dir: Path | None = None,
     use_store: bool = True,
+    placeholders: Mapping[str, str] | Placeholders | None = None,
 ) -> InfoReport:
-    """Every migration with its state and, for pending ones, the gate's verdict now."""
+    """Every migration with its state (seasongate's and Flyway's) and, for pending ones, the
+    gate's verdict now."""
     chosen = _dsn(dsn)
     with _gate(now, environment, territory, policy, store, project_dir, use_store=use_store) as gate:
-        return gate_info(gate, chosen, migrations, classes=classes, options=options)
+        return gate_info(
+            gate, chosen, migrations, classes=classes, options=options, placeholders=as_placeholders(placeholders)
+        )
 
 
 def lint(

@@ -69,8 +69,9 @@ class RequestSpec:
         if operation not in OPERATIONS:
             raise InputError(f"unknown operation {operation!r} ({' or '.join(OPERATIONS)})")
         return Request(
-            self.environment, self.territory, version, risk, seconds, operation, description, self.migration_class
-        )
+            self.environment, self.territory, version, risk, seconds, operation, description,
+            migration_class=self.migration_class,
+        )  # fmt: skip
 
 
 class RequestFields(TypedDict, total=False):

@@ -53,12 +53,31 @@ def main(ctx: click.Context, *, traceback: bool) -> None:
     """
     ctx.ensure_object(dict)
     ctx.obj["traceback"] = traceback
+    _apply_project_config(ctx)
+
+
+def _apply_project_config(ctx: click.Context) -> None:
+    """Defaults from ``seasongate.toml`` / ``[tool.seasongate]``: looked for only when such a file
+    is there, so that ``check`` stays fast; the command line and the environment still win."""
+    from pathlib import Path
+
+    if not Path("seasongate.toml").exists() and not Path("pyproject.toml").exists():
+        return
+    from seasongate.cli._config import project_defaults
+
+    found = project_defaults(Path.cwd(), sorted(_COMMAND_MODULES))
+    if found is not None:
+        ctx.default_map, extra = found
+        ctx.obj.update(extra)
 
 
 # Command name -> module. Modules are imported only when their command runs (or for --help):
 # ``seasongate check`` sits on every pipeline's critical path and must start fast.
 _COMMAND_MODULES = {
+    "baseline": "seasongate.cli._flyway",
     "check": "seasongate.cli._plan",
+    "clean": "seasongate.cli._flyway",
+    "config": "seasongate.cli._config",
     "explain": "seasongate.cli._plan",
     "slots": "seasongate.cli._plan",
     "windows": "seasongate.cli._windows",
@@ -66,6 +85,7 @@ _COMMAND_MODULES = {
     "override": "seasongate.cli._overrides",
     "audit": "seasongate.cli._overrides",
     "migrate": "seasongate.cli._migrate",
+    "repair": "seasongate.cli._flyway",
     "rollback": "seasongate.cli._migrate",
     "info": "seasongate.cli._migrate",
     "lint": "seasongate.cli._migrate",

@@ -145,6 +145,27 @@ def _executor_options(func: Callable[..., Any]) -> Callable[..., Any]:
     return func
 
 
+def _placeholder_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option(
+        "--placeholder",
+        "placeholders",
+        multiple=True,
+        metavar="NAME=VALUE",
+        help="Value of ${NAME} in the scripts (over the configuration file's [placeholders]).",
+    )(func)
+
+
+def _placeholders(items: tuple[str, ...]) -> Any:
+    """The placeholders of this run: the configuration file's, then ``--placeholder`` ones."""
+    from seasongate._config import parse_placeholder_options
+    from seasongate._executor import Placeholders
+
+    obj = click.get_current_context().find_root().obj or {}
+    prefix, suffix, enabled = obj.get("placeholder_syntax", ("${", "}", True))
+    values = {**obj.get("placeholders", {}), **parse_placeholder_options(items)}
+    return Placeholders(values, prefix, suffix, enabled)
+
+
 def _fail(exc: Exception, fmt: str) -> NoReturn:
     """Errors as one JSON document in json mode; the CLI group prints them otherwise."""
     if fmt != "json":
@@ -269,6 +290,13 @@ def _finish(report: Any, fmt: str, note: str | None) -> None:
     is_flag=True,
     help="Re-run a transaction=false migration that did not finish (make it safe to re-run first).",
 )
+@_placeholder_option
+@click.option(
+    "--baseline-on-migrate",
+    is_flag=True,
+    help="A database without history first gets a BASELINE row at --baseline-version (as Flyway's option).",
+)
+@click.option("--baseline-version", default="V1", show_default=True, help="Version of --baseline-on-migrate's row.")
 @click.option(
     "--health",
     "health",
@@ -291,13 +319,17 @@ def migrate(
     lock_retries: int,
     target: str | None,
     classes: tuple[str, ...],
+    placeholders: tuple[str, ...],
+    baseline_version: str,
     health: str | None,
     *,
     no_store: bool,
     dry_run: bool,
     retry_incomplete: bool,
+    baseline_on_migrate: bool,
 ) -> None:
-    """Apply pending migrations, asking the gate before each one.
+    """Apply pending migrations, asking the gate before each one, then the repeatable
+    scripts (R__*.sql) whose checksum changed.
 
     Exit 0 when everything pending was applied, 1 when the gate stopped the run (what was
     applied and what is pending is listed, with the next allowed time), 2 on any error
@@ -327,7 +359,8 @@ def migrate(
             migrations=Path(migrations), policy=loaded, store=store, target=target,
             classes=list(classes) or None, dry_run=dry_run, retry_incomplete=retry_incomplete,
             options=_options(table, lock_wait, lock_timeout, statement_timeout, lock_retries),
-            progress=_progress(fmt), use_store=not no_store,
+            progress=_progress(fmt), use_store=not no_store, placeholders=_placeholders(placeholders),
+            baseline_on_migrate=baseline_version if baseline_on_migrate else None,
         )  # fmt: skip
     except SeasongateError as exc:
         _fail(exc, fmt)
@@ -448,6 +481,7 @@ def rollback(
 @_gate_options
 @click.option("--table", default="seasongate_schema_history", show_default=True, help="History table.")
 @click.option("--class", "classes", multiple=True, help="Judge only migrations of this class as pending.")
+@_placeholder_option
 def info(
     dsn: str | None,
     migrations: str,
@@ -459,11 +493,14 @@ def info(
     fmt: str,
     table: str,
     classes: tuple[str, ...],
+    placeholders: tuple[str, ...],
     *,
     no_store: bool,
 ) -> None:
     """Every migration with its state (applied, pending, failed, incomplete, changed, missing,
-    out of order, ignored gap), when and how long, and the gate's verdict now for pending ones.
+    out of order, ignored gap, baseline), Flyway's state for it (Success, Pending, Baseline,
+    Ignored, Missing, Future, Outdated, Failed), when and how long, and the gate's verdict now
+    for pending ones; repeatable scripts (R__) last.
 
     Exit 0, or 2 when the history does not match the folder (the problems are listed).
 
@@ -483,7 +520,7 @@ def info(
             dsn=dsn, environment=environment, territory=territory, now=now,
             migrations=Path(migrations), policy=loaded, store=store,
             classes=list(classes) or None, options=api.ExecutorOptions(table=table),
-            use_store=not no_store,
+            use_store=not no_store, placeholders=_placeholders(placeholders),
         )  # fmt: skip
     except SeasongateError as exc:
         _fail(exc, fmt)
@@ -492,8 +529,18 @@ def info(
     if fmt == "json":
         click.echo(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))
     else:
-        rows = [("Version", "Description", "State", "Installed on", "Time", "Undo", "Gate now")]
-        for r in report.rows:
+        rows = [("Version", "Description", "State", "Flyway", "Installed on", "Time", "Undo", "Gate now")]
+        gap_start = None  # a run of declared gaps shows as one line: V101-V213
+        for index, r in enumerate(report.rows):
+            if r.state == "ignored gap":
+                nxt = report.rows[index + 1] if index + 1 < len(report.rows) else None
+                gap_start = gap_start or r.version
+                if nxt is not None and nxt.state == "ignored gap" and nxt.version.major == r.version.major + 1:
+                    continue
+                shown = str(r.version) if gap_start == r.version else f"{gap_start}-{r.version}"
+                rows.append((shown, "", r.state, "-", "-", "-", "-", "-"))
+                gap_start = None
+                continue
             gate = r.reason if r.state == "excluded" else "-"
             if r.verdict:
                 gate = r.verdict
@@ -501,7 +548,10 @@ def info(
                     gate += f" until {_when(r.next_allowed_at)}" if r.next_allowed_at else " (no window)"
             took = "-" if r.execution_ms is None else f"{r.execution_ms / 1000:.2f}s"
             installed = "-" if r.installed_on is None else _when(r.installed_on.astimezone(report.zone))
-            rows.append((str(r.version), r.description[:40], r.state, installed, took, "yes" if r.undo else "-", gate))
+            version = r.script or "R" if r.version.repeatable else str(r.version)
+            flyway = r.flyway_state or "-"
+            undo = "yes" if r.undo else "-"
+            rows.append((version, r.description[:40], r.state, flyway, installed, took, undo, gate))
         widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
         for row in rows:
             cells = (cell.ljust(w) for cell, w in zip(row, widths, strict=True))
