@@ -404,7 +404,7 @@ def test_version_ranges_and_any_cover_what_they_say(actors: Actors, production_p
     assert decide("V228") == (True, set())
     # "any" was requested for what denies a versionless request, whose class is unknown and
     # so meets the class-scoped business-hours rule too (issue 15, principle 1).
-    assert grants[anything].rules == frozenset({"seasonal-blackout", "business-hours"})
+    assert grants[anything].rules == frozenset({"seasonal-blackout", "business-hours", "repeatables-business-hours"})
     assert decide("V231") == (True, set())
 
 
