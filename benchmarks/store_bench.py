@@ -124,10 +124,10 @@ def bench_appends(label: str, url: str, count: int) -> None:
     payload = {"allowed": False, "reasons": ["seasonal-blackout", "business-hours"], "n": 0}
     with _as_user("bench"), open_store(url, Path.cwd()) as store:
         for _ in range(50):  # warm up
-            store.append_audit("bench", "decision", "warm", payload, base)
+            store.append_audit(store.identity(), "decision", "warm", payload, base)
         start = time.perf_counter()
         for i in range(count):
-            store.append_audit("bench", "decision", f"production/DE/V{i}", payload,
+            store.append_audit(store.identity(), "decision", f"production/DE/V{i}", payload,
                                base + timedelta(seconds=i))  # fmt: skip
         seconds = time.perf_counter() - start
         verify_start = time.perf_counter()
@@ -229,6 +229,11 @@ def main(argv: Sequence[str] | None = None) -> None:
 
             open_store(dsn, Path.cwd()).close()  # the owner creates the schema
             postgres.ensure_roles()
+            # The store takes its time from the server: as the owner, freeze it at AT.
+            import psycopg
+
+            with psycopg.connect(dsn, autocommit=True) as conn:
+                conn.execute("INSERT INTO seasongate.clock (at) VALUES (%s)", (datetime.fromisoformat(AT),))
             _approved_override({u: _with_user(dsn, u) for u in (REQUESTER, *APPROVERS)})
             bench_check("PostgreSQL", _with_user(dsn, CHECKER), args.runs, work)
     finally:

@@ -27,6 +27,7 @@ RELEASE_MANAGERS = ("anna.huber", "jonas.meier", "lea.keller")  # in the shipped
 OUTSIDER = "dev.dora"  # not a release manager anywhere
 CI_USER = "ci.runner"  # the pipeline: checks and migrates, approves nothing
 RM_ROLE = "seasongate_release_manager"
+MIGRATOR_ROLE = "seasongate_migrator"  # runs migrations: may consume single-use overrides
 PRODUCTION = POLICIES / "production.yaml"
 
 OKTOBERFEST = datetime.fromisoformat("2026-09-25T10:00:00+02:00")  # a Friday in the blackout
@@ -86,10 +87,31 @@ class Actors:
         finally:
             store.close()
 
+    def set_clock(self, at: datetime) -> None:
+        """Set the server's clock of a PostgreSQL store (the ``seasongate.clock`` row only its
+        owner can write) to ``at``; SQLite takes the instant from the caller, so nothing to do."""
+        if self.backend != "postgres":
+            return
+        set_server_clock(self.url, at)
+
     def owner_store(self) -> Store:
         """The store opened as its owner (who created the schema); the caller closes it."""
         with as_os_user(self.owner):
             return open_store(self.url, Path.cwd())
+
+
+def set_server_clock(dsn: str, at: datetime | None) -> None:
+    """As the schema owner, make ``seasongate._now()`` answer ``at`` (None: the real clock)."""
+    import psycopg
+
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        if at is None:
+            conn.execute("DELETE FROM seasongate.clock")
+        else:
+            conn.execute(
+                "INSERT INTO seasongate.clock (at) VALUES (%s) ON CONFLICT (one) DO UPDATE SET at = EXCLUDED.at",
+                (at,),
+            )
 
 
 def _create_roles(cluster: Cluster) -> None:
@@ -103,6 +125,9 @@ def _create_roles(cluster: Cluster) -> None:
                 IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{RM_ROLE}') THEN
                     CREATE ROLE {RM_ROLE} NOLOGIN;
                 END IF;
+                IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{MIGRATOR_ROLE}') THEN
+                    CREATE ROLE {MIGRATOR_ROLE} NOLOGIN;
+                END IF;
             END $$
             """
         )
@@ -112,6 +137,7 @@ def _create_roles(cluster: Cluster) -> None:
                 conn.execute(f'CREATE ROLE "{user}" LOGIN')
         for user in RELEASE_MANAGERS:
             conn.execute(f'GRANT {RM_ROLE} TO "{user}"')
+        conn.execute(f'GRANT {MIGRATOR_ROLE} TO "{CI_USER}"')
 
 
 @pytest.fixture(scope="session")
@@ -139,6 +165,7 @@ def actors(store_url: str, request: pytest.FixtureRequest) -> Iterator[Actors]:
     else:
         found = Actors(store_url, "sqlite", "store.owner")
     found.owner_store().close()  # create the schema as the owner
+    found.set_clock(OKTOBERFEST)  # PostgreSQL takes its time from the server: freeze it
     yield found
 
 

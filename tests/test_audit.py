@@ -205,12 +205,14 @@ def test_override_operations_are_audited_with_their_actor(actors: Actors) -> Non
     assert [(e.actor, e.action, e.subject) for e in entries] == [
         ("anna.huber", "override.request", "ovr-a"),
         ("jonas.meier", "override.approve", "ovr-a"),
+        (CI_USER, "decision", "migrate production/DE V226"),
         (CI_USER, "override.consume", "ovr-a"),
     ]
     assert entries[0].payload["valid_until"] == "2026-09-25T09:00:00+00:00"
     assert entries[0].payload["rules"] == ["seasonal-blackout"]
-    assert entries[1].payload == {"comment": "fine", "approvals": 1, "required": 1}
-    assert entries[2].payload == {"subject": "migrate production/DE V226"}
+    assert entries[1].payload == {"comment": "fine", "roles": ["release_manager"], "approvals": 1, "required": 1}
+    assert entries[2].payload["verdict"] == "allow" and entries[2].payload["override"] == {"id": "ovr-a"}
+    assert entries[3].payload == {"subject": "migrate production/DE V226"}
 
 
 @pytest.mark.parametrize(
@@ -242,7 +244,7 @@ def test_garbled_rows_are_one_clear_error_not_a_traceback(tmp_path: Path) -> Non
     path = tmp_path / "s.db"
     store = open_store(f"sqlite:///{path}", tmp_path)
     for i in range(3):
-        store.append_audit(CI_USER, "decision", f"production/DE/V{226 + i}", {}, AT + timedelta(minutes=i))
+        store.append_audit(store.identity(), "decision", f"production/DE/V{226 + i}", {}, AT + timedelta(minutes=i))
     store.close()
     with sqlite3.connect(path) as conn:
         conn.execute("UPDATE audit SET at = 'garbage' WHERE seq = 2")

@@ -29,6 +29,9 @@ def test_display_masks_every_password_form(dsn: str, shown: str) -> None:
         ("postgresql://u@h/db?password=hunter2", "hunter2"),
         ("postgresql://u:p%40ss@h/db", "p@ss"),
         ("dbname=x password=kv-secret", "kv-secret"),
+        ("u:S3CRET@host/db", "S3CRET"),  # the scheme forgotten
+        ("postgresql://u:S3CRET@[::1:5432/crm", "S3CRET"),  # a broken IPv6 host
+        ("postgresql://u:S3CRET%@/crm?host=/x", "S3CRET%"),  # a broken percent-encoding, quoted back raw
     ],
 )
 def test_redact_removes_the_secret_from_any_message(dsn: str, secret: str) -> None:

@@ -21,7 +21,7 @@ from seasongate._overrides import (
     OverrideRecord,
     Requirements,
     Scope,
-    check_approve,
+    approval_roles,
     check_consume,
     check_reject,
     check_revoke,
@@ -30,7 +30,7 @@ from seasongate._overrides import (
     new_override,
     parse_versions,
 )
-from seasongate._policy import OverrideSpec, Policy
+from seasongate._policy import GrantApproval, OverrideSpec, Policy
 from seasongate._versions import Version
 from seasongate.api import check
 from seasongate.api._overrides import (
@@ -57,6 +57,7 @@ production_policy = store_support.production_policy
 store_url = store_support.store_url
 
 ANNA, JONAS, LEA = "anna.huber", "jonas.meier", "lea.keller"
+RM = ("release_manager",)
 H = 3600
 T0 = 1_790_323_200  # 2026-09-25T08:00Z
 
@@ -131,11 +132,14 @@ def _roster(role: str) -> tuple[str, ...]:
 def test_status_follows_approvals_time_and_closures() -> None:
     pending = _record()
     assert pending.status(T0) == PENDING
-    one = replace(pending, approvals=(Approval(JONAS, T0), Approval(JONAS, T0 + 1)))
+    one = replace(pending, approvals=(Approval(JONAS, T0, "", RM), Approval(JONAS, T0 + 1, "", RM)))
     assert one.approvers == (JONAS,) and one.status(T0) == PENDING  # twice counts once
-    own = replace(pending, approvals=(Approval(ANNA, T0), Approval(JONAS, T0)))
+    own = replace(pending, approvals=(Approval(ANNA, T0, "", RM), Approval(JONAS, T0, "", RM)))
     assert own.status(T0) == PENDING  # the requester's own approval never counts
-    done = replace(pending, approvals=(Approval(JONAS, T0), Approval(LEA, T0)))
+    other_role = replace(pending, approvals=(Approval(JONAS, T0, "", ("dba",)), Approval(LEA, T0, "", ("dba",))))
+    assert other_role.status(T0) == PENDING  # approvals count only under the override's role
+    assert other_role.to_grant().approvals == (GrantApproval(JONAS, "dba"), GrantApproval(LEA, "dba"))
+    done = replace(pending, approvals=(Approval(JONAS, T0, "", RM), Approval(LEA, T0, "", RM)))
     assert done.status(T0 - 1) == SCHEDULED
     assert done.status(T0) == ACTIVE and done.grants_at(T0)
     assert done.status(T0 + 4 * H) == EXPIRED and not done.grants_at(T0 + 4 * H)
@@ -145,44 +149,61 @@ def test_status_follows_approvals_time_and_closures() -> None:
     assert replace(done, consumed=closed).status(T0) == CONSUMED
     grant = done.to_grant()
     assert grant.approvers == (JONAS, LEA) and grant.rules == frozenset({"seasonal-blackout"})
+    # The grant carries the role each approval was made under, as stored: nothing fabricated.
+    assert grant.approvals == (GrantApproval(JONAS, "release_manager"), GrantApproval(LEA, "release_manager"))
     assert grant.versions == (Version.parse("V226"), Version.parse("V226"))
 
 
 def test_approval_rules() -> None:
     record = _record()
     with pytest.raises(OverrideError, match=r"anna.huber requested override ovr-1 and cannot"):
-        check_approve(record, ANNA, T0, _roster)
-    with pytest.raises(OverrideError, match=r"dev.dora is not a member of role release_manager"):
-        check_approve(record, OUTSIDER, T0, _roster)
-    assert check_approve(record, JONAS, T0, _roster) is True
-    approved = replace(record, approvals=(Approval(JONAS, T0),))
-    assert check_approve(approved, JONAS, T0, _roster) is False
+        approval_roles(record, ANNA, T0, _roster)
+    with pytest.raises(OverrideError, match=r"dev.dora holds none of the roles override ovr-1 needs"):
+        approval_roles(record, OUTSIDER, T0, _roster)
+    assert approval_roles(record, JONAS, T0, _roster) == RM
+    approved = replace(record, approvals=(Approval(JONAS, T0, "", RM),))
+    assert approval_roles(approved, JONAS, T0, _roster) == ()
     with pytest.raises(OverrideError, match="is expired and can no longer be approved"):
-        check_approve(record, JONAS, T0 + 4 * H, _roster)
+        approval_roles(record, JONAS, T0 + 4 * H, _roster)
     with pytest.raises(OverrideError, match="is revoked"):
-        check_approve(replace(record, revoked=Closure(ANNA, T0, "x")), JONAS, T0, _roster)
+        approval_roles(replace(record, revoked=Closure(ANNA, T0, "x")), JONAS, T0, _roster)
+    with pytest.raises(OverrideError, match=r"it cannot be approved at 2026-09-25T07:00:00.00:00, before that"):
+        approval_roles(replace(record, created_at=T0), JONAS, T0 - H, _roster)
+
+
+def test_an_approver_approves_under_the_roles_they_hold() -> None:
+    record = replace(_record(), roles=("dba", "release_manager"))
+
+    def roster(role: str) -> tuple[str, ...]:
+        return {"dba": (JONAS, LEA), "release_manager": (LEA,)}[role]
+
+    assert approval_roles(record, JONAS, T0, roster) == ("dba",)
+    assert approval_roles(record, LEA, T0, roster) == ("dba", "release_manager")
 
 
 def test_reject_revoke_and_consume_rules() -> None:
     record = _record()
     with pytest.raises(OverrideError, match="cannot reject it"):
         check_reject(record, ANNA, T0, _roster)
-    with pytest.raises(OverrideError, match="not a member"):
+    with pytest.raises(OverrideError, match="holds none of the roles"):
         check_reject(record, OUTSIDER, T0, _roster)
     check_reject(record, JONAS, T0, _roster)
-    active = replace(record, approvals=(Approval(JONAS, T0), Approval(LEA, T0)))
+    active = replace(record, approvals=(Approval(JONAS, T0, "", RM), Approval(LEA, T0, "", RM)))
     with pytest.raises(OverrideError, match=r"already approved .active.; revoke it instead"):
         check_reject(active, JONAS, T0, _roster)
     check_revoke(active, ANNA, T0, _roster)  # the requester withdraws
     check_revoke(active, LEA, T0, _roster)
-    with pytest.raises(OverrideError, match="only its requester or a member of release_manager"):
+    with pytest.raises(OverrideError, match="only its requester, a holder of release_manager or a release manager"):
         check_revoke(active, OUTSIDER, T0, _roster)
+    # A release manager can always revoke, even an override whose role they do not hold.
+    check_revoke(replace(active, roles=("dba",)), LEA, T0, _roster)
     assert check_consume(active, T0) is False  # not single use: nothing to record
     single = replace(active, single_use=True)
     assert check_consume(single, T0) is True
     with pytest.raises(OverrideError, match="is consumed and can no longer be used"):
         check_consume(replace(single, consumed=Closure("ci", T0, "run")), T0)
-    # A run that started under the override and ended after its window or a revocation.
+    # Recorded after the gate allowed the run: a window closed or a revocation since does not
+    # undo the use.
     assert check_consume(single, T0 + 5 * H) is True
     assert check_consume(replace(single, revoked=Closure(ANNA, T0, "x")), T0 + H) is True
     for never, when in ((replace(record, single_use=True), T0),
@@ -267,7 +288,9 @@ def test_two_release_managers_make_an_override_that_check_honours(actors: Actors
     oid = _request(actors, production_policy).id
     with pytest.raises(OverrideError, match="cannot approve it"):
         _approve(actors, production_policy, ANNA, oid)
-    with pytest.raises(OverrideError, match="not a member of role release_manager"):
+    with pytest.raises(
+        OverrideError, match=r"holds none of the roles override .* needs approvals from .release_manager."
+    ):
         _approve(actors, production_policy, OUTSIDER, oid)
     assert _approve(actors, production_policy, JONAS, oid, comment="ok") is True
     assert _approve(actors, production_policy, JONAS, oid) is False  # counts once
@@ -322,12 +345,20 @@ def test_single_use_is_consumed_by_its_first_use(actors: Actors, production_poli
         assert [g.id for g in store.active_grants("production", "DE", OKTOBERFEST)] == [reusable]
         with pytest.raises(OverrideError, match="is consumed and can no longer be used"):
             store.consume(oid, OKTOBERFEST, "migrate V226 run 2")
-        # A run that used it and ended after the window closed still consumes it.
-        long_run = _request(actors, production_policy, single_use=True, duration="1h").id
-        _approve(actors, production_policy, JONAS, long_run)
-        _approve(actors, production_policy, LEA, long_run)
-        store.consume(long_run, OKTOBERFEST + timedelta(hours=2), "migrate V226 run 9")
-        assert store.get_override(long_run).consumed is not None
+        # After its window: SQLite records the use (the gate allowed the run earlier); the
+        # database, whose clock is the truth, refuses an override no longer active.
+        short = _request(actors, production_policy, single_use=True, duration="1h").id
+        _approve(actors, production_policy, JONAS, short)
+        _approve(actors, production_policy, LEA, short)
+        actors.set_clock(OKTOBERFEST + timedelta(hours=2))
+        if actors.backend == "sqlite":
+            store.consume(short, OKTOBERFEST + timedelta(hours=2), "migrate V226 run 9")
+            assert store.get_override(short).consumed is not None
+        else:
+            with pytest.raises(OverrideError, match="is expired and cannot be used"):
+                store.consume(short, OKTOBERFEST + timedelta(hours=2), "migrate V226 run 9")
+            assert store.get_override(short).consumed is None
+        actors.set_clock(OKTOBERFEST)
         pending = _request(actors, production_policy, single_use=True).id
         with pytest.raises(OverrideError, match="is pending and cannot be used"):
             store.consume(pending, OKTOBERFEST, "migrate V226 run 3")
@@ -336,7 +367,9 @@ def test_single_use_is_consumed_by_its_first_use(actors: Actors, production_poli
         assert record.consumed.by == CI_USER
         assert record.consumed.note == "migrate V226 run 1"
         consumed = [e for e in store.audit_entries() if e.action == "override.consume"]
-        assert [(e.subject, e.actor) for e in consumed] == [(oid, CI_USER), (long_run, CI_USER)]
+        assert [(e.subject, e.actor) for e in consumed] == [(oid, CI_USER)] + (
+            [(short, CI_USER)] if actors.backend == "sqlite" else []
+        )
 
 
 def test_reject_and_revoke_rules_through_the_store(actors: Actors, production_policy: Policy) -> None:
@@ -365,17 +398,20 @@ def test_only_overridable_rules_and_only_within_the_maximum(actors: Actors, prod
     saturday = OKTOBERFEST + timedelta(days=1)
     record = _request(actors, production_policy, at=saturday, duration="72h")
     assert record.rules == ("seasonal-blackout",) and record.max_validity == 72 * H
-    # Test data in production: the blackout could be lifted, the test-data rule never.
-    testdata = _request(actors, production_policy, versions="V10000")
-    assert testdata.rules == ("seasonal-blackout",)
+    # Test data in production: the blackout could be lifted, the test-data rule never, so an
+    # override would not help and is refused, naming the rule.
+    with pytest.raises(OverrideError, match="denied by no-testdata-in-production, which cannot be overridden"):
+        _request(actors, production_policy, versions="V10000")
+    with pytest.raises(OverrideError, match="denied by no-testdata-in-production"):
+        _request(actors, production_policy, versions="V10000", rules=["seasonal-blackout"])
     with actors.open(ANNA) as store:
-        assert store.audit_count() == 2
+        assert store.audit_count() == 1
 
 
 def test_nothing_to_override_is_an_input_error(actors: Actors, production_policy: Policy) -> None:
     with pytest.raises(InputError, match="nothing to override"):
         _request(actors, production_policy, at=QUIET)
-    with pytest.raises(OverrideError, match="only by rules that cannot be overridden"):
+    with pytest.raises(OverrideError, match="denied by no-testdata-in-production, which cannot be overridden"):
         _request(actors, production_policy, at=QUIET, versions="V10000")
     # Named rules may be lifted ahead of time.
     ahead = _request(actors, production_policy, at=QUIET, rules=["seasonal-blackout"])

@@ -38,6 +38,7 @@ _EXPORTS = {
     "Store": "seasongate._store",
     "open_store": "seasongate._store",
     # the api: one function per command
+    "audit_head": "seasongate.api",
     "audit_list": "seasongate.api",
     "audit_verify": "seasongate.api",
     "check": "seasongate.api",
@@ -100,6 +101,7 @@ __all__ = [
     "Store",
     "StoreError",
     "Version",
+    "audit_head",
     "audit_list",
     "audit_verify",
     "baseline",
@@ -165,6 +167,7 @@ if TYPE_CHECKING:
     from seasongate._store import Store, open_store
     from seasongate._versions import Version
     from seasongate.api import (
+        audit_head,
         audit_list,
         audit_verify,
         check,

@@ -14,7 +14,8 @@ from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
 MASK = "***"
 
-_URL_PASSWORD = re.compile(r"^[a-z][a-z0-9+.-]*://[^:/@?#]*:([^@/?#]*)@", re.IGNORECASE)
+# The scheme is optional: ``user:secret@host/db`` with the scheme forgotten is still a secret.
+_URL_PASSWORD = re.compile(r"^(?:[a-z][a-z0-9+.-]*://)?[^:/@?#\s]*:([^@/?#\s]*)@", re.IGNORECASE)
 _KV_PASSWORD = re.compile(r"\bpassword\s*=\s*('(?:[^'\\]|\\.)*'|[^\s&#]+)", re.IGNORECASE)
 
 
@@ -48,7 +49,7 @@ def display_dsn(dsn: str) -> str:
     except ValueError:
         return redact(dsn, dsn)
     if not parts.scheme or "://" not in dsn:
-        return _KV_PASSWORD.sub(f"password={MASK}", dsn)
+        return redact(_KV_PASSWORD.sub(f"password={MASK}", dsn), dsn)
     netloc = parts.netloc
     if parts.password is not None:
         userinfo, _, hostinfo = netloc.rpartition("@")

@@ -15,11 +15,14 @@ Life of an override (``OverrideRecord.status(at)``)::
 Rules:
 
 * the requester never approves their own request; each approver counts once;
-* every approver holds every role the lifted rules require (the roles of the rules, usually
-  one: ``release_manager``); the number of approvals is the largest any lifted rule asks for;
+* an approver approves under each of the override's roles they hold (at least one), and the
+  store records those roles; the override counts as approved when, for each of its roles,
+  enough people approved under it. The policy engine counts again, per lifted rule, only
+  approvals under the role *its* policy requires for that rule;
 * the validity window is no longer than the shortest ``max_validity`` of the lifted rules;
 * only rules the policy marks overridable can be lifted;
-* pending, rejected, revoked, expired and consumed overrides grant nothing.
+* pending, rejected, revoked, expired and consumed overrides grant nothing;
+* nothing is dated before the request; a release manager can always revoke.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from dataclasses import dataclass
 from datetime import UTC, tzinfo
 from typing import Any
 
-from seasongate._errors import InputError, OverrideError
+from seasongate._errors import InputError, OverrideError, SeasongateError, StoreError
 from seasongate._policy import GrantApproval, OverrideGrant, OverrideSpec
 from seasongate._time import format_duration, iso
 from seasongate._versions import Version
@@ -46,15 +49,75 @@ OPEN_STATUSES = (PENDING, SCHEDULED, ACTIVE)
 
 MAX_TEXT = 2000  # characters in a reason, comment or ticket
 
-# Messages shared with the SQL functions of the PostgreSQL store (keep them in step).
-MSG_UNKNOWN = "unknown override id {id!r}"
-MSG_SELF_APPROVE = "{actor} requested override {id} and cannot approve it"
-MSG_NOT_MEMBER = "{actor} is not a member of role {role}, which override {id} requires"
-MSG_CLOSED = "override {id} is {status} and can no longer be {verb}"
-MSG_SELF_REJECT = "{actor} requested override {id} and cannot reject it (revoke it to withdraw)"
-MSG_REJECT_APPROVED = "override {id} is already approved ({status}); revoke it instead"
-MSG_UNUSABLE = "override {id} is {status} and cannot be used"
-MSG_REVOKE_DENIED = "{actor} may not revoke override {id}: only its requester or a member of {roles} may"
+RELEASE_MANAGER = "release_manager"
+"""The role whose holders may always revoke an override (PostgreSQL: ``seasongate_release_manager``)."""
+MIGRATOR_ROLE = "seasongate_migrator"
+"""The PostgreSQL role whose members may consume (use up) a single-use override."""
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """One way the override rules say no: the same words in Python and in PL/pgSQL.
+
+    ``template`` is a :meth:`str.format` template with named fields; the PostgreSQL functions
+    raise the very same text (``seasongate._store._pg_sql`` builds their ``RAISE`` statements
+    from this table) under ``sqlstate``, and the store maps that code back to ``error``.
+    """
+
+    sqlstate: str
+    template: str
+    error: type[SeasongateError]
+
+    def format(self, **fields: object) -> str:
+        """The message with its fields filled in."""
+        return self.template.format(**fields)
+
+    def __call__(self, **fields: object) -> SeasongateError:
+        """The exception to raise."""
+        return self.error(self.format(**fields))
+
+
+# The one table of refusals (both stores, both languages). SQLSTATE class "SG" is ours.
+REFUSALS: dict[str, Refusal] = {
+    "unknown": Refusal("SG001", "unknown override id '{id}'", InputError),
+    "self_approve": Refusal("SG002", "{actor} requested override {id} and cannot approve it", OverrideError),
+    "no_role": Refusal(
+        "SG003", "{actor} holds none of the roles override {id} needs approvals from ({roles})", OverrideError
+    ),
+    "closed": Refusal("SG004", "override {id} is {status} and can no longer be {verb}", OverrideError),
+    "self_reject": Refusal(
+        "SG005", "{actor} requested override {id} and cannot reject it (revoke it to withdraw)", OverrideError
+    ),
+    "reject_approved": Refusal(
+        "SG006", "override {id} is already approved ({status}); revoke it instead", OverrideError
+    ),
+    "unusable": Refusal("SG007", "override {id} is {status} and cannot be used", OverrideError),
+    "revoke_denied": Refusal(
+        "SG008",
+        "{actor} may not revoke override {id}: only its requester, a holder of {roles} or a release manager may",
+        OverrideError,
+    ),
+    "before_request": Refusal(
+        "SG009", "override {id} was requested at {requested}; it cannot be {verb} at {at}, before that", OverrideError
+    ),
+    "not_migrator": Refusal(
+        "SG010",
+        "{actor} may not use override {id}: only members of " + MIGRATOR_ROLE + " run migrations",
+        OverrideError,
+    ),
+    "not_allowed_run": Refusal(
+        "SG011", "override {id} can only be used by a run the gate allowed with it", OverrideError
+    ),
+    "reserved_action": Refusal("SG012", "audit action '{action}' is written by the override commands only", InputError),
+    "ends_before_now": Refusal("SG013", "the override would end at {until}, which is not after {at}", InputError),
+    "empty_reason": Refusal("SG014", "the reason must not be empty", InputError),
+    "trail_changed": Refusal(
+        "SG015",
+        "the audit trail does not end where seasongate left it (changed outside seasongate); "
+        "nothing was written. Run seasongate audit verify.",
+        StoreError,
+    ),
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +151,7 @@ class Approval:
     approver: str
     at: int
     comment: str = ""
+    roles: tuple[str, ...] = ()  # the override's roles the approver held (and approved under)
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,10 +205,20 @@ class OverrideRecord:
                 seen.append(approval.approver)
         return tuple(seen)
 
+    def approvers_under(self, role: str) -> tuple[str, ...]:
+        """Who approved under ``role``, each once, the requester never."""
+        seen: list[str] = []
+        for approval in self.approvals:
+            if approval.approver != self.requester and role in approval.roles and approval.approver not in seen:
+                seen.append(approval.approver)
+        return tuple(seen)
+
     @property
     def fully_approved(self) -> bool:
-        """Whether enough distinct people other than the requester approved."""
-        return len(self.approvers) >= self.approvals_required
+        """Whether, for each of its roles, enough distinct people other than the requester
+        approved under that role (what ``override show`` calls approved; the policy engine
+        checks each lifted rule again against the policy it evaluates)."""
+        return all(len(self.approvers_under(role)) >= self.approvals_required for role in self.roles)
 
     def status(self, at: int) -> str:
         """One of :data:`STATUSES` at epoch second ``at``."""
@@ -177,8 +251,15 @@ class OverrideRecord:
             valid_from=self.valid_from,
             valid_until=self.valid_until,
             requester=self.requester,
-            # Every approver was checked against every role the record names when approving.
-            approvals=tuple(GrantApproval(actor, role) for actor in self.approvers for role in self.roles),
+            # The roles each approval was made under, as the store recorded (and checked) them.
+            approvals=tuple(
+                dict.fromkeys(
+                    GrantApproval(a.approver, role)
+                    for a in self.approvals
+                    if a.approver != self.requester
+                    for role in a.roles
+                )
+            ),
             reason=self.reason,
             ticket=self.ticket,
             single_use=self.single_use,
@@ -213,7 +294,10 @@ class OverrideRecord:
             "roles": list(self.roles),
             "max_validity": format_duration(self.max_validity),
             "created_at": when(self.created_at),
-            "approvals": [{"approver": a.approver, "at": when(a.at), "comment": a.comment} for a in self.approvals],
+            "approvals": [
+                {"approver": a.approver, "at": when(a.at), "comment": a.comment, "roles": list(a.roles)}
+                for a in self.approvals
+            ],
             "rejected": closure(self.rejected, "reason"),
             "revoked": closure(self.revoked, "reason"),
             "consumed": closure(self.consumed, "subject"),
@@ -264,8 +348,8 @@ def combine_specs(specs: Mapping[str, OverrideSpec | None]) -> Requirements:
     """Combine the override specs of the rules to lift.
 
     Several rules: the largest number of approvals, the shortest maximum validity, and every
-    role any of them names (each approver must hold all of them). A rule whose spec is None
-    cannot be overridden, which is an :class:`OverrideError`.
+    role any of them names (each role needs that many approvals under it). A rule whose spec
+    is None cannot be overridden, which is an :class:`OverrideError`.
     """
     if not specs:
         raise OverrideError("an override must lift at least one rule")
@@ -298,7 +382,7 @@ def new_override(
     reason = check_text(reason, "the reason")
     ticket = check_text(ticket, "the ticket")
     if valid_until <= at:
-        raise InputError(f"the override would end at {iso(valid_until)}, which is not after {iso(at)}")
+        raise REFUSALS["ends_before_now"](until=iso(valid_until), at=iso(at))
     if valid_until <= valid_from:
         raise InputError(f"the override would end at {iso(valid_until)}, before it starts at {iso(valid_from)}")
     validity = valid_until - valid_from
@@ -332,74 +416,79 @@ Roster = Callable[[str], Sequence[str]]
 """Who holds a role: ``policy.role_members``."""
 
 
-def _missing_role(record: OverrideRecord, actor: str, roster: Roster) -> str | None:
-    for role in record.roles:
-        if actor not in roster(role):
-            return role
-    return None
+def _not_before_request(record: OverrideRecord, at: int, verb: str) -> None:
+    if at < record.created_at:
+        raise REFUSALS["before_request"](id=record.id, requested=iso(record.created_at), verb=verb, at=iso(at))
 
 
-def check_approve(record: OverrideRecord, actor: str, at: int, roster: Roster) -> bool:
-    """Whether ``actor`` may approve ``record`` at ``at``.
+def approval_roles(record: OverrideRecord, actor: str, at: int, roster: Roster) -> tuple[str, ...]:
+    """The roles ``actor`` approves ``record`` under at ``at``: those of its roles they hold.
 
-    Returns False when ``actor`` already approved it (approving twice counts once); raises
+    Returns ``()`` when ``actor`` already approved it (approving twice counts once); raises
     :class:`OverrideError` when the rules refuse.
     """
     status = record.status(at)
     if status not in OPEN_STATUSES:
-        raise OverrideError(MSG_CLOSED.format(id=record.id, status=status, verb="approved"))
+        raise REFUSALS["closed"](id=record.id, status=status, verb="approved")
+    _not_before_request(record, at, "approved")
     if actor == record.requester:
-        raise OverrideError(MSG_SELF_APPROVE.format(actor=actor, id=record.id))
-    role = _missing_role(record, actor, roster)
-    if role is not None:
-        raise OverrideError(MSG_NOT_MEMBER.format(actor=actor, role=role, id=record.id))
-    return actor not in record.approvers
+        raise REFUSALS["self_approve"](actor=actor, id=record.id)
+    held = tuple(role for role in record.roles if actor in roster(role))
+    if not held:
+        raise REFUSALS["no_role"](actor=actor, id=record.id, roles=", ".join(record.roles))
+    if any(a.approver == actor for a in record.approvals):
+        return ()
+    return held
 
 
 def check_reject(record: OverrideRecord, actor: str, at: int, roster: Roster) -> None:
     """Raise :class:`OverrideError` unless ``actor`` may reject ``record`` at ``at``.
 
-    Only a pending override can be rejected, by someone holding its roles who did not ask for
-    it; an approved one is revoked instead.
+    Only a pending override can be rejected, by someone holding one of its roles who did not
+    ask for it; an approved one is revoked instead.
     """
     status = record.status(at)
     if status in (SCHEDULED, ACTIVE):
-        raise OverrideError(MSG_REJECT_APPROVED.format(id=record.id, status=status))
+        raise REFUSALS["reject_approved"](id=record.id, status=status)
     if status != PENDING:
-        raise OverrideError(MSG_CLOSED.format(id=record.id, status=status, verb="rejected"))
+        raise REFUSALS["closed"](id=record.id, status=status, verb="rejected")
+    _not_before_request(record, at, "rejected")
     if actor == record.requester:
-        raise OverrideError(MSG_SELF_REJECT.format(actor=actor, id=record.id))
-    role = _missing_role(record, actor, roster)
-    if role is not None:
-        raise OverrideError(MSG_NOT_MEMBER.format(actor=actor, role=role, id=record.id))
+        raise REFUSALS["self_reject"](actor=actor, id=record.id)
+    if not any(actor in roster(role) for role in record.roles):
+        raise REFUSALS["no_role"](actor=actor, id=record.id, roles=", ".join(record.roles))
 
 
 def check_revoke(record: OverrideRecord, actor: str, at: int, roster: Roster) -> None:
     """Raise :class:`OverrideError` unless ``actor`` may revoke ``record`` at ``at``.
 
-    An open override (pending, scheduled, active) can be revoked by its requester or by anyone
-    holding its roles.
+    An open override (pending, scheduled, active) can be revoked by its requester, by anyone
+    holding one of its roles, and always by a release manager.
     """
     status = record.status(at)
     if status not in OPEN_STATUSES:
-        raise OverrideError(MSG_CLOSED.format(id=record.id, status=status, verb="revoked"))
-    if actor != record.requester and _missing_role(record, actor, roster) is not None:
-        raise OverrideError(MSG_REVOKE_DENIED.format(actor=actor, id=record.id, roles=", ".join(record.roles)))
+        raise REFUSALS["closed"](id=record.id, status=status, verb="revoked")
+    _not_before_request(record, at, "revoked")
+    allowed = actor == record.requester or any(actor in roster(role) for role in (*record.roles, RELEASE_MANAGER))
+    if not allowed:
+        raise REFUSALS["revoke_denied"](actor=actor, id=record.id, roles=", ".join(record.roles))
 
 
 def check_consume(record: OverrideRecord, at: int) -> bool:
-    """Whether a migration run that used ``record`` and ends at ``at`` consumes it.
+    """Whether a migration run that the gate allowed with ``record`` consumes it at ``at``.
 
     Only a single-use override is consumed (True); using any other is not recorded (False).
-    A run may end after the window closed or after a revocation: it started while the
-    override granted, so the use is recorded. Refused (:class:`OverrideError`): a second use,
-    and an override that never granted (pending, rejected) or does not yet (scheduled).
+    The gate judged the run at its own instant (which may be simulated); ``at`` is when the
+    consumption is recorded, so a window that closed or a revocation since does not undo the
+    use. Refused (:class:`OverrideError`): a second use, and an override that never granted
+    (pending, rejected) or does not yet (scheduled). The PostgreSQL store also requires it to
+    be active at the server's time.
     """
     if not record.single_use:
         return False
     if record.consumed is not None:
-        raise OverrideError(MSG_CLOSED.format(id=record.id, status=CONSUMED, verb="used"))
+        raise REFUSALS["closed"](id=record.id, status=CONSUMED, verb="used")
     status = record.status(at)
     if record.rejected is not None or not record.fully_approved or at < record.valid_from:
-        raise OverrideError(MSG_UNUSABLE.format(id=record.id, status=status))
+        raise REFUSALS["unusable"](id=record.id, status=status)
     return True

@@ -204,7 +204,7 @@ class Gate:
         it spends it, whatever its outcome, and a concurrent second run is refused."""
         override = decision.override
         if self.store is not None and override is not None and override.single_use:
-            self.store.consume(override.id, self.recorded(), subject)
+            self.store.consume(override.id, self.recorded(), subject, decision=decision.to_dict())
 
     # --- the Python API --------------------------------------------------------------------
 

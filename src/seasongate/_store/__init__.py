@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import os
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
@@ -27,7 +27,7 @@ from typing import Any
 from seasongate._dsn import display_dsn
 from seasongate._errors import StoreError
 from seasongate._overrides import OverrideRecord, Roster
-from seasongate._policy._decision import OverrideGrant
+from seasongate._policy import OverrideGrant
 from seasongate._store._audit import AuditEntry, AuditReport
 
 __all__ = [
@@ -42,7 +42,7 @@ __all__ = [
     "resolve_url",
 ]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 """The schema version this seasongate writes; a newer store is refused."""
 STORE_ENV = "SEASONGATE_STORE"
 DEFAULT_SQLITE_PATH = Path(".seasongate") / "seasongate.db"
@@ -51,7 +51,9 @@ DEFAULT_SQLITE_PATH = Path(".seasongate") / "seasongate.db"
 class Store(ABC):
     """An open store. Use it as a context manager or call :meth:`close`.
 
-    Instants (``at``) are aware datetimes; the store never reads the clock.
+    Instants (``at``) are aware datetimes passed in by the api layer. SQLite records them
+    (never earlier than the override's request, and audit times never go backwards);
+    PostgreSQL records the server's clock instead and ignores ``at`` for anything it writes.
     """
 
     backend: str
@@ -71,18 +73,38 @@ class Store(ABC):
         """
 
     @abstractmethod
-    def consume(self, override_id: str, at: datetime, subject: str) -> None:
-        """Record that a migration run (``subject``) used the override.
+    def consume(
+        self, override_id: str, at: datetime, subject: str, *, decision: Mapping[str, Any] | None = None
+    ) -> None:
+        """Record that a migration run (``subject``), which the gate allowed with this
+        override, starts using it.
 
         A single-use override is consumed (it grants nothing afterwards; a second use raises
         :class:`~seasongate._errors.OverrideError`); using any other override is a no-op.
+        ``decision`` is the gate's allowing decision (``Decision.to_dict()``); PostgreSQL
+        records it in the same transaction and refuses a consumption without an allowing
+        decision naming the override, or by someone not in ``seasongate_migrator``.
         """
 
     @abstractmethod
     def append_audit(
         self, actor: str, action: str, subject: str, payload: Mapping[str, Any], at: datetime
     ) -> AuditEntry:
-        """Append one entry to the audit trail (``override.*`` actions are reserved)."""
+        """Append one entry to the audit trail (``override.*`` actions are reserved).
+
+        Returns the entry with its ``seq`` and ``hash`` (the anchor a migration-history row
+        keeps). The actor is always :meth:`identity` (``actor`` must name it); PostgreSQL
+        stamps the server's clock, SQLite ``at`` or, if later, the previous entry's time.
+        """
+
+    @abstractmethod
+    def audit_head(self) -> str | None:
+        """The head of the intact trail as ``<seq>:<sha256>``, for a pipeline to keep
+        elsewhere (None when the trail is empty)."""
+
+    @abstractmethod
+    def entries_at(self, seqs: Sequence[int]) -> dict[int, AuditEntry]:
+        """The entries with these numbers that the trail still holds."""
 
     @abstractmethod
     def close(self) -> None:

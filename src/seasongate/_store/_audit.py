@@ -33,6 +33,7 @@ ACTIONS = (
     "override.revoke",
     "override.consume",
     "decision",
+    "migration.start",
     "migration.apply",
     "migration.rollback",
     "run",
@@ -85,6 +86,8 @@ class AuditReport:
     head: str | None  # hash of the newest entry
     broken_seq: int | None = None
     problem: str | None = None
+    anchors: int = 0  # kept heads and migration-history anchors checked
+    notes: tuple[str, ...] = ()  # what could not be checked, and why
 
     @property
     def ok(self) -> bool:
@@ -99,6 +102,8 @@ class AuditReport:
             "head": self.head,
             "broken_seq": self.broken_seq,
             "problem": self.problem,
+            "anchors": self.anchors,
+            "notes": list(self.notes),
         }
 
 

@@ -13,10 +13,23 @@ Who may do what is decided by the database, not only by the Python client:
 * the audit chain is extended in SQL (``_audit_append``, callable by the functions only) under
   ``LOCK TABLE audit IN EXCLUSIVE MODE``, so concurrent writers queue and the chain never forks.
 
+Schema 2 closes what schema 1 left to the client: the actor of every entry is
+``session_user`` and its time the server's clock (``seasongate._now()``: ``clock_timestamp()``,
+or the row of ``seasongate.clock`` that only the schema owner can write, which tests use and
+production leaves empty), never a parameter; audit times never go backwards (an entry is
+stamped no earlier than the one before it); each approval records the roles it was made
+under; only members of ``seasongate_migrator`` consume an override, together with the gate's
+allowing decision; release managers can always revoke. The refusals are raised from
+``seasongate._overrides.REFUSALS``, so both languages say the same words.
+
 Each entry of :data:`SCHEMA` upgrades the schema from the version before it.
 """
 
 from __future__ import annotations
+
+import re
+
+from seasongate._overrides import MIGRATOR_ROLE, REFUSALS, RELEASE_MANAGER
 
 LOCK_KEY = 0x5EA5_06A7_E000_0001
 """``pg_advisory_xact_lock`` key held while the schema is created or upgraded (signed int8)."""
@@ -86,6 +99,61 @@ CREATE FUNCTION seasongate._iso(t timestamptz) RETURNS text
 LANGUAGE sql IMMUTABLE STRICT
 AS $$ SELECT to_char(t AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"+00:00"') $$;
 
+-- Schema 1's functions (with client-supplied actors' instants) are replaced by schema 2.
+"""
+
+
+# Schema 2. ``<<name arg=expr | arg=expr>>`` is a refusal of REFUSALS, expanded below.
+_V2 = r"""
+DROP FUNCTION IF EXISTS seasongate.audit_append(text, text, text, json, timestamptz);
+DROP FUNCTION IF EXISTS seasongate._audit_append(text, text, text, json, timestamptz);
+DROP FUNCTION IF EXISTS seasongate.request_override(text, text, text, text, text[], timestamptz,
+    timestamptz, text, text, boolean, integer, text[], integer, timestamptz);
+DROP FUNCTION IF EXISTS seasongate.approve_override(text, text, timestamptz);
+DROP FUNCTION IF EXISTS seasongate.reject_override(text, text, timestamptz);
+DROP FUNCTION IF EXISTS seasongate.revoke_override(text, text, timestamptz);
+DROP FUNCTION IF EXISTS seasongate.consume_override(text, text, timestamptz);
+DROP FUNCTION IF EXISTS seasongate._missing_role(seasongate.overrides);
+DROP FUNCTION IF EXISTS seasongate._status(seasongate.overrides, timestamptz);
+DROP FUNCTION IF EXISTS seasongate._lock_override(text);
+
+-- The server's clock, unless the schema owner set one (tests only; empty in production).
+CREATE TABLE seasongate.clock (
+    at timestamptz NOT NULL,
+    one boolean PRIMARY KEY DEFAULT true CHECK (one)
+);
+REVOKE ALL ON seasongate.clock FROM PUBLIC;
+GRANT SELECT ON seasongate.clock TO PUBLIC;
+
+-- Schema-1 approvals were made by people holding every role of their override.
+ALTER TABLE seasongate.approvals ADD COLUMN roles text[];
+UPDATE seasongate.approvals a SET roles = o.roles FROM seasongate.overrides o
+WHERE o.id = a.override_id;
+ALTER TABLE seasongate.approvals ALTER COLUMN roles SET NOT NULL;
+ALTER TABLE seasongate.approvals ADD CHECK (cardinality(roles) >= 1);
+CREATE INDEX audit_subject ON seasongate.audit (subject, seq);
+
+CREATE FUNCTION seasongate._now() RETURNS timestamptz
+LANGUAGE sql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT date_trunc('second', coalesce((SELECT at FROM seasongate.clock), clock_timestamp())) $$;
+
+-- Serialize writers on the chain and say when this change happens: the server's clock, or
+-- the time of the last entry if that is later (audit times never go backwards).
+CREATE FUNCTION seasongate._begin_change() RETURNS timestamptz
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_last timestamptz;
+BEGIN
+    -- Appends queue here; readers (ACCESS SHARE) are not blocked.
+    LOCK TABLE seasongate.audit IN EXCLUSIVE MODE;
+    SELECT at INTO v_last FROM seasongate.audit ORDER BY seq DESC LIMIT 1;
+    RETURN greatest(seasongate._now(), v_last);
+END
+$$;
+
 CREATE FUNCTION seasongate._status(o seasongate.overrides, p_at timestamptz) RETURNS text
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
@@ -95,17 +163,39 @@ AS $$
         WHEN o.rejected_at IS NOT NULL THEN 'rejected'
         WHEN o.consumed_at IS NOT NULL THEN 'consumed'
         WHEN p_at >= o.valid_until THEN 'expired'
-        WHEN (SELECT count(*) FROM seasongate.approvals a
-              WHERE a.override_id = o.id AND a.approver <> o.requester)
-             < o.approvals_required THEN 'pending'
+        WHEN EXISTS (
+            SELECT 1 FROM unnest(o.roles) AS r(role)
+            WHERE (SELECT count(*) FROM seasongate.approvals a
+                   WHERE a.override_id = o.id AND a.approver <> o.requester
+                     AND r.role = ANY (a.roles)) < o.approvals_required) THEN 'pending'
         WHEN p_at < o.valid_from THEN 'scheduled'
         ELSE 'active'
     END
 $$;
 
--- The one writer of the audit chain. Not callable by PUBLIC: entries come from the functions.
+-- Whether session_user is a member of seasongate_<role>; a missing role is an error when
+-- p_strict (someone must create it), otherwise nobody holds it.
+CREATE FUNCTION seasongate._holds(p_role text, p_strict boolean) RETURNS boolean
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = 'seasongate_' || p_role) THEN
+        IF NOT p_strict THEN
+            RETURN false;
+        END IF;
+        RAISE EXCEPTION 'PostgreSQL role % does not exist: create it and grant it to '
+            'whoever may approve overrides (CREATE ROLE % NOLOGIN)',
+            'seasongate_' || p_role, quote_ident('seasongate_' || p_role)
+            USING ERRCODE = 'undefined_object';
+    END IF;
+    RETURN pg_catalog.pg_has_role(session_user, 'seasongate_' || p_role, 'MEMBER');
+END
+$$;
+
+-- The one writer of the audit chain; p_at comes from _begin_change. Not callable by PUBLIC.
 CREATE FUNCTION seasongate._audit_append(
-    p_actor text, p_action text, p_subject text, p_payload json, p_at timestamptz
+    p_action text, p_subject text, p_payload json, p_at timestamptz
 ) RETURNS seasongate.audit
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -119,21 +209,17 @@ DECLARE
     v_hash text;
     v_row seasongate.audit;
 BEGIN
-    IF p_at IS NULL OR coalesce(btrim(p_actor), '') = '' OR coalesce(btrim(p_action), '') = ''
-       OR p_subject IS NULL OR p_payload IS NULL THEN
-        RAISE EXCEPTION 'an audit entry needs a time, an actor, an action, a subject and a payload'
+    IF coalesce(btrim(p_action), '') = '' OR p_subject IS NULL OR p_payload IS NULL THEN
+        RAISE EXCEPTION 'an audit entry needs an action, a subject and a payload'
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    -- Appends queue here; readers (ACCESS SHARE) are not blocked.
     LOCK TABLE seasongate.audit IN EXCLUSIVE MODE;
     SELECT * INTO v_last FROM seasongate.audit ORDER BY seq DESC LIMIT 1;
     v_found := FOUND;
     SELECT value INTO v_head FROM seasongate.meta WHERE key = 'audit_head';
     -- Never paper over entries deleted or changed behind seasongate's back.
     IF v_head IS DISTINCT FROM (CASE WHEN v_found THEN v_last.seq::text || ':' || v_last.hash END) THEN
-        RAISE EXCEPTION 'the audit trail does not end where seasongate left it (changed outside '
-            'seasongate); nothing was written. Run seasongate audit verify.'
-            USING ERRCODE = 'data_corrupted';
+        <<trail_changed>>
     END IF;
     IF v_found THEN
         v_seq := v_last.seq + 1;
@@ -142,14 +228,13 @@ BEGIN
     v_hash := encode(sha256(convert_to(concat_ws(E'\n',
         seasongate._field(v_seq::text),
         seasongate._field(floor(extract(epoch FROM p_at))::bigint::text),
-        seasongate._field(p_actor),
+        seasongate._field(session_user),
         seasongate._field(p_action),
         seasongate._field(p_subject),
         seasongate._field(p_payload::text),
         seasongate._field(v_prev)), 'UTF8')), 'hex');
     INSERT INTO seasongate.audit (seq, at, actor, action, subject, payload, prev_hash, hash)
-    VALUES (v_seq, date_trunc('second', p_at), p_actor, p_action, p_subject, p_payload, v_prev,
-            v_hash)
+    VALUES (v_seq, p_at, session_user, p_action, p_subject, p_payload, v_prev, v_hash)
     RETURNING * INTO v_row;
     INSERT INTO seasongate.meta (key, value) VALUES ('audit_head', v_seq::text || ':' || v_hash)
     ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value;
@@ -157,19 +242,18 @@ BEGIN
 END
 $$;
 
--- Public: gate decisions, migration outcomes, runs. Override actions come from their functions.
-CREATE FUNCTION seasongate.audit_append(
-    p_actor text, p_action text, p_subject text, p_payload json, p_at timestamptz
-) RETURNS seasongate.audit
+-- Public: gate decisions, migration outcomes, runs; in session_user's name, at the server's
+-- time. Override actions come from their functions.
+CREATE FUNCTION seasongate.audit_append(p_action text, p_subject text, p_payload json)
+RETURNS seasongate.audit
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
     IF p_action LIKE 'override.%' THEN
-        RAISE EXCEPTION 'audit action % is written by the override commands only',
-            quote_literal(p_action) USING ERRCODE = 'insufficient_privilege';
+        <<reserved_action action=p_action>>
     END IF;
-    RETURN seasongate._audit_append(p_actor, p_action, p_subject, p_payload, p_at);
+    RETURN seasongate._audit_append(p_action, p_subject, p_payload, seasongate._begin_change());
 END
 $$;
 
@@ -182,51 +266,37 @@ DECLARE
 BEGIN
     SELECT * INTO o FROM seasongate.overrides WHERE id = p_id FOR UPDATE;
     IF NOT FOUND THEN
-        RAISE EXCEPTION 'unknown override id %', quote_literal(p_id)
-            USING ERRCODE = 'no_data_found';
+        <<unknown id=p_id>>
     END IF;
     RETURN o;
-END
-$$;
-
--- The role of the override that session_user lacks, or NULL when they hold them all.
-CREATE FUNCTION seasongate._missing_role(o seasongate.overrides) RETURNS text
-LANGUAGE plpgsql STABLE
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    v_role text;
-BEGIN
-    FOREACH v_role IN ARRAY o.roles LOOP
-        IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = 'seasongate_' || v_role)
-        THEN
-            RAISE EXCEPTION 'PostgreSQL role % does not exist: create it and grant it to '
-                'whoever may approve overrides (CREATE ROLE % NOLOGIN)',
-                'seasongate_' || v_role, quote_ident('seasongate_' || v_role)
-                USING ERRCODE = 'undefined_object';
-        END IF;
-        IF NOT pg_catalog.pg_has_role(session_user, 'seasongate_' || v_role, 'MEMBER') THEN
-            RETURN v_role;
-        END IF;
-    END LOOP;
-    RETURN NULL;
 END
 $$;
 
 CREATE FUNCTION seasongate.request_override(
     p_id text, p_environment text, p_territory text, p_versions text, p_rules text[],
     p_valid_from timestamptz, p_valid_until timestamptz, p_reason text, p_ticket text,
-    p_single_use boolean, p_approvals integer, p_roles text[], p_max_validity integer,
-    p_at timestamptz
+    p_single_use boolean, p_approvals integer, p_roles text[], p_max_validity integer
 ) RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+    v_at timestamptz := seasongate._begin_change();
 BEGIN
-    IF p_valid_until <= p_at THEN
-        RAISE EXCEPTION 'the override would end at %, which is not after %',
-            seasongate._iso(p_valid_until), seasongate._iso(p_at)
+    -- Whatever a caller passes must be a state the chain explains and seasongate can read
+    -- back, or one request could make every check of its scope fail (closed).
+    p_valid_from := date_trunc('second', p_valid_from);
+    p_valid_until := date_trunc('second', p_valid_until);
+    IF p_versions IS NULL
+       OR p_versions !~ '^(any|V[0-9]{1,18}(\.[0-9]{1,18})*(\.\.V[0-9]{1,18}(\.[0-9]{1,18})*)?)$'
+       OR (position('..' IN p_versions) > 0
+           AND string_to_array(substr(split_part(p_versions, '..', 1), 2), '.')::numeric[]
+             > string_to_array(substr(split_part(p_versions, '..', 2), 2), '.')::numeric[]) THEN
+        RAISE EXCEPTION 'invalid version range %: use V226, V226..V230 or any', quote_literal(p_versions)
             USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF p_valid_until <= v_at THEN
+        <<ends_before_now until=seasongate._iso(p_valid_until) | at=seasongate._iso(v_at)>>
     END IF;
     INSERT INTO seasongate.overrides (
         id, environment, territory, versions, rules, valid_from, valid_until, requester, reason,
@@ -234,159 +304,201 @@ BEGIN
     VALUES (
         p_id, p_environment, p_territory, p_versions, p_rules, p_valid_from, p_valid_until,
         session_user, p_reason, p_ticket, p_single_use, p_approvals, p_roles, p_max_validity,
-        p_at);
-    PERFORM seasongate._audit_append(session_user, 'override.request', p_id,
+        v_at);
+    PERFORM seasongate._audit_append('override.request', p_id,
         json_build_object(
             'environment', p_environment, 'territory', p_territory, 'versions', p_versions,
             'rules', p_rules, 'valid_from', seasongate._iso(p_valid_from),
             'valid_until', seasongate._iso(p_valid_until), 'reason', p_reason,
             'ticket', p_ticket, 'single_use', p_single_use, 'approvals_required', p_approvals,
-            'roles', p_roles),
-        p_at);
+            'roles', p_roles, 'max_validity', p_max_validity),
+        v_at);
 END
 $$;
 
 -- Returns whether the approval is new (approving twice counts once).
-CREATE FUNCTION seasongate.approve_override(p_id text, p_comment text, p_at timestamptz)
-RETURNS boolean
+CREATE FUNCTION seasongate.approve_override(p_id text, p_comment text) RETURNS boolean
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     o seasongate.overrides := seasongate._lock_override(p_id);
-    v_status text := seasongate._status(o, p_at);
-    v_role text;
+    v_at timestamptz := seasongate._begin_change();
+    v_status text := seasongate._status(o, v_at);
+    v_roles text[];
     v_count bigint;
 BEGIN
     IF v_status NOT IN ('pending', 'scheduled', 'active') THEN
-        RAISE EXCEPTION 'override % is % and can no longer be approved', p_id, v_status;
+        <<closed id=p_id | status=v_status | verb='approved'>>
+    END IF;
+    IF v_at < o.created_at THEN
+        <<before_request id=p_id | requested=seasongate._iso(o.created_at)
+            | verb='approved' | at=seasongate._iso(v_at)>>
     END IF;
     IF session_user = o.requester THEN
-        RAISE EXCEPTION '% requested override % and cannot approve it', session_user, p_id
-            USING ERRCODE = 'insufficient_privilege';
+        <<self_approve actor=session_user | id=p_id>>
     END IF;
-    v_role := seasongate._missing_role(o);
-    IF v_role IS NOT NULL THEN
-        RAISE EXCEPTION '% is not a member of role %, which override % requires '
-            '(PostgreSQL role %)', session_user, v_role, p_id, 'seasongate_' || v_role
-            USING ERRCODE = 'insufficient_privilege';
+    v_roles := ARRAY(SELECT r FROM unnest(o.roles) AS r WHERE seasongate._holds(r, true));
+    IF cardinality(v_roles) = 0 THEN
+        <<no_role actor=session_user | id=p_id | roles=array_to_string(o.roles, ', ')>>
     END IF;
     IF EXISTS (SELECT 1 FROM seasongate.approvals
                WHERE override_id = p_id AND approver = session_user) THEN
         RETURN false;
     END IF;
-    INSERT INTO seasongate.approvals (override_id, approver, approved_at, comment)
-    VALUES (p_id, session_user, p_at, coalesce(p_comment, ''));
-    SELECT count(*) INTO v_count FROM seasongate.approvals
-    WHERE override_id = p_id AND approver <> o.requester;
-    PERFORM seasongate._audit_append(session_user, 'override.approve', p_id,
-        json_build_object('comment', coalesce(p_comment, ''), 'approvals', v_count,
-                          'required', o.approvals_required),
-        p_at);
+    INSERT INTO seasongate.approvals (override_id, approver, approved_at, comment, roles)
+    VALUES (p_id, session_user, v_at, coalesce(p_comment, ''), v_roles);
+    SELECT min((SELECT count(*) FROM seasongate.approvals a
+                WHERE a.override_id = p_id AND a.approver <> o.requester AND r = ANY (a.roles)))
+    INTO v_count FROM unnest(o.roles) AS r;
+    PERFORM seasongate._audit_append('override.approve', p_id,
+        json_build_object('comment', coalesce(p_comment, ''), 'roles', v_roles,
+                          'approvals', v_count, 'required', o.approvals_required),
+        v_at);
     RETURN true;
 END
 $$;
 
-CREATE FUNCTION seasongate.reject_override(p_id text, p_reason text, p_at timestamptz)
-RETURNS void
+CREATE FUNCTION seasongate.reject_override(p_id text, p_reason text) RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     o seasongate.overrides := seasongate._lock_override(p_id);
-    v_status text := seasongate._status(o, p_at);
-    v_role text;
+    v_at timestamptz := seasongate._begin_change();
+    v_status text := seasongate._status(o, v_at);
 BEGIN
     IF v_status IN ('scheduled', 'active') THEN
-        RAISE EXCEPTION 'override % is already approved (%); revoke it instead', p_id, v_status;
+        <<reject_approved id=p_id | status=v_status>>
     END IF;
     IF v_status <> 'pending' THEN
-        RAISE EXCEPTION 'override % is % and can no longer be rejected', p_id, v_status;
+        <<closed id=p_id | status=v_status | verb='rejected'>>
+    END IF;
+    IF v_at < o.created_at THEN
+        <<before_request id=p_id | requested=seasongate._iso(o.created_at)
+            | verb='rejected' | at=seasongate._iso(v_at)>>
     END IF;
     IF session_user = o.requester THEN
-        RAISE EXCEPTION '% requested override % and cannot reject it (revoke it to withdraw)',
-            session_user, p_id USING ERRCODE = 'insufficient_privilege';
+        <<self_reject actor=session_user | id=p_id>>
     END IF;
-    v_role := seasongate._missing_role(o);
-    IF v_role IS NOT NULL THEN
-        RAISE EXCEPTION '% is not a member of role %, which override % requires '
-            '(PostgreSQL role %)', session_user, v_role, p_id, 'seasongate_' || v_role
-            USING ERRCODE = 'insufficient_privilege';
+    IF NOT EXISTS (SELECT 1 FROM unnest(o.roles) AS r WHERE seasongate._holds(r, true)) THEN
+        <<no_role actor=session_user | id=p_id | roles=array_to_string(o.roles, ', ')>>
     END IF;
     IF coalesce(btrim(p_reason), '') = '' THEN
-        RAISE EXCEPTION 'the reason must not be empty' USING ERRCODE = 'invalid_parameter_value';
+        <<empty_reason>>
     END IF;
     UPDATE seasongate.overrides
-    SET rejected_at = p_at, rejected_by = session_user, reject_reason = p_reason
+    SET rejected_at = v_at, rejected_by = session_user, reject_reason = p_reason
     WHERE id = p_id;
-    PERFORM seasongate._audit_append(session_user, 'override.reject', p_id,
-        json_build_object('reason', p_reason), p_at);
+    PERFORM seasongate._audit_append('override.reject', p_id,
+        json_build_object('reason', p_reason), v_at);
 END
 $$;
 
-CREATE FUNCTION seasongate.revoke_override(p_id text, p_reason text, p_at timestamptz)
-RETURNS void
+CREATE FUNCTION seasongate.revoke_override(p_id text, p_reason text) RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     o seasongate.overrides := seasongate._lock_override(p_id);
-    v_status text := seasongate._status(o, p_at);
+    v_at timestamptz := seasongate._begin_change();
+    v_status text := seasongate._status(o, v_at);
 BEGIN
     IF v_status NOT IN ('pending', 'scheduled', 'active') THEN
-        RAISE EXCEPTION 'override % is % and can no longer be revoked', p_id, v_status;
+        <<closed id=p_id | status=v_status | verb='revoked'>>
     END IF;
-    IF session_user <> o.requester AND seasongate._missing_role(o) IS NOT NULL THEN
-        RAISE EXCEPTION '% may not revoke override %: only its requester or a member of % may',
-            session_user, p_id, array_to_string(o.roles, ', ')
-            USING ERRCODE = 'insufficient_privilege';
+    IF v_at < o.created_at THEN
+        <<before_request id=p_id | requested=seasongate._iso(o.created_at)
+            | verb='revoked' | at=seasongate._iso(v_at)>>
+    END IF;
+    IF session_user <> o.requester
+       AND NOT seasongate._holds('@RELEASE_MANAGER@', false)
+       AND NOT EXISTS (SELECT 1 FROM unnest(o.roles) AS r WHERE seasongate._holds(r, false)) THEN
+        <<revoke_denied actor=session_user | id=p_id | roles=array_to_string(o.roles, ', ')>>
     END IF;
     IF coalesce(btrim(p_reason), '') = '' THEN
-        RAISE EXCEPTION 'the reason must not be empty' USING ERRCODE = 'invalid_parameter_value';
+        <<empty_reason>>
     END IF;
     UPDATE seasongate.overrides
-    SET revoked_at = p_at, revoked_by = session_user, revoke_reason = p_reason
+    SET revoked_at = v_at, revoked_by = session_user, revoke_reason = p_reason
     WHERE id = p_id;
-    PERFORM seasongate._audit_append(session_user, 'override.revoke', p_id,
-        json_build_object('reason', p_reason), p_at);
+    PERFORM seasongate._audit_append('override.revoke', p_id,
+        json_build_object('reason', p_reason), v_at);
 END
 $$;
 
--- Returns whether the override was consumed (single use); using any other one is a no-op.
--- A run that ends after the window closed or after a revocation still records its use.
-CREATE FUNCTION seasongate.consume_override(p_id text, p_subject text, p_at timestamptz)
+-- Only a member of seasongate_migrator, and only together with the gate's decision allowing
+-- this run with this override (recorded in the same transaction). Returns whether the
+-- override was consumed (single use); using any other one records nothing.
+CREATE FUNCTION seasongate.consume_override(p_id text, p_subject text, p_decision json)
 RETURNS boolean
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     o seasongate.overrides := seasongate._lock_override(p_id);
-    v_status text := seasongate._status(o, p_at);
+    v_at timestamptz := seasongate._begin_change();
+    v_status text := seasongate._status(o, v_at);
 BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = '@MIGRATOR@')
+       OR NOT pg_catalog.pg_has_role(session_user, '@MIGRATOR@', 'MEMBER') THEN
+        <<not_migrator actor=session_user | id=p_id>>
+    END IF;
+    IF p_decision IS NULL OR json_typeof(p_decision) <> 'object'
+       OR coalesce(p_decision->>'verdict', '') <> 'allow'
+       OR coalesce(p_decision->'override'->>'id', '') <> p_id
+       OR coalesce(p_decision->>'environment', '') <> o.environment
+       OR coalesce(p_decision->>'territory', '') <> o.territory THEN
+        <<not_allowed_run id=p_id>>
+    END IF;
     IF NOT o.single_use THEN
         RETURN false;
     END IF;
     IF o.consumed_at IS NOT NULL THEN
-        RAISE EXCEPTION 'override % is consumed and can no longer be used', p_id;
+        <<closed id=p_id | status='consumed' | verb='used'>>
     END IF;
-    IF o.rejected_at IS NOT NULL OR p_at < o.valid_from
-       OR (SELECT count(*) FROM seasongate.approvals a
-           WHERE a.override_id = o.id AND a.approver <> o.requester) < o.approvals_required THEN
-        RAISE EXCEPTION 'override % is % and cannot be used', p_id, v_status;
+    IF v_status <> 'active' THEN
+        <<unusable id=p_id | status=v_status>>
     END IF;
     UPDATE seasongate.overrides
-    SET consumed_at = p_at, consumed_by = session_user, consumed_subject = p_subject
+    SET consumed_at = v_at, consumed_by = session_user, consumed_subject = p_subject
     WHERE id = p_id;
-    PERFORM seasongate._audit_append(session_user, 'override.consume', p_id,
-        json_build_object('subject', p_subject), p_at);
+    PERFORM seasongate._audit_append('decision', coalesce(p_subject, ''), p_decision, v_at);
+    PERFORM seasongate._audit_append('override.consume', p_id,
+        json_build_object('subject', p_subject), v_at);
     RETURN true;
 END
 $$;
 
 -- Functions are executable by PUBLIC by default: take that back from the internal ones.
-REVOKE ALL ON FUNCTION seasongate._audit_append(text, text, text, json, timestamptz) FROM PUBLIC;
+REVOKE ALL ON FUNCTION seasongate._audit_append(text, text, json, timestamptz) FROM PUBLIC;
+REVOKE ALL ON FUNCTION seasongate._begin_change() FROM PUBLIC;
 REVOKE ALL ON FUNCTION seasongate._lock_override(text) FROM PUBLIC;
-REVOKE ALL ON FUNCTION seasongate._missing_role(seasongate.overrides) FROM PUBLIC;
+REVOKE ALL ON FUNCTION seasongate._holds(text, boolean) FROM PUBLIC;
+REVOKE ALL ON FUNCTION seasongate._now() FROM PUBLIC;
 """
 
-SCHEMA: dict[int, str] = {1: _V1}
+_REFUSAL = re.compile(r"<<(\w+)((?:\s[^>]*)?)>>")
+
+
+def raise_statement(name: str, exprs: dict[str, str]) -> str:
+    """The PL/pgSQL ``RAISE`` of refusal ``name``: its template as a ``format()`` call whose
+    arguments are the SQL expressions for the template's fields, under its SQLSTATE."""
+    refusal = REFUSALS[name]
+    fields = re.findall(r"\{(\w+)\}", refusal.template)
+    pattern = re.sub(r"\{\w+\}", "%s", refusal.template.replace("%", "%%")).replace("'", "''")
+    args = "".join(f", {exprs[field]}" for field in fields)
+    return f"RAISE EXCEPTION USING ERRCODE = '{refusal.sqlstate}', MESSAGE = format('{pattern}'{args});"
+
+
+def _expand(sql: str) -> str:
+    def one(match: re.Match[str]) -> str:
+        pairs = [part.strip() for part in match.group(2).split("|") if part.strip()]
+        exprs = dict(pair.split("=", 1) for pair in pairs)
+        return raise_statement(match.group(1), {k.strip(): v.strip() for k, v in exprs.items()})
+
+    expanded = _REFUSAL.sub(one, sql)
+    return expanded.replace("@MIGRATOR@", MIGRATOR_ROLE).replace("@RELEASE_MANAGER@", RELEASE_MANAGER)
+
+
+SCHEMA: dict[int, str] = {1: _V1, 2: _expand(_V2)}

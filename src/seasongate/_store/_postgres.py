@@ -2,8 +2,13 @@
 
 The identity is ``session_user``; holding a policy role means being a member of the
 PostgreSQL role ``seasongate_<role>``. Every change is a call of a SECURITY DEFINER function
-(``_pg_sql.py``) that checks the rules, writes the change and extends the audit chain in one
-transaction, so a user at a ``psql`` prompt can do no more than the command line can.
+(``_pg_sql.py``) that takes the actor from ``session_user`` and the time from the server's
+clock, checks the rules, writes the change and extends the audit chain in one transaction,
+so a user at a ``psql`` prompt can do no more than the command line can.
+
+Every session sets ``lock_timeout`` and ``statement_timeout``: a store that cannot answer
+within a few seconds is a :class:`~seasongate._errors.StoreError` naming who holds it, and
+``check`` fails closed (exit 2).
 
 psycopg is imported inside the functions: ``seasongate check`` with a SQLite store never
 pays for it.
@@ -11,41 +16,37 @@ pays for it.
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from seasongate._errors import InputError, OverrideError, StoreError
+from seasongate._errors import StoreError
 from seasongate._overrides import (
-    MSG_UNKNOWN,
-    Approval,
-    Closure,
+    REFUSALS,
     OverrideRecord,
     Roster,
     check_text,
     format_versions,
-    parse_versions,
 )
-from seasongate._policy._decision import OverrideGrant
-from seasongate._store import SCHEMA_VERSION, Store, display_url
+from seasongate._store import display_url
 from seasongate._store._audit import (
     RESERVED_PREFIX,
     AuditEntry,
-    AuditReport,
     check_entry_fields,
     payload_json,
-    verify_chain,
 )
+from seasongate._store._base import BaseStore, approval_from_row, claim_decision, record_from_row
 from seasongate._time import from_ts, to_ts
 
 if TYPE_CHECKING:
     import psycopg
 
-CONNECT_TIMEOUT = 10  # seconds
+CONNECT_TIMEOUT = 5  # seconds
+LOCK_TIMEOUT = "3s"  # waiting for a lock another session holds
+STATEMENT_TIMEOUT = "10s"  # any one statement
+UPGRADE_LOCK_TIMEOUT = "60s"  # creating the schema waits for another process doing it
 
-# One round trip per read: each override with its approvals as a JSON array.
 _SELECT_OVERRIDES = """
 SELECT o.id, o.environment, o.territory, o.versions, o.rules,
        extract(epoch FROM o.valid_from)::bigint, extract(epoch FROM o.valid_until)::bigint,
@@ -55,66 +56,59 @@ SELECT o.id, o.environment, o.territory, o.versions, o.rules,
        extract(epoch FROM o.revoked_at)::bigint, o.revoked_by, o.revoke_reason,
        extract(epoch FROM o.consumed_at)::bigint, o.consumed_by, o.consumed_subject,
        coalesce((SELECT json_agg(json_build_array(
-                        a.approver, extract(epoch FROM a.approved_at)::bigint, a.comment)
+                        a.approver, extract(epoch FROM a.approved_at)::bigint, a.comment, a.roles)
                     ORDER BY a.approved_at, a.approver)
                  FROM seasongate.approvals a WHERE a.override_id = o.id), '[]'::json)
 FROM seasongate.overrides o
 """
 
-_SELECT_AUDIT = """
-SELECT seq, extract(epoch FROM at)::bigint, actor, action, subject, payload::text, prev_hash,
-       hash
-FROM seasongate.audit
+_AUDIT_COLUMNS = "seq, extract(epoch FROM at)::bigint, actor, action, subject, payload::text, prev_hash, hash"
+_SELECT_AUDIT = f"SELECT {_AUDIT_COLUMNS} FROM seasongate.audit"
+
+# Who holds a lock on the store's tables or the schema lock, for "the store is busy".
+_LOCK_HOLDERS = """
+SELECT a.usename, a.pid, a.state, extract(epoch FROM clock_timestamp() - a.xact_start)::bigint,
+       string_agg(DISTINCT l.mode || ' on ' || coalesce(c.relname, l.locktype), ', ')
+FROM pg_catalog.pg_locks l
+JOIN pg_catalog.pg_stat_activity a ON a.pid = l.pid
+LEFT JOIN pg_catalog.pg_class c ON c.oid = l.relation
+LEFT JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+WHERE l.granted AND l.pid <> pg_backend_pid()
+  AND l.database = (SELECT oid FROM pg_catalog.pg_database WHERE datname = current_database())
+  AND (n.nspname = 'seasongate' OR l.locktype = 'advisory')
+GROUP BY a.usename, a.pid, a.state, a.xact_start
+ORDER BY a.xact_start NULLS LAST
+LIMIT 3
 """
 
 
-def _closure(at: int | None, by: str | None, note: str | None) -> Closure | None:
-    return None if at is None else Closure(by=by or "", at=int(at), note=note or "")
+def _int(value: Any) -> int:
+    return int(value)
 
 
 def _record(row: tuple[Any, ...]) -> OverrideRecord:
-    approvals = row[24]
-    if isinstance(approvals, str):
-        approvals = json.loads(approvals)
-    return OverrideRecord(
-        id=row[0],
-        environment=row[1],
-        territory=row[2],
-        versions=parse_versions(row[3]),
-        rules=tuple(row[4]),
-        valid_from=int(row[5]),
-        valid_until=int(row[6]),
-        requester=row[7],
-        reason=row[8],
-        ticket=row[9],
-        single_use=bool(row[10]),
-        approvals_required=int(row[11]),
-        roles=tuple(row[12]),
-        max_validity=int(row[13]),
-        created_at=int(row[14]),
-        approvals=tuple(Approval(str(a), int(t), str(c)) for a, t, c in approvals),
-        rejected=_closure(row[15], row[16], row[17]),
-        revoked=_closure(row[18], row[19], row[20]),
-        consumed=_closure(row[21], row[22], row[23]),
-    )
+    approvals = [approval_from_row(a, t, c, r, _int) for a, t, c, r in row[24]]
+    return record_from_row(row, approvals, _int)
 
 
 def _entry(row: tuple[Any, ...]) -> AuditEntry:
     return AuditEntry(int(row[0]), int(row[1]), row[2], row[3], row[4], row[5], row[6], row[7])
 
 
-class PostgresStore(Store):
+class PostgresStore(BaseStore):
     """The store in a PostgreSQL database (schema ``seasongate``)."""
 
     backend = "postgresql"
 
     def __init__(self, conn: psycopg.Connection[tuple[Any, ...]], url: str) -> None:
         self._conn = conn
+        self._dsn = url  # only to redact its password from driver messages
+        self._identity: str | None = None
         self.url = display_url(url)
 
     @classmethod
     def open(cls, url: str) -> PostgresStore:
-        """Connect and bring the schema up to date (or check that it is)."""
+        """Connect, set the session's timeouts and bring the schema up to date."""
         try:
             import psycopg
         except ImportError as exc:  # pragma: no cover - psycopg is a dependency
@@ -126,14 +120,19 @@ class PostgresStore(Store):
                 application_name="seasongate",
             )  # fmt: skip
         except psycopg.Error as exc:
-            raise StoreError(f"cannot connect to the PostgreSQL store {shown}: {_first_line(exc)}") from exc
+            raise StoreError(f"cannot connect to the PostgreSQL store {shown}: {_first_line(exc, url)}") from exc
         store = cls(conn, url)
         try:
+            with store._errors("setting the session's timeouts"):
+                conn.execute(f"SET lock_timeout = '{LOCK_TIMEOUT}'")
+                conn.execute(f"SET statement_timeout = '{STATEMENT_TIMEOUT}'")
             store._ensure_schema()
         except BaseException:
             conn.close()
             raise
         return store
+
+    # -- the schema ----------------------------------------------------------------------
 
     def _read_version(self) -> int:
         # A catalog query, not to_regclass(): that one may answer from a stale cache after
@@ -147,67 +146,70 @@ class PostgresStore(Store):
         found = self._conn.execute("SELECT value FROM seasongate.meta WHERE key = 'schema_version'").fetchone()
         return int(found[0]) if found else 0
 
-    def _ensure_schema(self) -> None:
-        from seasongate._store._pg_sql import LOCK_KEY, SCHEMA
+    @contextmanager
+    def _upgrade_lock(self) -> Iterator[None]:
+        from seasongate._store._pg_sql import LOCK_KEY
 
-        with self._errors("reading the schema version"):
-            current = self._read_version()
-        if current == SCHEMA_VERSION:
-            return
-        if current > SCHEMA_VERSION:
-            raise self._too_new(current)
-        with self._errors("creating the schema"), self._conn.transaction():
+        with self._conn.transaction():
+            self._conn.execute(f"SET LOCAL lock_timeout = '{UPGRADE_LOCK_TIMEOUT}'")
+            self._conn.execute("SET LOCAL statement_timeout = 0")
             # Two processes starting at once: the second waits here, then finds it done.
             self._conn.execute("SELECT pg_advisory_xact_lock(%s::bigint)", (LOCK_KEY,))
-            current = self._read_version()
-            if current > SCHEMA_VERSION:
-                raise self._too_new(current)
-            for version in range(current + 1, SCHEMA_VERSION + 1):
-                self._conn.execute(SCHEMA[version].encode())
-                self._conn.execute(
-                    "INSERT INTO seasongate.meta (key, value) VALUES ('schema_version', %s) "
-                    "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
-                    (str(version),),
-                )
+            yield
 
-    def _too_new(self, version: int) -> StoreError:
-        return StoreError(
-            f"the PostgreSQL store {self.url} has schema version {version}, newer than this "
-            f"seasongate understands ({SCHEMA_VERSION}); upgrade seasongate"
+    def _run_schema_step(self, version: int) -> None:
+        from seasongate._store._pg_sql import SCHEMA
+
+        self._conn.execute(SCHEMA[version].encode())
+        self._conn.execute(
+            "INSERT INTO seasongate.meta (key, value) VALUES ('schema_version', %s) "
+            "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
+            (str(version),),
         )
 
-    @contextmanager
-    def _errors(self, doing: str, override_id: str = "") -> Iterator[None]:
-        """Turn database errors into the user-facing ones, keeping the database's message."""
+    # -- errors --------------------------------------------------------------------------
+
+    def _kind(self, exc: BaseException) -> str | None:
         import psycopg
 
-        try:
-            yield
-        except psycopg.Error as exc:
-            state = exc.sqlstate or ""
-            message = _first_line(exc)
-            if state == "P0002" and override_id:
-                raise InputError(MSG_UNKNOWN.format(id=override_id)) from exc
-            if state in ("22023", "23514", "22P02", "22021", "54000"):
-                raise InputError(message) from exc
-            if state in ("P0001", "42501", "42704"):
-                # Refusals by the rules in the functions (P0001), or by the grants (42501).
-                raise OverrideError(message) from exc
-            raise StoreError(f"PostgreSQL store {self.url}: {doing} failed: {message}") from exc
-        except (ValueError, TypeError) as exc:
-            raise StoreError(f"PostgreSQL store {self.url}: {doing} failed: unreadable data: {exc}") from exc
+        if not isinstance(exc, psycopg.Error):
+            return None
+        return exc.sqlstate or ""
 
-    def schema_version(self) -> int:
-        """The schema version in the database."""
-        with self._errors("reading the schema version"):
-            return self._read_version()
+    def _message(self, exc: BaseException) -> str:
+        return _first_line(exc, self._dsn)
+
+    def _busy_detail(self) -> str:
+        import psycopg
+
+        # A connection of its own: this one may be inside the transaction that just failed.
+        try:
+            with psycopg.connect(self._dsn, autocommit=True, connect_timeout=CONNECT_TIMEOUT) as conn:
+                conn.execute(f"SET statement_timeout = '{LOCK_TIMEOUT}'")
+                rows = conn.execute(_LOCK_HOLDERS).fetchall()
+        except psycopg.Error:  # the detail is a courtesy; the error stands without it
+            return ""
+        if not rows:
+            return ""
+        held = "; ".join(
+            f"{user} (pid {pid}"
+            + (f", {state}" if state else "")
+            + (f", transaction open {age} s" if age is not None else "")
+            + f") holding {locks}"
+            for user, pid, state, age, locks in rows
+        )
+        return f"; held by {held}"
+
+    # -- identity ------------------------------------------------------------------------
 
     def identity(self) -> str:
-        """The database ``session_user``."""
-        with self._errors("reading session_user"):
-            row = self._conn.execute("SELECT session_user").fetchone()
-        assert row is not None
-        return str(row[0])
+        """The database ``session_user`` (read once: it cannot change within a session)."""
+        if self._identity is None:
+            with self._errors("reading session_user"):
+                row = self._conn.execute("SELECT session_user").fetchone()
+            assert row is not None
+            self._identity = str(row[0])
+        return self._identity
 
     def close(self) -> None:
         """Close the connection."""
@@ -218,18 +220,23 @@ class PostgresStore(Store):
     def append_audit(
         self, actor: str, action: str, subject: str, payload: Mapping[str, Any], at: datetime
     ) -> AuditEntry:
-        """Append one entry (``seasongate.audit_append``)."""
+        """Append one entry (``seasongate.audit_append``) as ``session_user``, at the server's
+        time; ``at`` is not used."""
         check_entry_fields(actor, action, subject)
         if action.startswith(RESERVED_PREFIX):
-            raise InputError(f"audit action {action!r} is written by the override commands only")
+            raise REFUSALS["reserved_action"](action=action)
+        identity = self.identity()
+        if actor != identity:
+            from seasongate._errors import InputError
+
+            raise InputError(
+                f"audit entries are written in the name of whoever runs seasongate ({identity}), not {actor}"
+            )
         text = payload_json(payload)
-        when = from_ts(to_ts(at))
         with self._errors("appending to the audit trail"):
             row = self._conn.execute(
-                "SELECT seq, extract(epoch FROM at)::bigint, actor, action, subject, "
-                "payload::text, prev_hash, hash "
-                "FROM seasongate.audit_append(%s, %s, %s, %s::json, %s)",
-                (actor, action, subject, text, when),
+                f"SELECT {_AUDIT_COLUMNS} FROM seasongate.audit_append(%s, %s, %s::json)",
+                (action, subject, text),
             ).fetchone()
         assert row is not None
         return _entry(row)
@@ -243,7 +250,7 @@ class PostgresStore(Store):
                 rows = self._conn.execute(
                     _SELECT_AUDIT + " WHERE at >= %s ORDER BY seq", (from_ts(to_ts(since)),)
                 ).fetchall()
-        return [_entry(r) for r in rows]
+            return [_entry(r) for r in rows]
 
     def audit_count(self) -> int:
         """Number of entries."""
@@ -252,17 +259,28 @@ class PostgresStore(Store):
         assert row is not None
         return int(row[0])
 
-    def verify_audit(self) -> AuditReport:
-        """Check the chain, read in one snapshot together with the head."""
-        with self._errors("reading the audit trail"), self._conn.transaction():
+    def _audit_snapshot(self) -> tuple[list[AuditEntry], str | None]:
+        with self._conn.transaction():
             self._conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
-            head_row = self._conn.execute("SELECT value FROM seasongate.meta WHERE key = 'audit_head'").fetchone()
-            entries = [_entry(r) for r in self._conn.execute(_SELECT_AUDIT + " ORDER BY seq").fetchall()]
-        head = None
-        if head_row is not None:
-            seq_text, _, digest = str(head_row[0]).partition(":")
-            head = (int(seq_text), digest)
-        return verify_chain(entries, head)
+            head = self._conn.execute("SELECT value FROM seasongate.meta WHERE key = 'audit_head'").fetchone()
+            rows = self._conn.execute(_SELECT_AUDIT + " ORDER BY seq").fetchall()
+        return [_entry(r) for r in rows], None if head is None else str(head[0])
+
+    def _stored_head(self) -> str | None:
+        head = self._conn.execute("SELECT value FROM seasongate.meta WHERE key = 'audit_head'").fetchone()
+        return None if head is None else str(head[0])
+
+    def _entries_by_seq(self, seqs: Sequence[int]) -> dict[int, AuditEntry]:
+        if not seqs:
+            return {}
+        rows = self._conn.execute(_SELECT_AUDIT + " WHERE seq = ANY(%s)", (list(seqs),)).fetchall()
+        return {int(r[0]): _entry(r) for r in rows}
+
+    def _override_entries(self, ids: Sequence[str]) -> list[AuditEntry]:
+        rows = self._conn.execute(
+            _SELECT_AUDIT + " WHERE subject = ANY(%s) AND action LIKE 'override.%%' ORDER BY seq", (list(ids),)
+        ).fetchall()
+        return [_entry(r) for r in rows]
 
     # -- overrides ---------------------------------------------------------------------------
 
@@ -270,59 +288,56 @@ class PostgresStore(Store):
         """One override by id."""
         with self._errors("reading an override"):
             row = self._conn.execute(_SELECT_OVERRIDES + " WHERE o.id = %s", (override_id,)).fetchone()
-        if row is None:
-            raise InputError(MSG_UNKNOWN.format(id=override_id))
-        return _record(row)
+            if row is None:
+                raise REFUSALS["unknown"](id=override_id)
+            return _record(row)
 
     def list_overrides(self) -> list[OverrideRecord]:
         """All overrides, oldest first."""
         with self._errors("reading the overrides"):
             rows = self._conn.execute(_SELECT_OVERRIDES + " ORDER BY o.created_at, o.id").fetchall()
+            return [_record(r) for r in rows]
+
+    def _grant_candidates(self, environment: str, territory: str, at: int) -> list[OverrideRecord]:
+        when = from_ts(at)
+        rows = self._conn.execute(
+            _SELECT_OVERRIDES + " WHERE o.environment = %s AND o.territory = %s AND o.valid_from <= %s"
+            " AND o.valid_until > %s AND o.rejected_at IS NULL AND o.revoked_at IS NULL"
+            " AND o.consumed_at IS NULL ORDER BY o.created_at, o.id",
+            (environment, territory, when, when),
+        ).fetchall()
         return [_record(r) for r in rows]
 
-    def active_grants(self, environment: str, territory: str, at: datetime) -> list[OverrideGrant]:
-        """Fully approved, unclosed overrides of this scope valid at ``at``."""
-        ts = to_ts(at)
-        when = from_ts(ts)
-        with self._errors("reading the overrides"):
-            rows = self._conn.execute(
-                _SELECT_OVERRIDES + " WHERE o.environment = %s AND o.territory = %s AND o.valid_from <= %s"
-                " AND o.valid_until > %s AND o.rejected_at IS NULL AND o.revoked_at IS NULL"
-                " AND o.consumed_at IS NULL ORDER BY o.created_at, o.id",
-                (environment, territory, when, when),
-            ).fetchall()
-        records = [_record(r) for r in rows]
-        return [r.to_grant() for r in records if r.grants_at(ts)]
+    def active_grants(self, environment: str, territory: str, at: datetime) -> list[Any]:
+        """Grants read in one snapshot (see :meth:`BaseStore.active_grants`)."""
+        with self._errors("reading the overrides"), self._conn.transaction():
+            self._conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            return super().active_grants(environment, territory, at)
 
     def create_override(self, record: OverrideRecord) -> OverrideRecord:
-        """``seasongate.request_override``: the requester is ``session_user``."""
-        requester = self.identity()
-        if record.requester != requester:
-            raise OverrideError(
-                f"an override is requested by whoever runs the command ({requester}), not by {record.requester}"
-            )
+        """``seasongate.request_override``: the requester is ``session_user``, the time the
+        server's."""
+        self._check_requester(record)
         with self._errors("storing the override", record.id):
             self._conn.execute(
                 "SELECT seasongate.request_override("
-                "%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                "%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
                 (
                     record.id, record.environment, record.territory,
                     format_versions(record.versions), list(record.rules),
                     from_ts(record.valid_from), from_ts(record.valid_until), record.reason,
                     record.ticket, record.single_use, record.approvals_required,
-                    list(record.roles), record.max_validity, from_ts(record.created_at),
+                    list(record.roles), record.max_validity,
                 ),
             )  # fmt: skip
         return self.get_override(record.id)
 
     def approve(self, override_id: str, *, at: datetime, comment: str, roster: Roster) -> tuple[OverrideRecord, bool]:
-        """``seasongate.approve_override``; ``roster`` is not used (database roles decide)."""
+        """``seasongate.approve_override``; database roles decide (``roster`` and ``at`` are
+        not used)."""
         comment = check_text(comment, "the comment", required=False)
         with self._errors("approving an override", override_id):
-            row = self._conn.execute(
-                "SELECT seasongate.approve_override(%s, %s, %s)",
-                (override_id, comment, from_ts(to_ts(at))),
-            ).fetchone()
+            row = self._conn.execute("SELECT seasongate.approve_override(%s, %s)", (override_id, comment)).fetchone()
         assert row is not None
         return self.get_override(override_id), bool(row[0])
 
@@ -330,34 +345,33 @@ class PostgresStore(Store):
         """``seasongate.reject_override``."""
         reason = check_text(reason, "the reason")
         with self._errors("rejecting an override", override_id):
-            self._conn.execute(
-                "SELECT seasongate.reject_override(%s, %s, %s)",
-                (override_id, reason, from_ts(to_ts(at))),
-            )
+            self._conn.execute("SELECT seasongate.reject_override(%s, %s)", (override_id, reason))
         return self.get_override(override_id)
 
     def revoke(self, override_id: str, *, at: datetime, reason: str, roster: Roster) -> OverrideRecord:
         """``seasongate.revoke_override``."""
         reason = check_text(reason, "the reason")
         with self._errors("revoking an override", override_id):
-            self._conn.execute(
-                "SELECT seasongate.revoke_override(%s, %s, %s)",
-                (override_id, reason, from_ts(to_ts(at))),
-            )
+            self._conn.execute("SELECT seasongate.revoke_override(%s, %s)", (override_id, reason))
         return self.get_override(override_id)
 
-    def consume(self, override_id: str, at: datetime, subject: str) -> None:
-        """``seasongate.consume_override``."""
+    def consume(
+        self, override_id: str, at: datetime, subject: str, *, decision: Mapping[str, Any] | None = None
+    ) -> None:
+        """``seasongate.consume_override`` with the gate's allowing decision."""
         subject = check_text(subject, "the subject", required=False)
+        if decision is None:
+            decision = claim_decision(self.get_override(override_id), None)
+        text = payload_json(decision)
         with self._errors("consuming an override", override_id):
-            self._conn.execute(
-                "SELECT seasongate.consume_override(%s, %s, %s)",
-                (override_id, subject, from_ts(to_ts(at))),
-            )
+            self._conn.execute("SELECT seasongate.consume_override(%s, %s, %s::json)", (override_id, subject, text))
 
 
-def _first_line(exc: BaseException) -> str:
+def _first_line(exc: BaseException, url: str) -> str:
+    from seasongate._dsn import redact
+
     diag = getattr(exc, "diag", None)
     primary = getattr(diag, "message_primary", None) if diag is not None else None
     text = str(primary or exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
+    line = text.splitlines()[0] if text else type(exc).__name__
+    return redact(line, url) if url else line

@@ -10,43 +10,42 @@ from __future__ import annotations
 
 import getpass
 import json
+import os
 import random
 import sqlite3
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from seasongate._errors import InputError, OverrideError, StoreError
+from seasongate._errors import InputError, StoreError
 from seasongate._overrides import (
-    MSG_UNKNOWN,
-    Approval,
-    Closure,
+    REFUSALS,
     OverrideRecord,
     Roster,
-    check_approve,
+    approval_roles,
     check_consume,
     check_reject,
     check_revoke,
     check_text,
     format_versions,
-    parse_versions,
 )
-from seasongate._policy._decision import OverrideGrant
-from seasongate._store import SCHEMA_VERSION, Store
 from seasongate._store._audit import (
     GENESIS,
     RESERVED_PREFIX,
     AuditEntry,
-    AuditReport,
     check_entry_fields,
     entry_hash,
     payload_json,
-    verify_chain,
 )
+from seasongate._store._base import BaseStore, approval_from_row, claim_decision, parse_head, record_from_row
 from seasongate._time import iso, to_ts
+
+if TYPE_CHECKING:
+    from seasongate._policy import OverrideGrant
 
 BUSY_TIMEOUT_MS = 30_000
 _SETUP_ATTEMPTS = 400  # of 20-50 ms: up to about 10-20 s for the first open under contention
@@ -102,6 +101,12 @@ _SCHEMA: dict[int, str] = {
     );
     CREATE INDEX audit_at ON audit (at);
     """,
+    # Approvals record the roles they were made under; schema-1 approvals held every role.
+    2: """
+    ALTER TABLE approvals ADD COLUMN roles TEXT NOT NULL DEFAULT '[]';
+    UPDATE approvals SET roles = (SELECT o.roles FROM overrides o WHERE o.id = approvals.override_id);
+    CREATE INDEX audit_subject ON audit (subject, seq);
+    """,
 }
 
 _OVERRIDE_COLUMNS = (
@@ -116,13 +121,14 @@ def _ts(text: str) -> int:
     return to_ts(datetime.fromisoformat(text))
 
 
-def _closure(at: str | None, by: str | None, note: str | None) -> Closure | None:
-    if at is None:
-        return None
-    return Closure(by=by or "", at=_ts(at), note=note or "")
+def _entry(row: tuple[Any, ...]) -> AuditEntry:
+    return AuditEntry(int(row[0]), _ts(row[1]), row[2], row[3], row[4], row[5], row[6], row[7])
 
 
-class SQLiteStore(Store):
+_SELECT_AUDIT = "SELECT seq, at, actor, action, subject, payload, prev_hash, hash FROM audit"
+
+
+class SQLiteStore(BaseStore):
     """The store in one SQLite file."""
 
     backend = "sqlite"
@@ -131,6 +137,7 @@ class SQLiteStore(Store):
         self._conn = conn
         self.path = path
         self.url = display
+        self._file_id: tuple[int, int] | None = None  # (device, inode) of the file opened
         # The OS user is read once, when the store is opened: one process, one person.
         self._user: str | None = None
         self._user_error = ""
@@ -154,8 +161,10 @@ class SQLiteStore(Store):
             raise StoreError(f"cannot open the SQLite store {path}: {exc}") from exc
         store = cls(conn, path, display)
         try:
+            stat = os.stat(path)
+            store._file_id = (stat.st_dev, stat.st_ino)
             store._setup()
-        except sqlite3.Error as exc:
+        except (OSError, sqlite3.Error) as exc:
             conn.close()
             raise StoreError(f"cannot open the SQLite store {path}: {exc}") from exc
         except StoreError:
@@ -174,7 +183,7 @@ class SQLiteStore(Store):
             try:
                 mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()
                 conn.execute("PRAGMA synchronous = NORMAL")
-                self._ensure_schema()
+                self._upgrade_schema()
                 break
             except sqlite3.OperationalError as exc:
                 if not _is_busy(exc) or attempt == _SETUP_ATTEMPTS - 1:
@@ -197,27 +206,40 @@ class SQLiteStore(Store):
             raise
         return int(row[0]) if row else 0
 
-    def _ensure_schema(self) -> None:
-        if self._read_version() == SCHEMA_VERSION:
-            return
+    @contextmanager
+    def _upgrade_lock(self) -> Iterator[None]:
         # BEGIN IMMEDIATE: two processes creating the schema at once take turns; the second
         # sees the first one's version and does nothing.
         with self._write():
-            current = self._read_version()
-            if current > SCHEMA_VERSION:
-                raise StoreError(
-                    f"the SQLite store {self.path} has schema version {current}, newer than "
-                    f"this seasongate understands ({SCHEMA_VERSION}); upgrade seasongate"
-                )
-            for version in range(current + 1, SCHEMA_VERSION + 1):
-                for statement in _SCHEMA[version].split(";"):
-                    if statement.strip():
-                        self._conn.execute(statement)
-                self._conn.execute(
-                    "INSERT INTO meta (key, value) VALUES ('schema_version', ?) "
-                    "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                    (str(version),),
-                )
+            yield
+
+    def _run_schema_step(self, version: int) -> None:
+        for statement in _SCHEMA[version].split(";"):
+            if statement.strip():
+                self._conn.execute(statement)
+        self._conn.execute(
+            "INSERT INTO meta (key, value) VALUES ('schema_version', ?) "
+            "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            (str(version),),
+        )
+
+    def _kind(self, exc: BaseException) -> str | None:
+        if isinstance(exc, sqlite3.OperationalError) and _is_busy(exc):
+            return "busy"
+        if isinstance(exc, sqlite3.IntegrityError) and "UNIQUE" in str(exc):
+            return "23505"
+        return "" if isinstance(exc, sqlite3.Error) else None
+
+    @property
+    def label(self) -> str:
+        """``SQLite store PATH``."""
+        return f"SQLite store {self.path}"
+
+    def _message(self, exc: BaseException) -> str:
+        return str(exc)
+
+    def _busy_detail(self) -> str:
+        return f"; another process has held the file's write lock for more than {BUSY_TIMEOUT_MS // 1000} s"
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
@@ -225,11 +247,25 @@ class SQLiteStore(Store):
         conn = self._conn
         conn.execute("BEGIN IMMEDIATE")
         try:
+            self._check_same_file()
             yield conn
         except BaseException:
             conn.execute("ROLLBACK")
             raise
         conn.execute("COMMIT")
+
+    def _check_same_file(self) -> None:
+        """Refuse to write into a file that was deleted or replaced since it was opened: the
+        entries would be lost with it (a ``migrate`` must fail, not exit 0)."""
+        try:
+            now = os.stat(self.path)
+        except OSError:
+            now = None
+        if now is None or (now.st_dev, now.st_ino) != self._file_id:
+            raise StoreError(
+                f"the SQLite store {self.path} was deleted or replaced while seasongate had it open; "
+                "nothing was written. Run seasongate audit verify --head/--against to see what is missing."
+            )
 
     @contextmanager
     def _read(self) -> Iterator[sqlite3.Connection]:
@@ -240,21 +276,6 @@ class SQLiteStore(Store):
             yield conn
         finally:
             conn.execute("COMMIT")
-
-    @contextmanager
-    def _errors(self, doing: str) -> Iterator[None]:
-        try:
-            yield
-        except sqlite3.Error as exc:
-            raise StoreError(f"SQLite store {self.path}: {doing} failed: {exc}") from exc
-        except (ValueError, TypeError) as exc:
-            # A row that seasongate did not write (a garbled time, head or version).
-            raise StoreError(f"SQLite store {self.path}: {doing} failed: unreadable data: {exc}") from exc
-
-    def schema_version(self) -> int:
-        """The schema version in the file."""
-        with self._errors("reading the schema version"):
-            return self._read_version()
 
     def identity(self) -> str:
         """The OS user when the store was opened (``getpass.getuser``: ``$LOGNAME``, ``$USER``,
@@ -270,22 +291,22 @@ class SQLiteStore(Store):
     # -- audit -------------------------------------------------------------------------------
 
     def _append(
-        self, conn: sqlite3.Connection, actor: str, action: str, subject: str,
-        payload: Mapping[str, Any], at: int,
-    ) -> AuditEntry:  # fmt: skip
-        """Extend the chain; the caller holds the write lock (``_write``).
+        self, conn: sqlite3.Connection, action: str, subject: str, payload: Mapping[str, Any], at: int
+    ) -> AuditEntry:
+        """Extend the chain as :meth:`identity`; the caller holds the write lock (``_write``).
 
-        Refuses when the trail does not end where seasongate left it (the stored head): an
-        append must never paper over entries deleted or changed behind its back."""
-        row = conn.execute("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
+        The time is ``at`` or, if later, the previous entry's: audit times never go
+        backwards. Refuses when the trail does not end where seasongate left it (the stored
+        head): an append must never paper over entries deleted or changed behind its back."""
+        actor = self.identity()
+        row = conn.execute(f"{_SELECT_AUDIT} ORDER BY seq DESC LIMIT 1").fetchone()
         head = conn.execute("SELECT value FROM meta WHERE key = 'audit_head'").fetchone()
-        expected = None if row is None else f"{int(row[0])}:{row[1]}"
-        if (None if head is None else str(head[0])) != expected:
-            raise StoreError(
-                f"SQLite store {self.path}: the audit trail does not end where seasongate left it "
-                "(changed outside seasongate); nothing was written. Run `seasongate audit verify`."
-            )
-        seq, prev = (1, GENESIS) if row is None else (int(row[0]) + 1, str(row[1]))
+        last = None if row is None else _entry(row)
+        expected = None if last is None else (last.seq, last.hash)
+        if parse_head(None if head is None else head[0]) != expected:
+            raise REFUSALS["trail_changed"]()
+        seq, prev = (1, GENESIS) if last is None else (last.seq + 1, last.hash)
+        at = at if last is None else max(at, last.at)
         text = payload_json(payload)
         digest = entry_hash(seq, at, actor, action, subject, text, prev)
         conn.execute(
@@ -300,28 +321,35 @@ class SQLiteStore(Store):
         )
         return AuditEntry(seq, at, actor, action, subject, text, prev, digest)
 
+    def _stamp(self, conn: sqlite3.Connection, ts: int) -> int:
+        """When a change made under the write lock happens: ``ts``, or the last entry's time
+        if that is later (audit times never go backwards; tables and chain agree)."""
+        row = conn.execute("SELECT at FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
+        return ts if row is None else max(ts, _ts(row[0]))
+
     def append_audit(
         self, actor: str, action: str, subject: str, payload: Mapping[str, Any], at: datetime
     ) -> AuditEntry:
-        """Append one entry to the chain."""
+        """Append one entry to the chain as the OS user."""
         check_entry_fields(actor, action, subject)
         if action.startswith(RESERVED_PREFIX):
-            raise InputError(f"audit action {action!r} is written by the override commands only")
+            raise REFUSALS["reserved_action"](action=action)
+        _check_actor(actor, self.identity())
         ts = to_ts(at)
         payload_json(payload)  # refuse an unserialisable payload before taking the lock
         with self._errors("appending to the audit trail"), self._write() as conn:
-            return self._append(conn, actor, action, subject, payload, ts)
+            return self._append(conn, action, subject, payload, ts)
 
     def audit_entries(self, since: datetime | None = None) -> list[AuditEntry]:
         """Entries in order."""
-        sql = "SELECT seq, at, actor, action, subject, payload, prev_hash, hash FROM audit"
+        sql = _SELECT_AUDIT
         params: tuple[str, ...] = ()
         if since is not None:
             sql += " WHERE at >= ?"
             params = (iso(to_ts(since)),)
         with self._errors("reading the audit trail"):
             rows = self._conn.execute(sql + " ORDER BY seq", params).fetchall()
-        return [AuditEntry(int(r[0]), _ts(r[1]), r[2], r[3], r[4], r[5], r[6], r[7]) for r in rows]
+            return [_entry(r) for r in rows]
 
     def audit_count(self) -> int:
         """Number of entries."""
@@ -329,16 +357,29 @@ class SQLiteStore(Store):
             row = self._conn.execute("SELECT count(*) FROM audit").fetchone()
         return int(row[0])
 
-    def verify_audit(self) -> AuditReport:
-        """Check the whole chain against itself and the stored head."""
-        with self._errors("reading the audit trail"), self._read() as conn:
-            head_row = conn.execute("SELECT value FROM meta WHERE key = 'audit_head'").fetchone()
-            entries = self.audit_entries()
-        head = None
-        if head_row is not None:
-            seq_text, _, digest = str(head_row[0]).partition(":")
-            head = (int(seq_text), digest)
-        return verify_chain(entries, head)
+    def _audit_snapshot(self) -> tuple[list[AuditEntry], str | None]:
+        with self._read() as conn:
+            head = conn.execute("SELECT value FROM meta WHERE key = 'audit_head'").fetchone()
+            rows = conn.execute(f"{_SELECT_AUDIT} ORDER BY seq").fetchall()
+        return [_entry(r) for r in rows], None if head is None else str(head[0])
+
+    def _stored_head(self) -> str | None:
+        head = self._conn.execute("SELECT value FROM meta WHERE key = 'audit_head'").fetchone()
+        return None if head is None else str(head[0])
+
+    def _entries_by_seq(self, seqs: Sequence[int]) -> dict[int, AuditEntry]:
+        if not seqs:
+            return {}
+        marks = ",".join("?" * len(seqs))
+        rows = self._conn.execute(f"{_SELECT_AUDIT} WHERE seq IN ({marks})", list(seqs)).fetchall()
+        return {int(r[0]): _entry(r) for r in rows}
+
+    def _override_entries(self, ids: Sequence[str]) -> list[AuditEntry]:
+        marks = ",".join("?" * len(ids))
+        rows = self._conn.execute(
+            f"{_SELECT_AUDIT} WHERE subject IN ({marks}) AND action LIKE 'override.%' ORDER BY seq", list(ids)
+        ).fetchall()
+        return [_entry(r) for r in rows]
 
     # -- overrides ---------------------------------------------------------------------------
 
@@ -350,42 +391,19 @@ class SQLiteStore(Store):
             return []
         ids = [r[0] for r in rows]
         marks = ",".join("?" * len(ids))
-        approvals: dict[str, list[Approval]] = {i: [] for i in ids}
-        for oid, approver, approved_at, comment in conn.execute(
-            "SELECT override_id, approver, approved_at, comment FROM approvals "
+        approvals: dict[str, list[Any]] = {i: [] for i in ids}
+        for oid, approver, approved_at, comment, roles in conn.execute(
+            "SELECT override_id, approver, approved_at, comment, roles FROM approvals "
             f"WHERE override_id IN ({marks}) ORDER BY approved_at, approver",
             ids,
         ):
-            approvals[oid].append(Approval(approver, _ts(approved_at), comment))
-        return [
-            OverrideRecord(
-                id=r[0],
-                environment=r[1],
-                territory=r[2],
-                versions=parse_versions(r[3]),
-                rules=tuple(json.loads(r[4])),
-                valid_from=_ts(r[5]),
-                valid_until=_ts(r[6]),
-                requester=r[7],
-                reason=r[8],
-                ticket=r[9],
-                single_use=bool(r[10]),
-                approvals_required=int(r[11]),
-                roles=tuple(json.loads(r[12])),
-                max_validity=int(r[13]),
-                created_at=_ts(r[14]),
-                approvals=tuple(approvals[r[0]]),
-                rejected=_closure(r[15], r[16], r[17]),
-                revoked=_closure(r[18], r[19], r[20]),
-                consumed=_closure(r[21], r[22], r[23]),
-            )
-            for r in rows
-        ]
+            approvals[oid].append(approval_from_row(approver, approved_at, comment, roles, _ts))
+        return [record_from_row(r, approvals[r[0]], _ts) for r in rows]
 
     def _get(self, conn: sqlite3.Connection, override_id: str) -> OverrideRecord:
         found = self._load(conn, "WHERE id = ?", (override_id,))
         if not found:
-            raise InputError(MSG_UNKNOWN.format(id=override_id))
+            raise REFUSALS["unknown"](id=override_id)
         return found[0]
 
     def get_override(self, override_id: str) -> OverrideRecord:
@@ -398,108 +416,109 @@ class SQLiteStore(Store):
         with self._errors("reading the overrides"), self._read() as conn:
             return self._load(conn, "", ())
 
+    def _grant_candidates(self, environment: str, territory: str, at: int) -> list[OverrideRecord]:
+        when = iso(at)
+        return self._load(
+            self._conn,
+            "WHERE environment = ? AND territory = ? AND valid_from <= ? AND valid_until > ? "
+            "AND rejected_at IS NULL AND revoked_at IS NULL AND consumed_at IS NULL",
+            (environment, territory, when, when),
+        )
+
     def active_grants(self, environment: str, territory: str, at: datetime) -> list[OverrideGrant]:
-        """Fully approved, unclosed overrides of this scope valid at ``at``."""
-        ts = to_ts(at)
-        when = iso(ts)
-        with self._errors("reading the overrides"), self._read() as conn:
-            records = self._load(
-                conn,
-                "WHERE environment = ? AND territory = ? AND valid_from <= ? AND valid_until > ? "
-                "AND rejected_at IS NULL AND revoked_at IS NULL AND consumed_at IS NULL",
-                (environment, territory, when, when),
-            )
-        return [r.to_grant() for r in records if r.grants_at(ts)]
+        """Grants in one snapshot (see :meth:`BaseStore.active_grants`)."""
+        with self._errors("reading the overrides"), self._read():
+            return super().active_grants(environment, territory, at)
 
     def create_override(self, record: OverrideRecord) -> OverrideRecord:
         """Insert a new pending override and its ``override.request`` entry."""
-        requester = self.identity()
-        if record.requester != requester:
-            raise OverrideError(
-                f"an override is requested by whoever runs the command ({requester}), not by {record.requester}"
-            )
+        self._check_requester(record)
         with self._errors("storing the override"), self._write() as conn:
-            try:
-                conn.execute(
-                    f"INSERT INTO overrides ({_OVERRIDE_COLUMNS}) VALUES "
-                    f"({','.join('?' * 24)})",
-                    (
-                        record.id, record.environment, record.territory,
-                        format_versions(record.versions), json.dumps(list(record.rules)),
-                        iso(record.valid_from), iso(record.valid_until), record.requester,
-                        record.reason, record.ticket, int(record.single_use),
-                        record.approvals_required, json.dumps(list(record.roles)),
-                        record.max_validity, iso(record.created_at),
-                        None, None, None, None, None, None, None, None, None,
-                    ),
-                )  # fmt: skip
-            except sqlite3.IntegrityError as exc:
-                raise OverrideError(f"override {record.id} cannot be stored: {exc}") from exc
-            self._append(
-                conn, requester, "override.request", record.id, request_payload(record),
-                record.created_at,
+            record = replace(record, created_at=self._stamp(conn, record.created_at))
+            conn.execute(
+                f"INSERT INTO overrides ({_OVERRIDE_COLUMNS}) VALUES ({','.join('?' * 24)})",
+                (
+                    record.id, record.environment, record.territory,
+                    format_versions(record.versions), json.dumps(list(record.rules)),
+                    iso(record.valid_from), iso(record.valid_until), record.requester,
+                    record.reason, record.ticket, int(record.single_use),
+                    record.approvals_required, json.dumps(list(record.roles)),
+                    record.max_validity, iso(record.created_at),
+                    None, None, None, None, None, None, None, None, None,
+                ),
             )  # fmt: skip
+            self._append(conn, "override.request", record.id, request_payload(record), record.created_at)
             return self._get(conn, record.id)
 
     def approve(self, override_id: str, *, at: datetime, comment: str, roster: Roster) -> tuple[OverrideRecord, bool]:
-        """Approve as the OS user, if the rules allow."""
+        """Approve as the OS user under the override's roles the roster gives them."""
         actor, ts = self.identity(), to_ts(at)
         comment = check_text(comment, "the comment", required=False)
-        with self._errors("approving an override"), self._write() as conn:
+        with self._errors("approving an override", override_id), self._write() as conn:
             record = self._get(conn, override_id)
-            if not check_approve(record, actor, ts, roster):
+            roles = approval_roles(record, actor, ts, roster)
+            if not roles:
                 return record, False
+            ts = self._stamp(conn, ts)
             conn.execute(
-                "INSERT INTO approvals (override_id, approver, approved_at, comment) VALUES (?, ?, ?, ?)",
-                (override_id, actor, iso(ts), comment),
+                "INSERT INTO approvals (override_id, approver, approved_at, comment, roles) VALUES (?, ?, ?, ?, ?)",
+                (override_id, actor, iso(ts), comment, json.dumps(list(roles))),
             )
             record = self._get(conn, override_id)
-            payload = {
-                "comment": comment,
-                "approvals": len(record.approvers),
-                "required": record.approvals_required,
-            }
-            self._append(conn, actor, "override.approve", override_id, payload, ts)
+            self._append(conn, "override.approve", override_id, approve_payload(record, comment, roles), ts)
             return record, True
 
     def reject(self, override_id: str, *, at: datetime, reason: str, roster: Roster) -> OverrideRecord:
         """Reject as the OS user, if the rules allow."""
         actor, ts = self.identity(), to_ts(at)
         reason = check_text(reason, "the reason")
-        with self._errors("rejecting an override"), self._write() as conn:
+        with self._errors("rejecting an override", override_id), self._write() as conn:
             check_reject(self._get(conn, override_id), actor, ts, roster)
+            ts = self._stamp(conn, ts)
             conn.execute(
                 "UPDATE overrides SET rejected_at = ?, rejected_by = ?, reject_reason = ? WHERE id = ?",
                 (iso(ts), actor, reason, override_id),
             )
-            self._append(conn, actor, "override.reject", override_id, {"reason": reason}, ts)
+            self._append(conn, "override.reject", override_id, {"reason": reason}, ts)
             return self._get(conn, override_id)
 
     def revoke(self, override_id: str, *, at: datetime, reason: str, roster: Roster) -> OverrideRecord:
         """Revoke as the OS user, if the rules allow."""
         actor, ts = self.identity(), to_ts(at)
         reason = check_text(reason, "the reason")
-        with self._errors("revoking an override"), self._write() as conn:
+        with self._errors("revoking an override", override_id), self._write() as conn:
             check_revoke(self._get(conn, override_id), actor, ts, roster)
+            ts = self._stamp(conn, ts)
             conn.execute(
                 "UPDATE overrides SET revoked_at = ?, revoked_by = ?, revoke_reason = ? WHERE id = ?",
                 (iso(ts), actor, reason, override_id),
             )
-            self._append(conn, actor, "override.revoke", override_id, {"reason": reason}, ts)
+            self._append(conn, "override.revoke", override_id, {"reason": reason}, ts)
             return self._get(conn, override_id)
 
-    def consume(self, override_id: str, at: datetime, subject: str) -> None:
-        """Consume a single-use override (no-op for others)."""
+    def consume(
+        self, override_id: str, at: datetime, subject: str, *, decision: Mapping[str, Any] | None = None
+    ) -> None:
+        """Consume a single-use override (no-op for others). SQLite cannot tell who may run
+        migrations: the OS user is recorded."""
         actor, ts = self.identity(), to_ts(at)
         subject = check_text(subject, "the subject", required=False)
-        with self._errors("consuming an override"), self._write() as conn:
-            if not check_consume(self._get(conn, override_id), ts):
+        with self._errors("consuming an override", override_id), self._write() as conn:
+            record = self._get(conn, override_id)
+            if not check_consume(record, ts):
                 return
+            ts = self._stamp(conn, ts)
             conn.execute(
                 "UPDATE overrides SET consumed_at = ?, consumed_by = ?, consumed_subject = ? WHERE id = ?",
                 (iso(ts), actor, subject, override_id),
             )
-            self._append(conn, actor, "override.consume", override_id, {"subject": subject}, ts)
+            self._append(conn, "decision", subject, claim_decision(record, decision), ts)
+            self._append(conn, "override.consume", override_id, {"subject": subject}, ts)
+
+
+def _check_actor(actor: str, identity: str) -> None:
+    if actor != identity:
+        raise InputError(f"audit entries are written in the name of whoever runs seasongate ({identity}), not {actor}")
 
 
 def request_payload(record: OverrideRecord) -> dict[str, Any]:
@@ -516,4 +535,15 @@ def request_payload(record: OverrideRecord) -> dict[str, Any]:
         "single_use": record.single_use,
         "approvals_required": record.approvals_required,
         "roles": list(record.roles),
+        "max_validity": record.max_validity,
+    }
+
+
+def approve_payload(record: OverrideRecord, comment: str, roles: tuple[str, ...]) -> dict[str, Any]:
+    """The payload of an ``override.approve`` entry (the PostgreSQL functions write the same)."""
+    return {
+        "comment": comment,
+        "roles": list(roles),
+        "approvals": min(len(record.approvers_under(role)) for role in record.roles),
+        "required": record.approvals_required,
     }

@@ -29,7 +29,7 @@ _LAZY = {
     **dict.fromkeys(["baseline", "clean", "repair"], "seasongate.api._flyway"),
     **dict.fromkeys(
         [
-            "ApprovalOutcome", "audit_list", "audit_verify", "override_approve", "override_list",
+            "ApprovalOutcome", "audit_head", "audit_list", "audit_verify", "override_approve", "override_list",
             "override_reject", "override_request", "override_revoke", "override_show",
         ],
         "seasongate.api._overrides",
@@ -65,6 +65,7 @@ if TYPE_CHECKING:
     from seasongate.api._migrate import ExecutorOptions, info, lint, migrate, new_migration, open_gate, rollback, run
     from seasongate.api._overrides import (
         ApprovalOutcome,
+        audit_head,
         audit_list,
         audit_verify,
         override_approve,
@@ -88,6 +89,7 @@ __all__ = [
     "ValidationReport",
     "WatchedRun",
     "WindowsResult",
+    "audit_head",
     "audit_list",
     "audit_verify",
     "baseline",

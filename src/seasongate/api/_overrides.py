@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ApprovalOutcome",
+    "audit_head",
     "audit_list",
     "audit_verify",
     "override_approve",
@@ -179,12 +180,16 @@ def override_request(
         raise InputError(f"{what} ends at {iso(end, local)}, which is not after now ({iso(now, local)})")
 
     chosen = list(dict.fromkeys(r.strip() for r in rules))
+    denying, fixed = _denied_overridable(pol, scope, start)
+    what = f"{environment}/{territory} {scope.versions_text} at {iso(start, local)}"
+    if fixed:
+        # Lifting every overridable rule would still leave it denied: an override cannot help.
+        raise OverrideError(
+            f"{what} is denied by {', '.join(fixed)}, which cannot be overridden: an override would not let it run"
+        )
     if not chosen:
-        chosen, fixed = _denied_overridable(pol, scope, start)
+        chosen = denying
         if not chosen:
-            what = f"{environment}/{territory} {scope.versions_text} at {iso(start, local)}"
-            if fixed:
-                raise OverrideError(f"{what} is denied only by rules that cannot be overridden: {', '.join(fixed)}")
             raise InputError(
                 f"nothing to override: no overridable rule denies {what}; "
                 "name the rules with --rule to override them ahead of time"
@@ -308,9 +313,37 @@ def audit_list(
 
 def audit_verify(
     *,
+    head: str | None = None,
+    against: Sequence[str] = (),
+    table: str = "seasongate_schema_history",
     store: Store | str | None = None,
     project_dir: Path | None = None,
 ) -> AuditReport:
-    """Check the audit trail's hash chain; ``report.ok`` tells, ``report.broken_seq`` where."""
+    """Check the audit trail's hash chain; ``report.ok`` tells, ``report.broken_seq`` where.
+
+    ``head`` is a head kept elsewhere (``audit_head``): the trail must still contain it.
+    ``against`` are target database URLs whose migration history (``<table>_seasongate``)
+    anchors entries: the trail must still contain each. Both find a trail wiped whole.
+    """
+    from seasongate._store._anchors import check_anchors, history_anchors, parse_kept_head
+
+    kept = [] if head is None else [parse_kept_head(head)]
     with _store(store, project_dir) as opened:
-        return opened.verify_audit()
+        report = opened.verify_audit()
+        report = check_anchors(opened, report, kept, ())
+        for dsn in against:
+            anchors, notes = history_anchors(dsn, table)
+            report = check_anchors(opened, report, anchors, notes)
+    return report
+
+
+def audit_head(
+    *,
+    store: Store | str | None = None,
+    project_dir: Path | None = None,
+) -> str | None:
+    """The head of the intact trail, ``<seq>:<sha256>``, for a pipeline to keep elsewhere and
+    pass back to ``audit_verify(head=...)``; None when the trail is empty. A broken trail is
+    a :class:`~seasongate._errors.StoreError`."""
+    with _store(store, project_dir) as opened:
+        return opened.audit_head()

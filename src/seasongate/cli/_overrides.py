@@ -1,6 +1,6 @@
 """CLI: ``seasongate override ...`` and ``seasongate audit ...``.
 
-Thin: parse the options, call one function of ``seasongate.api._overrides``, format, exit.
+Thin: parse the options, call one function of ``seasongate.api``, format, exit.
 Errors (``SeasongateError``) become one line and exit 2 in ``seasongate.cli._Group``;
 ``audit verify`` exits 1 when the chain is broken.
 """
@@ -115,12 +115,11 @@ def _local(ts: int, record: OverrideRecord) -> str:
 
 
 def _summary(record: OverrideRecord, at: datetime) -> str:
-    from seasongate._overrides import format_versions
     from seasongate._time import to_ts
 
     return (
         f"override {record.id} [{record.status(to_ts(at))}]: {record.environment}/"
-        f"{record.territory} {format_versions(record.versions)}, lifts {', '.join(record.rules)}"
+        f"{record.territory} {record.scope.versions_text}, lifts {', '.join(record.rules)}"
         f", {_local(record.valid_from, record)} .. {_local(record.valid_until, record)}"
         f"{' (single use)' if record.single_use else ''}; approvals "
         f"{len(record.approvers)}/{record.approvals_required} from {', '.join(record.roles)}"
@@ -182,7 +181,7 @@ def request_cmd(
       seasongate override request --env production --territory DE --versions V226..V228 \\
           --reason "order import drops orders" --ticket INC-4711 --for 4h --single-use
     """
-    from seasongate.api._overrides import override_request
+    from seasongate.api import override_request
 
     at = _at(at_text)
     record = override_request(
@@ -217,7 +216,7 @@ def approve_cmd(*, override_id: str, comment: str, policy: str | None, store: st
     Example:
       seasongate override approve ovr-1a2b3c4d --comment "checked with ops"
     """
-    from seasongate.api._overrides import override_approve
+    from seasongate.api import override_approve
 
     at = _at(at_text)
     outcome = override_approve(policy, override_id, at=at, comment=comment, store=store)
@@ -238,7 +237,7 @@ def reject_cmd(*, override_id: str, reason: str, policy: str | None, store: str 
     Example:
       seasongate override reject ovr-1a2b3c4d --reason "wait for the weekend window"
     """
-    from seasongate.api._overrides import override_reject
+    from seasongate.api import override_reject
 
     at = _at(at_text)
     record = override_reject(policy, override_id, at=at, reason=reason, store=store)
@@ -258,7 +257,7 @@ def revoke_cmd(*, override_id: str, reason: str, policy: str | None, store: str 
     Example:
       seasongate override revoke ovr-1a2b3c4d --reason "fix shipped"
     """
-    from seasongate.api._overrides import override_revoke
+    from seasongate.api import override_revoke
 
     at = _at(at_text)
     record = override_revoke(policy, override_id, at=at, reason=reason, store=store)
@@ -278,9 +277,8 @@ def list_cmd(*, active_only: bool, fmt: str | None, store: str | None, at_text: 
       seasongate override list --active
       seasongate override list --format json
     """
-    from seasongate._overrides import format_versions
     from seasongate._time import to_ts
-    from seasongate.api._overrides import override_list
+    from seasongate.api import override_list
 
     at = _at(at_text)
     ts = to_ts(at)
@@ -290,7 +288,7 @@ def list_cmd(*, active_only: bool, fmt: str | None, store: str | None, at_text: 
         return
     rows = [
         [
-            r.id, r.status(ts), r.environment, r.territory, format_versions(r.versions),
+            r.id, r.status(ts), r.environment, r.territory, r.scope.versions_text,
             ",".join(r.rules), _local(r.valid_from, r), _local(r.valid_until, r), r.requester,
             f"{len(r.approvers)}/{r.approvals_required}", _one_line(r.ticket, 20),
         ]
@@ -314,7 +312,7 @@ def show_cmd(*, override_id: str, fmt: str | None, store: str | None, at_text: s
       seasongate override show ovr-1a2b3c4d
     """
     from seasongate._time import to_ts
-    from seasongate.api._overrides import override_show
+    from seasongate.api import override_show
 
     at = _at(at_text)
     record = override_show(override_id, store=store)
@@ -353,7 +351,7 @@ def _audit_rows(entries: Sequence[AuditEntry]) -> list[list[str]]:
 
 
 def _print_audit(*, since: str | None, fmt: str | None, store: str | None) -> None:
-    from seasongate.api._overrides import audit_list
+    from seasongate.api import audit_list
 
     since_at = None if since is None else _at(since)
     entries = audit_list(since=since_at, store=store)
@@ -411,25 +409,74 @@ def audit_list_cmd(ctx: click.Context, *, since: str | None, fmt: str | None, st
 
 
 @audit.command("verify")
+@click.option(
+    "--head", "kept_head", metavar="SEQ:HASH", default=None, help="A head kept by `audit head`: it must still be there."
+)
+@click.option(
+    "--against",
+    metavar="DSN",
+    multiple=True,
+    help="A target database: every migration-history row there must still have its audit entry (repeatable).",
+)
+@click.option("--table", default="seasongate_schema_history", show_default=True, help="History table of --against.")
 @_format_option
 @_store_option
 @click.pass_context
-def audit_verify_cmd(ctx: click.Context, *, fmt: str | None, store: str | None) -> None:
+def audit_verify_cmd(
+    ctx: click.Context,
+    *,
+    kept_head: str | None,
+    against: tuple[str, ...],
+    table: str,
+    fmt: str | None,
+    store: str | None,
+) -> None:
     """Check the hash chain: exit 0 when intact, 1 naming the first broken entry.
+
+    With --head or --against it also checks anchors kept outside the store, so a trail
+    deleted or replaced whole is found.
 
     \b
     Example:
       seasongate audit verify --store postgresql://seasongate@db/crm
+      seasongate audit verify --head "$(cat audit-head.txt)" --against postgresql://deploy@db/crm
     """
-    from seasongate.api._overrides import audit_verify
+    from seasongate.api import audit_verify
 
-    report = audit_verify(store=_inherited(ctx, "store", store))
+    report = audit_verify(head=kept_head, against=against, table=table, store=_inherited(ctx, "store", store))
     if _inherited(ctx, "fmt", fmt) == "json":
         _json(report.to_dict())
-    elif report.ok:
-        head = f", head {report.head[:16]}" if report.head else ""
-        click.echo(f"audit trail intact: {report.entries} entries{head}")
     else:
-        click.echo(f"audit trail broken at entry {report.broken_seq}: {report.problem}")
+        for note in report.notes:
+            click.echo(f"note: {note}", err=True)
+        if report.ok:
+            head = f", head {report.head[:16]}" if report.head else ""
+            anchors = f", {report.anchors} anchors found" if report.anchors else ""
+            click.echo(f"audit trail intact: {report.entries} entries{head}{anchors}")
+        else:
+            click.echo(f"audit trail broken at entry {report.broken_seq}: {report.problem}")
     if not report.ok:
         ctx.exit(EXIT_BROKEN)
+
+
+@audit.command("head")
+@_store_option
+@click.pass_context
+def audit_head_cmd(ctx: click.Context, *, store: str | None) -> None:
+    """Print the head of the intact trail (SEQ:SHA256) for a pipeline to keep elsewhere.
+
+    Pass it back to `audit verify --head` later: a trail that no longer contains it was
+    deleted or replaced. Exit 2 when the trail is broken or empty.
+
+    \b
+    Example:
+      seasongate audit head > audit-head.txt
+    """
+    from seasongate.api import audit_head
+
+    head = audit_head(store=_inherited(ctx, "store", store))
+    if head is None:
+        from seasongate._errors import InputError
+
+        raise InputError("the audit trail is empty: there is no head to keep yet")
+    click.echo(head)

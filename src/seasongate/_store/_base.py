@@ -1,0 +1,300 @@
+"""What the SQLite and PostgreSQL stores share: row mapping, the audit head, the identity
+check of a request, the schema loop, the one error table, and the checks that make the
+engine use only override state the audit chain proves.
+
+A backend supplies its driver calls (the ``_``-prefixed abstract methods); everything a
+person sees (messages, refusals, what counts as tampering) is decided here, once.
+"""
+
+from __future__ import annotations
+
+import json
+from abc import abstractmethod
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any
+
+from seasongate._errors import InputError, OverrideError, SeasongateError, StoreError
+from seasongate._overrides import REFUSALS, Approval, Closure, OverrideRecord, parse_versions
+from seasongate._policy import OverrideGrant
+from seasongate._store import SCHEMA_VERSION, Store
+from seasongate._store._audit import AuditEntry, AuditReport, entry_hash, verify_chain
+from seasongate._store._replay import replay, unexplained
+from seasongate._time import to_ts
+
+# The one error table. Each backend names what went wrong (a SQLSTATE, or for SQLite a kind
+# it derives from the exception); this table says which error a person gets for it.
+# Refusals of the override rules (class "SG") come from REFUSALS.
+ERRORS: dict[str, type[SeasongateError]] = {
+    **{refusal.sqlstate: refusal.error for refusal in REFUSALS.values()},
+    "22023": InputError,  # invalid_parameter_value
+    "23514": InputError,  # check_violation
+    "22P02": InputError,  # invalid_text_representation
+    "22021": InputError,  # character_not_in_repertoire (a NUL)
+    "54000": InputError,  # program_limit_exceeded
+    "23505": OverrideError,  # unique_violation: an override id taken
+    "42501": OverrideError,  # insufficient_privilege: the grants refused
+    "42704": OverrideError,  # undefined_object: a seasongate_<role> missing
+}
+BUSY = ("55P03", "57014", "busy")  # lock_not_available, query_canceled (statement_timeout)
+
+ORPHAN = "override {id}: its stored state is not what the audit trail records (changed outside seasongate); refusing to use it. Run seasongate audit verify."  # noqa: E501
+
+
+def parse_head(text: object) -> tuple[int, str] | None:
+    """The stored head ``"<seq>:<hash>"`` as a pair (None when there is none)."""
+    if text is None:
+        return None
+    seq_text, sep, digest = str(text).partition(":")
+    if not sep or not seq_text.strip().isdigit():
+        return 0, str(text)  # garbled: matches no entry, so the chain reports it broken
+    return int(seq_text), digest
+
+
+def claim_decision(record: OverrideRecord, decision: Mapping[str, Any] | None) -> Mapping[str, Any]:
+    """The decision recorded with a consumption: the gate's own, or its claim that it
+    allowed the run with this override."""
+    if decision is not None:
+        return decision
+    return {
+        "verdict": "allow",
+        "environment": record.environment,
+        "territory": record.territory,
+        "override": {"id": record.id},
+    }
+
+
+def format_head(seq: int, digest: str) -> str:
+    """The head as ``audit head`` prints it and ``audit verify --head`` reads it."""
+    return f"{seq}:{digest}"
+
+
+def _texts(value: Any) -> tuple[str, ...]:
+    if isinstance(value, str):
+        value = json.loads(value)
+    return tuple(str(v) for v in value)
+
+
+def record_from_row(row: Sequence[Any], approvals: Sequence[Approval], ts: Callable[[Any], int]) -> OverrideRecord:
+    """An override from its row (the column order of both stores' ``overrides`` table);
+    ``ts`` reads the backend's instants."""
+
+    def closure(at: Any, by: Any, note: Any) -> Closure | None:
+        return None if at is None else Closure(by=by or "", at=ts(at), note=note or "")
+
+    return OverrideRecord(
+        id=row[0],
+        environment=row[1],
+        territory=row[2],
+        versions=parse_versions(row[3]),
+        rules=_texts(row[4]),
+        valid_from=ts(row[5]),
+        valid_until=ts(row[6]),
+        requester=row[7],
+        reason=row[8],
+        ticket=row[9],
+        single_use=bool(row[10]),
+        approvals_required=int(row[11]),
+        roles=_texts(row[12]),
+        max_validity=int(row[13]),
+        created_at=ts(row[14]),
+        approvals=tuple(approvals),
+        rejected=closure(row[15], row[16], row[17]),
+        revoked=closure(row[18], row[19], row[20]),
+        consumed=closure(row[21], row[22], row[23]),
+    )
+
+
+def approval_from_row(approver: Any, at: Any, comment: Any, roles: Any, ts: Callable[[Any], int]) -> Approval:
+    """One approval row: approver, time, comment and the roles it was made under."""
+    return Approval(str(approver), ts(at), str(comment or ""), _texts(roles))
+
+
+class BaseStore(Store):
+    """The shared half of both stores."""
+
+    @property
+    def label(self) -> str:
+        """``SQLite store PATH`` / ``PostgreSQL store URL`` (no password), for messages."""
+        return f"{'SQLite' if self.backend == 'sqlite' else 'PostgreSQL'} store {self.url}"
+
+    # -- what a backend supplies ---------------------------------------------------------
+
+    @abstractmethod
+    def _read_version(self) -> int:
+        """The schema version in the store (0: none yet)."""
+
+    @abstractmethod
+    @contextmanager
+    def _upgrade_lock(self) -> Iterator[None]:
+        """A transaction in which no other process upgrades the schema."""
+        yield  # pragma: no cover
+
+    @abstractmethod
+    def _run_schema_step(self, version: int) -> None:
+        """Bring the schema from ``version - 1`` to ``version`` and record it."""
+
+    @abstractmethod
+    def _kind(self, exc: BaseException) -> str | None:
+        """What a driver error means: a key of :data:`ERRORS`, a :data:`BUSY` code, or
+        None (a store failure)."""
+
+    @abstractmethod
+    def _message(self, exc: BaseException) -> str:
+        """The driver error's own one-line message."""
+
+    def _busy_detail(self) -> str:
+        """Who holds the store (PostgreSQL names the lock holder)."""
+        return ""
+
+    @abstractmethod
+    def _audit_snapshot(self) -> tuple[list[AuditEntry], str | None]:
+        """Every entry and the stored head text, read in one snapshot."""
+
+    @abstractmethod
+    def _entries_by_seq(self, seqs: Sequence[int]) -> dict[int, AuditEntry]:
+        """The entries with these numbers (those that exist)."""
+
+    @abstractmethod
+    def _override_entries(self, ids: Sequence[str]) -> list[AuditEntry]:
+        """The ``override.*`` entries about these overrides, in chain order."""
+
+    @abstractmethod
+    def _stored_head(self) -> str | None:
+        """The stored head text."""
+
+    @abstractmethod
+    def _grant_candidates(self, environment: str, territory: str, at: int) -> list[OverrideRecord]:
+        """The stored overrides of this scope whose window contains ``at``, not closed."""
+
+    # -- the schema loop -----------------------------------------------------------------
+
+    def _too_new(self, version: int) -> StoreError:
+        return StoreError(
+            f"the {self.label} has schema version {version}, newer than this "
+            f"seasongate understands ({SCHEMA_VERSION}); upgrade seasongate"
+        )
+
+    def _ensure_schema(self) -> None:
+        """Create or upgrade the schema; two processes starting at once take turns."""
+        with self._errors("creating the schema"):
+            self._upgrade_schema()
+
+    def _upgrade_schema(self) -> None:
+        """The schema loop, driver errors unmapped (SQLite retries a busy first open)."""
+        current = self._read_version()
+        if current == SCHEMA_VERSION:
+            return
+        if current > SCHEMA_VERSION:
+            raise self._too_new(current)
+        with self._upgrade_lock():
+            current = self._read_version()
+            if current > SCHEMA_VERSION:
+                raise self._too_new(current)
+            for version in range(current + 1, SCHEMA_VERSION + 1):
+                self._run_schema_step(version)
+
+    def schema_version(self) -> int:
+        """The schema version of the open store."""
+        with self._errors("reading the schema version"):
+            return self._read_version()
+
+    # -- the error table -----------------------------------------------------------------
+
+    @contextmanager
+    def _errors(self, doing: str, override_id: str = "") -> Iterator[None]:
+        """Turn driver errors into the user-facing ones (the one place that does)."""
+        try:
+            yield
+        except SeasongateError:
+            raise
+        except (ValueError, TypeError, KeyError) as exc:
+            # A row that seasongate did not write (a garbled time, head or version).
+            raise StoreError(f"{self.label}: {doing} failed: unreadable data: {exc}") from exc
+        except Exception as exc:
+            kind = self._kind(exc)
+            if kind is None:
+                raise
+            message = self._message(exc)
+            if kind in BUSY:
+                detail = self._busy_detail()
+                raise StoreError(
+                    f"the store is busy: {doing} did not get an answer from {self.url} in time "
+                    f"({message}){detail}; nothing was decided"
+                ) from exc
+            if kind == REFUSALS["unknown"].sqlstate and override_id:
+                raise REFUSALS["unknown"](id=override_id) from exc
+            error = ERRORS.get(kind)
+            if error is not None:
+                raise error(message) from exc
+            raise StoreError(f"{self.label}: {doing} failed: {message}") from exc
+
+    # -- identity ------------------------------------------------------------------------
+
+    def _check_requester(self, record: OverrideRecord) -> str:
+        requester = self.identity()
+        if record.requester != requester:
+            raise OverrideError(
+                f"an override is requested by whoever runs the command ({requester}), not by {record.requester}"
+            )
+        return requester
+
+    # -- grants the chain proves ---------------------------------------------------------
+
+    def active_grants(self, environment: str, territory: str, at: datetime) -> list[OverrideGrant]:
+        """Fully approved, unclosed overrides of this scope valid at ``at``, each checked
+        against the audit chain first (a state the chain does not explain is a StoreError)."""
+        ts = to_ts(at)
+        with self._errors("reading the overrides"):
+            stored = self._grant_candidates(environment, territory, ts)
+            if not stored:
+                return []
+            entries = self._override_entries([r.id for r in stored])
+            self._check_entries(entries)
+        bad = unexplained(stored, replay(entries))
+        if bad:
+            raise StoreError(ORPHAN.format(id=", ".join(bad)))
+        return [r.to_grant() for r in stored if r.grants_at(ts)]
+
+    def _check_entries(self, entries: Sequence[AuditEntry]) -> None:
+        """Each entry matches its hash and the next entry (or the head) links to it."""
+        head = parse_head(self._stored_head())
+        following = self._entries_by_seq([e.seq + 1 for e in entries])
+        for entry in entries:
+            computed = entry_hash(
+                entry.seq, entry.at, entry.actor, entry.action, entry.subject, entry.payload_text, entry.prev_hash
+            )
+            after = following.get(entry.seq + 1)
+            linked = (after is not None and after.prev_hash == entry.hash) or (
+                after is None and head == (entry.seq, entry.hash)
+            )
+            if computed != entry.hash or not linked:
+                raise StoreError(
+                    f"override {entry.subject}: audit entry {entry.seq} about it is not part of an intact "
+                    "chain (changed outside seasongate); refusing to use it. Run seasongate audit verify."
+                )
+
+    # -- the audit trail -----------------------------------------------------------------
+
+    def verify_audit(self) -> AuditReport:
+        """Check the whole chain against itself and the stored head."""
+        with self._errors("reading the audit trail"):
+            entries, head_text = self._audit_snapshot()
+            head = parse_head(head_text)
+        return verify_chain(entries, head)
+
+    def audit_head(self) -> str | None:
+        """The head of an intact trail as ``<seq>:<sha256>`` (None when it is empty); a broken
+        trail is a StoreError: a head worth keeping comes from an intact chain."""
+        report = self.verify_audit()
+        if not report.ok:
+            raise StoreError(f"the audit trail is broken at entry {report.broken_seq}: {report.problem}")
+        if report.head is None:
+            return None
+        return format_head(report.entries, report.head)
+
+    def entries_at(self, seqs: Sequence[int]) -> dict[int, AuditEntry]:
+        """The entries with these numbers that the trail holds."""
+        with self._errors("reading the audit trail"):
+            return self._entries_by_seq(sorted(set(seqs)))
