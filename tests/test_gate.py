@@ -15,7 +15,7 @@ from seasongate._gate import Gate, info, migrate, rollback
 from seasongate._policy import Policy, load_policy
 from seasongate._store import Store, open_store
 from seasongate._versions import Version
-from tests.conftest import MIGRATIONS, POLICIES
+from tests.conftest import MIGRATIONS, POLICIES, policy_with_default_class
 
 OKTOBERFEST = "2026-09-25T10:00+02:00"  # Friday morning, Oktoberfest
 OKTOBERFEST_SATURDAY_NIGHT = "2026-09-26T22:00+02:00"
@@ -355,14 +355,15 @@ def _alembic_context(command: str | None) -> object:
 
 @pytest.mark.parametrize(("command", "allowed"), [("downgrade", True), ("upgrade", False), (None, False)], ids=str)
 def test_the_alembic_recipe_gates_a_downgrade_as_a_rollback(
-    policy: Policy, store: Store, command: str | None, allowed: bool
+    tmp_path: Path, store: Store, command: str | None, allowed: bool
 ) -> None:
     # Issue 9 item 7: in a blackout an emergency downgrade is allowed, an upgrade is not; a run
-    # not started from the alembic command line is judged as the stricter apply.
+    # not started from the alembic command line is judged as the stricter apply. The whole
+    # upgrade names no revision, so the recipe's policy names a default class (issue 15).
     namespace: dict[str, object] = {"context": _alembic_context(command)}
     exec(_recipe_function("gated_operation"), namespace)
     operation = namespace["gated_operation"]()  # type: ignore[operator]
-    g = gate(policy, store, fixed(OKTOBERFEST))
+    g = gate(load_policy(policy_with_default_class(tmp_path)), store, fixed(OKTOBERFEST))
     if allowed:
         with g.guard(duration="30m", risk="medium", operation=operation) as decision:
             assert decision.allowed

@@ -110,8 +110,10 @@ def test_the_migration_header_decides_risk(tmp_path: Path) -> None:
     result = sg_at(NOVEMBER_SUNDAY_MORNING, *production(store, "--migration", str(migration), "--format", "json"))
     assert result.exit_code == 1
     assert '"rule": "high-risk-in-windows-only"' in result.output
-    plain = sg_at(NOVEMBER_SUNDAY_MORNING, *production(store))
-    assert plain.exit_code == 0  # the same instant is fine for a migration of default risk
+    # The same instant is fine for a migration of default risk (stated by version: a run that
+    # names no migration has an unknown class, which counts against it; issue 15).
+    plain = sg_at(NOVEMBER_SUNDAY_MORNING, *production(store, "--migration", "V226"))
+    assert plain.exit_code == 0
 
 
 def test_at_never_runs_the_command(tmp_path: Path) -> None:
