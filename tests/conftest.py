@@ -6,8 +6,10 @@ import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from click.testing import CliRunner, Result
 
 from tests.pgcluster import Cluster, ClusterUnavailable, external_cluster, start_cluster
 
@@ -15,6 +17,43 @@ ROOT = Path(__file__).resolve().parent.parent
 CALENDARS = ROOT / "calendars"
 POLICIES = ROOT / "policies"
 MIGRATIONS = ROOT / "migrations"
+
+
+def invoke(*args: str, **kwargs: object) -> Result:
+    """Run the ``seasongate`` command in-process; exceptions other than exits propagate."""
+    from seasongate.cli import main
+
+    return CliRunner().invoke(main, list(args), catch_exceptions=False, **kwargs)  # type: ignore[arg-type]
+
+
+_shipped: dict[str, object] = {}
+
+
+def shipped_policy(name: str = "production") -> Any:
+    """The repository's ``policies/<name>.yaml``, loaded once per session."""
+    if name not in _shipped:
+        from seasongate._policy import load_policy
+
+        _shipped[name] = load_policy(POLICIES / f"{name}.yaml")
+    return _shipped[name]
+
+
+def policy_with_default_class(directory: Path, migration_class: str = "production") -> Path:
+    """A copy of the shipped production policy that names a default class: a request that
+    names no migration (a whole Alembic upgrade, ``run -- CMD``) is then judged as a
+    migration of that class instead of one of unknown class (docs/integrations.md)."""
+    body = (POLICIES / "production.yaml").read_text(encoding="utf-8")
+    body = body.replace("defaults: {risk: medium, duration: 15m}",
+                        f"defaults: {{risk: medium, duration: 15m, class: {migration_class}}}")  # fmt: skip
+    path = directory / "production.yaml"
+    path.write_text(body.replace("../calendars/", f"{CALENDARS}/"), encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def in_repo(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Run in the repository root (its policies/, calendars/ and migrations/)."""
+    monkeypatch.chdir(ROOT)
 
 
 @pytest.fixture(autouse=True)

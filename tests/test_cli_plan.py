@@ -8,23 +8,17 @@ import sys
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner, Result
+from click.testing import Result
 from freezegun import freeze_time
 
-from seasongate.cli import main
 from tests.conftest import ROOT
+from tests.conftest import invoke as run
 
 OKTOBERFEST = "2026-09-25T10:00+02:00"
 QUIET_SATURDAY_NIGHT = "2026-11-28T23:00+01:00"
 
 
-@pytest.fixture(autouse=True)
-def _in_repo(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.chdir(ROOT)
-
-
-def run(*args: str, **kwargs: object) -> Result:
-    return CliRunner().invoke(main, list(args), catch_exceptions=False, **kwargs)  # type: ignore[arg-type]
+pytestmark = pytest.mark.usefixtures("in_repo")
 
 
 def check(*args: str) -> Result:
@@ -146,8 +140,8 @@ def test_explain_lists_every_rule_in_plain_language() -> None:
 
 
 def test_slots_json() -> None:
-    result = run("slots", "--env", "production", "-t", "DE", "--no-store", "--duration", "45m", "--risk", "high",
-                 "--from", "2026-11-25T12:00+01:00", "--days", "30", "--format", "json")  # fmt: skip
+    result = run("slots", "--env", "production", "-t", "DE", "--class", "production", "--no-store", "--duration", "45m",
+                 "--risk", "high", "--from", "2026-11-25T12:00+01:00", "--days", "30", "--format", "json")  # fmt: skip
     assert result.exit_code == 0
     data = json.loads(result.output)
     assert data["slots"] == [{

@@ -13,16 +13,14 @@ from seasongate._policy import Decision, GrantApproval, OverrideGrant, Policy, R
 from seasongate._time import iso, to_ts
 from seasongate._versions import Version
 from seasongate.api import build_request
-from tests.conftest import ROOT
+from tests.conftest import ROOT, shipped_policy
 
 CASES = sorted((Path(__file__).parent / "cases").glob("*.yaml"))
-_policies: dict[str, Policy] = {}
 
 
 def _policy(path: str) -> Policy:
-    if path not in _policies:
-        _policies[path] = load_policy(ROOT / path)
-    return _policies[path]
+    policy: Policy = shipped_policy(Path(path).stem)
+    return policy
 
 
 def _load_cases() -> list[Any]:
@@ -45,6 +43,7 @@ def test_decision_case(policy_path: str, case: dict[str, Any]) -> None:
     request = build_request(
         environment=req["environment"], territory=req["territory"], migration=req.get("migration"),
         risk=req.get("risk"), duration=req.get("duration"), operation=req.get("operation", "apply"),
+        migration_class=req.get("class"),
     )  # fmt: skip
     decision = policy.evaluate(request, datetime.fromisoformat(case["at"]))
     assert decision.verdict == case["verdict"]
@@ -125,15 +124,17 @@ def test_unknown_environment_territory_and_version_are_errors() -> None:
 
 def test_latest_start_needs_a_run() -> None:
     policy = _policy("policies/production.yaml")
-    plain = policy.evaluate(Request("production", "DE"), datetime.fromisoformat("2026-11-30T22:00+01:00"))
+    anything = Request("production", "DE", migration_class="production")
+    plain = policy.evaluate(anything, datetime.fromisoformat("2026-11-30T22:00+01:00"))
     assert plain.allowed and plain.latest_start is None
     assert iso(plain.allowed_until or 0, plain.zone) == "2026-11-30T23:30:00+01:00"
-    assert not policy.evaluate(Request("production", "DE"), plain.allowed_until or 0).allowed
+    assert not policy.evaluate(anything, plain.allowed_until or 0).allowed
 
 
 def test_early_years_of_german_holidays() -> None:
     policy = load_policy(ROOT / "policies" / "production.yaml")
-    decision = policy.evaluate(Request("production", "DE"), datetime.fromisoformat("1992-01-01T12:00+01:00"))
+    anything = Request("production", "DE", migration_class="production")
+    decision = policy.evaluate(anything, datetime.fromisoformat("1992-01-01T22:00+01:00"))
     assert [r.rule for r in decision.denying] == ["seasonal-blackout", "public-holiday"]  # Neujahr 1992
 
 

@@ -66,7 +66,7 @@ def test_check_dotenv_when_allowed_says_until_when() -> None:
     assert env["SEASONGATE_DENYING_RULES"] == ""
 
 
-SLOTS = ["slots", "--env", "production", "-t", "DE", "--duration", "45m", "--risk", "high",
+SLOTS = ["slots", "--env", "production", "-t", "DE", "-m", "V226", "--duration", "45m", "--risk", "high",
          "--from", "2026-09-25T10:00+02:00", "--days", "60", "--no-store"]  # fmt: skip
 
 
@@ -79,7 +79,7 @@ def test_slots_csv_lists_the_same_slots_as_json() -> None:
     _, js, _ = sg(*SLOTS, "--format", "json")
     slots = json.loads(js)["slots"]
     assert [(r[3], r[4], r[5]) for r in rows[1:]] == [(s["earliest_start"], s["latest_start"], s["finish_by"]) for s in slots]
-    assert rows[1][3] == "2026-10-10T22:00:00+02:00"
+    assert rows[1][2] == "V226" and rows[1][3] == "2026-10-10T22:00:00+02:00"
 
 
 def test_slots_ics_has_one_event_per_slot_and_is_stable() -> None:

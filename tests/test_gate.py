@@ -15,7 +15,7 @@ from seasongate._gate import Gate, info, migrate, rollback
 from seasongate._policy import Policy, load_policy
 from seasongate._store import Store, open_store
 from seasongate._versions import Version
-from tests.conftest import MIGRATIONS, POLICIES
+from tests.conftest import MIGRATIONS, POLICIES, policy_with_default_class
 
 OKTOBERFEST = "2026-09-25T10:00+02:00"  # Friday morning, Oktoberfest
 OKTOBERFEST_SATURDAY_NIGHT = "2026-09-26T22:00+02:00"
@@ -355,14 +355,15 @@ def _alembic_context(command: str | None) -> object:
 
 @pytest.mark.parametrize(("command", "allowed"), [("downgrade", True), ("upgrade", False), (None, False)], ids=str)
 def test_the_alembic_recipe_gates_a_downgrade_as_a_rollback(
-    policy: Policy, store: Store, command: str | None, allowed: bool
+    tmp_path: Path, store: Store, command: str | None, allowed: bool
 ) -> None:
     # Issue 9 item 7: in a blackout an emergency downgrade is allowed, an upgrade is not; a run
-    # not started from the alembic command line is judged as the stricter apply.
+    # not started from the alembic command line is judged as the stricter apply. The whole
+    # upgrade names no revision, so the recipe's policy names a default class (issue 15).
     namespace: dict[str, object] = {"context": _alembic_context(command)}
     exec(_recipe_function("gated_operation"), namespace)
     operation = namespace["gated_operation"]()  # type: ignore[operator]
-    g = gate(policy, store, fixed(OKTOBERFEST))
+    g = gate(load_policy(policy_with_default_class(tmp_path)), store, fixed(OKTOBERFEST))
     if allowed:
         with g.guard(duration="30m", risk="medium", operation=operation) as decision:
             assert decision.allowed
@@ -429,6 +430,13 @@ def test_a_run_that_dies_after_a_commit_is_reconciled_by_the_next(
         1,
     )
     assert "reconciled from the migration history" in str(first["error"])
+    # Each history row is anchored to its migration.start (issue 8 item 6).
+    starts = {e.seq: e.hash for e in store.audit_entries() if e.action == "migration.start"}
+    with psycopg.connect(pg_dsn) as conn:
+        anchors = conn.execute(
+            "SELECT audit_seq, audit_hash FROM seasongate_schema_history_seasongate ORDER BY installed_rank"
+        ).fetchall()
+    assert anchors == sorted(starts.items())
     # A third run finds nothing left to reconcile.
     migrate(g, pg_dsn, MIGRATIONS, target=Version.parse("V215"), options=OPTIONS)
     assert sum(1 for e in store.audit_entries() if e.payload.get("reconciled")) == 1

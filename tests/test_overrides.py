@@ -438,8 +438,10 @@ def test_version_ranges_and_any_cover_what_they_say(actors: Actors, production_p
         return decision.allowed, {r.rule for r in decision.denying}
 
     assert decide("V228") == (True, set())
-    # "any" was requested for what denied a versionless request: the blackout only.
-    assert decide("V231") == (False, {"business-hours"})
+    # "any" was requested for what denies a versionless request, whose class is unknown and
+    # so meets the class-scoped business-hours rule too (issue 15, principle 1).
+    assert grants[anything].rules == frozenset({"seasonal-blackout", "business-hours", "repeatables-business-hours"})
+    assert decide("V231") == (True, set())
 
 
 @pytest.mark.parametrize(

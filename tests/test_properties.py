@@ -68,14 +68,59 @@ def _rule_times_hold(rule: Rule, m: int) -> bool:
     return True
 
 
+def _static_holds(rule: Rule, request: Request, attributes: dict[str, object]) -> bool:
+    """Whether the rule's static conditions hold, read from the rule's fields and the
+    request's attributes (``None``: unknown, which holds for a deny rule, fails an allow)."""
+    unknown = rule.effect == "deny"
+    version = attributes["version"]
+    checks = [
+        (rule.environments, request.environment),
+        (rule.territories, request.territory),
+        (rule.classes, attributes["class"]),
+        (rule.risks, attributes["risk"]),
+        (rule.operations, request.operation),
+    ]
+    for allowed_values, value in checks:
+        if allowed_values is None:
+            continue  # the rule does not ask
+        if value is None:
+            if not unknown:
+                return False  # an allow rule never matches what the request leaves unknown
+        elif value not in allowed_values:
+            return False
+    if rule.versions is not None:
+        if version is None:
+            return unknown
+        assert isinstance(version, Version)
+        low, high = rule.versions
+        if version.parts < low.parts or (high is not None and version.parts > high.parts):
+            return False
+    return True
+
+
+def _attributes(policy: Policy, request: Request) -> dict[str, object]:
+    """Class, risk and version as the policy file states them, classified by hand: the class
+    ranges compared on version tuples, the default risk and class taken from the file."""
+    cls: str | None = request.migration_class
+    if request.version is not None:
+        for migration_class in policy.migration_classes:
+            above = request.version.parts >= migration_class.low.parts
+            below = migration_class.high is None or request.version.parts[0] <= migration_class.high.parts[0]
+            if above and below:
+                cls = migration_class.name
+                break
+    return {"class": cls or policy.default_class, "risk": request.risk or policy.default_risk, "version": request.version}
+
+
 def oracle_allowed(policy: Policy, request: Request, t: int, duration: int) -> bool:
     """The policy's semantics evaluated naively: deny wins; a deny rule matches when any
-    minute of the run is in its times; an allow rule when every minute is."""
-    info = policy._resolve(request)
+    minute of the run is in its times; an allow rule when every minute is. Static matching
+    is computed here from the rule's fields, not by the engine."""
+    attributes = _attributes(policy, request)
     minutes = range(t, t + max(duration, 60), MINUTE)
     allowed = policy.default == "allow"
     for rule in policy.rules:
-        if not policy._static_match(rule, request, info):
+        if not _static_holds(rule, request, attributes):
             continue
         if rule.effect == "deny" and any(_rule_times_hold(rule, m) for m in minutes):
             return False
@@ -84,11 +129,17 @@ def oracle_allowed(policy: Policy, request: Request, t: int, duration: int) -> b
     return allowed
 
 
+def _request(risk: str | None, minutes: int, version: str | None, cls: str | None) -> Request:
+    return Request("production", "DE", Version.parse(version) if version else None, risk, minutes * MINUTE,
+                   migration_class=None if version else cls)  # fmt: skip
+
+
 requests = st.builds(
-    lambda risk, minutes, version: Request("production", "DE", Version.parse(version), risk, minutes * MINUTE),
-    st.sampled_from(["low", "medium", "high"]),
+    _request,
+    st.sampled_from(["low", "medium", "high", None]),
     st.sampled_from([1, 15, 45, 120, 330]),
-    st.sampled_from(["V226", "V10000", "V8001"]),
+    st.sampled_from(["V226", "V10000", "V8001", None]),
+    st.sampled_from(["production", "feature", None]),
 )
 
 
@@ -132,3 +183,19 @@ def test_every_start_inside_a_slot_is_allowed_for_the_whole_run(minutes: int, t:
             assert not oracle_allowed(POLICY, request, slot.latest + MINUTE, minutes * MINUTE)
         else:
             assert slot.latest == result.end
+
+
+@settings(max_examples=40, deadline=None)
+@given(requests, instants)
+def test_explain_reads_the_verdict_evaluate_computed(request: Request, t: int) -> None:
+    """The rules explain calls matching are exactly the decision's reasons, and a matching
+    rule holds in the oracle too."""
+    decision, checks = POLICY.explain(request, t)
+    assert decision == POLICY.evaluate(request, t)
+    assert [c.rule.name for c in checks if c.matched] == [r.rule for r in decision.reasons]
+    attributes = _attributes(POLICY, request)
+    for check in checks:
+        assert check.matched == (
+            _static_holds(check.rule, request, attributes)
+            and check.rule.name in {r.rule for r in decision.reasons}
+        )

@@ -96,7 +96,7 @@ def test_denied_command_does_not_run(tmp_path: Path) -> None:
     assert [(a, p["outcome"]) for a, p in audit(store)] == [("run", "denied")]
 
 
-def production(store: Path, *options: str) -> list[str]:
+def production_run(store: Path, *options: str) -> list[str]:
     return [
         "run", "--env", "production", "-t", "DE", "--policy", str(POLICIES / "production.yaml"),
         "--store", f"sqlite:///{store}", *options, "--", sys.executable, "-c", "pass",
@@ -107,11 +107,13 @@ def test_the_migration_header_decides_risk(tmp_path: Path) -> None:
     migration = tmp_path / "V226__big_rewrite.sql"
     migration.write_text("-- seasongate: risk=high duration=2h\nSELECT 1;\n", encoding="utf-8")
     store = tmp_path / "store.db"
-    result = sg_at(NOVEMBER_SUNDAY_MORNING, *production(store, "--migration", str(migration), "--format", "json"))
+    result = sg_at(NOVEMBER_SUNDAY_MORNING, *production_run(store, "--migration", str(migration), "--format", "json"))
     assert result.exit_code == 1
     assert '"rule": "high-risk-in-windows-only"' in result.output
-    plain = sg_at(NOVEMBER_SUNDAY_MORNING, *production(store))
-    assert plain.exit_code == 0  # the same instant is fine for a migration of default risk
+    # The same instant is fine for a migration of default risk (stated by version: a run that
+    # names no migration has an unknown class, which counts against it; issue 15).
+    plain = sg_at(NOVEMBER_SUNDAY_MORNING, *production_run(store, "--migration", "V226"))
+    assert plain.exit_code == 0
 
 
 def test_at_never_runs_the_command(tmp_path: Path) -> None:
@@ -191,3 +193,13 @@ def test_run_command_api_reports_a_signal_death(tmp_path: Path) -> None:
         assert store.audit_entries()[-1].payload["signal"] == 9
     finally:
         store.close()
+
+
+def test_run_states_the_class_of_what_it_runs(tmp_path: Path) -> None:
+    # Issue 15 principle 1: wrappers state the class; a classless run meets every class-scoped deny rule.
+    store = tmp_path / "store.db"
+    production = sg_at(NOVEMBER_WEEKEND_NIGHT, *production_run(store, "--class", "production"))
+    assert production.exit_code == 0, production.output
+    testdata = sg_at(NOVEMBER_WEEKEND_NIGHT, *production_run(store, "--class", "testdata", "--format", "json"))
+    assert testdata.exit_code == 1
+    assert '"rule": "no-testdata-in-production"' in testdata.output

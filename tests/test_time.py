@@ -23,13 +23,13 @@ ZURICH = zone("Europe/Zurich")
 
 @pytest.mark.parametrize(
     ("text", "seconds"),
-    [("20m", 1200), ("4h", 14400), ("1h30m", 5400), ("2d", 172800), ("45s", 45), ("15", 900), (20, 1200)],
+    [("20m", 1200), ("4h", 14400), ("1h30m", 5400), ("2d", 172800), ("45s", 45), ("7d", 604800)],
 )
 def test_parse_duration(text: str | int, seconds: int) -> None:
     assert parse_duration(text) == seconds
 
 
-@pytest.mark.parametrize("text", ["", "abc", "20x", "-5m", "1.5h", "m"])
+@pytest.mark.parametrize("text", ["", "abc", "20x", "-5m", "1.5h", "m", "15", "0m", "0s", "8d", "7d1s"])
 def test_parse_duration_refuses_garbage(text: str) -> None:
     with pytest.raises(InputError, match="invalid duration"):
         parse_duration(text)

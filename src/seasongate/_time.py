@@ -22,27 +22,34 @@ _DURATION_RE = re.compile(
     r"^\s*(?:(?P<d>\d+)\s*d)?\s*(?:(?P<h>\d+)\s*h)?\s*(?:(?P<m>\d+)\s*m(?:in)?)?\s*(?:(?P<s>\d+)\s*s)?\s*$",
     re.ASCII,
 )
+MAX_RUN = 7 * 86400
+"""The longest duration a migration (or any duration option) may state: seven days."""
 
 
-def parse_duration(text: str | int) -> int:
-    """Parse ``"20m"``, ``"4h"``, ``"1h30m"``, ``"2d"``, ``"45s"`` into seconds.
+def parse_duration(text: str | int, *, maximum: int | None = MAX_RUN) -> int:
+    """Parse ``"30s"``, ``"20m"``, ``"4h"``, ``"1h30m"``, ``"2d"`` into seconds.
 
-    A bare integer means minutes (``duration=20`` in a header is twenty minutes).
+    The one rule for every duration option, header and policy field: a number needs a unit
+    (a bare ``20`` is an error: minutes or seconds would be a guess), and the duration is
+    more than zero and at most ``maximum`` seconds (seven days unless the caller says; None
+    when the caller bounds it itself, as a calendar period does).
     """
     if isinstance(text, bool):
         raise InputError(f"invalid duration {text!r}")
-    if isinstance(text, int):
-        if text < 0:
-            raise InputError(f"invalid duration {text!r}: must not be negative")
-        return text * 60
     raw = str(text).strip()
-    if raw.isascii() and raw.isdigit():
-        return int(raw) * 60
-    match = _DURATION_RE.match(raw)
+    if isinstance(text, int) or (raw.isascii() and raw.isdigit()):
+        raise InputError(f"invalid duration {raw!r}: a number needs a unit, e.g. {raw}m or {raw}s")
+    match = _DURATION_RE.match(raw) if len(raw) <= 40 else None
     if not raw or not match or not any(match.groupdict().values()):
-        raise InputError(f"invalid duration {text!r}: use a number with a unit, e.g. 30s, 20m, 4h, 1h30m, 2d")
+        shown = raw if len(raw) <= 40 else raw[:37] + "..."
+        raise InputError(f"invalid duration {shown!r}: use a number with a unit, e.g. 30s, 20m, 4h, 1h30m, 2d")
     parts = {k: int(v) if v else 0 for k, v in match.groupdict().items()}
-    return parts["d"] * 86400 + parts["h"] * 3600 + parts["m"] * 60 + parts["s"]
+    seconds = parts["d"] * 86400 + parts["h"] * 3600 + parts["m"] * 60 + parts["s"]
+    if seconds <= 0:
+        raise InputError(f"invalid duration {raw!r}: must be longer than zero")
+    if maximum is not None and seconds > maximum:
+        raise InputError(f"invalid duration {raw!r}: at most {format_duration(maximum)}")
+    return seconds
 
 
 def format_duration(seconds: int) -> str:
@@ -150,11 +157,16 @@ def parse_instant(text: str, tz: ZoneInfo | None = None) -> tuple[datetime, bool
             f"invalid time {text!r}: use ISO 8601, e.g. 2026-09-25T10:00+02:00 or 2026-09-25T08:00Z"
         ) from exc
     if parsed.tzinfo is not None:
-        return parsed.astimezone(UTC), False
+        try:
+            return parsed.astimezone(UTC), False
+        except OverflowError as exc:  # 9999-12-31T23:59-05:00 is past the end of datetime
+            raise InputError(f"invalid time {text!r}: out of range") from exc
     if tz is None:
         raise InputError(f"time {text!r} has no UTC offset and there is no zone to read it in")
-    ts = local_to_ts(parsed.date(), parsed.time(), tz)
-    return from_ts(ts, UTC), True
+    try:
+        return from_ts(local_to_ts(parsed.date(), parsed.time(), tz), UTC), True
+    except OverflowError as exc:
+        raise InputError(f"invalid time {text!r}: out of range") from exc
 
 
 def parse_date(text: str) -> date:

@@ -13,6 +13,8 @@ from seasongate._errors import InputError
 
 # ASCII digits only: int() would also read "٣" (Arabic-Indic three) as 3.
 _VERSION_RE = re.compile(r"^[Vv]?([0-9]+(?:[._][0-9]+)*)$")
+MAX_PART_DIGITS = 18  # a part fits a 64-bit integer (PostgreSQL bigint, Flyway's version parts)
+MAX_PARTS = 8
 FILE_RE = re.compile(r"^(?P<prefix>[VU])(?P<version>[0-9]+(?:[._][0-9]+)*)__(?P<description>.+)\.sql$")
 
 
@@ -25,11 +27,19 @@ class Version:
 
     @classmethod
     def parse(cls, text: str | int) -> Version:
-        """Parse ``V226``, ``226``, ``V2.1`` or ``V2_1``."""
-        match = _VERSION_RE.match(str(text).strip())
+        """Parse ``V226``, ``226``, ``V2.1`` or ``V2_1``: at most 8 parts of at most 18 digits."""
+        raw = str(text).strip()
+        shown = raw if len(raw) <= 40 else f"{raw[:20]}...({len(raw)} characters)"
+        match = _VERSION_RE.match(raw) if len(raw) <= (MAX_PART_DIGITS + 1) * MAX_PARTS + 1 else None
         if not match:
-            raise InputError(f"invalid migration version {text!r}: use V<number>, e.g. V226 or V2.1")
-        return cls(tuple(int(p) for p in re.split(r"[._]", match.group(1))))
+            limit = f"at most {MAX_PARTS} parts of at most {MAX_PART_DIGITS} digits"
+            raise InputError(f"invalid migration version {shown!r}: use V<number>, e.g. V226 or V2.1 ({limit})")
+        parts = re.split(r"[._]", match.group(1))
+        if len(parts) > MAX_PARTS or any(len(p) > MAX_PART_DIGITS for p in parts):
+            raise InputError(
+                f"invalid migration version {shown!r}: at most {MAX_PARTS} parts of at most {MAX_PART_DIGITS} digits"
+            )
+        return cls(tuple(int(p) for p in parts))
 
     @property
     def major(self) -> int:

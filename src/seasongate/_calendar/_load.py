@@ -199,7 +199,7 @@ def _duration(value: str | int | None, loc: tuple[str | int, ...], issues: _Coll
     if value is None:
         return None
     try:
-        seconds = parse_duration(value)
+        seconds = parse_duration(value, maximum=None)  # checked against ``longest`` below
     except InputError as exc:
         issues.add(loc, str(exc))
         return None

@@ -227,25 +227,26 @@ def reconcile(gate: Gate, plan: Plan, database: str | None) -> int:
             continue
         facts = start.payload
         operation: Operation = "rollback" if facts.get("operation") == "rollback" else "apply"
-        status, rank = _settled(plan, Version.parse(str(facts.get("version"))), operation)
+        status, rank = _settled(plan, seq, Version.parse(str(facts.get("version"))), operation)
         payload = _audit.reconciled_payload(facts, status=status, installed_rank=rank, start_seq=seq)
         gate.audit(_audit.OUTCOME[operation], start.subject, payload)
         written += 1
     return written
 
 
-def _settled(plan: Plan, version: Version, operation: Operation) -> tuple[str, int | None]:
-    """What the history says became of one step: (status, installed rank of its row)."""
+def _settled(plan: Plan, start: int, version: Version, operation: Operation) -> tuple[str, int | None]:
+    """What the history says became of the step that wrote start entry ``start``: (status,
+    installed rank of its row). A finished step's row carries the start as its anchor; a
+    ``transaction=false`` script that did not finish left a row without one."""
+    for row in plan.rows:
+        if row.audit_seq == start:
+            return (DONE[operation] if row.success else "failed"), row.installed_rank
     kind = "SQL" if operation == "apply" else "UNDO_SQL"
-    ranks = [r.installed_rank for r in plan.rows if r.version == version and r.type == kind]
-    rank = max(ranks) if ranks else None
-    state = next((e.state for e in plan.entries if e.version == version), "pending")
-    done = {"apply": ("applied", "changed", "missing"), "rollback": ("pending", "undone", "out of order")}[operation]
-    if state in done:
-        return DONE[operation], rank
+    state = next((e.state for e in plan.entries if e.version == version), None)
     if state in ("incomplete", "undo incomplete"):
-        return "incomplete", rank
-    return "failed", None
+        ranks = [r.installed_rank for r in plan.rows if r.version == version and r.type == kind]
+        return "incomplete", max(ranks, default=None)
+    return "failed", None  # nothing of it was committed
 
 
 def migrate(

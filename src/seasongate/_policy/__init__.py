@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from seasongate._policy._decision import (
@@ -13,6 +14,7 @@ from seasongate._policy._decision import (
     PeriodRef,
     Reason,
     Request,
+    UnappliedOverride,
 )
 from seasongate._policy._engine import Policy, RuleCheck, Territory
 from seasongate._policy._rules import MigrationClass, Rule
@@ -20,6 +22,14 @@ from seasongate._policy._rules import MigrationClass, Rule
 if TYPE_CHECKING:
     from seasongate._policy._cache import expand_calendar_cached
     from seasongate._policy._load import load_policy, policy_calendar_paths
+
+
+def load_policy_cached(path: str | Path) -> Policy:
+    """:func:`load_policy`, served from the expansion cache when no file involved changed
+    (the cache module loads only when used)."""
+    from seasongate._policy._cache import load_policy_cached as load
+
+    return load(path)
 
 
 def __getattr__(name: str) -> Any:
@@ -53,7 +63,9 @@ __all__ = [
     "Rule",
     "RuleCheck",
     "Territory",
+    "UnappliedOverride",
     "expand_calendar_cached",
     "load_policy",
+    "load_policy_cached",
     "policy_calendar_paths",
 ]

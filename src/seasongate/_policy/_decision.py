@@ -11,11 +11,10 @@ from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from seasongate._errors import Location
 from seasongate._time import format_duration, iso
 from seasongate._versions import Version
-
-OPERATIONS = ("apply", "rollback")
-RISKS = ("low", "medium", "high")
+from seasongate._vocabulary import Operation, Risk
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,17 +22,24 @@ class Request:
     """What is asked: may this migration (or anything, when ``version`` is None) run?
 
     ``risk`` and ``duration`` (seconds) fall back to the policy's defaults when None.
-    ``operation`` is ``apply`` or ``rollback`` (running an undo script).
+    ``operation`` is ``apply`` or ``rollback`` (running an undo script). ``migration_class``
+    states the class when no version does (a wrapper that runs "some production migration");
+    with a version it must agree with the version's class.
+
+    What the request leaves unknown (no version, no class, no risk and no policy default)
+    counts against it: every deny rule scoped by the unknown attribute applies, no allow
+    rule scoped by it does.
     """
 
     environment: str
     territory: str
     version: Version | None = None
-    risk: str | None = None
+    risk: str | None = None  # a Risk; checked by the engine (callers pass what users typed)
     duration: int | None = None
-    operation: str = "apply"
+    operation: str = "apply"  # an Operation; checked by the engine
     description: str | None = None
     repeatable: bool = False  # a repeatable script (R__): no version, class ``repeatable``
+    migration_class: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,7 +145,7 @@ class Reason:
     rule: str
     effect: str  # allow | deny
     message: str
-    source: str  # path:line of the rule
+    source: Location  # where the rule is written
     periods: tuple[PeriodRef, ...] = ()
     overridable: bool = False
     override: OverrideSpec | None = None
@@ -154,7 +160,7 @@ class Reason:
             "overridable": self.overridable,
             "override_requires": None,
             "lifted_by": self.lifted_by,
-            "source": self.source,
+            "source": f"{self.source.path}:{self.source.line}",
         }
         if self.override is not None:
             out["override_requires"] = {
@@ -166,14 +172,34 @@ class Reason:
 
 
 @dataclass(frozen=True, slots=True)
+class UnappliedOverride:
+    """An active override that covers the request and names a denying rule, but does not
+    meet what this policy's rule requires, so it lifted nothing."""
+
+    id: str
+    rule: str
+    why: str  # "needs 2 approvals by release_manager, has 1"
+    ticket: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "rule": self.rule, "reason": self.why, "ticket": self.ticket}
+
+
+@dataclass(frozen=True, slots=True)
 class MigrationInfo:
-    """The migration as the policy classified it."""
+    """The migration as the policy classified it.
+
+    ``unknown`` names the attributes (``class``, ``version``, ``risk``) that neither the
+    request nor the policy's defaults state; ``assumed`` those taken from the policy's
+    ``defaults:`` (``class``)."""
 
     version: Version | None
     migration_class: str | None
-    risk: str
+    risk: Risk | None
     duration: int | None
-    operation: str
+    operation: Operation
+    unknown: frozenset[str] = frozenset()
+    assumed: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,6 +229,7 @@ class Decision:
     override: OverrideGrant | None = None
     horizon_end: int | None = None
     notes: tuple[str, ...] = field(default=())
+    unapplied_overrides: tuple[UnappliedOverride, ...] = ()
 
     @property
     def verdict(self) -> str:
@@ -236,6 +263,8 @@ class Decision:
                 "duration": None if mig.duration is None else format_duration(mig.duration),
                 "duration_seconds": mig.duration,
                 "operation": mig.operation,
+                "unknown": sorted(mig.unknown),
+                "assumed": sorted(mig.assumed),
             },
             "reasons": [r.to_dict(tz) for r in self.reasons],
             "default_applied": self.default_applied,
@@ -243,6 +272,7 @@ class Decision:
             "latest_start": when(self.latest_start),
             "next_allowed_at": when(self.next_allowed_at),
             "override": None if self.override is None else self.override.to_dict(tz),
+            "unapplied_overrides": [u.to_dict() for u in self.unapplied_overrides],
             "policy": {"path": self.policy_path, "sha256": self.policy_sha256},
             "notes": list(self.notes),
         }

@@ -11,6 +11,10 @@ The allowed starts are ``union(allow) - union(deny)`` (default deny) or ``all - 
 (default allow): deny wins, rule order only orders the reasons. ``next_allowed_at`` and
 ``allowed_until`` are then one binary search each, exact to the second, with no stepping
 through time. The sets of a request are cached, so many evaluations cost microseconds.
+
+What a request states and which static conditions it meets is ``_matching``'s; this module
+is the one cohesive rest (the covered years, the start sets of a request shape, a decision
+and its explanation read from them), which is why it is longer than most.
 """
 
 from __future__ import annotations
@@ -31,11 +35,19 @@ from seasongate._policy._decision import (
     PeriodRef,
     Reason,
     Request,
+    UnappliedOverride,
+)
+from seasongate._policy._matching import (
+    classify_request,
+    in_range,
+    override_shortfall,
+    request_notes,
+    static_conditions,
 )
 from seasongate._policy._rules import MigrationClass, Rule
 from seasongate._time import from_ts, iso, to_ts, zone
 from seasongate._versions import Version
-from seasongate._vocabulary import REPEATABLE_CLASS
+from seasongate._vocabulary import Risk
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,12 +59,30 @@ class Territory:
     timezone: str
 
 
-@dataclass
-class _Plan:
-    """The start sets of one request shape over the covered range."""
+@dataclass(frozen=True, slots=True)
+class _RuleVerdict:
+    """One rule for one request shape: its static conditions with their verdicts, whether
+    they all hold, and the start instants at which the rule speaks (deny: the run would
+    touch its times; allow: the whole run lies inside them)."""
 
-    rules: list[tuple[Rule, IntervalSet]]
+    rule: Rule
+    conditions: tuple[tuple[str, bool], ...]
+    matched: bool
+    starts: IntervalSet
+
+
+@dataclass(frozen=True)
+class _ShapeStarts:
+    """The start sets of one request shape over the covered range: every rule's verdict,
+    and the allowed starts before any override."""
+
+    verdicts: tuple[_RuleVerdict, ...]
+    base: IntervalSet  # the allow union (default deny) or everything (default allow)
     allowed: IntervalSet
+    matched: tuple[_RuleVerdict, ...] = ()  # the verdicts whose static conditions hold
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "matched", tuple(v for v in self.verdicts if v.matched))
 
 
 @dataclass
@@ -61,7 +91,7 @@ class _TerritoryState:
     first_year: int
     last_year: int
     rule_times: dict[str, IntervalSet] = field(default_factory=dict)
-    plans: dict[tuple[object, ...], _Plan] = field(default_factory=dict)
+    shapes: dict[tuple[object, ...], _ShapeStarts] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,8 +117,9 @@ class Policy:
         default: str,
         territories: dict[str, Territory],
         classes: tuple[MigrationClass, ...],
-        default_risk: str,
+        default_risk: Risk | None,
         default_duration: int,
+        default_class: str | None = None,
         horizon_days: int,
         roles: dict[str, tuple[str, ...]],
         rules: tuple[Rule, ...],
@@ -105,6 +136,7 @@ class Policy:
         self.migration_classes = classes
         self.default_risk = default_risk
         self.default_duration = default_duration
+        self.default_class = default_class
         self.horizon_days = horizon_days
         self._roles = roles
         self.rules = rules
@@ -114,12 +146,17 @@ class Policy:
         self.indexes: dict[tuple[str, int, int], CalendarIndex] = {}
         self.on_new_index: Callable[[Policy], None] | None = None
         self._states: dict[str, _TerritoryState] = {}
-        self._resolved: dict[Request, MigrationInfo] = {}
+        self._resolved: dict[Request, tuple[MigrationInfo, tuple[object, ...]]] = {}
+        # The rules scoped by a version range: a request's shape records which of them hold.
+        self._version_rules = tuple(r for r in rules if r.versions is not None)
+        # The reason a rule gives is the same at every instant when it names no periods.
+        self._fixed_reasons: dict[str, Reason] = {}
 
     def __getstate__(self) -> dict[str, object]:
         state = dict(self.__dict__)
         state["_states"] = {}
         state["_resolved"] = {}
+        state["_fixed_reasons"] = {}
         state["on_new_index"] = None
         return state
 
@@ -128,6 +165,7 @@ class Policy:
         # Transient caches are rebuilt, whatever the pickled state held.
         self._states = {}
         self._resolved = {}
+        self._fixed_reasons = {}
         self.on_new_index = None
 
     # -- what the policy declares --------------------------------------------------------
@@ -207,6 +245,8 @@ class Policy:
             return state
         tz = self.zone(territory)
         year = from_ts(at, tz).year
+        if not MIN_YEAR <= year <= MAX_YEAR:
+            raise HorizonError(f"{iso(at, tz)} is outside {MIN_YEAR}-{MAX_YEAR}, the years calendars answer")
         need_last = from_ts(at + (self.horizon_days + 45) * 86400, tz).year
         if state is not None and state.first_year <= year and need_last <= state.last_year:
             return state
@@ -219,8 +259,6 @@ class Policy:
                 break
         else:
             first, last = max(first, MIN_YEAR), min(last, MAX_YEAR)
-            if not MIN_YEAR <= year <= MAX_YEAR:
-                raise HorizonError(f"{iso(at, tz)} is outside {MIN_YEAR}-{MAX_YEAR}, the years calendars answer")
             index = build_index(self.calendars[territory], first, last)
             self.indexes = {k: v for k, v in self.indexes.items() if k[0] != territory}
             self.indexes[(territory, first, last)] = index
@@ -232,58 +270,19 @@ class Policy:
 
     # -- evaluation --------------------------------------------------------------------------
 
-    def _resolve(self, request: Request) -> MigrationInfo:
-        info = self._resolved.get(request)
-        if info is None:
-            info = self._resolved[request] = self._classify_request(request)
+    def _resolve(self, request: Request) -> tuple[MigrationInfo, tuple[object, ...]]:
+        """The request as classified, and the key of its shape: everything the rules'
+        static conditions read (never the version itself, only which version ranges hold)."""
+        found = self._resolved.get(request)
+        if found is None:
+            info = classify_request(self, request)
+            ranges = None if info.version is None else tuple(in_range(r, info.version) for r in self._version_rules)
+            key = (request.environment, request.territory, info.migration_class, info.risk,
+                   info.operation, info.duration or 0, ranges)  # fmt: skip
             if len(self._resolved) > 4096:
                 self._resolved.clear()
-        return info
-
-    def _classify_request(self, request: Request) -> MigrationInfo:
-        if request.environment not in self.environments:
-            raise InputError(
-                f"unknown environment {request.environment!r} "
-                f"(policy {self.name} covers: {', '.join(self.environments)})"
-            )
-        self.territory(request.territory)
-        if request.operation not in ("apply", "rollback"):
-            raise InputError(f"unknown operation {request.operation!r} (apply or rollback)")
-        risk = request.risk or self.default_risk
-        if risk not in ("low", "medium", "high"):
-            raise InputError(f"unknown risk {risk!r} (low, medium or high)")
-        cls = None
-        if request.repeatable:
-            cls = REPEATABLE_CLASS
-        elif request.version is not None and self.migration_classes:
-            cls = self.classify(request.version)
-            if cls is None:
-                ranges = ", ".join(f"{c.name} {c.describe()}" for c in self.migration_classes)
-                raise InputError(f"version {request.version} is in no migration class ({ranges})")
-        if request.duration is not None:
-            if request.duration < 0:
-                raise InputError("duration must not be negative")
-            duration: int | None = request.duration
-        else:
-            duration = self.default_duration if request.version is not None or request.repeatable else None
-        return MigrationInfo(request.version, cls, risk, duration, request.operation)
-
-    def _static_match(self, rule: Rule, request: Request, info: MigrationInfo) -> bool:
-        if rule.environments is not None and request.environment not in rule.environments:
-            return False
-        if rule.territories is not None and request.territory not in rule.territories:
-            return False
-        if rule.classes is not None and info.migration_class not in rule.classes:
-            return False
-        if rule.versions is not None:
-            if info.version is None:
-                return False
-            low, high = rule.versions
-            if info.version < low or (high is not None and info.version > high):
-                return False
-        if rule.risks is not None and info.risk not in rule.risks:
-            return False
-        return rule.operations is None or info.operation in rule.operations
+            found = self._resolved[request] = (info, key)
+        return found
 
     def rule_times(self, rule: Rule, territory: str, at: int) -> IntervalSet:
         """The times (not yet widened by a run's duration) when ``rule``'s time conditions
@@ -304,67 +303,66 @@ class Policy:
             cached = state.rule_times[rule.name] = times
         return cached
 
-    def _plan(self, state: _TerritoryState, request: Request, info: MigrationInfo) -> _Plan:
+    def _shape_starts(
+        self, state: _TerritoryState, request: Request, info: MigrationInfo, key: tuple[object, ...]
+    ) -> _ShapeStarts:
+        shape = state.shapes.get(key)
+        if shape is not None:
+            return shape
         duration = info.duration or 0
-        key = (request.environment, request.territory, info.migration_class, info.version,
-               info.risk, info.operation, duration)  # fmt: skip
-        plan = state.plans.get(key)
-        if plan is not None:
-            return plan
         index = state.index
-        everything = IntervalSet([index.lo], [index.hi])
-        rules: list[tuple[Rule, IntervalSet]] = []
+        verdicts: list[_RuleVerdict] = []
         allow = IntervalSet.empty()
-        deny = IntervalSet.empty()
         for rule in self.rules:
-            if not self._static_match(rule, request, info):
-                continue
+            conditions = static_conditions(rule, request, info)
             times = self._rule_times(state, rule)
-            if rule.effect == "deny":
-                starts = times.touching_starts(duration)
-                deny = deny.union(starts)
-            else:
-                starts = times.fitting_starts(duration)
+            starts = times.touching_starts(duration) if rule.effect == "deny" else times.fitting_starts(duration)
+            matched = all(ok for _, ok in conditions)
+            verdicts.append(_RuleVerdict(rule, conditions, matched, starts))
+            if matched and rule.effect == "allow":
                 allow = allow.union(starts)
-            rules.append((rule, starts))
-        base = allow if self.default == "deny" else everything
-        plan = _Plan(rules, base.difference(deny))
-        if len(state.plans) > 4096:
-            state.plans.clear()
-        state.plans[key] = plan
-        return plan
+        base = allow if self.default == "deny" else IntervalSet([index.lo], [index.hi])
+        shape = _ShapeStarts(tuple(verdicts), base, _allowed(base, verdicts, {}))
+        if len(state.shapes) > 4096:
+            state.shapes.clear()
+        state.shapes[key] = shape
+        return shape
 
-    def _with_overrides(
-        self, plan: _Plan, request: Request, grants: Sequence[OverrideGrant], index: CalendarIndex
-    ) -> tuple[IntervalSet, dict[str, list[OverrideGrant]]]:
+    def _overrides(
+        self, shape: _ShapeStarts, request: Request, grants: Sequence[OverrideGrant]
+    ) -> tuple[dict[str, list[OverrideGrant]], list[tuple[OverrideGrant, str, str]]]:
+        """Which covering grants lift which matched deny rules, and which covering grants
+        name a matched deny rule but fall short of what it requires (with why)."""
         lifting: dict[str, list[OverrideGrant]] = {}
+        short: list[tuple[OverrideGrant, str, str]] = []
         for grant in grants:
             if not grant.covers(request):
                 continue
-            for rule, _ in plan.rules:
-                if rule.effect == "deny" and rule.name in grant.rules and _grant_satisfies(grant, rule.override):
+            for verdict in shape.matched:
+                rule = verdict.rule
+                if rule.effect != "deny" or rule.name not in grant.rules:
+                    continue
+                why = override_shortfall(grant, rule.override)
+                if why is None:
                     lifting.setdefault(rule.name, []).append(grant)
+                else:
+                    short.append((grant, rule.name, why))
+        return lifting, short
+
+    def _allowed_with(self, shape: _ShapeStarts, lifting: dict[str, list[OverrideGrant]]) -> IntervalSet:
         if not lifting:
-            return plan.allowed, lifting
-        everything = IntervalSet([index.lo], [index.hi])
-        allow = IntervalSet.empty()
-        deny = IntervalSet.empty()
-        for rule, starts in plan.rules:
-            if rule.effect == "allow":
-                allow = allow.union(starts)
-                continue
-            lifted = IntervalSet.of((g.valid_from, g.valid_until) for g in lifting.get(rule.name, ()))
-            deny = deny.union(starts.difference(lifted))
-        base = allow if self.default == "deny" else everything
-        # An override lifts denials; with a default of deny it also stands in for the allow
-        # that the lifted rule would otherwise leave missing only if an allow rule matches.
-        return base.difference(deny), lifting
+            return shape.allowed
+        lifted = {
+            name: IntervalSet.of((g.valid_from, g.valid_until) for g in grants) for name, grants in lifting.items()
+        }
+        return _allowed(shape.base, shape.verdicts, lifted)
 
     def evaluate(self, request: Request, at: datetime | int, overrides: Sequence[OverrideGrant] = ()) -> Decision:
         """Decide ``request`` at instant ``at`` (aware datetime or epoch seconds).
 
         ``overrides`` are the store's active, approved grants; those covering the request lift
-        the overridable deny rules they name while they are valid.
+        the overridable deny rules they name while they are valid. One that names a denying
+        rule but does not meet its requirements is reported in ``unapplied_overrides``.
         """
         if isinstance(at, datetime) and at.microsecond:
             # Instants are whole seconds; a fractional start is judged at both neighbours
@@ -372,19 +370,25 @@ class Policy:
             early = self.evaluate(request, to_ts(at), overrides)
             late = self.evaluate(request, to_ts(at) + 1, overrides)
             return early if early.allowed == late.allowed or not early.allowed else late
-        ts = at if isinstance(at, int) else to_ts(at)
-        info = self._resolve(request)
+        return self._decide(request, at if isinstance(at, int) else to_ts(at), overrides)[0]
+
+    def _decide(
+        self, request: Request, ts: int, overrides: Sequence[OverrideGrant]
+    ) -> tuple[Decision, _ShapeStarts]:
+        info, key = self._resolve(request)
         state = self._state(request.territory, ts)
         index = state.index
-        plan = self._plan(state, request, info)
-        allowed_set, lifting = self._with_overrides(plan, request, overrides, index)
+        shape = self._shape_starts(state, request, info, key)
+        lifting, short = self._overrides(shape, request, overrides) if overrides else ({}, [])
+        allowed_set = self._allowed_with(shape, lifting)
         duration = info.duration or 0
         run_end = ts + max(duration, 1)
         reasons: list[Reason] = []
         used: OverrideGrant | None = None
-        for rule, starts in plan.rules:
-            if not starts.contains(ts):
+        for verdict in shape.matched:
+            if not verdict.starts.contains(ts):
                 continue
+            rule = verdict.rule
             lifted_by = None
             if rule.effect == "deny":
                 for grant in lifting.get(rule.name, ()):
@@ -405,8 +409,20 @@ class Policy:
         else:
             next_allowed = allowed_set.next_start(ts)
         # No rule decided: neither an allow nor a (standing) deny matched.
-        default_applied = not any(r.effect == "allow" or r.lifted_by is None for r in reasons)
-        return Decision(
+        default_applied = True
+        for reason in reasons:
+            if reason.effect == "allow" or reason.lifted_by is None:
+                default_applied = False
+                break
+        unapplied: tuple[UnappliedOverride, ...] = ()
+        if short:
+            denying_now = {r.rule for r in reasons if r.effect == "deny" and r.lifted_by is None}
+            unapplied = tuple(
+                UnappliedOverride(grant.id, rule, why, grant.ticket)
+                for grant, rule, why in short
+                if rule in denying_now and grant.valid_from <= ts < grant.valid_until
+            )
+        decision = Decision(
             allowed=allowed,
             at=ts,
             environment=request.environment,
@@ -422,9 +438,22 @@ class Policy:
             default_applied=default_applied,
             override=used if allowed else None,
             horizon_end=horizon_end,
+            notes=request_notes(self, info),
+            unapplied_overrides=unapplied,
         )
+        return decision, shape
+
+    def request_notes(self, request: Request) -> tuple[str, ...]:
+        """What a decision on ``request`` would note as assumed or unknown."""
+        return request_notes(self, self._resolve(request)[0])
 
     def _reason(self, rule: Rule, index: CalendarIndex, ts: int, run_end: int, lifted_by: str | None) -> Reason:
+        names_periods = rule.finish_before is not None or any(not c.negate for c in rule.periods)
+        if lifted_by is None and not names_periods:
+            fixed = self._fixed_reasons.get(rule.name)
+            if fixed is None:
+                fixed = self._fixed_reasons[rule.name] = self._reason_with(rule, (), None)
+            return fixed
         periods: list[PeriodRef] = []
         for cond in rule.periods:
             if not cond.negate:
@@ -435,65 +464,52 @@ class Policy:
             upcoming = index.next_start(fb.selector, ts)
             if upcoming is not None:
                 periods.append(PeriodRef(upcoming.name, upcoming.kind, upcoming.calendar, upcoming.start, upcoming.end))
+        return self._reason_with(rule, tuple(dict.fromkeys(periods)), lifted_by)
+
+    @staticmethod
+    def _reason_with(rule: Rule, periods: tuple[PeriodRef, ...], lifted_by: str | None) -> Reason:
         return Reason(
             rule=rule.name,
             effect=rule.effect,
             message=rule.message or f"rule {rule.name}",
             source=rule.source,
-            periods=tuple(dict.fromkeys(periods)),
+            periods=periods,
             overridable=rule.override is not None,
             override=rule.override,
             lifted_by=lifted_by,
         )
 
     def allowed_starts(
-        self, request: Request, at: datetime | int, overrides: Sequence[OverrideGrant] = ()
+        self, request: Request, at: datetime | int, overrides: Sequence[OverrideGrant] = (), *, until: int | None = None
     ) -> tuple[IntervalSet, int, MigrationInfo]:
-        """The set of allowed start instants over the horizon from ``at``, with its end."""
+        """The set of allowed start instants over the horizon from ``at`` (and, when
+        ``until`` is given, at least up to it), with the end of what was examined."""
         ts = at if isinstance(at, int) else to_ts(at)
-        info = self._resolve(request)
+        info, key = self._resolve(request)
         state = self._state(request.territory, ts)
-        plan = self._plan(state, request, info)
-        allowed, _ = self._with_overrides(plan, request, overrides, state.index)
-        return allowed, state.index.hi, info
+        if until is not None and until >= state.index.hi:
+            self._state(request.territory, until)  # widens the expanded years to cover it
+            state = self._state(request.territory, ts)
+        shape = self._shape_starts(state, request, info, key)
+        lifting, _ = self._overrides(shape, request, overrides)
+        return self._allowed_with(shape, lifting), state.index.hi, info
 
     def explain(
         self, request: Request, at: datetime | int, overrides: Sequence[OverrideGrant] = ()
     ) -> tuple[Decision, tuple[RuleCheck, ...]]:
-        """The decision and every rule examined, with each condition's verdict."""
-        decision = self.evaluate(request, at, overrides)
-        ts = decision.at
-        info = decision.migration
-        state = self._state(request.territory, ts)
-        duration = info.duration or 0
+        """The decision and every rule examined, with each condition's verdict: read from
+        the same rule verdicts the decision was computed from."""
+        ts = at if isinstance(at, int) else to_ts(at)
+        decision, shape = self._decide(request, ts, overrides)
+        if isinstance(at, datetime) and at.microsecond:
+            decision = self.evaluate(request, at, overrides)
+        duration = decision.migration.duration or 0
         by_rule = {r.rule: r for r in decision.reasons}
         checks = []
-        for rule in self.rules:
-            conds: list[tuple[str, bool]] = []
-            if rule.environments is not None:
-                conds.append(
-                    (f"environment is {'/'.join(sorted(rule.environments))}", request.environment in rule.environments)
-                )
-            if rule.territories is not None:
-                conds.append(
-                    (f"territory is {'/'.join(sorted(rule.territories))}", request.territory in rule.territories)
-                )
-            if rule.classes is not None:
-                conds.append(
-                    (f"migration class is {'/'.join(sorted(rule.classes))}", info.migration_class in rule.classes)
-                )
-            if rule.versions is not None:
-                low, high = rule.versions
-                inside = info.version is not None and low <= info.version and (high is None or info.version <= high)
-                conds.append((f"version in {low}-{high or ''}", inside))
-            if rule.risks is not None:
-                conds.append((f"risk is {'/'.join(sorted(rule.risks))}", info.risk in rule.risks))
-            if rule.operations is not None:
-                conds.append((f"operation is {'/'.join(sorted(rule.operations))}", info.operation in rule.operations))
-            static = all(ok for _, ok in conds)
+        for verdict in shape.verdicts:
+            rule = verdict.rule
+            conds = list(verdict.conditions)
             if rule.temporal:
-                times = self._rule_times(state, rule)
-                starts = times.touching_starts(duration) if rule.effect == "deny" else times.fitting_starts(duration)
                 parts = [c.describe() for c in rule.periods]
                 if rule.clock:
                     parts.append(rule.clock.describe())
@@ -501,22 +517,23 @@ class Policy:
                     parts.append(rule.finish_before.describe())
                 verb = "the run touches" if rule.effect == "deny" else "the whole run is"
                 label = f"{verb}: {' and '.join(parts)}" if duration else f"now is {' and '.join(parts)}"
-                conds.append((label, starts.contains(ts)))
-            matched = static and all(ok for _, ok in conds)
+                conds.append((label, verdict.starts.contains(decision.at)))
+            matched = all(ok for _, ok in conds)
             checks.append(RuleCheck(rule, matched, tuple(conds), by_rule.get(rule.name)))
         return decision, tuple(checks)
 
 
-def _grant_satisfies(grant: OverrideGrant, spec: OverrideSpec | None) -> bool:
-    """Whether ``grant`` meets what *this* policy demands for lifting a rule.
-
-    The store records the requirements the requester's policy file stated; a grant recorded
-    against a laxer copy of the policy (fewer approvals, a longer validity) lifts nothing here.
-    """
-    if spec is None:
-        return False  # the rule cannot be overridden
-    approvers = {a.actor for a in grant.approvals if a.role == spec.role} - {grant.requester}
-    return len(approvers) >= spec.approvals and grant.valid_until - grant.valid_from <= spec.max_validity
+def _allowed(base: IntervalSet, verdicts: Sequence[_RuleVerdict], lifted: dict[str, IntervalSet]) -> IntervalSet:
+    """``base`` minus the starts of every matched deny rule, less the times an override
+    lifts that rule: one formula for the plain verdict and the overridden one."""
+    deny = IntervalSet.empty()
+    for verdict in verdicts:
+        if verdict.matched and verdict.rule.effect == "deny":
+            starts = verdict.starts
+            if verdict.rule.name in lifted:
+                starts = starts.difference(lifted[verdict.rule.name])
+            deny = deny.union(starts)
+    return base.difference(deny)
 
 
 __all__ = ["Policy", "RuleCheck", "Selector", "Territory"]

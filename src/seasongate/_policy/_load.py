@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from seasongate._calendar import KINDS, Calendar, Selector, display_path, load_calendar, parse_days
-from seasongate._errors import ConfigError, ConfigErrors, InputError
+from seasongate._errors import ConfigError, ConfigErrors, InputError, Location
 from seasongate._policy._decision import OverrideSpec
 from seasongate._policy._engine import Policy, Territory
 from seasongate._policy._rules import (
@@ -98,6 +98,10 @@ def load_policy(path: str | Path) -> Policy:
     except InputError as exc:
         issues.add(("defaults", "duration"), str(exc))
         default_duration = 0
+    default_class = model.defaults.migration_class
+    if default_class is not None and default_class not in {c.name for c in classes}:
+        known = ", ".join(c.name for c in classes) or "none"
+        issues.add(("defaults", "class"), f"unknown migration class {default_class!r} (known: {known})")
 
     rules: list[Rule] = []
     seen: set[str] = set()
@@ -130,6 +134,7 @@ def load_policy(path: str | Path) -> Policy:
         classes=classes,
         default_risk=model.defaults.risk,
         default_duration=default_duration,
+        default_class=default_class,
         horizon_days=model.horizon_days,
         roles=roles,
         rules=tuple(rules),
@@ -314,7 +319,7 @@ def _compile_rule(
         name=rule.name,
         effect=rule.effect,
         message=rule.message.strip(),
-        source=f"{issues.path}:{line}",
+        source=Location(issues.path, line),
         environments=environments,
         territories=territories,
         classes=rule_classes,

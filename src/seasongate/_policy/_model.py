@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from seasongate._calendar._rules import KINDS
+from seasongate._vocabulary import PERIOD_KINDS, Operation, Risk
 
 
 class _Strict(BaseModel):
@@ -43,8 +43,8 @@ class PeriodSelectorModel(_Strict):
     @classmethod
     def _known_kinds(cls, value: list[str]) -> list[str]:
         for kind in value:
-            if kind not in KINDS:
-                raise ValueError(f"unknown period kind {kind!r} (known: {', '.join(KINDS)})")
+            if kind not in PERIOD_KINDS:
+                raise ValueError(f"unknown period kind {kind!r} (known: {', '.join(PERIOD_KINDS)})")
         return value
 
 
@@ -68,8 +68,8 @@ class WhenModel(_Strict):
     territories: list[str] | None = None
     classes: list[str] | None = None
     versions: RangeModel | None = None
-    risk: list[Literal["low", "medium", "high"]] | None = None
-    operations: list[Literal["apply", "rollback"]] | None = None
+    risk: list[Risk] | None = None
+    operations: list[Operation] | None = None
     in_period: PeriodSelectorModel | None = None
     not_in_period: PeriodSelectorModel | None = None
     days: list[str] | None = None
@@ -100,10 +100,13 @@ class RuleModel(_Strict):
 
 
 class DefaultsModel(_Strict):
-    """Risk and duration of a migration that declares neither."""
+    """Risk and duration of a migration that declares neither, and the class of a request
+    that names no migration. Without a default risk (or class) a request that states none
+    has it unknown, and unknown counts against the run."""
 
-    risk: Literal["low", "medium", "high"] = "medium"
+    risk: Risk | None = None
     duration: str | int = "15m"
+    migration_class: str | None = Field(default=None, alias="class")
 
 
 class PolicyModel(_Strict):

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, time, timedelta
+from typing import Literal
 from zoneinfo import ZoneInfo
 
 from seasongate._calendar import CalendarIndex, Selector
+from seasongate._errors import Location
 from seasongate._intervals import IntervalSet
 from seasongate._policy._decision import OverrideSpec
 from seasongate._time import local_to_ts
@@ -26,11 +28,13 @@ class MigrationClass:
     def contains(self, version: Version) -> bool:
         """Whether ``version`` falls in the range; a whole bound ``V7999`` includes
         ``V7999.5``, a dotted bound ``V2.5`` does not include ``V2.9``."""
-        if version < self.low:
+        parts = version.parts  # tuples compare as versions do, without the ordering wrappers
+        if parts < self.low.parts:
             return False
-        if self.high is None or version <= self.high:
+        high = self.high
+        if high is None or parts <= high.parts:
             return True
-        return len(self.high.parts) == 1 and version.major == self.high.major
+        return len(high.parts) == 1 and parts[0] == high.parts[0]
 
     def describe(self) -> str:
         return f"{self.low}-{self.high}" if self.high else f"{self.low}+"
@@ -112,9 +116,9 @@ class Rule:
     """One compiled rule. ``None`` for a static condition means "any"."""
 
     name: str
-    effect: str
+    effect: Literal["allow", "deny"]
     message: str
-    source: str
+    source: Location
     environments: frozenset[str] | None = None
     territories: frozenset[str] | None = None
     classes: frozenset[str] | None = None

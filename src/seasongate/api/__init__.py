@@ -9,15 +9,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from seasongate.api._check import (
-    Slot,
-    SlotsResult,
-    build_request,
     check,
     explain,
-    find_policy,
-    open_policy,
-    slots,
 )
+from seasongate.api._project import Project, find_policy, open_policy, open_project
+from seasongate.api._request import RequestSpec, build_request
+from seasongate.api._slots import Slot, SlotsResult, slots
 
 # The migrate and override commands load their modules (the executor, the gate, the store
 # rules) only when used: ``seasongate check`` imports this package on every pipeline run.
@@ -89,6 +86,8 @@ __all__ = [
     "ApprovalOutcome",
     "ConfigReport",
     "ExecutorOptions",
+    "Project",
+    "RequestSpec",
     "Slot",
     "SlotsResult",
     "ValidationReport",
@@ -115,6 +114,7 @@ __all__ = [
     "new_migration",
     "open_gate",
     "open_policy",
+    "open_project",
     "override_approve",
     "override_list",
     "override_reject",

@@ -299,6 +299,7 @@ def run(
     territory: str,
     now: Callable[[], datetime],
     migration: str | None = None,
+    migration_class: str | None = None,
     risk: str | None = None,
     duration: str | int | None = None,
     policy: str | Path | Policy | None = None,
@@ -316,7 +317,8 @@ def run(
     from seasongate.api._check import build_request
 
     request = build_request(
-        environment=environment, territory=territory, migration=migration, risk=risk, duration=duration
-    )
+        environment=environment, territory=territory, migration=migration, risk=risk, duration=duration,
+        migration_class=migration_class,
+    )  # fmt: skip
     with _gate(now, environment, territory, policy, store, project_dir, use_store=use_store) as gate:
         return run_command(gate, list(command), request, dry_run=dry_run)

@@ -115,19 +115,34 @@ def _instant(value: datetime | str, what: str, policy: Policy, territory: str) -
 
 
 def _denied_overridable(policy: Policy, scope: Scope, at: int) -> tuple[list[str], list[str]]:
-    """The overridable and the fixed rules that deny the scope at ``at``."""
+    """The overridable and the fixed rules that deny the scope at ``at``.
+
+    Listed versions are each probed, and a fixed denial of any of them is reported. ``any``
+    covers every class: it is probed once per class (and for repeatable scripts), since a
+    request without a version has an unknown class that meets every class-scoped deny rule;
+    its fixed rules are reported only when no class could be let through."""
     from seasongate._policy import Request
 
-    probes = [None] if scope.versions is None else sorted(set(scope.versions))
+    if scope.versions is None:
+        probes = [Request(scope.environment, scope.territory, migration_class=c.name) for c in policy.migration_classes]
+        probes = [*probes, Request(scope.environment, scope.territory, repeatable=True)] if probes else [
+            Request(scope.environment, scope.territory)
+        ]
+        every = False
+    else:
+        probes = [Request(scope.environment, scope.territory, v) for v in sorted(set(scope.versions))]
+        every = True
     open_rules: list[str] = []
     fixed: list[str] = []
-    for version in probes:
-        decision = policy.evaluate(Request(scope.environment, scope.territory, version), at)
-        for reason in decision.denying:
-            target = open_rules if reason.overridable else fixed
-            if reason.rule not in target:
-                target.append(reason.rule)
-    return open_rules, fixed
+    helped = False
+    for request in probes:
+        denying = policy.evaluate(request, at).denying
+        held = [r.rule for r in denying if not r.overridable]
+        fixed.extend(r for r in held if r not in fixed)
+        if every or not held:
+            helped = helped or not held
+            open_rules.extend(r.rule for r in denying if r.overridable and r.rule not in open_rules)
+    return open_rules, fixed if every or not helped else []
 
 
 def override_request(

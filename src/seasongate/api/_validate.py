@@ -53,7 +53,14 @@ def validate(paths: Sequence[str | Path] = (), *, at: datetime, project_dir: Pat
                 files.extend(sorted(directory.glob("*.yaml")) + sorted(directory.glob("*.yml")))
         if not files:
             raise InputError("nothing to validate: no calendars/ or policies/ here; name files or folders")
-    return validate_files([_relative(f) for f in files], at=at)
+    report = validate_files([_relative(f) for f in files], at=at)
+    if not paths and (project / "policies").is_dir():
+        # What policy discovery refuses (two files claiming one environment...) fails here too.
+        from seasongate.api._project import policy_problems
+
+        known = {p.render() for p in report.errors}
+        report.errors.extend(p for p in policy_problems(project) if p.render() not in known)
+    return report
 
 
 def _is_policy(path: Path) -> bool:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from seasongate._errors import InputError
 from seasongate._time import format_duration, from_ts, local_midnight_ts
+from seasongate._vocabulary import RISKS, Risk
 
 if TYPE_CHECKING:
     from seasongate._policy import Policy
@@ -46,7 +47,7 @@ def year_view(
     environment: str = "production",
     migration: str | None = None,
     duration: str | int | None = None,
-    risk: str | None = None,
+    risk: Risk | None = None,
     policy: str | Path | Policy | None = None,
     project_dir: Path | None = None,
     back_link: str | None = None,
@@ -59,6 +60,8 @@ def year_view(
     from seasongate._render import build_year, render_year
     from seasongate.api import build_request, open_policy, slots
 
+    if risk is not None and risk not in RISKS:
+        raise InputError(f"unknown risk {risk!r} ({', '.join(RISKS)})")
     if not MIN_YEAR <= year <= MAX_YEAR:
         raise InputError(f"--year must be between {MIN_YEAR} and {MAX_YEAR}, got {year}")
     codes = list(dict.fromkeys(t.strip().upper() for t in territories if t.strip())) or ["DE"]

@@ -49,7 +49,7 @@ def main(ctx: click.Context, *, traceback: bool) -> None:
     Examples:
       seasongate windows --territory DE --days 365
       seasongate check --env production --territory DE --migration V226 --format json
-      seasongate slots --env production --territory DE --duration 45m
+      seasongate slots --env production --territory DE --class production --duration 45m
     """
     ctx.ensure_object(dict)
     ctx.obj["traceback"] = traceback

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from seasongate._time import format_duration, from_ts, iso
 
 if TYPE_CHECKING:
+    from seasongate._errors import Location, SeasongateError
     from seasongate._policy import Decision, Reason, RuleCheck
     from seasongate.api import SlotsResult
 
@@ -42,7 +43,7 @@ def decision_text(decision: Decision) -> str:
     lines = []
     verb = "may run" if decision.allowed else "may not run"
     lines.append(f"{decision.verdict.upper()}: {_subject(decision)} {verb} at {local(decision.at, tz)}")
-    details = [f"class {mig.migration_class}" if mig.migration_class else None, f"risk {mig.risk}",
+    details = [f"class {mig.migration_class}" if mig.migration_class else None, f"risk {mig.risk or 'unknown'}",
                f"duration {format_duration(mig.duration)}" if mig.duration else None]  # fmt: skip
     lines.append("  (" + ", ".join(d for d in details if d) + f"; policy {decision.policy_path})")
     for note in decision.notes:
@@ -72,6 +73,8 @@ def decision_text(decision: Decision) -> str:
             f"  override {grant.id} by {grant.requester}, approved by {', '.join(grant.approvers)}: "
             f"{grant.reason} [{grant.ticket}] until {local(grant.valid_until, tz)}"
         )
+    for unapplied in decision.unapplied_overrides:
+        lines.append(f"  override {unapplied.id} [{unapplied.ticket}] not applied to {unapplied.rule}: {unapplied.why}")
     if decision.allowed:
         if decision.allowed_until is not None:
             line = f"Allowed until {local(decision.allowed_until, tz)}"
@@ -97,25 +100,77 @@ def _gh_escape(text: str) -> str:
     return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
 
 
-def decision_github(decision: Decision) -> str:
-    """GitHub Actions workflow annotations."""
+def _gh_property(text: str) -> str:
+    return _gh_escape(text).replace(":", "%3A").replace(",", "%2C")
+
+
+def _gh_file(file: str | None) -> str:
+    return f"file={_gh_property(file)}," if file else ""
+
+
+def decision_github(decision: Decision, file: str | None = None) -> str:
+    """GitHub Actions workflow annotations; ``file`` (the migration file) anchors them.
+
+    An allow granted by an override is a warning naming the override and its ticket: the
+    gate was opened by people, and the run's log should say so."""
     tz = decision.zone
+    where = _gh_file(file)
+    notes = [f"::notice {where}title=seasongate: note::{_gh_escape(note)}" for note in decision.notes]
+    unapplied = [
+        f"::warning {where}title=seasongate: override {u.id} not applied::"
+        f"{_gh_escape(f'override {u.id} [{u.ticket}] does not lift {u.rule}: {u.why}')}"
+        for u in decision.unapplied_overrides
+    ]
     if decision.allowed:
         until = f" until {local(decision.allowed_until, tz)}" if decision.allowed_until else ""
-        return f"::notice title=seasongate: allowed::{_gh_escape(_subject(decision))} may run{until}"
-    lines = []
+        if decision.override is not None:
+            grant = decision.override
+            lifted = ", ".join(r.rule for r in decision.reasons if r.lifted_by == grant.id)
+            text = (
+                f"{_subject(decision)} may run{until} only by override {grant.id} [{grant.ticket}] "
+                f"(lifts {lifted}; requested by {grant.requester}, approved by {', '.join(grant.approvers)})"
+            )
+            title = f"seasongate: allowed by override {grant.id}"
+            return "\n".join([*notes, *unapplied, f"::warning {where}title={title}::{_gh_escape(text)}"])
+        allowed = f"{_gh_escape(_subject(decision))} may run{until}"
+        return "\n".join([*notes, f"::notice {where}title=seasongate: allowed::{allowed}"])
+    lines = [*notes, *unapplied]
     for reason in decision.denying or ():
         hint = " (overridable)" if reason.overridable else ""
-        lines.append(f"::error title=seasongate: {reason.rule}::{_gh_escape(reason.message + hint)}")
+        lines.append(f"::error {where}title=seasongate: {reason.rule}::{_gh_escape(reason.message + hint)}")
     if not decision.denying:
-        lines.append("::error title=seasongate: denied::no rule allows it (the policy's default is deny)")
+        lines.append(f"::error {where}title=seasongate: denied::no rule allows it (the policy's default is deny)")
     nxt = (
         f"next allowed at {local(decision.next_allowed_at, tz)}"
         if decision.next_allowed_at
         else "not allowed within the horizon"
     )
-    when = local(decision.at, tz)
-    lines.append(f"::error title=seasongate: denied::{_gh_escape(_subject(decision))} may not run at {when}; {nxt}")
+    denied = f"{_gh_escape(_subject(decision))} may not run at {local(decision.at, tz)}; {nxt}"
+    lines.append(f"::error {where}title=seasongate: denied::{denied}")
+    return "\n".join(lines)
+
+
+def error_github(error: SeasongateError, file: str | None = None) -> str:
+    """An error (exit 2) as ``::error`` annotations: one per located problem, anchored at
+    its file, line and column; an error without a location anchors at ``file``."""
+    from seasongate._errors import ConfigError, ConfigErrors
+
+    problems: list[tuple[Location | None, str]]
+    if isinstance(error, ConfigErrors):
+        problems = [(p.location, p.render()) for p in error.problems]
+    elif isinstance(error, ConfigError):
+        problems = [(error.location, error.render())]
+    else:
+        problems = [(None, str(error))]
+    lines = []
+    for location, message in problems:
+        if location is not None and location.path:
+            anchor = f"file={_gh_property(location.path)},"
+            if location.line:
+                anchor += f"line={location.line},col={location.column or 1},"
+        else:
+            anchor = _gh_file(file)
+        lines.append(f"::error {anchor}title=seasongate: error::{_gh_escape(message)}")
     return "\n".join(lines)
 
 
@@ -132,6 +187,13 @@ def decision_markdown(decision: Decision) -> str:
         effect = "lifted" if r.lifted_by else r.effect
         out.append(f"| `{r.rule}` | {effect} | {r.message} | {'yes' if r.overridable else 'no'} |")
     out.append("")
+    said = [f"Note: {note}" for note in decision.notes]
+    unapplied = decision.unapplied_overrides
+    said += [f"Override `{u.id}` [{u.ticket}] not applied to `{u.rule}`: {u.why}." for u in unapplied]
+    if decision.override is not None:
+        said.append(f"Allowed by override `{decision.override.id}` [{decision.override.ticket}].")
+    if said:
+        out.extend([*said, ""])
     if decision.next_allowed_at is not None:
         out.append(f"**Next allowed at {local(decision.next_allowed_at, tz)}.**")
     if decision.allowed_until is not None:
@@ -139,17 +201,25 @@ def decision_markdown(decision: Decision) -> str:
     return "\n".join(out) + "\n"
 
 
+def _source(location: Location) -> str:
+    """``path:line`` of a rule, as decisions have always shown it."""
+    return f"{location.path}:{location.line}"
+
+
 def explain_text(decision: Decision, checks: Sequence[RuleCheck]) -> str:
     """Every rule, whether it matched and why, for a release manager."""
-    lines = [decision_text(decision).splitlines()[0], ""]
+    lines = [decision_text(decision).splitlines()[0], *(f"  note: {note}" for note in decision.notes), ""]
     for check in checks:
         rule = check.rule
         state = "MATCHES" if check.matched else "does not match"
-        lines.append(f"{rule.name} ({rule.effect}) {state} — {rule.message}  [{rule.source}]")
+        lines.append(f"{rule.name} ({rule.effect}) {state} — {rule.message}  [{_source(rule.source)}]")
         if not check.conditions:
             lines.append("    no conditions: applies to every request")
         for label, ok in check.conditions:
             lines.append(f"    {'yes' if ok else 'no '}  {label}")
+        for u in decision.unapplied_overrides:
+            if u.rule == rule.name:
+                lines.append(f"    override {u.id} [{u.ticket}] not applied: {u.why}")
         if check.reason and check.reason.lifted_by:
             lines.append(f"    lifted by override {check.reason.lifted_by}")
         elif rule.effect == "deny" and check.matched:
@@ -184,7 +254,7 @@ def explain_json(decision: Decision, checks: Sequence[RuleCheck]) -> str:
             "effect": c.rule.effect,
             "matched": c.matched,
             "conditions": [{"condition": label, "holds": ok} for label, ok in c.conditions],
-            "source": c.rule.source,
+            "source": _source(c.rule.source),
         }
         for c in checks
     ]
@@ -199,6 +269,7 @@ def slots_text(result: SlotsResult) -> str:
         f"Start times for {what} ({format_duration(result.duration) if result.duration else 'instant'}) "
         f"in {req.environment} ({req.territory}), {local(result.start, tz)[:16]} to {local(result.end, tz)[:16]}:"
     )
+    head += "".join(f"\n  note: {note}" for note in result.notes)
     if not result.slots:
         return head + "\n  none: no start time in this range is allowed for the whole run."
     rows = [("earliest start", "latest start", "finished by", "span")]
@@ -234,6 +305,7 @@ def slots_json(result: SlotsResult) -> str:
                 for s in result.slots
             ],
             "truncated": result.truncated,
+            "notes": list(result.notes),
         },
         indent=2,
     )

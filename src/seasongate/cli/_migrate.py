@@ -663,6 +663,11 @@ def new(
 @click.option("--env", "environment", required=True, help="Environment, e.g. production.")
 @click.option("--territory", "-t", required=True, help="Territory, e.g. DE or CH.")
 @click.option("--migration", "-m", help="Version, file name or path (a file's header gives risk and duration).")
+@click.option(
+    "--class",
+    "migration_class",
+    help="Migration class of what the command runs, e.g. production (default: from -m, else the policy's).",
+)
 @click.option("--risk", type=click.Choice(["low", "medium", "high"]), help="Risk (default: header, else policy).")
 @click.option("--duration", help="Expected duration, e.g. 20m (default: header, else policy).")
 @click.option("--policy", type=click.Path(dir_okay=False), help="Policy file (default: the one covering --env).")
@@ -686,6 +691,7 @@ def run(
     environment: str,
     territory: str,
     migration: str | None,
+    migration_class: str | None,
     risk: str | None,
     duration: str | None,
     policy: str | None,
@@ -740,6 +746,7 @@ def run(
             territory=territory,
             now=now,
             migration=migration,
+            migration_class=migration_class,
             risk=risk,
             duration=duration,
             policy=loaded,

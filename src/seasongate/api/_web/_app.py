@@ -20,6 +20,7 @@ from starlette.routing import Route
 from seasongate._errors import InputError, SeasongateError, StoreError
 from seasongate._overrides import format_versions
 from seasongate._time import from_ts, parse_instant, to_ts
+from seasongate._vocabulary import RISKS, Risk
 from seasongate.api._web import Settings
 
 _HERE = Path(__file__).resolve().parent
@@ -89,6 +90,16 @@ def _last_event_id(request: Request) -> int | None:
                 raise InputError(f"invalid event id {raw!r}: must not be negative")
             return value
     return None
+
+
+def _risk(text: str | None) -> Risk | None:
+    """A query's ``risk``: one of the vocabulary's, else an error (empty means not given)."""
+    if not text:
+        return None
+    for risk in RISKS:
+        if risk == text:
+            return risk
+    raise InputError(f"unknown risk {text!r} ({', '.join(RISKS)})")
 
 
 def build_app(settings: Settings) -> Starlette:
@@ -185,7 +196,7 @@ def build_app(settings: Settings) -> Starlette:
             return api.year_view(
                 year=int(request.path_params["year"]), territories=codes,
                 environment=params.get("env") or "production", migration=params.get("migration") or None,
-                duration=params.get("duration") or None, risk=params.get("risk") or None,
+                duration=params.get("duration") or None, risk=_risk(params.get("risk")),
                 project_dir=settings.project_dir, back_link="/",
             )  # fmt: skip
 
@@ -228,9 +239,10 @@ def build_app(settings: Settings) -> Starlette:
                 if was_naive:
                     note = f"--at {params['at']} has no UTC offset; read as {loaded.zone(territory).key} local time"
             rollback = params.get("rollback", "").lower() in ("1", "true", "yes")
+            risk = _risk(params.get("risk"))
             decision = api.check(
                 environment=environment, territory=territory, at=at, migration=params.get("migration") or None,
-                risk=params.get("risk") or None, duration=params.get("duration") or None,
+                risk=risk, duration=params.get("duration") or None,
                 operation="rollback" if rollback else "apply", policy=loaded, store=settings.store,
                 project_dir=settings.project_dir, use_store=params.get("no_store", "").lower() not in ("1", "true"),
                 recorded_at=moment,
