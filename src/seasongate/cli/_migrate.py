@@ -157,8 +157,7 @@ def _placeholder_option(func: Callable[..., Any]) -> Callable[..., Any]:
 
 def _placeholders(items: tuple[str, ...]) -> Any:
     """The placeholders of this run: the configuration file's, then ``--placeholder`` ones."""
-    from seasongate._config import parse_placeholder_options
-    from seasongate._executor import Placeholders
+    from seasongate.api import Placeholders, parse_placeholder_options
 
     obj = click.get_current_context().find_root().obj or {}
     prefix, suffix, enabled = obj.get("placeholder_syntax", ("${", "}", True))

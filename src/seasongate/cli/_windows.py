@@ -14,8 +14,7 @@ import click
 from seasongate._time import format_duration, from_ts, iso
 
 if TYPE_CHECKING:
-    from seasongate._calendar import Period
-    from seasongate.api import WindowsResult
+    from seasongate.api import Period, WindowsResult
 
 
 @click.command()
