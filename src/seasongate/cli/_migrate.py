@@ -571,7 +571,7 @@ def lint(directory: str, policy: str | None, fmt: str) -> None:
     """Check a migrations folder: names, duplicates, gaps, numbering ranges, undo scripts,
     row-level security of territory tables, CREATE INDEX without CONCURRENTLY.
 
-    Findings are printed as path:line: code: message. Exit 1 when there is an error.
+    Findings are printed as path:line:column: code: message. Exit 2 when there is an error.
 
     \b
     Examples:
