@@ -297,3 +297,18 @@ def test_rule_source_is_a_location() -> None:
                      policy=_production(), use_store=False)  # fmt: skip
     assert decision.to_dict()["reasons"][0]["source"] == f"{rule.source.path}:{_production().rules[2].source.line}"
     assert ROOT.is_dir()
+
+
+@pytest.mark.parametrize("key", ["risk", "operations", "classes", "territories", "environments", "days"])
+def test_way_around_an_empty_list_never_switches_a_deny_rule_off(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, key: str
+) -> None:
+    # `when: {operations: []}` matched nothing, so business-hours never denied (found in QA).
+    body = (POLICIES / "production.yaml").read_text(encoding="utf-8")
+    rule = "    when:\n      operations: [apply]\n      classes: [production]\n      days: [mon-fri]\n"
+    assert rule in body
+    rest = "" if key == "operations" else "      operations: [apply]\n"
+    _project(tmp_path, body.replace(rule, f"    when:\n      {key}: []\n{rest}", 1))
+    code, out = _in(tmp_path, monkeypatch, *CHECK)
+    assert code == 2
+    assert f"when.{key}: an empty list matches nothing" in out

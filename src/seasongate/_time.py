@@ -38,7 +38,8 @@ def parse_duration(text: str | int, *, maximum: int | None = MAX_RUN) -> int:
         raise InputError(f"invalid duration {text!r}")
     raw = str(text).strip()
     if isinstance(text, int) or (raw.isascii() and raw.isdigit()):
-        raise InputError(f"invalid duration {raw!r}: a number needs a unit, e.g. {raw}m or {raw}s")
+        example = f"{raw}m or {raw}s" if raw.strip("0") else "15m"  # "0m" would be refused next
+        raise InputError(f"invalid duration {raw!r}: a number needs a unit, e.g. {example}")
     match = _DURATION_RE.match(raw) if len(raw) <= 40 else None
     if not raw or not match or not any(match.groupdict().values()):
         shown = raw if len(raw) <= 40 else raw[:37] + "..."

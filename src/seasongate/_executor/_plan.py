@@ -165,6 +165,12 @@ class Plan:
     def check(self) -> None:
         """Raise :class:`ValidationError` when anything would make a run unsafe."""
         if self.problems:
+            # Name what is wrong: a broken file is not a history that disagrees with the folder.
+            broken = len(self.folder.blocking)
+            if broken == len(self.problems):
+                raise ValidationError(self.problems, "the migrations folder has errors")
+            if broken:
+                raise ValidationError(self.problems, "the migrations folder has errors, and the history disagrees")
             raise ValidationError(self.problems)
 
     def estimate(self, version: Version, kind: str = SQL) -> int | None:

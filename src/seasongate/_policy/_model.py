@@ -80,6 +80,15 @@ class WhenModel(_Strict):
         _as_list
     )
 
+    @field_validator("environments", "territories", "classes", "risk", "operations", "days", mode="after")
+    @classmethod
+    def _not_empty(cls, value: list[str] | None) -> list[str] | None:
+        # An empty list matches nothing: a deny rule with `risk: []` would never deny. Fail
+        # closed: leaving the key out means "any"; an empty list is a mistake.
+        if value is not None and not value:
+            raise ValueError("an empty list matches nothing; leave the key out to mean any")
+        return value
+
 
 class OverrideModel(_Strict):
     """What an emergency override of this rule needs."""

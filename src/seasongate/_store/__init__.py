@@ -34,11 +34,15 @@ __all__ = [
     "DEFAULT_SQLITE_PATH",
     "SCHEMA_VERSION",
     "STORE_ENV",
+    "Anchor",
     "AuditEntry",
     "AuditReport",
     "Store",
+    "check_anchors",
     "display_url",
+    "history_anchors",
     "open_store",
+    "parse_kept_head",
     "resolve_url",
 ]
 
@@ -216,3 +220,7 @@ def open_store(url: str | None, project_dir: Path) -> Store:
         f"unsupported store URL {display_url(chosen)!r}: use sqlite:///path/to/file.db "
         "or postgresql://user@host/database"
     )
+
+
+# Last: the anchors module builds on Store, defined above.
+from seasongate._store._anchors import Anchor, check_anchors, history_anchors, parse_kept_head  # noqa: E402

@@ -40,6 +40,13 @@ _LAZY = {
         ["WatchedRun", "health_check", "load_health_file", "migrate_with_health", "run_with_health"],
         "seasongate.api._health",
     ),
+    # The types results are made of, for callers that format them (the CLI among them).
+    **dict.fromkeys(["Decision", "Reason", "RuleCheck"], "seasongate._policy"),
+    **dict.fromkeys(["Period"], "seasongate._calendar"),
+    **dict.fromkeys(["OverrideRecord"], "seasongate._overrides"),
+    **dict.fromkeys(["AuditEntry"], "seasongate._store"),
+    **dict.fromkeys(["Placeholders"], "seasongate._executor"),
+    **dict.fromkeys(["parse_placeholder_options"], "seasongate._config"),
 }  # fmt: skip
 
 
@@ -55,6 +62,12 @@ def __getattr__(name: str) -> Any:
 
 
 if TYPE_CHECKING:
+    from seasongate._calendar import Period
+    from seasongate._config import parse_placeholder_options
+    from seasongate._executor import Placeholders
+    from seasongate._overrides import OverrideRecord
+    from seasongate._policy import Decision, Reason, RuleCheck
+    from seasongate._store import AuditEntry
     from seasongate.api._config import ConfigReport, load_project_config, show_config
     from seasongate.api._flyway import baseline, clean, repair
     from seasongate.api._health import (
@@ -84,10 +97,17 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ApprovalOutcome",
+    "AuditEntry",
     "ConfigReport",
+    "Decision",
     "ExecutorOptions",
+    "OverrideRecord",
+    "Period",
+    "Placeholders",
     "Project",
+    "Reason",
     "RequestSpec",
+    "RuleCheck",
     "Slot",
     "SlotsResult",
     "ValidationReport",
@@ -121,6 +141,7 @@ __all__ = [
     "override_request",
     "override_revoke",
     "override_show",
+    "parse_placeholder_options",
     "repair",
     "rollback",
     "run",

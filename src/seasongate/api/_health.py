@@ -31,7 +31,7 @@ def load_health_file(health: str | Path | HealthSpec) -> HealthSpec:
     if isinstance(health, HealthSpec):
         return health
     path = Path(health)
-    if not path.is_file():
+    if not path.exists():  # anything else (a FIFO, a device) is refused by the file reader
         raise InputError(f"health file {health} does not exist")
     return load_health(path)
 

@@ -340,7 +340,7 @@ def audit_verify(
     ``against`` are target database URLs whose migration history (``<table>_seasongate``)
     anchors entries: the trail must still contain each. Both find a trail wiped whole.
     """
-    from seasongate._store._anchors import check_anchors, history_anchors, parse_kept_head
+    from seasongate._store import check_anchors, history_anchors, parse_kept_head
 
     kept = [] if head is None else [parse_kept_head(head)]
     with _store(store, project_dir) as opened:

@@ -100,8 +100,7 @@ def config(placeholders: tuple[str, ...], fmt: str, **given: str | None) -> None
     Example:
       seasongate config --format json
     """
-    from seasongate._config import parse_placeholder_options
-    from seasongate.api import show_config
+    from seasongate.api import parse_placeholder_options, show_config
 
     report = show_config(
         Path.cwd(),

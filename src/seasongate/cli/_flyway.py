@@ -42,8 +42,8 @@ def baseline(
     Example:
       seasongate baseline --version V225 --table flyway_schema_history --env production -t DE
     """
+    from seasongate import api
     from seasongate._errors import SeasongateError
-    from seasongate.api import _flyway as api
 
     try:
         loaded = _policy(policy, environment)
@@ -87,8 +87,8 @@ def repair(
     """
     from pathlib import Path
 
+    from seasongate import api
     from seasongate._errors import SeasongateError
-    from seasongate.api import _flyway as api
 
     try:
         loaded = _policy(policy, environment)
@@ -152,8 +152,8 @@ def clean(
     Example:
       seasongate clean --env development -t DE --dsn postgresql:///crm_scratch
     """
+    from seasongate import api
     from seasongate._errors import SeasongateError
-    from seasongate.api import _flyway as api
 
     try:
         loaded = _policy(policy, environment)

@@ -11,8 +11,7 @@ from seasongate._time import format_duration, from_ts, iso
 
 if TYPE_CHECKING:
     from seasongate._errors import Location, SeasongateError
-    from seasongate._policy import Decision, Reason, RuleCheck
-    from seasongate.api import SlotsResult
+    from seasongate.api import Decision, Reason, RuleCheck, SlotsResult
 
 
 def local(ts: int, tz: tzinfo) -> str:

@@ -157,8 +157,7 @@ def _placeholder_option(func: Callable[..., Any]) -> Callable[..., Any]:
 
 def _placeholders(items: tuple[str, ...]) -> Any:
     """The placeholders of this run: the configuration file's, then ``--placeholder`` ones."""
-    from seasongate._config import parse_placeholder_options
-    from seasongate._executor import Placeholders
+    from seasongate.api import Placeholders, parse_placeholder_options
 
     obj = click.get_current_context().find_root().obj or {}
     prefix, suffix, enabled = obj.get("placeholder_syntax", ("${", "}", True))
@@ -572,7 +571,7 @@ def lint(directory: str, policy: str | None, fmt: str) -> None:
     """Check a migrations folder: names, duplicates, gaps, numbering ranges, undo scripts,
     row-level security of territory tables, CREATE INDEX without CONCURRENTLY.
 
-    Findings are printed as path:line: code: message. Exit 1 when there is an error.
+    Findings are printed as path:line:column: code: message. Exit 2 when there is an error.
 
     \b
     Examples:

@@ -16,8 +16,7 @@ import click
 if TYPE_CHECKING:
     from datetime import datetime
 
-    from seasongate._overrides import OverrideRecord
-    from seasongate._store import AuditEntry
+    from seasongate.api import AuditEntry, OverrideRecord
 
 F = TypeVar("F", bound=Callable[..., Any])
 

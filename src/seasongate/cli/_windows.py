@@ -15,8 +15,7 @@ from seasongate._time import format_duration, from_ts, iso
 from seasongate.cli import _feeds
 
 if TYPE_CHECKING:
-    from seasongate._calendar import Period
-    from seasongate.api import WindowsResult
+    from seasongate.api import Period, WindowsResult
 
 
 @click.command()
