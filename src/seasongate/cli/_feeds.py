@@ -17,8 +17,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 if TYPE_CHECKING:
-    from seasongate._policy import Decision
-    from seasongate.api import SlotsResult
+    from seasongate.api import Decision, SlotsResult
 
 EXIT_OK, EXIT_DENIED, EXIT_ERROR = 0, 1, 2
 
