@@ -71,7 +71,7 @@ def test_header_directives_are_read(tmp_path: Path) -> None:
         tmp_path,
         {
             "V3__idx.sql": "-- an index\n-- seasongate: risk=high duration=20m "
-            "transaction=false lock_timeout=2s\nCREATE INDEX x ON t (a);\n"
+            "transaction=false reversible=true lock_timeout=2s\nCREATE INDEX x ON t (a);\n"
         },
     )
     script, findings = read_script(tmp_path / "V3__idx.sql")
@@ -79,6 +79,7 @@ def test_header_directives_are_read(tmp_path: Path) -> None:
     assert script is not None
     assert (script.risk, script.duration, script.transactional) == ("high", 1200, False)
     assert script.directives.lock_timeout == 2
+    assert script.directives.reversible  # migrate --health may roll it back
     assert script.version == Version((3,)) and script.title == "idx"
 
 
@@ -89,6 +90,7 @@ def test_header_directives_are_read(tmp_path: Path) -> None:
         ("-- seasongate: colour=blue", "unknown directive 'colour'"),
         ("-- seasongate: duration=soon", "invalid duration"),
         ("-- seasongate: transaction=maybe", "invalid value 'maybe'"),
+        ("-- seasongate: transaction=false reversible=yes", "invalid value 'yes'"),
         ("-- seasongate: risk", "needs a value"),
         ("-- seasongate: risk=low risk=high", "given twice"),
     ],

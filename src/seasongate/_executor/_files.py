@@ -34,7 +34,7 @@ from seasongate._time import format_duration, parse_duration
 from seasongate._versions import FILE_RE, Version
 from seasongate._vocabulary import RISKS
 
-DIRECTIVE_KEYS = ("risk", "duration", "transaction", "lock_timeout", "statement_timeout")
+DIRECTIVE_KEYS = ("risk", "duration", "transaction", "reversible", "lock_timeout", "statement_timeout")
 NUMBERING_FILE = "numbering.yaml"
 MAX_MIGRATION_SECONDS = 7 * 86400  # the longest duration a migration may declare
 _SNAKE = re.compile(r"^[a-z0-9]+(?:_[a-z0-9]+)*$")
@@ -99,6 +99,9 @@ class Directives:
     risk: str | None = None
     duration: int | None = None
     transaction: bool = True
+    # transaction=false only: its undo script has been checked to run again safely after a
+    # half-done attempt, so `migrate --health` may roll it back automatically.
+    reversible: bool = False
     lock_timeout: int | None = None
     statement_timeout: int | None = None
 
@@ -197,7 +200,7 @@ def _directive_value(key: str, value: str) -> Any:
         if value.lower() not in RISKS:
             raise InputError(f"invalid risk {value!r} (valid: {', '.join(RISKS)})")
         return value.lower()
-    if key == "transaction":
+    if key in ("transaction", "reversible"):
         if value.lower() not in ("true", "false"):
             raise InputError(f"invalid value {value!r} (valid: true, false)")
         return value.lower() == "true"

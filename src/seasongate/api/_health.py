@@ -198,9 +198,8 @@ def _readiness(
                 str(version),
                 has_undo=version in folder.undo,
                 transactional=script.transactional,
-                # A header may declare a non-transactional migration reversible (once the
-                # executor's header parser knows the directive).
-                reversible=bool(getattr(script.directives, "reversible", False)),
+                # `-- seasongate: transaction=false reversible=true` declares it safe to undo.
+                reversible=script.directives.reversible,
                 undo_seconds=-(-max(undo_ms) // 1000) if undo_ms else None,
             )
         )
