@@ -3,8 +3,11 @@ minute, over small random ranges of the shipped calendars and policy."""
 
 from __future__ import annotations
 
+import copy
 from datetime import UTC, datetime
+from pathlib import Path
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -199,3 +202,53 @@ def test_explain_reads_the_verdict_evaluate_computed(request: Request, t: int) -
             _static_holds(check.rule, request, attributes)
             and check.rule.name in {r.rule for r in decision.reasons}
         )
+
+
+# The shipped policy with version-scoped rules added: a random version must meet exactly the
+# rules its number puts it under, whatever versions the policy object judged before.
+VERSION_RULES = """
+  - name: frozen-range-on-weekends
+    effect: deny
+    message: V500-V2000.5 are frozen on weekend days
+    when: {versions: {from: V500, to: V2000.5}, days: [sat, sun], time: {from: "08:00", to: "18:00"}}
+  - name: retired-range
+    effect: deny
+    message: V3000-V3100 are retired
+    when: {versions: {from: V3000, to: V3100}}
+  - name: late-range-anytime
+    effect: allow
+    message: V7000 and later may run at any time outside a denial
+    when: {versions: {from: V7000}, operations: [apply]}
+"""
+
+
+@pytest.fixture(scope="module")
+def versioned_policy(tmp_path_factory: pytest.TempPathFactory) -> Policy:
+    text = (POLICIES / "production.yaml").read_text(encoding="utf-8")
+    text = text.replace("../calendars/", f"{CALENDARS.as_posix()}/") + VERSION_RULES
+    path: Path = tmp_path_factory.mktemp("versioned") / "production.yaml"
+    path.write_text(text, encoding="utf-8")
+    return load_policy(path)
+
+
+random_versions = st.one_of(
+    st.builds(lambda n: f"V{n}", st.integers(1, 12000)),
+    st.builds(lambda n, m: f"V{n}.{m}", st.sampled_from([499, 500, 2000, 2001, 3000, 3100, 6999, 7000, 7999]),
+              st.integers(0, 9)),
+)  # fmt: skip
+
+
+@settings(max_examples=150, deadline=None)
+@given(random_versions, st.sampled_from(["low", "high", None]), st.sampled_from([1, 45, 330]), instants)
+def test_a_random_version_gets_the_oracles_verdict(
+    versioned_policy: Policy, version: str, risk: str | None, minutes: int, t: int
+) -> None:
+    """A new version on every call, on one policy object (its caches warm from the versions
+    before): the verdict is the oracle's, and the whole decision is what a policy with no
+    cache at all decides."""
+    request = _request(risk, minutes, version, None)
+    decision = versioned_policy.evaluate(request, t)
+    assert decision.allowed == oracle_allowed(versioned_policy, request, t, request.duration or 0)
+    assert decision.migration.version == request.version
+    cold = copy.copy(versioned_policy)  # the compiled policy and its expanded years; no cache
+    assert cold.evaluate(request, t) == decision

@@ -19,7 +19,7 @@ from seasongate._calendar import MAX_YEAR, MIN_YEAR, Calendar, CalendarIndex, Se
 from seasongate._errors import HorizonError, InputError
 from seasongate._intervals import IntervalSet
 from seasongate._policy._decision import Decision, MigrationInfo, OverrideGrant, OverrideSpec, Request
-from seasongate._policy._matching import classify_request, in_range, request_notes
+from seasongate._policy._matching import classify_request, in_range, request_notes, shape_key
 from seasongate._policy._rules import MigrationClass, Rule
 from seasongate._policy._starts import StartSets, allowed_with, lifting, rule_times, start_sets
 from seasongate._policy._verdict import Asked, RuleCheck, decide, rule_checks
@@ -256,16 +256,11 @@ class Policy:
         stem = self._stems.get(stem_key)
         if stem is None:
             info = classify_request(self, request)  # every check of the request; raises on a bad one
-            # Which version ranges hold: "unknown" for no version; None for a repeatable script
-            # (in no range); for a version, one flag per version-scoped rule, filled in below.
-            versions = "unknown" if "version" in info.unknown else None if version is None else ()
-            shape: tuple[object, ...] = (request.environment, request.territory, info.migration_class, info.risk,
-                     info.operation, info.duration or 0, versions)  # fmt: skip
-            stem = Asked(info, shape, request_notes(self, info))
+            stem = Asked(info, shape_key(request, info), request_notes(self, info))
             if len(self._stems) >= _CACHE_LIMIT:
                 self._stems.clear()
             self._stems[stem_key] = stem
-        if version is None or version == stem.info.version:
+        if version is None or (version == stem.info.version and not self._version_rules):
             return stem
         base = stem.info
         info = MigrationInfo(version, base.migration_class, base.risk, base.duration, base.operation,
