@@ -119,6 +119,7 @@ class Rule:
     effect: Literal["allow", "deny"]
     message: str
     source: Location
+    override: OverrideSpec | None = None  # what lifting it takes; None: it cannot be overridden
     environments: frozenset[str] | None = None
     territories: frozenset[str] | None = None
     classes: frozenset[str] | None = None
@@ -128,7 +129,6 @@ class Rule:
     periods: tuple[PeriodCondition, ...] = ()
     clock: ClockCondition | None = None
     finish_before: FinishBefore | None = None
-    override: OverrideSpec | None = None
 
     @property
     def temporal(self) -> bool:
