@@ -51,6 +51,17 @@ class _Coverage:
     start_sets: dict[tuple[object, ...], StartSets] = field(default_factory=dict)
 
 
+class _Stem:
+    """The requests alike in everything but the version: each version resolved so far, and
+    the first request resolved in full of each migration class (``None``: no version class)."""
+
+    __slots__ = ("by_class", "by_version")
+
+    def __init__(self) -> None:
+        self.by_version: dict[tuple[int, ...] | None, Asked] = {}
+        self.by_class: dict[str | None, Asked] = {}
+
+
 class Policy:
     """A compiled policy: evaluate many requests cheaply (``policy.evaluate(request, at)``)."""
 
@@ -99,14 +110,12 @@ class Policy:
     def _start_caches(self) -> None:
         """Empty the transient caches (never stored with the policy; rebuilt on use)."""
         self._coverage: dict[str, _Coverage] = {}
-        # Requests resolved, by request; and by everything but the version (its "stem"),
-        # so a new version costs a class lookup, not a classification.
-        self._asked: dict[Request, Asked] = {}
-        self._stems: dict[tuple[object, ...], Asked] = {}
+        # Requests resolved, by everything but the version (the stem), then by version.
+        self._stems: dict[tuple[object, ...], _Stem] = {}
 
     def __getstate__(self) -> dict[str, object]:
         state = dict(self.__dict__)
-        for transient in ("_coverage", "_asked", "_stems"):
+        for transient in ("_coverage", "_stems"):
             state[transient] = {}
         state["on_new_index"] = None
         return state
@@ -237,38 +246,45 @@ class Policy:
     # -- evaluation --------------------------------------------------------------------------
 
     def _resolve(self, request: Request) -> Asked:
-        """The request as classified, the key of its shape, and its notes."""
-        asked = self._asked.get(request)
-        if asked is None:
-            asked = self._resolve_new(request)
-            if len(self._asked) >= _CACHE_LIMIT:
-                self._asked.clear()
-            self._asked[request] = asked
-        return asked
-
-    def _resolve_new(self, request: Request) -> Asked:
-        # Everything a classification reads but the version, plus the version's class: two
-        # requests alike in these are classified alike but for the version itself.
-        version = request.version
-        version_class = self.classify(version) if version is not None and self.migration_classes else None
-        stem_key = (request.environment, request.territory, request.operation, request.risk, request.duration,
-                    request.repeatable, request.migration_class, version is None, version_class)  # fmt: skip
-        stem = self._stems.get(stem_key)
+        """The request as classified, the key of its shape, and its notes: looked up by the
+        request's other fields (its stem), then by its version."""
+        key = (request.environment, request.territory, request.operation, request.risk, request.duration,
+               request.repeatable, request.migration_class)  # fmt: skip
+        stem = self._stems.get(key)
         if stem is None:
-            info = classify_request(self, request)  # every check of the request; raises on a bad one
-            stem = Asked(info, shape_key(request, info), request_notes(self, info))
             if len(self._stems) >= _CACHE_LIMIT:
                 self._stems.clear()
-            self._stems[stem_key] = stem
-        if version is None or (version == stem.info.version and not self._version_rules):
-            return stem
-        base = stem.info
-        info = MigrationInfo(version, base.migration_class, base.risk, base.duration, base.operation,
-                             base.unknown, base.assumed)  # fmt: skip
+            stem = self._stems[key] = _Stem()
+        version = request.version
+        parts = None if version is None else version.parts
+        asked = stem.by_version.get(parts)
+        if asked is None:
+            asked = self._resolve_version(stem, request)
+            if len(stem.by_version) >= _CACHE_LIMIT:
+                stem.by_version.clear()
+            stem.by_version[parts] = asked
+        return asked
+
+    def _resolve_version(self, stem: _Stem, request: Request) -> Asked:
+        """A version new to its stem: requests alike but for versions of one class are
+        classified alike, so only the first of each class is classified in full."""
+        version = request.version
+        if version is None:
+            info = classify_request(self, request)  # every check of the request; raises on a bad one
+            return Asked(info, shape_key(request, info), request_notes(self, info))
+        version_class = self.classify(version) if self.migration_classes else None
+        first = stem.by_class.get(version_class)
+        if first is None:
+            info = classify_request(self, request)  # raises for a version in no class
+            first = stem.by_class[version_class] = Asked(info, shape_key(request, info), request_notes(self, info))
+        base = first.info
+        info = base if base.version == version else MigrationInfo(
+            version, base.migration_class, base.risk, base.duration, base.operation, base.unknown, base.assumed
+        )  # fmt: skip
         if not self._version_rules:
-            return Asked(info, stem.shape, stem.notes)
+            return Asked(info, first.shape, first.notes)
         in_ranges = tuple(in_range(r, version) for r in self._version_rules)
-        return Asked(info, (*stem.shape[:-1], in_ranges), stem.notes)
+        return Asked(info, (*first.shape[:-1], in_ranges), first.notes)
 
     def _start_sets(self, coverage: _Coverage, request: Request, asked: Asked) -> StartSets:
         sets = coverage.start_sets.get(asked.shape)
