@@ -16,9 +16,8 @@ from seasongate._policy._decision import (
     Request,
     UnappliedOverride,
 )
-from seasongate._policy._engine import Policy, Territory
+from seasongate._policy._engine import Policy, RuleCheck, Territory
 from seasongate._policy._rules import MigrationClass, Rule
-from seasongate._policy._verdict import RuleCheck
 
 if TYPE_CHECKING:
     from seasongate._policy._cache import expand_calendar_cached
