@@ -252,3 +252,16 @@ def test_a_random_version_gets_the_oracles_verdict(
     assert decision.migration.version == request.version
     cold = copy.copy(versioned_policy)  # the compiled policy and its expanded years; no cache
     assert cold.evaluate(request, t) == decision
+
+
+def test_new_versions_share_the_start_sets_of_their_shape(versioned_policy: Policy) -> None:
+    """Structural: the start sets are keyed by what the rules tell apart, not by version. V1 to
+    V499 meet the same rules (production class, in none of the version-scoped ranges), so
+    judging 499 of them builds one set of start sets; V3050 (a retired range) adds one."""
+    cold = copy.copy(versioned_policy)
+    t = to_ts(datetime.fromisoformat("2026-06-24T12:00Z"))
+    for n in range(1, 500):
+        cold.evaluate(_request("medium", 15, f"V{n}", None), t)
+    assert len(cold._coverage["DE"].start_sets) == 1
+    cold.evaluate(_request("medium", 15, "V3050", None), t)
+    assert len(cold._coverage["DE"].start_sets) == 2
