@@ -63,6 +63,12 @@ class StartSets:
     matched: tuple[RuleVerdict, ...]
     base: IntervalSet  # the allow union (default deny) or everything (default allow)
     allowed: IntervalSet
+    # The matched verdicts with their start bounds at hand: a decision reads them per call.
+    speakers: tuple[tuple[list[int], list[int], RuleVerdict], ...] = ()
+
+    def __post_init__(self) -> None:
+        speakers = tuple((v.starts.starts, v.starts.ends, v) for v in self.matched)
+        object.__setattr__(self, "speakers", speakers)
 
 
 # Which covering grants lift which matched deny rule, by rule name.

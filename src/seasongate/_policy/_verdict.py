@@ -23,7 +23,7 @@ from seasongate._policy._decision import (
     UnappliedOverride,
 )
 from seasongate._policy._rules import Rule
-from seasongate._policy._starts import StartSets, allowed_with, lifting, named_periods
+from seasongate._policy._starts import Lifting, Shortfalls, StartSets, allowed_with, lifting, named_periods
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +49,10 @@ class Asked:
         self.notes = notes
 
 
+# No grant given: nothing lifted, nothing falls short (never mutated).
+_NOTHING_LIFTED: tuple[Lifting, Shortfalls] = ({}, [])
+
+
 def decide(
     sets: StartSets,
     index: CalendarIndex,
@@ -62,17 +66,16 @@ def decide(
     active approved overrides) lifting the rules they cover; ``policy_identity`` is the
     policy's path and SHA-256."""
     info = asked.info
-    lifts, short = lifting(sets, request, grants) if grants else ({}, [])
+    lifts, short = lifting(sets, request, grants) if grants else _NOTHING_LIFTED
     allowed_set = allowed_with(sets, lifts) if lifts else sets.allowed
     duration = info.duration or 0
     run = duration if duration > 1 else 1
     reasons: list[Reason] = []
     used: OverrideGrant | None = None
     default_applied = True  # no rule decided: neither an allow nor a standing deny matched
-    for verdict in sets.matched:
-        starts = verdict.starts.starts
+    for starts, ends, verdict in sets.speakers:
         i = bisect_right(starts, ts) - 1
-        if i < 0 or ts >= verdict.starts.ends[i]:
+        if i < 0 or ts >= ends[i]:
             continue
         rule = verdict.rule
         lifted_by = None
@@ -84,7 +87,7 @@ def decide(
                     break
         if lifted_by is None:
             default_applied = False
-            reasons.append(verdict.reason_at(index, ts, run))
+            reasons.append(verdict.plain_reason or verdict.reason_at(index, ts, run))
         else:
             reasons.append(rule.reason(named_periods(rule, index, ts, ts + run), lifted_by))
     # The membership test and the window around the instant: one binary search.
