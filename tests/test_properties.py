@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from seasongate._calendar import Selector, build_index, load_calendar
-from seasongate._policy import Policy, Request, Rule, load_policy
+from seasongate._policy import GrantApproval, OverrideGrant, Policy, Request, Rule, load_policy
 from seasongate._time import from_ts, to_ts
 from seasongate._versions import Version
 from seasongate.api import slots
@@ -115,15 +115,18 @@ def _attributes(policy: Policy, request: Request) -> dict[str, object]:
     return {"class": cls or policy.default_class, "risk": request.risk or policy.default_risk, "version": request.version}
 
 
-def oracle_allowed(policy: Policy, request: Request, t: int, duration: int) -> bool:
+def oracle_allowed(
+    policy: Policy, request: Request, t: int, duration: int, lifted: frozenset[str] = frozenset()
+) -> bool:
     """The policy's semantics evaluated naively: deny wins; a deny rule matches when any
     minute of the run is in its times; an allow rule when every minute is. Static matching
-    is computed here from the rule's fields, not by the engine."""
+    is computed here from the rule's fields, not by the engine. The deny rules named in
+    ``lifted`` are lifted at ``t`` (an override valid at the start)."""
     attributes = _attributes(policy, request)
     minutes = range(t, t + max(duration, 60), MINUTE)
     allowed = policy.default == "allow"
     for rule in policy.rules:
-        if not _static_holds(rule, request, attributes):
+        if not _static_holds(rule, request, attributes) or (rule.effect == "deny" and rule.name in lifted):
             continue
         if rule.effect == "deny" and any(_rule_times_hold(rule, m) for m in minutes):
             return False
@@ -265,3 +268,24 @@ def test_new_versions_share_the_start_sets_of_their_shape(versioned_policy: Poli
     assert len(cold._coverage["DE"].start_sets) == 1
     cold.evaluate(_request("medium", 15, "V3050", None), t)
     assert len(cold._coverage["DE"].start_sets) == 2
+
+
+OVERRIDABLE = [r.name for r in POLICY.rules if r.effect == "deny" and r.override is not None]
+
+
+@settings(max_examples=80, deadline=None)
+@given(requests, instants, st.sets(st.sampled_from(OVERRIDABLE), min_size=1, max_size=2),
+       st.integers(-6 * 60, 6 * 60), st.integers(1, 12 * 60))  # fmt: skip
+def test_an_override_lifts_exactly_while_it_is_valid(
+    request: Request, t: int, rules: set[str], offset: int, validity: int
+) -> None:
+    """A fully approved grant (within every rule's limits) lifts the rules it names at the
+    starts inside its validity and nowhere else: the oracle with those rules skipped there."""
+    valid_from = t + offset * MINUTE
+    approvals = (GrantApproval("anna", "release_manager"), GrantApproval("jonas", "release_manager"))
+    grant = OverrideGrant("o1", "production", "DE", None, frozenset(rules), valid_from,
+                          valid_from + validity * MINUTE, "lea", approvals, "incident", "INC-1")  # fmt: skip
+    decision = POLICY.evaluate(request, t, [grant])
+    lifted = frozenset(rules) if grant.valid_from <= t < grant.valid_until else frozenset()
+    assert decision.allowed == oracle_allowed(POLICY, request, t, request.duration or 0, lifted)
+    assert not decision.unapplied_overrides
