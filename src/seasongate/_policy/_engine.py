@@ -48,6 +48,7 @@ class _Coverage:
     first_year: int
     last_year: int
     rule_times: dict[str, IntervalSet] = field(default_factory=dict)
+    condition_times: dict[object, IntervalSet] = field(default_factory=dict)
     start_sets: dict[tuple[object, ...], StartSets] = field(default_factory=dict)
 
 
@@ -240,7 +241,7 @@ class Policy:
     def _rule_times(coverage: _Coverage, rule: Rule) -> IntervalSet:
         cached = coverage.rule_times.get(rule.name)
         if cached is None:
-            cached = coverage.rule_times[rule.name] = rule_times(coverage.index, rule)
+            cached = coverage.rule_times[rule.name] = rule_times(coverage.index, rule, coverage.condition_times)
         return cached
 
     # -- evaluation --------------------------------------------------------------------------

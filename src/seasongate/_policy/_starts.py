@@ -24,7 +24,7 @@ from seasongate._calendar import CalendarIndex
 from seasongate._intervals import IntervalSet
 from seasongate._policy._decision import MigrationInfo, OverrideGrant, PeriodRef, Reason, Request
 from seasongate._policy._matching import override_shortfall, static_conditions
-from seasongate._policy._rules import Rule
+from seasongate._policy._rules import ClockCondition, FinishBefore, PeriodCondition, Rule
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,16 +77,22 @@ Lifting = dict[str, list[OverrideGrant]]
 Shortfalls = list[tuple[OverrideGrant, str, str]]
 
 
-def rule_times(index: CalendarIndex, rule: Rule) -> IntervalSet:
+def rule_times(index: CalendarIndex, rule: Rule, known: dict[object, IntervalSet] | None = None) -> IntervalSet:
     """The times (not yet widened by a run's duration) when ``rule``'s time conditions
-    hold over the range ``index`` covers."""
+    hold over the range ``index`` covers. ``known`` holds the times of conditions computed
+    before over the same range (rules often share one: weekdays 06:00-20:00)."""
+    known = {} if known is None else known
     times = IntervalSet([index.lo], [index.hi])
-    for cond in rule.periods:
-        times = times.intersection(cond.times(index))
+    conditions: list[PeriodCondition | ClockCondition | FinishBefore] = [*rule.periods]
     if rule.clock is not None:
-        times = times.intersection(rule.clock.times(index))
+        conditions.append(rule.clock)
     if rule.finish_before is not None:
-        times = times.intersection(rule.finish_before.times(index))
+        conditions.append(rule.finish_before)
+    for cond in conditions:
+        cond_times = known.get(cond)
+        if cond_times is None:
+            cond_times = known[cond] = cond.times(index)
+        times = times.intersection(cond_times)
     return times
 
 
