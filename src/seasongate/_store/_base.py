@@ -16,10 +16,19 @@ from datetime import datetime
 from typing import Any
 
 from seasongate._errors import InputError, OverrideError, SeasongateError, StoreError
-from seasongate._overrides import REFUSALS, Approval, Closure, OverrideRecord, parse_versions
+from seasongate._overrides import (
+    REFUSALS,
+    Approval,
+    Closing,
+    Closure,
+    OverrideRecord,
+    Roster,
+    check_text,
+    parse_versions,
+)
 from seasongate._policy import OverrideGrant
 from seasongate._store import SCHEMA_VERSION, Store
-from seasongate._store._audit import AuditEntry, AuditReport, entry_hash, verify_chain
+from seasongate._store._audit import AuditEntry, AuditReport, check_append, entry_hash, payload_json, verify_chain
 from seasongate._store._replay import replay, unexplained
 from seasongate._time import to_ts
 
@@ -168,6 +177,38 @@ class BaseStore(Store):
     def _grant_candidates(self, environment: str, territory: str, at: int) -> list[OverrideRecord]:
         """The stored overrides of this scope whose window contains ``at``, not closed."""
 
+    @abstractmethod
+    def _read_overrides(self, override_id: str | None) -> list[OverrideRecord]:
+        """The override with this id (every override when None), oldest first."""
+
+    @abstractmethod
+    def _read_entries(self, since: int | None) -> list[AuditEntry]:
+        """The entries at or after ``since`` (all when None), in order."""
+
+    @abstractmethod
+    def _count_entries(self) -> int:
+        """How many entries the trail holds."""
+
+    @abstractmethod
+    def _append_entry(self, action: str, subject: str, payload_text: str, at: datetime) -> AuditEntry:
+        """Extend the chain with one checked entry as :meth:`identity`."""
+
+    @abstractmethod
+    def _create(self, record: OverrideRecord) -> OverrideRecord:
+        """Store a new pending override and its ``override.request`` entry."""
+
+    @abstractmethod
+    def _approve(self, override_id: str, at: datetime, comment: str, roster: Roster) -> tuple[OverrideRecord, bool]:
+        """Approve as :meth:`identity`, if the rules allow."""
+
+    @abstractmethod
+    def _close(self, closing: Closing, override_id: str, at: datetime, reason: str, roster: Roster) -> OverrideRecord:
+        """Reject or revoke as :meth:`identity`, if the rules allow."""
+
+    @abstractmethod
+    def _consume(self, override_id: str, at: datetime, subject: str, decision: Mapping[str, Any] | None) -> None:
+        """Consume a single-use override (no-op for others)."""
+
     # -- the schema loop -----------------------------------------------------------------
 
     def _too_new(self, version: int) -> StoreError:
@@ -230,15 +271,52 @@ class BaseStore(Store):
                 raise error(message) from exc
             raise StoreError(f"{self.label}: {doing} failed: {message}") from exc
 
-    # -- identity ------------------------------------------------------------------------
+    # -- overrides -----------------------------------------------------------------------
 
-    def _check_requester(self, record: OverrideRecord) -> str:
+    def get_override(self, override_id: str) -> OverrideRecord:
+        """One override by id."""
+        with self._errors("reading an override"):
+            found = self._read_overrides(override_id)
+        if not found:
+            raise REFUSALS["unknown"](id=override_id)
+        return found[0]
+
+    def list_overrides(self) -> list[OverrideRecord]:
+        """All overrides, oldest first."""
+        with self._errors("reading the overrides"):
+            return self._read_overrides(None)
+
+    def create_override(self, record: OverrideRecord) -> OverrideRecord:
+        """Store a new pending override requested by :meth:`identity`, and audit it."""
         requester = self.identity()
         if record.requester != requester:
             raise OverrideError(
                 f"an override is requested by whoever runs the command ({requester}), not by {record.requester}"
             )
-        return requester
+        with self._errors("storing the override", record.id):
+            return self._create(record)
+
+    def approve(self, override_id: str, *, at: datetime, comment: str, roster: Roster) -> tuple[OverrideRecord, bool]:
+        """Approve as :meth:`identity`; returns the record and whether the approval was new."""
+        comment = check_text(comment, "the comment", required=False)
+        with self._errors("approving an override", override_id):
+            return self._approve(override_id, at, comment, roster)
+
+    def close_override(
+        self, closing: Closing, override_id: str, *, at: datetime, reason: str, roster: Roster
+    ) -> OverrideRecord:
+        """Reject or revoke (``closing``) as :meth:`identity`, if the rules allow."""
+        reason = check_text(reason, "the reason")
+        with self._errors(f"{closing.doing} an override", override_id):
+            return self._close(closing, override_id, at, reason, roster)
+
+    def consume(
+        self, override_id: str, at: datetime, subject: str, *, decision: Mapping[str, Any] | None = None
+    ) -> None:
+        """Record that the run ``subject``, which the gate allowed with this override, uses it."""
+        subject = check_text(subject, "the subject", required=False)
+        with self._errors("consuming an override", override_id):
+            self._consume(override_id, at, subject, decision)
 
     # -- grants the chain proves ---------------------------------------------------------
 
@@ -276,6 +354,30 @@ class BaseStore(Store):
                 )
 
     # -- the audit trail -----------------------------------------------------------------
+
+    def append_audit(
+        self, actor: str, action: str, subject: str, payload: Mapping[str, Any], at: datetime
+    ) -> AuditEntry:
+        """Append one entry of a known, non-override action in the name of :meth:`identity`."""
+        check_append(actor, action, subject)
+        identity = self.identity()
+        if actor != identity:
+            raise InputError(
+                f"audit entries are written in the name of whoever runs seasongate ({identity}), not {actor}"
+            )
+        text = payload_json(payload)  # refuse an unserialisable payload before taking a lock
+        with self._errors("appending to the audit trail"):
+            return self._append_entry(action, subject, text, at)
+
+    def audit_entries(self, since: datetime | None = None) -> list[AuditEntry]:
+        """Entries in order, optionally only those at or after ``since``."""
+        with self._errors("reading the audit trail"):
+            return self._read_entries(None if since is None else to_ts(since))
+
+    def audit_count(self) -> int:
+        """How many entries there are."""
+        with self._errors("counting the audit trail"):
+            return self._count_entries()
 
     def verify_audit(self) -> AuditReport:
         """Check the whole chain against itself and the stored head."""
