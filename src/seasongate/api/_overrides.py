@@ -1,15 +1,18 @@
 """The override and audit commands as functions: one per command, values in, values out.
 
-Each function opens the store (``store``: a URL, an open :class:`Store`, or None for
-``$SEASONGATE_STORE`` / the default SQLite file under ``project_dir``), does one thing and
-closes what it opened. Nothing here prints; the instant ``at`` is always passed in.
+Each function opens what it needs the way every command does (``api._project``): a request
+opens its project (the policy covering the environment, and the store); the others open the
+store (``store``: a URL, an open :class:`Store`, or None for ``$SEASONGATE_STORE`` / the
+default SQLite file under ``project_dir``) and load the policy only if the store asks who
+holds a role. Each closes what it opened. Nothing here prints; the instant ``at`` is always
+passed in.
 """
 
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -18,6 +21,9 @@ from typing import TYPE_CHECKING, Any
 from seasongate._errors import InputError, OverrideError
 from seasongate._overrides import (
     ACTIVE,
+    REJECT,
+    REVOKE,
+    Closing,
     OverrideRecord,
     Scope,
     check_text,
@@ -25,8 +31,9 @@ from seasongate._overrides import (
     new_override,
     parse_versions,
 )
-from seasongate._store import AuditEntry, AuditReport, Store, open_store
+from seasongate._store import AuditEntry, AuditReport, Store
 from seasongate._time import iso, parse_duration, parse_instant, to_ts
+from seasongate.api._project import open_policy, open_project, open_store
 
 if TYPE_CHECKING:
     from seasongate._policy import Policy
@@ -68,12 +75,6 @@ class ApprovalOutcome:
         return {"counted": self.counted, "override": self.record.to_dict(to_ts(at))}
 
 
-def _policy(policy: Policy | str | Path | None, environment: str, project_dir: Path | None) -> Policy:
-    from seasongate.api._check import open_policy
-
-    return open_policy(policy, environment, project_dir)
-
-
 class _Roster:
     """``policy.role_members``, loading the policy only when a role is asked about.
 
@@ -88,20 +89,19 @@ class _Roster:
 
     def __call__(self, role: str) -> tuple[str, ...]:
         if self._loaded is None:
-            self._loaded = _policy(self._arg, self._environment, self._project_dir)
+            self._loaded = open_policy(self._arg, self._environment, self._project_dir)
         return self._loaded.role_members(role)
 
 
-@contextmanager
-def _store(store: Store | str | None, project_dir: Path | None) -> Iterator[Store]:
-    if isinstance(store, Store):
-        yield store
-        return
-    opened = open_store(store, project_dir or Path.cwd())
-    try:
-        yield opened
-    finally:
-        opened.close()
+def _store(store: Store | str | None, project_dir: Path | None) -> AbstractContextManager[Store]:
+    """The store given (left open: it is the caller's), else opened here and closed after use."""
+    opened = open_store(store, project_dir)
+    return nullcontext(opened) if opened is store else opened
+
+
+def _roster(policy: Policy | str | Path | None, opened: Store, override_id: str, project_dir: Path | None) -> _Roster:
+    """Who holds a role, by the policy covering the override's environment (loaded if asked)."""
+    return _Roster(policy, opened.get_override(override_id).environment, project_dir)
 
 
 def _instant(value: datetime | str, what: str, policy: Policy, territory: str) -> int:
@@ -125,9 +125,11 @@ def _denied_overridable(policy: Policy, scope: Scope, at: int) -> tuple[list[str
 
     if scope.versions is None:
         probes = [Request(scope.environment, scope.territory, migration_class=c.name) for c in policy.migration_classes]
-        probes = [*probes, Request(scope.environment, scope.territory, repeatable=True)] if probes else [
-            Request(scope.environment, scope.territory)
-        ]
+        probes = (
+            [*probes, Request(scope.environment, scope.territory, repeatable=True)]
+            if probes
+            else [Request(scope.environment, scope.territory)]
+        )
         every = False
     else:
         probes = [Request(scope.environment, scope.territory, v) for v in sorted(set(scope.versions))]
@@ -171,7 +173,8 @@ def override_request(
     The approvals, roles and longest validity come from those rules in the policy.
     """
     now = to_ts(at)
-    pol = _policy(policy, environment, project_dir)
+    project = open_project(environment, policy=policy, store=store, project_dir=project_dir)
+    pol = project.policy
     if environment not in pol.environments:
         raise InputError(
             f"unknown environment {environment!r} (policy {pol.name} knows: {', '.join(pol.environments)})"
@@ -212,7 +215,8 @@ def override_request(
     specs = {name: pol.override_spec(name) for name in chosen}  # unknown names raise
     requirements = combine_specs(specs)
 
-    with _store(store, project_dir) as opened:
+    with project.store() as opened:
+        assert opened is not None  # the project uses its store
         record = new_override(
             override_id=f"ovr-{secrets.token_hex(4)}",
             scope=scope,
@@ -245,7 +249,7 @@ def override_approve(
     """
     oid = override_id.strip()
     with _store(store, project_dir) as opened:
-        roster = _Roster(policy, opened.get_override(oid).environment, project_dir)
+        roster = _roster(policy, opened, oid, project_dir)
         record, counted = opened.approve(oid, at=at, comment=comment, roster=roster)
     return ApprovalOutcome(record, counted)
 
@@ -260,12 +264,7 @@ def override_reject(
     project_dir: Path | None = None,
 ) -> OverrideRecord:
     """Reject a pending override (someone holding its roles, not its requester)."""
-    oid = override_id.strip()
-    reason = check_text(reason, "the reason")
-    to_ts(at)
-    with _store(store, project_dir) as opened:
-        roster = _Roster(policy, opened.get_override(oid).environment, project_dir)
-        return opened.reject(oid, at=at, reason=reason, roster=roster)
+    return _close(REJECT, policy, override_id, at=at, reason=reason, store=store, project_dir=project_dir)
 
 
 def override_revoke(
@@ -278,12 +277,26 @@ def override_revoke(
     project_dir: Path | None = None,
 ) -> OverrideRecord:
     """Revoke an open override (its requester or someone holding its roles)."""
+    return _close(REVOKE, policy, override_id, at=at, reason=reason, store=store, project_dir=project_dir)
+
+
+def _close(
+    closing: Closing,
+    policy: Policy | str | Path | None,
+    override_id: str,
+    *,
+    at: datetime,
+    reason: str,
+    store: Store | str | None,
+    project_dir: Path | None,
+) -> OverrideRecord:
+    """Reject or revoke: the one path of both."""
     oid = override_id.strip()
     reason = check_text(reason, "the reason")
     to_ts(at)
     with _store(store, project_dir) as opened:
-        roster = _Roster(policy, opened.get_override(oid).environment, project_dir)
-        return opened.revoke(oid, at=at, reason=reason, roster=roster)
+        roster = _roster(policy, opened, oid, project_dir)
+        return opened.close_override(closing, oid, at=at, reason=reason, roster=roster)
 
 
 def override_list(
