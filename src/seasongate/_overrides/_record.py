@@ -101,19 +101,17 @@ class OverrideRecord:
     @property
     def approvers(self) -> tuple[str, ...]:
         """Who approved, each once, the requester never (in approval order)."""
-        seen: list[str] = []
-        for approval in self.approvals:
-            if approval.approver != self.requester and approval.approver not in seen:
-                seen.append(approval.approver)
-        return tuple(seen)
+        return self.approvers_under(None)
 
-    def approvers_under(self, role: str) -> tuple[str, ...]:
-        """Who approved under ``role``, each once, the requester never."""
-        seen: list[str] = []
-        for approval in self.approvals:
-            if approval.approver != self.requester and role in approval.roles and approval.approver not in seen:
-                seen.append(approval.approver)
-        return tuple(seen)
+    def approvers_under(self, role: str | None) -> tuple[str, ...]:
+        """Who approved under ``role`` (None: under any role), each once, the requester never."""
+        return tuple(
+            dict.fromkeys(
+                a.approver
+                for a in self.approvals
+                if a.approver != self.requester and (role is None or role in a.roles)
+            )
+        )
 
     @property
     def fully_approved(self) -> bool:

@@ -78,15 +78,9 @@ class AuditEntry:
     def to_dict(self) -> dict[str, Any]:
         """The JSON form printed by ``seasongate audit --format json``."""
         return {
-            "seq": self.seq,
-            "at": iso(self.at),
-            "actor": self.actor,
-            "action": self.action,
-            "subject": self.subject,
-            "payload": self.payload,
-            "prev_hash": self.prev_hash,
-            "hash": self.hash,
-        }
+            "seq": self.seq, "at": iso(self.at), "actor": self.actor, "action": self.action, "subject": self.subject,
+            "payload": self.payload, "prev_hash": self.prev_hash, "hash": self.hash,
+        }  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)

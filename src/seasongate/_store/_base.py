@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from abc import abstractmethod
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime
 from typing import Any
 
@@ -92,27 +92,14 @@ def record_from_row(row: Sequence[Any], approvals: Sequence[Approval], ts: Calla
     def closure(at: Any, by: Any, note: Any) -> Closure | None:
         return None if at is None else Closure(by=by or "", at=ts(at), note=note or "")
 
+    (oid, environment, territory, versions, rules, valid_from, valid_until, requester, reason, ticket,
+     single_use, required, roles, max_validity, created_at) = row[:15]  # fmt: skip
     return OverrideRecord(
-        id=row[0],
-        environment=row[1],
-        territory=row[2],
-        versions=parse_versions(row[3]),
-        rules=_texts(row[4]),
-        valid_from=ts(row[5]),
-        valid_until=ts(row[6]),
-        requester=row[7],
-        reason=row[8],
-        ticket=row[9],
-        single_use=bool(row[10]),
-        approvals_required=int(row[11]),
-        roles=_texts(row[12]),
-        max_validity=int(row[13]),
-        created_at=ts(row[14]),
-        approvals=tuple(approvals),
-        rejected=closure(row[15], row[16], row[17]),
-        revoked=closure(row[18], row[19], row[20]),
-        consumed=closure(row[21], row[22], row[23]),
-    )
+        oid, environment, territory, parse_versions(versions), _texts(rules), ts(valid_from), ts(valid_until),
+        requester, reason, ticket, bool(single_use), int(required), _texts(roles), int(max_validity),
+        ts(created_at), tuple(approvals),
+        rejected=closure(*row[15:18]), revoked=closure(*row[18:21]), consumed=closure(*row[21:24]),
+    )  # fmt: skip
 
 
 def approval_from_row(approver: Any, at: Any, comment: Any, roles: Any, ts: Callable[[Any], int]) -> Approval:
@@ -158,20 +145,23 @@ class BaseStore(Store):
         return ""
 
     @abstractmethod
-    def _audit_snapshot(self) -> tuple[list[AuditEntry], str | None]:
-        """Every entry and the stored head text, read in one snapshot."""
-
-    @abstractmethod
-    def _entries_by_seq(self, seqs: Sequence[int]) -> dict[int, AuditEntry]:
-        """The entries with these numbers (those that exist)."""
-
-    @abstractmethod
-    def _override_entries(self, ids: Sequence[str]) -> list[AuditEntry]:
-        """The ``override.*`` entries about these overrides, in chain order."""
-
-    @abstractmethod
     def _stored_head(self) -> str | None:
         """The stored head text."""
+
+    @abstractmethod
+    def _snapshot(self) -> AbstractContextManager[object]:
+        """A read-only transaction: several reads see one consistent state."""
+
+    @abstractmethod
+    def _select_entries(self, where: str, params: Sequence[Any]) -> list[AuditEntry]:
+        """The entries ``where`` selects (an SQL condition, or "" for all), in chain order."""
+
+    @abstractmethod
+    def _among(self, column: str, values: Sequence[Any]) -> tuple[str, list[Any]]:
+        """The condition that ``column`` is one of ``values``, and its parameters."""
+
+    param = "?"
+    """The driver's parameter marker."""
 
     @abstractmethod
     def _grant_candidates(self, environment: str, territory: str, at: int) -> list[OverrideRecord]:
@@ -182,8 +172,8 @@ class BaseStore(Store):
         """The override with this id (every override when None), oldest first."""
 
     @abstractmethod
-    def _read_entries(self, since: int | None) -> list[AuditEntry]:
-        """The entries at or after ``since`` (all when None), in order."""
+    def _instant(self, ts: int) -> Any:
+        """Epoch seconds as the driver stores an instant."""
 
     @abstractmethod
     def _count_entries(self) -> int:
@@ -324,7 +314,7 @@ class BaseStore(Store):
         """Fully approved, unclosed overrides of this scope valid at ``at``, each checked
         against the audit chain first (a state the chain does not explain is a StoreError)."""
         ts = to_ts(at)
-        with self._errors("reading the overrides"):
+        with self._errors("reading the overrides"), self._snapshot():
             stored = self._grant_candidates(environment, territory, ts)
             if not stored:
                 return []
@@ -372,7 +362,9 @@ class BaseStore(Store):
     def audit_entries(self, since: datetime | None = None) -> list[AuditEntry]:
         """Entries in order, optionally only those at or after ``since``."""
         with self._errors("reading the audit trail"):
-            return self._read_entries(None if since is None else to_ts(since))
+            if since is None:
+                return self._select_entries("", ())
+            return self._select_entries(f"at >= {self.param}", (self._instant(to_ts(since)),))
 
     def audit_count(self) -> int:
         """How many entries there are."""
@@ -381,9 +373,9 @@ class BaseStore(Store):
 
     def verify_audit(self) -> AuditReport:
         """Check the whole chain against itself and the stored head."""
-        with self._errors("reading the audit trail"):
-            entries, head_text = self._audit_snapshot()
-            head = parse_head(head_text)
+        with self._errors("reading the audit trail"), self._snapshot():
+            entries = self._select_entries("", ())
+            head = parse_head(self._stored_head())
         return verify_chain(entries, head)
 
     def audit_head(self) -> str | None:
@@ -395,6 +387,16 @@ class BaseStore(Store):
         if report.head is None:
             return None
         return format_head(report.entries, report.head)
+
+    def _entries_by_seq(self, seqs: Sequence[int]) -> dict[int, AuditEntry]:
+        if not seqs:
+            return {}
+        return {e.seq: e for e in self._select_entries(*self._among("seq", seqs))}
+
+    def _override_entries(self, ids: Sequence[str]) -> list[AuditEntry]:
+        """The ``override.*`` entries about these overrides, in chain order."""
+        among, params = self._among("subject", ids)
+        return self._select_entries(f"{among} AND action LIKE {self.param}", (*params, "override.%"))
 
     def entries_at(self, seqs: Sequence[int]) -> dict[int, AuditEntry]:
         """The entries with these numbers that the trail holds."""

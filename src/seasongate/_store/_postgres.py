@@ -88,6 +88,7 @@ class PostgresStore(BaseStore):
     """The store in a PostgreSQL database (schema ``seasongate``)."""
 
     backend = "postgresql"
+    param = "%s"
 
     def __init__(self, conn: psycopg.Connection[tuple[Any, ...]], url: str) -> None:
         self._conn = conn
@@ -216,40 +217,30 @@ class PostgresStore(BaseStore):
         assert row is not None
         return _entry(row)
 
-    def _read_entries(self, since: int | None) -> list[AuditEntry]:
-        if since is None:
-            rows = self._conn.execute(_SELECT_AUDIT + " ORDER BY seq").fetchall()
-        else:
-            rows = self._conn.execute(_SELECT_AUDIT + " WHERE at >= %s ORDER BY seq", (from_ts(since),)).fetchall()
-        return [_entry(r) for r in rows]
-
     def _count_entries(self) -> int:
         row = self._conn.execute("SELECT count(*) FROM seasongate.audit").fetchone()
         assert row is not None
         return int(row[0])
 
-    def _audit_snapshot(self) -> tuple[list[AuditEntry], str | None]:
-        with self._conn.transaction():
-            self._conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
-            head = self._stored_head()
-            rows = self._conn.execute(_SELECT_AUDIT + " ORDER BY seq").fetchall()
-        return [_entry(r) for r in rows], head
-
     def _stored_head(self) -> str | None:
         head = self._conn.execute("SELECT value FROM seasongate.meta WHERE key = 'audit_head'").fetchone()
         return None if head is None else str(head[0])
 
-    def _entries_by_seq(self, seqs: Sequence[int]) -> dict[int, AuditEntry]:
-        if not seqs:
-            return {}
-        rows = self._conn.execute(_SELECT_AUDIT + " WHERE seq = ANY(%s)", (list(seqs),)).fetchall()
-        return {int(r[0]): _entry(r) for r in rows}
+    def _select_entries(self, where: str, params: Sequence[Any]) -> list[AuditEntry]:
+        sql = f"{_SELECT_AUDIT} WHERE {where} ORDER BY seq" if where else f"{_SELECT_AUDIT} ORDER BY seq"
+        return [_entry(r) for r in self._conn.execute(sql.encode(), tuple(params)).fetchall()]
 
-    def _override_entries(self, ids: Sequence[str]) -> list[AuditEntry]:
-        rows = self._conn.execute(
-            _SELECT_AUDIT + " WHERE subject = ANY(%s) AND action LIKE 'override.%%' ORDER BY seq", (list(ids),)
-        ).fetchall()
-        return [_entry(r) for r in rows]
+    def _among(self, column: str, values: Sequence[Any]) -> tuple[str, list[Any]]:
+        return f"{column} = ANY(%s)", [list(values)]
+
+    def _instant(self, ts: int) -> Any:
+        return from_ts(ts)
+
+    @contextmanager
+    def _snapshot(self) -> Iterator[object]:
+        with self._conn.transaction():
+            self._conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            yield None
 
     # -- overrides: each change is one call of its SECURITY DEFINER function ----------------
 
@@ -269,12 +260,6 @@ class PostgresStore(BaseStore):
             (environment, territory, when, when),
         ).fetchall()
         return [_record(r) for r in rows]
-
-    def active_grants(self, environment: str, territory: str, at: datetime) -> list[Any]:
-        """Grants read in one snapshot (see :meth:`BaseStore.active_grants`)."""
-        with self._errors("reading the overrides"), self._conn.transaction():
-            self._conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
-            return super().active_grants(environment, territory, at)
 
     def _create(self, record: OverrideRecord) -> OverrideRecord:
         """``seasongate.request_override``: the requester is ``session_user``, the time the

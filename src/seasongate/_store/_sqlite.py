@@ -15,11 +15,11 @@ import random
 import sqlite3
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from seasongate._errors import StoreError
 from seasongate._overrides import (
@@ -36,9 +36,6 @@ from seasongate._store._base import BaseStore, approval_from_row, claim_decision
 from seasongate._store._replay import approve_payload, request_payload
 from seasongate._store._sqlite_schema import OVERRIDE_COLUMNS, SCHEMA, SELECT_AUDIT, read_entry, read_ts
 from seasongate._time import iso, to_ts
-
-if TYPE_CHECKING:
-    from seasongate._policy import OverrideGrant
 
 BUSY_TIMEOUT_MS = 30_000
 _SETUP_ATTEMPTS = 400  # of 20-50 ms: up to about 10-20 s for the first open under contention
@@ -249,37 +246,25 @@ class SQLiteStore(BaseStore):
         with self._write() as conn:
             return self._append(conn, action, subject, payload_text, ts)
 
-    def _read_entries(self, since: int | None) -> list[AuditEntry]:
-        where, params = ("", ()) if since is None else (" WHERE at >= ?", (iso(since),))
-        rows = self._conn.execute(f"{SELECT_AUDIT}{where} ORDER BY seq", params).fetchall()
-        return [read_entry(r) for r in rows]
-
     def _count_entries(self) -> int:
         return int(self._conn.execute("SELECT count(*) FROM audit").fetchone()[0])
-
-    def _audit_snapshot(self) -> tuple[list[AuditEntry], str | None]:
-        with self._read() as conn:
-            head = self._stored_head()
-            rows = conn.execute(f"{SELECT_AUDIT} ORDER BY seq").fetchall()
-        return [read_entry(r) for r in rows], head
 
     def _stored_head(self) -> str | None:
         head = self._conn.execute("SELECT value FROM meta WHERE key = 'audit_head'").fetchone()
         return None if head is None else str(head[0])
 
-    def _entries_by_seq(self, seqs: Sequence[int]) -> dict[int, AuditEntry]:
-        if not seqs:
-            return {}
-        marks = ",".join("?" * len(seqs))
-        rows = self._conn.execute(f"{SELECT_AUDIT} WHERE seq IN ({marks})", list(seqs)).fetchall()
-        return {int(r[0]): read_entry(r) for r in rows}
+    def _select_entries(self, where: str, params: Sequence[Any]) -> list[AuditEntry]:
+        sql = f"{SELECT_AUDIT} WHERE {where} ORDER BY seq" if where else f"{SELECT_AUDIT} ORDER BY seq"
+        return [read_entry(r) for r in self._conn.execute(sql, tuple(params)).fetchall()]
 
-    def _override_entries(self, ids: Sequence[str]) -> list[AuditEntry]:
-        marks = ",".join("?" * len(ids))
-        rows = self._conn.execute(
-            f"{SELECT_AUDIT} WHERE subject IN ({marks}) AND action LIKE 'override.%' ORDER BY seq", list(ids)
-        ).fetchall()
-        return [read_entry(r) for r in rows]
+    def _among(self, column: str, values: Sequence[Any]) -> tuple[str, list[Any]]:
+        return f"{column} IN ({','.join('?' * len(values))})", list(values)
+
+    def _instant(self, ts: int) -> Any:
+        return iso(ts)
+
+    def _snapshot(self) -> AbstractContextManager[object]:
+        return self._read()
 
     # -- overrides ---------------------------------------------------------------------------
 
@@ -320,11 +305,6 @@ class SQLiteStore(BaseStore):
             "AND rejected_at IS NULL AND revoked_at IS NULL AND consumed_at IS NULL",
             (environment, territory, when, when),
         )
-
-    def active_grants(self, environment: str, territory: str, at: datetime) -> list[OverrideGrant]:
-        """Grants in one snapshot (see :meth:`BaseStore.active_grants`)."""
-        with self._errors("reading the overrides"), self._read():
-            return super().active_grants(environment, territory, at)
 
     def _create(self, record: OverrideRecord) -> OverrideRecord:
         with self._write() as conn:

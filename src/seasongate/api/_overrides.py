@@ -36,20 +36,17 @@ from seasongate._time import iso, parse_duration, parse_instant, to_ts
 from seasongate.api._project import open_policy, open_project, open_store
 
 if TYPE_CHECKING:
+    from typing import TypeAlias
+
     from seasongate._policy import Policy
 
+    PolicyArg: TypeAlias = Policy | str | Path | None  # a loaded policy, its file, or None: found by environment
+    StoreArg: TypeAlias = Store | str | None  # an open store (stays open), its URL, or None: the project's
+
 __all__ = [
-    "ApprovalOutcome",
-    "audit_head",
-    "audit_list",
-    "audit_verify",
-    "override_approve",
-    "override_list",
-    "override_reject",
-    "override_request",
-    "override_revoke",
-    "override_show",
-]
+    "ApprovalOutcome", "audit_head", "audit_list", "audit_verify", "override_approve", "override_list",
+    "override_reject", "override_request", "override_revoke", "override_show",
+]  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +78,7 @@ class _Roster:
     The PostgreSQL store never asks (database roles decide), so it never needs the policy.
     """
 
-    def __init__(self, policy: Policy | str | Path | None, environment: str, project_dir: Path | None) -> None:
+    def __init__(self, policy: PolicyArg, environment: str, project_dir: Path | None) -> None:
         self._arg = policy
         self._environment = environment
         self._project_dir = project_dir
@@ -93,13 +90,13 @@ class _Roster:
         return self._loaded.role_members(role)
 
 
-def _store(store: Store | str | None, project_dir: Path | None) -> AbstractContextManager[Store]:
+def _store(store: StoreArg, project_dir: Path | None) -> AbstractContextManager[Store]:
     """The store given (left open: it is the caller's), else opened here and closed after use."""
     opened = open_store(store, project_dir)
     return nullcontext(opened) if opened is store else opened
 
 
-def _roster(policy: Policy | str | Path | None, opened: Store, override_id: str, project_dir: Path | None) -> _Roster:
+def _roster(policy: PolicyArg, opened: Store, override_id: str, project_dir: Path | None) -> _Roster:
     """Who holds a role, by the policy covering the override's environment (loaded if asked)."""
     return _Roster(policy, opened.get_override(override_id).environment, project_dir)
 
@@ -148,7 +145,7 @@ def _denied_overridable(policy: Policy, scope: Scope, at: int) -> tuple[list[str
 
 
 def override_request(
-    policy: Policy | str | Path | None,
+    policy: PolicyArg,
     *,
     at: datetime,
     environment: str,
@@ -161,7 +158,7 @@ def override_request(
     valid_until: datetime | str | None = None,
     duration: str | int | None = None,
     single_use: bool = False,
-    store: Store | str | None = None,
+    store: StoreArg = None,
     project_dir: Path | None = None,
 ) -> OverrideRecord:
     """Request an emergency override; returns the new, pending override.
@@ -233,12 +230,12 @@ def override_request(
 
 
 def override_approve(
-    policy: Policy | str | Path | None,
+    policy: PolicyArg,
     override_id: str,
     *,
     at: datetime,
     comment: str = "",
-    store: Store | str | None = None,
+    store: StoreArg = None,
     project_dir: Path | None = None,
 ) -> ApprovalOutcome:
     """Approve an override as the current identity.
@@ -255,39 +252,23 @@ def override_approve(
 
 
 def override_reject(
-    policy: Policy | str | Path | None,
-    override_id: str,
-    *,
-    at: datetime,
-    reason: str,
-    store: Store | str | None = None,
-    project_dir: Path | None = None,
-) -> OverrideRecord:
+    policy: PolicyArg, override_id: str, *, at: datetime, reason: str,
+    store: StoreArg = None, project_dir: Path | None = None,
+) -> OverrideRecord:  # fmt: skip
     """Reject a pending override (someone holding its roles, not its requester)."""
     return _close(REJECT, policy, override_id, at=at, reason=reason, store=store, project_dir=project_dir)
 
 
 def override_revoke(
-    policy: Policy | str | Path | None,
-    override_id: str,
-    *,
-    at: datetime,
-    reason: str,
-    store: Store | str | None = None,
-    project_dir: Path | None = None,
-) -> OverrideRecord:
+    policy: PolicyArg, override_id: str, *, at: datetime, reason: str,
+    store: StoreArg = None, project_dir: Path | None = None,
+) -> OverrideRecord:  # fmt: skip
     """Revoke an open override (its requester or someone holding its roles)."""
     return _close(REVOKE, policy, override_id, at=at, reason=reason, store=store, project_dir=project_dir)
 
 
 def _close(
-    closing: Closing,
-    policy: Policy | str | Path | None,
-    override_id: str,
-    *,
-    at: datetime,
-    reason: str,
-    store: Store | str | None,
+    closing: Closing, policy: PolicyArg, override_id: str, *, at: datetime, reason: str, store: StoreArg,
     project_dir: Path | None,
 ) -> OverrideRecord:
     """Reject or revoke: the one path of both."""
@@ -303,7 +284,7 @@ def override_list(
     *,
     at: datetime,
     active_only: bool = False,
-    store: Store | str | None = None,
+    store: StoreArg = None,
     project_dir: Path | None = None,
 ) -> list[OverrideRecord]:
     """Every override, oldest first; with ``active_only`` those granting at ``at``."""
@@ -318,7 +299,7 @@ def override_list(
 def override_show(
     override_id: str,
     *,
-    store: Store | str | None = None,
+    store: StoreArg = None,
     project_dir: Path | None = None,
 ) -> OverrideRecord:
     """One override with its approvals; an unknown id is an :class:`InputError`."""
@@ -329,7 +310,7 @@ def override_show(
 def audit_list(
     *,
     since: datetime | None = None,
-    store: Store | str | None = None,
+    store: StoreArg = None,
     project_dir: Path | None = None,
 ) -> list[AuditEntry]:
     """Audit entries in order, optionally from ``since`` on."""
@@ -344,7 +325,7 @@ def audit_verify(
     head: str | None = None,
     against: Sequence[str] = (),
     table: str = "seasongate_schema_history",
-    store: Store | str | None = None,
+    store: StoreArg = None,
     project_dir: Path | None = None,
 ) -> AuditReport:
     """Check the audit trail's hash chain; ``report.ok`` tells, ``report.broken_seq`` where.
@@ -367,7 +348,7 @@ def audit_verify(
 
 def audit_head(
     *,
-    store: Store | str | None = None,
+    store: StoreArg = None,
     project_dir: Path | None = None,
 ) -> str | None:
     """The head of the intact trail, ``<seq>:<sha256>``, for a pipeline to keep elsewhere and
