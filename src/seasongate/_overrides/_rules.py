@@ -87,22 +87,11 @@ def new_override(
             f"{format_duration(requirements.max_validity)}; {format_duration(validity)} requested"
         )
     return OverrideRecord(
-        id=override_id,
-        environment=scope.environment,
-        territory=scope.territory,
-        versions=scope.versions,
-        rules=requirements.rules,
-        valid_from=valid_from,
-        valid_until=valid_until,
-        requester=requester,
-        reason=reason,
-        ticket=ticket,
-        single_use=single_use,
-        approvals_required=requirements.approvals,
-        roles=requirements.roles,
-        max_validity=requirements.max_validity,
-        created_at=at,
-    )
+        id=override_id, environment=scope.environment, territory=scope.territory, versions=scope.versions,
+        rules=requirements.rules, valid_from=valid_from, valid_until=valid_until, requester=requester,
+        reason=reason, ticket=ticket, single_use=single_use, approvals_required=requirements.approvals,
+        roles=requirements.roles, max_validity=requirements.max_validity, created_at=at,
+    )  # fmt: skip
 
 
 Roster = Callable[[str], Sequence[str]]

@@ -6,8 +6,8 @@ verify`` exits 1 when the chain is broken; errors exit 2 (``seasongate.cli._Grou
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from seasongate.api import AuditEntry
 
 EXIT_BROKEN = 1
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _audit_rows(entries: Sequence[AuditEntry]) -> list[list[str]]:
@@ -42,10 +43,14 @@ def _print_audit(*, since: str | None, fmt: str | None, store: str | None) -> No
     echo_table(["SEQ", "AT", "ACTOR", "ACTION", "SUBJECT", "PAYLOAD"], _audit_rows(entries))
 
 
+def _listing_options(func: F) -> F:
+    """``--since``, ``--format`` and ``--store``: given to ``audit`` or to ``audit list``."""
+    since = click.option("--since", metavar="ISO", default=None, help="Only entries at or after this.")
+    return since(format_option(store_option(func)))
+
+
 @click.group(invoke_without_command=True)
-@click.option("--since", metavar="ISO", default=None, help="Only entries at or after this.")
-@format_option
-@store_option
+@_listing_options
 @click.pass_context
 def audit(ctx: click.Context, *, since: str | None, fmt: str | None, store: str | None) -> None:
     """The tamper-evident audit trail: list it (the default) or verify its hash chain.
@@ -71,9 +76,7 @@ def _inherited(ctx: click.Context, name: str, value: str | None) -> str | None:
 
 
 @audit.command("list")
-@click.option("--since", metavar="ISO", default=None, help="Only entries at or after this.")
-@format_option
-@store_option
+@_listing_options
 @click.pass_context
 def audit_list_cmd(ctx: click.Context, *, since: str | None, fmt: str | None, store: str | None) -> None:
     """List audit entries, oldest first.
