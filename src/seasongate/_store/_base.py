@@ -1,6 +1,7 @@
-"""What the SQLite and PostgreSQL stores share: row mapping, the audit head, the identity
-check of a request, the schema loop, the one error table, and the checks that make the
-engine use only override state the audit chain proves.
+"""What the SQLite and PostgreSQL stores share: every public method (its checks of the input,
+its messages, its error mapping), row mapping, the audit reads and head, the schema loop, the
+one error table, and the checks that make the engine use only override state the audit chain
+proves.
 
 A backend supplies its driver calls (the ``_``-prefixed abstract methods); everything a
 person sees (messages, refusals, what counts as tampering) is decided here, once.
@@ -108,7 +109,10 @@ def approval_from_row(approver: Any, at: Any, comment: Any, roles: Any, ts: Call
 
 
 class BaseStore(Store):
-    """The shared half of both stores."""
+    """The shared half of both stores: every public method, over the backend's driver calls."""
+
+    param = "?"
+    """The driver's parameter marker (PostgreSQL: ``%s``)."""
 
     @property
     def label(self) -> str:
@@ -159,9 +163,6 @@ class BaseStore(Store):
     @abstractmethod
     def _among(self, column: str, values: Sequence[Any]) -> tuple[str, list[Any]]:
         """The condition that ``column`` is one of ``values``, and its parameters."""
-
-    param = "?"
-    """The driver's parameter marker."""
 
     @abstractmethod
     def _grant_candidates(self, environment: str, territory: str, at: int) -> list[OverrideRecord]:
