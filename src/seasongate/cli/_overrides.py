@@ -79,12 +79,8 @@ def override() -> None:
 @click.option("--versions", required=True, help="V226, V226..V230 (inclusive) or any.")
 @click.option("--reason", required=True, help="Why the override is needed.")
 @click.option("--ticket", required=True, help="Incident or change ticket id.")
-@click.option(
-    "--rule",
-    "rules",
-    multiple=True,
-    help="A rule to lift (repeatable); default: every overridable rule denying at --from.",
-)
+@click.option("--rule", "rules", multiple=True,
+              help="A rule to lift (repeatable); default: every overridable rule denying at --from.")  # fmt: skip
 @click.option("--from", "valid_from", metavar="ISO", help="Start of validity; default --at.")
 @click.option("--until", "valid_until", metavar="ISO", help="End of validity.")
 @click.option("--for", "duration", metavar="DURATION", help="Validity length, e.g. 4h.")
