@@ -148,13 +148,15 @@ class BaseStore(Store):
         """Who holds the store (PostgreSQL names the lock holder)."""
         return ""
 
-    @abstractmethod
-    def _stored_head(self) -> str | None:
-        """The stored head text."""
+    # reads (the public methods below wrap them in the error table)
 
     @abstractmethod
     def _snapshot(self) -> AbstractContextManager[object]:
         """A read-only transaction: several reads see one consistent state."""
+
+    @abstractmethod
+    def _instant(self, ts: int) -> Any:
+        """Epoch seconds as the driver stores an instant."""
 
     @abstractmethod
     def _select_entries(self, where: str, params: Sequence[Any]) -> list[AuditEntry]:
@@ -165,20 +167,22 @@ class BaseStore(Store):
         """The condition that ``column`` is one of ``values``, and its parameters."""
 
     @abstractmethod
-    def _grant_candidates(self, environment: str, territory: str, at: int) -> list[OverrideRecord]:
-        """The stored overrides of this scope whose window contains ``at``, not closed."""
+    def _stored_head(self) -> str | None:
+        """The stored head text."""
+
+    @abstractmethod
+    def _count_entries(self) -> int:
+        """How many entries the trail holds."""
 
     @abstractmethod
     def _read_overrides(self, override_id: str | None) -> list[OverrideRecord]:
         """The override with this id (every override when None), oldest first."""
 
     @abstractmethod
-    def _instant(self, ts: int) -> Any:
-        """Epoch seconds as the driver stores an instant."""
+    def _grant_candidates(self, environment: str, territory: str, at: int) -> list[OverrideRecord]:
+        """The stored overrides of this scope whose window contains ``at``, not closed."""
 
-    @abstractmethod
-    def _count_entries(self) -> int:
-        """How many entries the trail holds."""
+    # writes: each one transaction that checks, changes and appends its audit entries
 
     @abstractmethod
     def _append_entry(self, action: str, subject: str, payload_text: str, at: datetime) -> AuditEntry:
