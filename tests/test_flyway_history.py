@@ -12,6 +12,17 @@ from seasongate._errors import MigrationError
 from seasongate._executor import DEFAULT_CLASSES, HistoryRow, flyway_checksum, scan
 from seasongate._executor._files import _decode
 from seasongate._executor._flyway import (
+    abbreviate_description,
+    abbreviate_script,
+    baseline_row,
+    insert_sql,
+    java_string_hash,
+    lock_key,
+    migration_row,
+    row_from_db,
+    select_sql,
+)
+from seasongate._executor._flyway_info import (
     BASELINE,
     BELOW_BASELINE,
     FAILED,
@@ -23,20 +34,10 @@ from seasongate._executor._flyway import (
     SUCCESS,
     SUPERSEDED,
     FlywayInfo,
-    abbreviate_description,
-    abbreviate_script,
-    baseline_row,
     flyway_info,
-    insert_sql,
-    java_string_hash,
-    lock_key,
-    migration_row,
-    plan_repair,
-    read_repeatables,
-    row_from_db,
-    select_sql,
-    sql_fingerprint,
 )
+from seasongate._executor._flyway_repair import plan_repair, sql_fingerprint
+from seasongate._executor._repeatables import read_repeatables
 from seasongate._versions import Version
 from tests.flyway_seed import RLS_POLICIES_EDITED, V226, history_rows, seed_database, seed_folder
 
@@ -351,7 +352,7 @@ def test_repair_removes_failed_rows_and_realigns_checksums(pg_dsn: str, tmp_path
 
 @pg
 def test_clean_drops_every_object_but_keeps_the_schema(pg_dsn: str, tmp_path: Path) -> None:
-    from seasongate._executor._flyway_db import clean_schemas
+    from seasongate._executor._clean import clean_schemas
 
     seed_database(pg_dsn, seed_folder(tmp_path / "m"))
     with psycopg.connect(pg_dsn, autocommit=True) as conn:

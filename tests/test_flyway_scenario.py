@@ -25,7 +25,9 @@ from click.testing import CliRunner, Result
 
 from seasongate import api
 from seasongate._executor import flyway_checksum, read_history, scan
-from seasongate._executor._flyway import flyway_info, lock_key, read_repeatables, read_text
+from seasongate._executor._flyway import lock_key
+from seasongate._executor._flyway_info import flyway_info
+from seasongate._executor._repeatables import read_repeatables, read_text
 from seasongate.cli import main
 from tests.conftest import POLICIES
 from tests.flyway_seed import RLS_POLICIES_EDITED, V226, history_rows, seed_database, seed_folder
