@@ -41,7 +41,6 @@ from seasongate._versions import Version
 FLYWAY_TABLE = "flyway_schema_history"
 LOCK_MAGIC = 77431708279161  # 0x466c79776179: "Flyway"
 BASELINE_DESCRIPTION = "<< Flyway Baseline >>"
-SCHEMA_DESCRIPTION = "<< Flyway Schema Creation >>"
 
 COLUMNS = (
     "installed_rank",
@@ -192,6 +191,14 @@ def baseline_row(
     text = abbreviate_description(description)
     return FlywayRow(installed_rank, version_text(version), text, "BASELINE", abbreviate_script(description), None,
                      installed_by, 0, success=True)  # fmt: skip
+
+
+def deleted_row(applied: HistoryRow, *, installed_rank: int, installed_by: str) -> FlywayRow:
+    """The ``DELETE`` row Flyway's ``repair`` adds for an applied migration whose file is gone
+    (``JdbcTableSchemaHistory.delete``): the applied row's values, type ``DELETE``."""
+    version = None if applied.version is None else version_text(applied.version)
+    return FlywayRow(installed_rank, version, applied.description, "DELETE", applied.script, applied.checksum,
+                     installed_by, 0, applied.success)  # fmt: skip
 
 
 def script_name(path: Path, folder: Path) -> str:

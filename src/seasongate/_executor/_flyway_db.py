@@ -18,6 +18,7 @@ from seasongate._executor._flyway import (
     COLUMNS,
     baseline_row,
     create_table_sql,
+    deleted_row,
     insert_sql,
     lock_key,
     next_rank,
@@ -181,9 +182,12 @@ def _current_user(conn: psycopg.Connection[Any]) -> str:
     return str(found[0]) if found else ""
 
 
-def apply_repair(conn: psycopg.Connection[Any], schema: str, table: str, plan: RepairPlan) -> None:
+def apply_repair(
+    conn: psycopg.Connection[Any], schema: str, table: str, plan: RepairPlan, *, installed_by: str | None = None
+) -> None:
     """Carry out a repair plan in one transaction: delete the failed rows (and their rows in
-    the side table ``<table>_seasongate``, when there is one), set the realigned checksums."""
+    the side table ``<table>_seasongate``, when there is one), add a ``DELETE`` row for each
+    missing migration (``installed_by``: default ``current_user``), set the realigned checksums."""
     from psycopg import sql
 
     t = sql.Identifier(schema, table)
@@ -196,6 +200,13 @@ def apply_repair(conn: psycopg.Connection[Any], schema: str, table: str, plan: R
             )
             if has_side:
                 conn.execute(sql.SQL("DELETE FROM {} WHERE installed_rank = %s").format(side), (row.installed_rank,))
+        if plan.delete:
+            found = conn.execute(sql.SQL("SELECT coalesce(max(installed_rank), 0) + 1 FROM {}").format(t)).fetchone()
+            rank = int(found[0]) if found else 1
+            user = installed_by or _current_user(conn)
+            for offset, applied in enumerate(plan.delete):
+                marker = deleted_row(applied, installed_rank=rank + offset, installed_by=user)
+                conn.execute(insert_sql(schema, table), marker.params())
         for fix in plan.realign:
             conn.execute(
                 sql.SQL("UPDATE {} SET checksum = %s WHERE installed_rank = %s AND checksum = %s").format(t),

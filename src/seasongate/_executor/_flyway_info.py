@@ -38,7 +38,6 @@ OUTDATED = "Outdated"
 SUPERSEDED = "Superseded"
 UNDONE = "Undone"
 DELETED = "Deleted"
-OUT_OF_ORDER = "Out of Order"
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,11 +107,6 @@ class FlywayInfo:
         return found[-1].state if found else None
 
 
-def _latest_of(latest: Mapping[Version, tuple[str, HistoryRow]], version: Version) -> tuple[str, HistoryRow | None]:
-    found = latest.get(version)
-    return ("", None) if found is None else found
-
-
 def _checksum_problem(name: str, row: HistoryRow, checksum: int) -> str:
     when = "" if row.installed_on is None else f" on {row.installed_on:%Y-%m-%d %H:%M}"
     return (
@@ -137,29 +131,33 @@ def flyway_info(
     without classes it is Flyway's single sequence. ``repeatable_checksums`` gives each
     repeatable's checksum after placeholder replacement (default: the raw file's).
     """
-    ordered = sorted(rows, key=lambda r: r.installed_rank)
-    entries: list[FlywayEntry] = []
+    markers: list[FlywayEntry] = []
     baseline: Version | None = None
     versions: dict[Version, list[HistoryRow]] = {}
     repeat_rows: dict[str, list[HistoryRow]] = {}
-    for entry_row in ordered:
-        if entry_row.type == "SCHEMA":
-            entries.append(
-                FlywayEntry("Schema", None, entry_row.description, SUCCESS, entry_row.script, None, entry_row)
-            )
-        elif entry_row.type in _BASELINE_TYPES:
-            if entry_row.version is not None and (baseline is None or entry_row.version > baseline):
-                baseline = entry_row.version
-            entries.append(
-                FlywayEntry(
-                    "Baseline", entry_row.version, entry_row.description, BASELINE, entry_row.script, None, entry_row
-                )
-            )
-        elif entry_row.version is None:
-            repeat_rows.setdefault(entry_row.description, []).append(entry_row)
+    for row in sorted(rows, key=lambda r: r.installed_rank):
+        if row.type == "SCHEMA":
+            markers.append(FlywayEntry("Schema", None, row.description, SUCCESS, row.script, None, row))
+        elif row.type in _BASELINE_TYPES:
+            if row.version is not None and (baseline is None or row.version > baseline):
+                baseline = row.version
+            markers.append(FlywayEntry("Baseline", row.version, row.description, BASELINE, row.script, None, row))
+        elif row.version is None:
+            repeat_rows.setdefault(row.description, []).append(row)
         else:
-            versions.setdefault(entry_row.version, []).append(entry_row)
+            versions.setdefault(row.version, []).append(row)
+    versioned, pending = _versioned(migrations, versions, baseline, classes)
+    repeated, pending_r = _repeatable(repeatables, repeat_rows, repeatable_checksums or {})
+    return FlywayInfo((*markers, *versioned, *repeated), baseline, pending, pending_r)
 
+
+def _versioned(
+    migrations: Sequence[MigrationScript],
+    versions: Mapping[Version, Sequence[HistoryRow]],
+    baseline: Version | None,
+    classes: Sequence[MigrationClass],
+) -> tuple[tuple[FlywayEntry, ...], tuple[MigrationScript, ...]]:
+    """The entries of the versioned migrations (files and rows) and the pending ones."""
     files = {m.version: m for m in migrations}
     top_resolved = max(files, default=None)
     latest: dict[Version, tuple[str, HistoryRow]] = {}
@@ -179,21 +177,17 @@ def flyway_info(
         return None if cls is None else cls.name
 
     highest: dict[str | None, Version] = {}
-    for version, (what, _row) in latest.items():
-        if what == "applied":
-            key = class_key(version)
-            if key not in highest or highest[key] < version:
-                highest[key] = version
-    if baseline is not None:
-        key = class_key(baseline)
-        if key not in highest or highest[key] < baseline:
-            highest[key] = baseline
+    applied = [v for v, (what, _row) in latest.items() if what == "applied"]
+    for version in (*applied, *([] if baseline is None else [baseline])):
+        key = class_key(version)
+        if key not in highest or highest[key] < version:
+            highest[key] = version
 
+    entries: list[FlywayEntry] = []
     pending: list[MigrationScript] = []
     for version in sorted(set(files) | set(latest)):
         script = files.get(version)
-        what, found = _latest_of(latest, version)
-        row = found
+        what, row = latest.get(version, ("", None))
         name = script.name if script else (row.script if row else "")
         description = script.title if script else (row.description if row else "")
         if what == "applied":
@@ -227,17 +221,8 @@ def flyway_info(
             entries.append(FlywayEntry("Versioned", version, description, state, name, row.checksum, row, problem))
             continue
         if what in ("undone", "deleted") and row is not None:
-            entries.append(
-                FlywayEntry(
-                    "Versioned",
-                    version,
-                    row.description,
-                    UNDONE if what == "undone" else DELETED,
-                    row.script,
-                    row.checksum,
-                    row,
-                )
-            )
+            state = UNDONE if what == "undone" else DELETED
+            entries.append(FlywayEntry("Versioned", version, row.description, state, row.script, row.checksum, row))
         if script is None:
             continue
         if baseline is not None and version <= baseline and what == "":
@@ -255,13 +240,30 @@ def flyway_info(
             continue
         entries.append(FlywayEntry("Versioned", version, description, PENDING, name, script.checksum))
         pending.append(script)
+    return tuple(entries), tuple(pending)
 
-    pending_r: list[RepeatableScript] = []
-    resolved_r = {r.title: r for r in repeatables}
-    checksums = dict(repeatable_checksums or {})
-    for title in sorted(set(resolved_r) | set(repeat_rows)):
-        file = resolved_r.get(title)
-        its_rows = repeat_rows.get(title, [])
+
+def _repeatable(
+    repeatables: Sequence[RepeatableScript],
+    repeat_rows: Mapping[str, Sequence[HistoryRow]],
+    checksums: Mapping[Path, int],
+) -> tuple[tuple[FlywayEntry, ...], tuple[RepeatableScript, ...]]:
+    """The entries of the repeatable migrations (files and rows) and the pending ones. A
+    ``DELETE`` row (written by ``repair`` when the file was gone) ends what came before it."""
+    entries: list[FlywayEntry] = []
+    pending: list[RepeatableScript] = []
+    resolved = {r.title: r for r in repeatables}
+    for title in sorted(set(resolved) | set(repeat_rows)):
+        file = resolved.get(title)
+        every = list(repeat_rows.get(title, ()))
+        deletes = [i for i, r in enumerate(every) if r.type == "DELETE"]
+        cut = deletes[-1] + 1 if deletes else 0
+        for row in every[:cut]:
+            if row.type == "DELETE":
+                entries.append(FlywayEntry("Repeatable", None, title, DELETED, row.script, row.checksum, row))
+            elif row.success:
+                entries.append(FlywayEntry("Repeatable", None, title, SUPERSEDED, row.script, row.checksum, row))
+        its_rows = every[cut:]
         applied = [r for r in its_rows if r.success]
         last_applied = applied[-1] if applied else None
         current = None if file is None else checksums.get(file.path, file.checksum)
@@ -290,5 +292,5 @@ def flyway_info(
                 entries.append(FlywayEntry("Repeatable", None, title, OUTDATED, row.script, row.checksum, row))
         if file is not None and (last_applied is None or last_applied.checksum != current):
             entries.append(FlywayEntry("Repeatable", None, title, PENDING, file.name, current))
-            pending_r.append(file)
-    return FlywayInfo(tuple(entries), baseline, tuple(pending), tuple(pending_r))
+            pending.append(file)
+    return tuple(entries), tuple(pending)

@@ -1,4 +1,5 @@
-"""Flyway's ``repair``, planned: which failed rows go, which checksums are realigned.
+"""Flyway's ``repair``, planned: which failed rows go, which missing migrations are marked
+deleted, which checksums are realigned.
 
 Pure: the plan is computed from the states of ``_flyway_info`` and the applied texts; it is
 carried out on a connection by ``_flyway_db.apply_repair``. Unlike Flyway, a checksum is
@@ -13,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from seasongate._executor._files import MigrationScript
-from seasongate._executor._flyway_info import SUCCESS, FlywayInfo
+from seasongate._executor._flyway_info import FUTURE, MISSING, SUCCESS, FlywayInfo
 from seasongate._executor._plan import HistoryRow
 from seasongate._executor._sql import _skip_block_comment
 
@@ -30,22 +31,30 @@ class Realignment:
 
 @dataclass(frozen=True, slots=True)
 class RepairPlan:
-    """What ``repair`` would do: remove failed rows, realign checksums; ``refused`` lists the
-    changed files it will not realign (their SQL changed, or the applied text is unknown)."""
+    """What ``repair`` would do: remove failed rows, mark the applied rows of missing files
+    deleted (``delete``), realign checksums; ``refused`` lists the changed files it will not
+    realign (their SQL changed, or the applied text is unknown)."""
 
     remove: tuple[HistoryRow, ...]
     realign: tuple[Realignment, ...]
     refused: tuple[str, ...]
+    delete: tuple[HistoryRow, ...] = ()
 
     @property
     def empty(self) -> bool:
         """Nothing to do."""
-        return not self.remove and not self.realign
+        return not self.remove and not self.realign and not self.delete
+
+    @property
+    def touched(self) -> tuple[HistoryRow, ...]:
+        """Every row whose migration's record this repair changes."""
+        return (*self.remove, *self.delete, *(a.row for a in self.realign))
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form."""
         return {
             "remove": [r.to_dict() for r in self.remove],
+            "delete": [r.to_dict() for r in self.delete],
             "realign": [
                 {"installed_rank": a.row.installed_rank, "script": a.script, "from": a.row.checksum, "to": a.checksum}
                 for a in self.realign
@@ -63,11 +72,15 @@ def plan_repair(
     """Decide what ``repair`` does.
 
     Failed rows (``success = false``) are removed, as Flyway's ``removeFailedMigrations`` does.
+    An applied migration whose file is gone (Missing, or Future: repair must see the same
+    folder as migrate) is marked deleted, as Flyway's ``deleteMissingMigrations`` does: a
+    ``DELETE`` row is added, the applied row stays.
     A checksum mismatch is realigned only when the applied text is known (``originals`` maps
     the script name to the text whose Flyway checksum is the recorded one, e.g. found in git)
     and the two texts differ in whitespace and comments only; otherwise it is refused, named.
     """
     remove = tuple(r for r in sorted(rows, key=lambda r: r.installed_rank) if not r.success)
+    delete = tuple(e.row for e in info.entries if e.state in (MISSING, FUTURE) and e.row is not None)
     files = {m.version: m for m in migrations}
     realign: list[Realignment] = []
     refused: list[str] = []
@@ -91,7 +104,7 @@ def plan_repair(
             )
             continue
         realign.append(Realignment(entry.row, script.name, script.checksum, script.sha256))
-    return RepairPlan(remove, tuple(realign), tuple(refused))
+    return RepairPlan(remove, tuple(realign), tuple(refused), delete)
 
 
 _TOKEN = re.compile(
