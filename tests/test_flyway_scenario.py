@@ -341,3 +341,12 @@ def test_after_each_migrate_error_runs_when_a_migration_fails(crm: dict[str, obj
     with psycopg.connect(dsn, autocommit=True) as conn:
         assert conn.execute("SELECT count(*) FROM failure_seen").fetchone() == (1,)
         assert conn.execute("SELECT to_regclass('t226')").fetchone() == (None,)  # rolled back
+
+
+def test_a_misspelt_keyword_is_refused_not_defaulted() -> None:
+    # use_store=False misspelt must not quietly write the audit trail after all.
+    with pytest.raises(TypeError, match=r"unexpected keyword argument.*use_stor"):
+        api.clean(dsn="postgresql:///x", environment="development", territory="DE", now=frozen(SATURDAY),
+                  use_stor=False)  # type: ignore[call-arg]  # fmt: skip
+    with pytest.raises(TypeError, match=r"missing keyword argument.*environment"):
+        api.repair(dsn="postgresql:///x", territory="DE", now=frozen(SATURDAY))  # type: ignore[call-arg]

@@ -2,7 +2,8 @@
 
 Like every api function each returns a result and never prints; the clock is passed in. The
 project is a :class:`~seasongate.api.Project` (or its keywords ``policy``, ``store``,
-``project_dir``, ``use_store``); every command opens it one way, :func:`_gated`.
+``project_dir``, ``use_store``); where, when and how travel as :class:`GatedFields`, and
+every command opens its gate one way, :func:`_gated`.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Unpack
+from typing import TypedDict, Unpack
 
 from seasongate._executor import BaselineResult, ExecutorOptions
 from seasongate._gate import CleanReport, Gate, RepairReport
@@ -26,78 +27,78 @@ from seasongate.api._request import ProjectFields
 __all__ = ["BaselineResult", "CleanReport", "RepairReport", "baseline", "clean", "repair"]
 
 
+class _Where(TypedDict):
+    dsn: str | None
+    environment: str
+    territory: str
+    now: Callable[[], datetime]
+
+
+class GatedFields(_Where, ProjectFields, total=False):
+    """Where, when and how a command that changes a database works, as keyword arguments:
+    the database (``dsn``, else ``SEASONGATE_DSN``), the scope, the clock (required), the
+    executor's options; and the project's keywords (or pass a :class:`~seasongate.api.Project`)."""
+
+    options: ExecutorOptions | None
+
+
 @contextmanager
-def _gated(
-    dsn: str | None,
-    project: Project | None,
-    fields: ProjectFields,
-    *,
-    environment: str,
-    territory: str,
-    now: Callable[[], datetime],
-) -> Iterator[tuple[Gate, str]]:
-    """The database to work on (``dsn`` or ``SEASONGATE_DSN``) and a gate on the project, its
-    store open for the command (closed afterwards unless the caller handed it in)."""
-    chosen = _dsn(dsn)
+def _gated(project: Project | None, fields: GatedFields) -> Iterator[tuple[Gate, str]]:
+    """The database to work on and a gate on the project in the command's scope, its store
+    open for the command (closed afterwards unless the caller handed it in). A keyword it
+    does not know, or a missing one, is refused as Python refuses it (a misspelt ``use_store``
+    must not fall back to the default)."""
+    unknown = sorted(set(fields) - GatedFields.__required_keys__ - GatedFields.__optional_keys__)
+    missing = sorted(GatedFields.__required_keys__ - set(fields))
+    if unknown or missing:
+        raise TypeError(f"unexpected keyword argument(s): {', '.join(unknown)}" if unknown
+                        else f"missing keyword argument(s): {', '.join(missing)}")  # fmt: skip
+    chosen = _dsn(fields["dsn"])
+    environment, territory = fields["environment"], fields["territory"]
     opened = project_of(project, fields, environment)
     with opened.store() as store:
-        yield Gate(opened.policy, store, now=now, environment=environment, territory=territory), chosen
+        yield Gate(opened.policy, store, now=fields["now"], environment=environment, territory=territory), chosen
 
 
 def baseline(
     *,
-    dsn: str | None,
     version: str | Version,
-    environment: str,
-    territory: str,
-    now: Callable[[], datetime],
     description: str | None = None,
-    options: ExecutorOptions | None = None,
     project: Project | None = None,
-    **fields: Unpack[ProjectFields],
+    **fields: Unpack[GatedFields],
 ) -> BaselineResult:
     """``seasongate baseline --version V225``: adopt a database without history (or with an
     empty one) at ``version``; everything up to it counts as applied (Flyway's ``BASELINE``
     row). Refused when the history already holds migrations or another baseline."""
     wanted = _version(version, "--version")
     assert wanted is not None
-    with _gated(dsn, project, fields, environment=environment, territory=territory, now=now) as (gate, chosen):
-        return gate_baseline(gate, chosen, wanted, description=description, options=options)
+    with _gated(project, fields) as (gate, dsn):
+        return gate_baseline(gate, dsn, wanted, description=description, options=fields.get("options"))
 
 
 def repair(
     *,
-    dsn: str | None,
-    environment: str,
-    territory: str,
-    now: Callable[[], datetime],
     migrations: Path = MIGRATIONS,
     dry_run: bool = False,
-    options: ExecutorOptions | None = None,
     project: Project | None = None,
-    **fields: Unpack[ProjectFields],
+    **fields: Unpack[GatedFields],
 ) -> RepairReport:
     """``seasongate repair``: remove failed history rows, mark the rows of migrations whose file
     is gone deleted, and realign the checksums of applied files that changed only in
     whitespace or comments; gated (every version it touches must be allowed now, by the
     policy or an override) and audited. ``dry_run`` changes nothing."""
-    with _gated(dsn, project, fields, environment=environment, territory=territory, now=now) as (gate, chosen):
-        return gate_repair(gate, chosen, migrations, dry_run=dry_run, options=options)
+    with _gated(project, fields) as (gate, dsn):
+        return gate_repair(gate, dsn, migrations, dry_run=dry_run, options=fields.get("options"))
 
 
 def clean(
     *,
-    dsn: str | None,
-    environment: str,
-    territory: str,
-    now: Callable[[], datetime],
     schemas: Sequence[str] = (),
     dry_run: bool = False,
-    options: ExecutorOptions | None = None,
     project: Project | None = None,
-    **fields: Unpack[ProjectFields],
+    **fields: Unpack[GatedFields],
 ) -> CleanReport:
     """``seasongate clean``: drop every object in ``schemas`` of a throwaway database. Refused
     outright in an environment the policy marks as protected, whatever the overrides."""
-    with _gated(dsn, project, fields, environment=environment, territory=territory, now=now) as (gate, chosen):
-        return gate_clean(gate, chosen, schemas=schemas, dry_run=dry_run, options=options)
+    with _gated(project, fields) as (gate, dsn):
+        return gate_clean(gate, dsn, schemas=schemas, dry_run=dry_run, options=fields.get("options"))
