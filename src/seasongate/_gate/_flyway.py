@@ -17,6 +17,7 @@ from collections.abc import Mapping, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TypedDict, Unpack
 
 from seasongate._errors import MigrationError
 from seasongate._executor import (
@@ -152,9 +153,17 @@ def repeatable_steps(plan: Plan, info: FlywayInfo, prepared: Prepared) -> tuple[
     return tuple(steps)
 
 
+class RunFacts(TypedDict, total=False):
+    """What the run loop tells a target about a step (the keywords of ``Target.apply``)."""
+
+    verdict: str | None
+    override_id: str | None
+    audit: AuditAnchor | None
+
+
 class FlywayTarget:
     """Runs steps on a session with placeholders replaced and the each-migration callbacks
-    around them (inside the migration's transaction)."""
+    around them (inside the migration's transaction); a :class:`Target` of the run loop."""
 
     def __init__(self, session: PostgresSession, prepared: Prepared) -> None:
         self.session = session
@@ -164,36 +173,19 @@ class FlywayTarget:
         text = self.prepared.texts.get(script.path)
         return script if text is None or text == script.sql else replace(script, sql=text)
 
-    def apply(
-        self,
-        migration: MigrationScript,
-        *,
-        verdict: str | None = None,
-        override_id: str | None = None,
-        audit: AuditAnchor | None = None,
-    ) -> Applied | None:
+    def apply(self, migration: MigrationScript, **facts: Unpack[RunFacts]) -> Applied | None:
         """Run a migration (its placeholders replaced) between the each-migration callbacks."""
         around = (self.prepared.joined(BEFORE_EACH_MIGRATE), self.prepared.joined(AFTER_EACH_MIGRATE))
         try:
-            return self.session.apply(
-                self._text(migration), verdict=verdict, override_id=override_id, audit=audit, around=around
-            )
+            return self.session.apply(self._text(migration), around=around, **facts)
         except MigrationFailed:
             with suppress(MigrationError):  # the migration's failure is the error to report
                 run_callbacks(self.session, self.prepared, AFTER_EACH_MIGRATE_ERROR)
             raise
 
-    def undo(
-        self,
-        migration: MigrationScript,
-        undo: MigrationScript,
-        *,
-        verdict: str | None = None,
-        override_id: str | None = None,
-        audit: AuditAnchor | None = None,
-    ) -> Applied | None:
+    def undo(self, migration: MigrationScript, undo: MigrationScript, **facts: Unpack[RunFacts]) -> Applied | None:
         """Run an undo script (its placeholders replaced)."""
-        return self.session.undo(migration, self._text(undo), verdict=verdict, override_id=override_id, audit=audit)
+        return self.session.undo(migration, self._text(undo), **facts)
 
 
 def run_callbacks(session: PostgresSession, prepared: Prepared, event: str) -> None:
