@@ -11,9 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 from seasongate._executor._files import MigrationScript, classify
 from seasongate._executor._plan import APPLY_TYPES as _APPLY_TYPES
@@ -57,27 +55,6 @@ class FlywayEntry:
     checksum: int | None = None
     row: HistoryRow | None = None
     problem: str | None = None
-
-    @property
-    def installed_on(self) -> datetime | None:
-        """When its row was written."""
-        return None if self.row is None else self.row.installed_on
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON form."""
-        return {
-            "category": self.category,
-            "version": None if self.version is None else str(self.version),
-            "description": self.description,
-            "state": self.state,
-            "script": self.script,
-            "checksum": self.checksum,
-            "installed_rank": None if self.row is None else self.row.installed_rank,
-            "installed_on": None
-            if self.row is None or self.row.installed_on is None
-            else self.row.installed_on.isoformat(),
-            "problem": self.problem,
-        }
 
 
 @dataclass(frozen=True, slots=True)
