@@ -416,6 +416,19 @@ def test_repair_marks_a_missing_migration_deleted_as_flyway_does(pg_dsn: str, tm
 
 
 @pg
+def test_a_long_description_is_abbreviated_as_flyway_abbreviates_it(pg_dsn: str, tmp_path: Path) -> None:
+    from seasongate._executor import AllowAll, ExecutorOptions, build_plan, open_session, run_steps
+
+    words = "_".join(["keep", "the", "customer", "notes", "apart"] * 8)  # 239 characters
+    d = files(tmp_path, {f"V1__{words}.sql": "CREATE TABLE long_named (id int);"})
+    with open_session(pg_dsn, ExecutorOptions(table="flyway_schema_history", lock_wait=5)) as session:
+        plan = build_plan(scan(d), session.history())
+        run_steps(session, plan.apply_steps(), AllowAll(), operation="migrate")
+        [written] = session.history()
+    assert written.description == words.replace("_", " ")[:197] + "..." and len(written.description) == 200
+
+
+@pg
 def test_clean_drops_every_object_but_keeps_the_schema(pg_dsn: str, tmp_path: Path) -> None:
     from seasongate._executor._clean import clean_schemas
 
