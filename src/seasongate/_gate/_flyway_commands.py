@@ -198,8 +198,7 @@ def check_clean_allowed(policy: Policy, environment: str) -> None:
     """``clean`` runs only where a policy covers the environment and does not protect it."""
     if environment not in policy.environments:
         raise InputError(f"policy {policy.name} does not cover environment {environment!r}; clean is refused")
-    protected = getattr(policy, "protected", None)
-    if protected is None or environment in protected:
+    if environment in policy.protected:
         raise InputError(
             f"clean is refused outright in {environment}: policy {policy.name} ({policy.path}) marks it as "
             "protected (protected: [...]), whatever the overrides"
