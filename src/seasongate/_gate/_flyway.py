@@ -27,6 +27,7 @@ from seasongate._executor import (
     Applied,
     AuditAnchor,
     BaselineResult,
+    Callback,
     Callbacks,
     FlywayInfo,
     MigrationFailed,
@@ -113,18 +114,16 @@ def session_placeholders(
 def prepare(scripts: Sequence[MigrationScript], extras: Extras, placeholders: Placeholders) -> Prepared:
     """Replace the placeholders of every script that may run, of every repeatable and every
     callback, before anything runs: a missing placeholder is an error naming file and line."""
-    texts: dict[Path, str] = {}
-    for script in scripts:
-        texts[script.path] = for_script(placeholders, script.name).replace(script.sql, str(script.path))
-    checksums: dict[Path, int] = {}
-    for repeatable in extras.repeatables:
-        text = for_script(placeholders, repeatable.name).replace(repeatable.sql, str(repeatable.path))
-        texts[repeatable.path] = text
-        checksums[repeatable.path] = repeatable_checksum(text)
+
+    def replaced(script: MigrationScript | RepeatableScript | Callback) -> str:
+        return for_script(placeholders, script.name).replace(script.sql, str(script.path))
+
+    runnable: list[MigrationScript | RepeatableScript] = [*scripts, *extras.repeatables]
+    texts = {script.path: replaced(script) for script in runnable}
+    checksums = {r.path: repeatable_checksum(texts[r.path]) for r in extras.repeatables}
     callbacks: dict[str, list[tuple[str, str]]] = {}
     for callback in extras.callbacks.scripts:
-        text = for_script(placeholders, callback.name).replace(callback.sql, str(callback.path))
-        callbacks.setdefault(callback.event, []).append((callback.name, text))
+        callbacks.setdefault(callback.event, []).append((callback.name, replaced(callback)))
     return Prepared(texts, checksums, {k: tuple(v) for k, v in callbacks.items()})
 
 
