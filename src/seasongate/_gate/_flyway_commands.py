@@ -43,17 +43,17 @@ from seasongate._versions import Version
 def _history(gate: Gate, dsn: str, options: ExecutorOptions | None, *, lock: bool, create: bool = False
              ) -> Iterator[tuple[PostgresSession, Callable[..., None]]]:  # fmt: skip
     """The target opened (``lock``: under the migration lock), and how to audit what was done
-    to it: ``record(action, decisions, subject_version=None, **facts)``."""
+    to it: ``audit(action, decisions, subject_version=None, **facts)``."""
     env, terr = gate.scope()
     with PostgresSession(dsn, options).open(lock=lock, create=create) as session:
 
-        def record(action: str, decisions: Sequence[Decision] = (), *, subject_version: Version | None = None,
+        def audit(action: str, decisions: Sequence[Decision] = (), *, subject_version: Version | None = None,
                    **facts: Any) -> None:  # fmt: skip
             payload = _audit.history_payload(decisions, environment=env, territory=terr, database=database_label(dsn),
                                              table=session.options.table, **facts)  # fmt: skip
             gate.audit(action, _audit.subject(env, terr, subject_version), payload)
 
-        yield session, record
+        yield session, audit
 
 
 # --- baseline ------------------------------------------------------------------------------------
@@ -64,14 +64,14 @@ def baseline(
 ) -> BaselineResult:
     """Adopt a database without history at ``version``: Flyway's ``BASELINE`` row (the history
     tables are created when missing); audited as ``migration.baseline``."""
-    with _history(gate, dsn, options, lock=True, create=True) as (session, record):
+    with _history(gate, dsn, options, lock=True, create=True) as (session, audit):
         opts = session.options
         done = write_baseline(
             session.conn, opts.schema, opts.table, version, installed_by=opts.installed_by,
             **({} if description is None else {"description": description}),
         )  # fmt: skip
         if not done.already:
-            record(_audit.BASELINE, subject_version=version, version=str(version), installed_rank=done.installed_rank)
+            audit(_audit.BASELINE, subject_version=version, version=str(version), installed_rank=done.installed_rank)
     return done
 
 
@@ -154,7 +154,7 @@ def repair(
     audited (``migration.repair``). ``dry_run`` shows the plan and the verdicts and changes
     nothing."""
     env, terr = gate.scope()
-    with _history(gate, dsn, options, lock=not dry_run) as (session, record):
+    with _history(gate, dsn, options, lock=not dry_run) as (session, audit):
         rows = session.history()
         classes = gate.policy.migration_classes
         folder = scan(migrations, classes=classes)
@@ -172,7 +172,7 @@ def repair(
         if not dry_run:
             for d in decisions:
                 gate.claim(d, subject)
-            record(_audit.REPAIR, decisions, **plan.to_dict())
+            audit(_audit.REPAIR, decisions, **plan.to_dict())
             opts = session.options
             apply_repair(session.conn, opts.schema, opts.table, plan, installed_by=opts.installed_by)
         return RepairReport(plan, dry_run, "ok", "", decisions)
@@ -212,9 +212,9 @@ def clean(
     database. Refused outright where the policy protects the environment, whatever the
     overrides; done under the migration lock and audited (``database.clean``)."""
     check_clean_allowed(gate.policy, gate.scope()[0])
-    with _history(gate, dsn, options, lock=True) as (session, record):
+    with _history(gate, dsn, options, lock=True) as (session, audit):
         chosen = tuple(schemas) or (session.options.schema,)
         dropped = clean_schemas(session.conn, chosen, dry_run=dry_run)
         if not dry_run:
-            record(_audit.CLEAN, schemas=list(chosen), dropped=len(dropped))
+            audit(_audit.CLEAN, schemas=list(chosen), dropped=len(dropped))
     return CleanReport(chosen, tuple(dropped), dry_run)
