@@ -8,7 +8,7 @@ from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
-from seasongate._calendar import KINDS, Calendar, Selector, display_path, load_calendar, parse_days
+from seasongate._calendar import Calendar, Selector, display_path, load_calendar, parse_days
 from seasongate._errors import ConfigError, ConfigErrors, InputError, Location
 from seasongate._policy._decision import OverrideSpec
 from seasongate._policy._engine import Policy, Territory
@@ -21,7 +21,7 @@ from seasongate._policy._rules import (
 )
 from seasongate._time import parse_clock, parse_duration
 from seasongate._versions import Version
-from seasongate._vocabulary import REPEATABLE_CLASS
+from seasongate._vocabulary import PERIOD_KINDS, REPEATABLE_CLASS
 from seasongate._yaml import Marks, errors_from_validation, format_loc, load_yaml, mark_of, read_text
 
 
@@ -201,7 +201,7 @@ def _holiday_names(calendars: dict[str, Calendar]) -> set[str]:
 def _selector(model: Any, loc: tuple[str | int, ...], issues: _Issues, calendars: dict[str, Calendar]) -> Selector:
     selector = Selector.of(kind=model.kind, name=model.name, tag=model.tag)
     if not (selector.kinds or selector.names or selector.tags):
-        issues.add(loc, f"name at least one of kind ({', '.join(KINDS)}), name or tag")
+        issues.add(loc, f"name at least one of kind ({', '.join(PERIOD_KINDS)}), name or tag")
     known_names = {r.name for c in calendars.values() for r in c.rules if not r.name.startswith("holidays:")}
     if selector.names - known_names:
         known_names |= _holiday_names(calendars)
