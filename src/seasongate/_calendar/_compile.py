@@ -48,6 +48,9 @@ def _in_range(year: int, loc: Loc, issues: Problems) -> None:
         issues.add(loc, f"year {year} is outside {MIN_YEAR}-{MAX_YEAR}")
 
 
+_EVERY_YEAR = Years()
+
+
 def compile_years(model: Any, loc: Loc, issues: Problems) -> Years:
     """An entry's ``years:`` (every year when absent)."""
     if model is None:
@@ -117,7 +120,8 @@ def parse_days(values: list[str] | None, loc: Loc, issues: Problems) -> frozense
 
 def compile_period(entry: Any, loc: Loc, issues: LocatedProblems) -> PeriodRule | None:
     """The rule of one ``periods:`` entry; None when a problem was reported."""
-    shapes = [k for k in _SHAPES if getattr(entry, k) is not None]
+    given = entry.model_fields_set  # the keys the file names (checked only these: linear, cheap)
+    shapes = [k for k in _SHAPES if k in given and getattr(entry, k) is not None]
     if entry.end is not None and "start" not in shapes:
         shapes.append("start")
     if len(shapes) != 1:
@@ -131,11 +135,11 @@ def compile_period(entry: Any, loc: Loc, issues: LocatedProblems) -> PeriodRule 
     count = len(issues.problems)
     label = "a dated (start/end)" if kind == "start" else f"a {kind}"
     for key in _FOREIGN[kind]:
-        if getattr(entry, key) not in (None, {}):
+        if key in given and getattr(entry, key) not in (None, {}):
             issues.add((*loc, key), f"{key} does not apply to {label} period")
     if len(issues.problems) > count:
         return None
-    years = compile_years(entry.years, loc, issues)
+    years = _EVERY_YEAR if entry.years is None else compile_years(entry.years, loc, issues)
     if kind == "start":
         shape: Any = _dated(entry, loc, issues)
     elif kind == "rrule":
@@ -149,8 +153,7 @@ def compile_period(entry: Any, loc: Loc, issues: LocatedProblems) -> PeriodRule 
 
 def _dated(entry: Any, loc: Loc, issues: Problems) -> Dated | None:
     exprs = []
-    for key in ("start", "end"):
-        raw = getattr(entry, key)
+    for key, raw in (("start", entry.start), ("end", entry.end)):
         if raw is None:
             issues.add((*loc, key), f"a dated period needs both start and end ({key} is missing)")
             continue
@@ -171,22 +174,22 @@ def _dated(entry: Any, loc: Loc, issues: Problems) -> Dated | None:
         exceptions[year] = (moved.start, moved.end)
     if len(exprs) != 2:
         return None
-    if is_absolute(exprs[0]) != is_absolute(exprs[1]):
+    start, end = exprs
+    if is_absolute(start) != is_absolute(end):
         issues.add(
             (*loc, "end"), "start and end must both be exact dates (YYYY-MM-DD, a one-off period) or both annual"
         )
         return None
-    shape = Dated(exprs[0], exprs[1], start_time, end_time, exceptions)
-    if shape.one_off:
-        first, last = shape.start.on(0, _no_refs), shape.end.on(0, _no_refs)
+    if is_absolute(start):  # one-off: check its dates now
+        first, last = start.on(0, _no_refs), end.on(0, _no_refs)
         if first and last and last < first:
             issues.add((*loc, "end"), f"end {last} is before start {first}")
         elif first and last and first == last and start_time and end_time and end_time <= start_time:
             issues.add((*loc, "end_time"), "end_time is not after start_time on a one-day period")
         for key, day in (("start", first), ("end", last)):
-            if day:
-                _in_range(day.year, (*loc, key), issues)
-    return shape
+            if day and not MIN_YEAR <= day.year <= MAX_YEAR:
+                issues.add((*loc, key), f"year {day.year} is outside {MIN_YEAR}-{MAX_YEAR}")
+    return Dated(start, end, start_time, end_time, exceptions)
 
 
 def _window(entry: Any, kind: str, loc: Loc, issues: Problems) -> Weekly | None:
