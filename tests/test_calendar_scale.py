@@ -101,7 +101,7 @@ def test_a_big_calendar_expands_as_the_brute_force_oracle_says(tmp_path: Path) -
     blackout = Selector.of(kind="blackout")
     for _ in range(300):
         ts = rng.randrange(index.lo, index.hi)
-        expected = sorted((p.name for p in index.periods if p.start <= ts < p.end))
+        expected = sorted(p.name for p in index.periods if p.start <= ts < p.end)
         assert sorted(p.name for p in index.active_at(ts)) == expected
         following = [p for p in index.periods if p.start > ts and blackout.matches(p)]
         upcoming = index.next_start(blackout, ts)
@@ -121,12 +121,13 @@ def _node_marks(node: Any, at: tuple[Any, ...], out: dict[tuple[Any, ...], tuple
             _node_marks(item, (*at, i), out)
 
 
-@pytest.mark.parametrize(
-    "path",
-    sorted({*ROOT.glob("calendars/*.yaml"), *ROOT.glob("policies/*.yaml"), *ROOT.glob("health/*.yaml"),
-            *ROOT.glob("src/seasongate/_bundled/**/*.yaml")}),  # fmt: skip
-    ids=lambda p: p.name,
-)
+SHIPPED_YAML = sorted(
+    {*ROOT.glob("calendars/*.yaml"), *ROOT.glob("policies/*.yaml"), *ROOT.glob("health/*.yaml"),
+     *ROOT.glob("src/seasongate/_bundled/**/*.yaml")}
+)  # fmt: skip
+
+
+@pytest.mark.parametrize("path", SHIPPED_YAML, ids=lambda p: p.name)
 def test_the_yaml_reader_gives_pyyamls_data_and_marks(path: Path) -> None:
     data, marks = load_yaml(path)
     text = path.read_text(encoding="utf-8")
