@@ -7,6 +7,7 @@ file) and finds each local wall time's instant by scanning UTC in steps of a qua
 
 from __future__ import annotations
 
+import json
 import random
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
@@ -16,7 +17,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import yaml
 
-from seasongate._calendar import Selector, build_index, load_calendar
+from seasongate._calendar import CalendarIndex, Selector, build_index, load_calendar
 from seasongate._errors import ConfigError
 from seasongate._yaml import KEY, load_yaml
 from tests.conftest import CALENDARS, ROOT
@@ -157,3 +158,38 @@ def test_the_yaml_reader_expands_aliases_and_refuses_what_it_refused(tmp_path: P
         path.write_text(body, encoding="utf-8")
         with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace(")", r"\)").replace("*", r"\*")):
             load_yaml(path)
+
+
+def test_an_index_round_trips_through_its_columns_and_refuses_damaged_ones(tmp_path: Path) -> None:
+    spec = _spec(11)[:500]
+    _write(tmp_path / "big.yaml", spec)
+    index = build_index(load_calendar(tmp_path / "big.yaml"), 2026, 2027)
+    data = json.loads(json.dumps(index.columns()))
+    again = CalendarIndex.from_columns(data, tz=index.tz)
+    assert again.periods == index.periods
+    fresh = CalendarIndex.from_columns(json.loads(json.dumps(index.columns())), tz=index.tz)
+    for selector in (Selector.of(kind="blackout"), Selector.of(tag="peak"), Selector.of(name="oktoberfest")):
+        assert fresh.union(selector) == index.union(selector)
+        assert fresh.select(selector) == index.select(selector)
+        at = index.lo + 200 * 86400
+        assert fresh.next_start(selector, at) == index.next_start(selector, at)
+        assert fresh.overlapping(at, at + 30 * 86400, selector) == index.overlapping(at, at + 30 * 86400, selector)
+    assert fresh.active_at(index.lo + 7) == index.active_at(index.lo + 7)
+
+    def damaged(change: Any) -> dict[str, Any]:
+        copy: dict[str, Any] = json.loads(json.dumps(index.columns()))
+        change(copy)
+        return copy
+
+    for bad in [
+        damaged(lambda c: c["start"].reverse()),
+        damaged(lambda c: c["row"].__setitem__(0, len(c["rows"]))),
+        damaged(lambda c: c["end"].pop()),
+        damaged(lambda c: c["start"].__setitem__(0, "0")),
+        damaged(lambda c: c["end"].__setitem__(0, c["start"][0] - 1)),
+        damaged(lambda c: c["rows"][0].__setitem__(4, "yes")),
+        damaged(lambda c: c["row_fields"].reverse()),
+        damaged(lambda c: c.pop("hi")),
+    ]:
+        with pytest.raises((ValueError, TypeError, KeyError)):
+            CalendarIndex.from_columns(bad, tz=index.tz)

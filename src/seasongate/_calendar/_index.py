@@ -1,4 +1,12 @@
-"""Fast queries over expanded periods: sorted arrays and binary search, no re-expansion."""
+"""Fast queries over expanded periods: sorted int arrays and binary search, no re-expansion.
+
+An index keeps its periods as columns: parallel lists of start, end and row number, where a
+row is what periods of one rule share (name, kind, tags, source...). Queries about times and
+kinds read only the columns; a :class:`Period` object is made only for a period a query
+returns. :meth:`CalendarIndex.columns` and :meth:`CalendarIndex.from_columns` give and take
+the columns as plain JSON-ready data, so that a cache stores an index without pickling and
+reads it back without building one object per period.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +14,12 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import pairwise
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from seasongate._calendar._period import Period
-from seasongate._errors import HorizonError
+from seasongate._errors import HorizonError, Location
 from seasongate._intervals import IntervalSet
 from seasongate._time import iso, to_ts
 
@@ -34,13 +44,17 @@ class Selector:
 
         return cls(as_set(kind), as_set(name), as_set(tag))
 
+    def accepts(self, kind: str, name: str, tags: Iterable[str]) -> bool:
+        """Whether a period of this kind, name and tags is selected."""
+        return (
+            (not self.kinds or kind in self.kinds)
+            and (not self.names or name in self.names)
+            and (not self.tags or not self.tags.isdisjoint(tags))
+        )
+
     def matches(self, period: Period) -> bool:
         """Whether ``period`` is selected."""
-        return (
-            (not self.kinds or period.kind in self.kinds)
-            and (not self.names or period.name in self.names)
-            and (not self.tags or not self.tags.isdisjoint(period.tags))
-        )
+        return self.accepts(period.kind, period.name, period.tags)
 
     def describe(self) -> str:
         """``kind blackout``, ``name oktoberfest``, ``tag peak`` joined."""
@@ -53,6 +67,14 @@ class Selector:
 
 _ANY = Selector()
 
+# A row: what the periods of one rule share, in Period's field order without start and end.
+_Row = tuple[str, str, str, str | None, bool, tuple[str, ...], Location, str]
+_ROW_FIELDS = ("name", "kind", "calendar", "territory", "all_day", "tags", "path", "line", "column", "description")
+
+
+def _row_of(p: Period) -> _Row:
+    return (p.name, p.kind, p.calendar, p.territory, p.all_day, p.tags, p.source, p.description)
+
 
 class CalendarIndex:
     """The periods of one calendar over ``[lo, hi)`` (epoch seconds), ready for queries.
@@ -62,15 +84,84 @@ class CalendarIndex:
     """
 
     def __init__(self, periods: Iterable[Period], *, tz: ZoneInfo, lo: int, hi: int) -> None:
+        kept = [p for p in periods if p.end > lo and p.start < hi]
+        if not _in_order([p.start for p in kept], [p.end for p in kept], [p.name for p in kept]):
+            kept.sort(key=lambda p: (p.start, p.end, p.name))
+        rows: dict[_Row, int] = {}
+        row_of = [rows.setdefault(_row_of(p), len(rows)) for p in kept]
+        self._setup(tz, lo, hi, list(rows), [p.start for p in kept], [p.end for p in kept], row_of)
+        self._made: list[Period | None] = list(kept)
+
+    def _setup(self, tz: ZoneInfo, lo: int, hi: int, rows: list[_Row], starts: list[int], ends: list[int],
+               row_of: list[int]) -> None:  # fmt: skip
         self.tz = tz
         self.lo = lo
         self.hi = hi
-        kept = sorted((p for p in periods if p.end > lo and p.start < hi), key=lambda p: (p.start, p.end, p.name))
-        self.periods: tuple[Period, ...] = tuple(kept)
-        self._starts = [p.start for p in kept]
-        self._max_len = max((p.end - p.start for p in kept), default=0)
+        self._rows = rows
+        self._starts = starts
+        self._ends = ends
+        self._row_of = row_of
+        self._max_len = max((e - s for s, e in zip(starts, ends, strict=True)), default=0)
+        self._all: tuple[Period, ...] | None = None
         self._swept: tuple[list[int], list[tuple[Period, ...]]] | None = None  # built on first active_at
-        self._selected: dict[Selector, tuple[list[Period], list[int], IntervalSet]] = {}
+        self._selected: dict[Selector, tuple[list[int], list[int], IntervalSet]] = {}
+
+    # -- columns: the plain-data form ----------------------------------------------------------
+
+    def columns(self) -> dict[str, Any]:
+        """The index as JSON-ready data: ``lo``, ``hi``, ``rows`` (lists of the fields in
+        ``row_fields``) and the parallel int arrays ``start``, ``end``, ``row``."""
+        rows = [[n, k, c, t, a, list(tags), s.path, s.line, s.column, d] for n, k, c, t, a, tags, s, d in self._rows]
+        return {"lo": self.lo, "hi": self.hi, "row_fields": list(_ROW_FIELDS), "rows": rows,
+                "start": self._starts, "end": self._ends, "row": self._row_of}  # fmt: skip
+
+    @classmethod
+    def from_columns(cls, columns: dict[str, Any], *, tz: ZoneInfo) -> CalendarIndex:
+        """The index :meth:`columns` gave. Checks the shape and order of the data (raises
+        ``ValueError`` or ``TypeError``, so a damaged cache entry is refused, never used)."""
+        lo, hi, starts, ends, row_of = (columns[k] for k in ("lo", "hi", "start", "end", "row"))
+        if columns["row_fields"] != list(_ROW_FIELDS):
+            raise ValueError("index rows of another layout")
+        rows: list[_Row] = []
+        for name, kind, calendar, territory, all_day, tags, path, line, column, description in columns["rows"]:
+            fields = (name, kind, calendar, path, description, *tags)
+            if not all(isinstance(f, str) for f in fields) or not isinstance(all_day, bool):
+                raise TypeError("a row is (name, kind, calendar, territory, all_day, tags, path, line, column, ...)")
+            if not (territory is None or isinstance(territory, str)) or not _ints([line, column]):
+                raise TypeError("a row's territory is a string or null, its line and column are ints")
+            rows.append((name, kind, calendar, territory, all_day, tuple(tags), Location(path, line, column),
+                         description))  # fmt: skip
+        if not (_ints([lo, hi]) and _ints(starts) and _ints(ends) and _ints(row_of)):
+            raise TypeError("the index columns are lists of ints")
+        if not len(starts) == len(ends) == len(row_of):
+            raise ValueError("the index columns differ in length")
+        if any(e <= lo or s >= hi or e < s for s, e in zip(starts, ends, strict=True)):
+            raise ValueError("a period outside the index's range")
+        if any(not 0 <= r < len(rows) for r in row_of):
+            raise ValueError("a period of a row that is not there")
+        if not _in_order(starts, ends, [rows[r][0] for r in row_of]):
+            raise ValueError("the index columns are not in order")
+        index = cls.__new__(cls)
+        index._setup(tz, lo, hi, rows, starts, ends, row_of)
+        index._made = [None] * len(starts)
+        return index
+
+    # -- periods, made when asked for ----------------------------------------------------------
+
+    def _period(self, i: int) -> Period:
+        made = self._made[i]
+        if made is None:
+            name, kind, calendar, territory, all_day, tags, source, description = self._rows[self._row_of[i]]
+            made = self._made[i] = Period(name, kind, self._starts[i], self._ends[i], calendar, territory, all_day,
+                                          tags, source, description)  # fmt: skip
+        return made
+
+    @property
+    def periods(self) -> tuple[Period, ...]:
+        """Every period of the index, sorted by start."""
+        if self._all is None:
+            self._all = tuple(self._period(i) for i in range(len(self._starts)))
+        return self._all
 
     @staticmethod
     def _sweep(periods: Sequence[Period]) -> tuple[list[int], list[tuple[Period, ...]]]:
@@ -111,20 +202,26 @@ class CalendarIndex:
         """The periods that overlap ``[lo, hi)``, sorted by start."""
         first = bisect_left(self._starts, lo - self._max_len)
         last = bisect_left(self._starts, hi)
-        return [p for p in self.periods[first:last] if p.end > lo and p.start < hi and selector.matches(p)]
+        ends, rows, row_of = self._ends, self._rows, self._row_of
+        return [
+            self._period(i)
+            for i in range(first, last)
+            if ends[i] > lo and selector.accepts(rows[row_of[i]][1], rows[row_of[i]][0], rows[row_of[i]][5])
+        ]
 
-    def _select(self, selector: Selector) -> tuple[list[Period], list[int], IntervalSet]:
+    def _select(self, selector: Selector) -> tuple[list[int], list[int], IntervalSet]:
         cached = self._selected.get(selector)
         if cached is None:
-            chosen = [p for p in self.periods if selector.matches(p)]
-            starts = [p.start for p in chosen]
-            union = IntervalSet.of((p.start, p.end) for p in chosen)
+            chosen_rows = [selector.accepts(kind, name, tags) for name, kind, _, _, _, tags, _, _ in self._rows]
+            chosen = [i for i, r in enumerate(self._row_of) if chosen_rows[r]]
+            starts = [self._starts[i] for i in chosen]
+            union = IntervalSet.of((self._starts[i], self._ends[i]) for i in chosen)
             cached = self._selected[selector] = (chosen, starts, union)
         return cached
 
     def select(self, selector: Selector) -> list[Period]:
         """All periods the selector matches, sorted by start."""
-        return self._select(selector)[0]
+        return [self._period(i) for i in self._select(selector)[0]]
 
     def union(self, selector: Selector) -> IntervalSet:
         """The selected periods merged into disjoint intervals."""
@@ -136,4 +233,16 @@ class CalendarIndex:
         self._check(ts)
         chosen, starts, _ = self._select(selector)
         i = bisect_right(starts, ts)
-        return chosen[i] if i < len(chosen) else None
+        return self._period(chosen[i]) if i < len(chosen) else None
+
+
+def _in_order(starts: list[int], ends: list[int], names: list[str]) -> bool:
+    """Whether the periods are sorted by (start, end, name), the order queries rely on."""
+    for i, (a, b) in enumerate(pairwise(starts)):
+        if a > b or (a == b and (ends[i], names[i]) > (ends[i + 1], names[i + 1])):
+            return False
+    return True
+
+
+def _ints(values: list[Any]) -> bool:
+    return isinstance(values, list) and all(type(v) is int for v in values)
