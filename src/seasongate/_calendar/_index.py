@@ -14,7 +14,8 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from itertools import pairwise
+from itertools import chain, islice
+from operator import itemgetter, le
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -67,13 +68,27 @@ class Selector:
 
 _ANY = Selector()
 
-# A row: what the periods of one rule share, in Period's field order without start and end.
-_Row = tuple[str, str, str, str | None, bool, tuple[str, ...], Location, str]
+# A row: what the periods of one rule share, as plain data (Period's fields without start
+# and end, the source as path, line, column).
 _ROW_FIELDS = ("name", "kind", "calendar", "territory", "all_day", "tags", "path", "line", "column", "description")
 
 
-def _row_of(p: Period) -> _Row:
-    return (p.name, p.kind, p.calendar, p.territory, p.all_day, p.tags, p.source, p.description)
+def _row_of(p: Period) -> tuple[Any, ...]:
+    s = p.source
+    return (p.name, p.kind, p.calendar, p.territory, p.all_day, p.tags, s.path, s.line, s.column, p.description)
+
+
+_ROW_TYPES: tuple[set[type], ...] = ({str}, {str}, {str}, {str, type(None)}, {bool}, {list}, {str}, {int}, {int}, {str})
+
+
+def _valid_rows(rows: Any) -> bool:
+    """Whether ``rows`` are rows of :data:`_ROW_FIELDS` (checked a field at a time: fast)."""
+    if type(rows) is not list or not set(map(type, rows)) <= {list} or not set(map(len, rows)) <= {len(_ROW_FIELDS)}:
+        return False
+    for i, allowed in enumerate(_ROW_TYPES):
+        if not set(map(type, map(itemgetter(i), rows))) <= allowed:
+            return False
+    return set(map(type, chain.from_iterable(map(itemgetter(5), rows)))) <= {str}
 
 
 class CalendarIndex:
@@ -87,17 +102,16 @@ class CalendarIndex:
         kept = [p for p in periods if p.end > lo and p.start < hi]
         if not _in_order([p.start for p in kept], [p.end for p in kept], [p.name for p in kept]):
             kept.sort(key=lambda p: (p.start, p.end, p.name))
-        rows: dict[_Row, int] = {}
-        row_of = [rows.setdefault(_row_of(p), len(rows)) for p in kept]
-        self._setup(tz, lo, hi, list(rows), [p.start for p in kept], [p.end for p in kept], row_of)
+        # One row a period: the rows are only read to select, and the periods are all made.
+        self._setup(tz, lo, hi, [p.start for p in kept], [p.end for p in kept], list(range(len(kept))))
+        self._names, self._kinds, self._tags = [p.name for p in kept], [p.kind for p in kept], [p.tags for p in kept]
         self._made: list[Period | None] = list(kept)
+        self._rows: list[list[Any]] = []  # not needed: every period is made
 
-    def _setup(self, tz: ZoneInfo, lo: int, hi: int, rows: list[_Row], starts: list[int], ends: list[int],
-               row_of: list[int]) -> None:  # fmt: skip
+    def _setup(self, tz: ZoneInfo, lo: int, hi: int, starts: list[int], ends: list[int], row_of: list[int]) -> None:
         self.tz = tz
         self.lo = lo
         self.hi = hi
-        self._rows = rows
         self._starts = starts
         self._ends = ends
         self._row_of = row_of
@@ -109,40 +123,39 @@ class CalendarIndex:
     # -- columns: the plain-data form ----------------------------------------------------------
 
     def columns(self) -> dict[str, Any]:
-        """The index as JSON-ready data: ``lo``, ``hi``, ``rows`` (lists of the fields in
-        ``row_fields``) and the parallel int arrays ``start``, ``end``, ``row``."""
-        rows = [[n, k, c, t, a, list(tags), s.path, s.line, s.column, d] for n, k, c, t, a, tags, s, d in self._rows]
-        return {"lo": self.lo, "hi": self.hi, "row_fields": list(_ROW_FIELDS), "rows": rows,
-                "start": self._starts, "end": self._ends, "row": self._row_of}  # fmt: skip
+        """The index as JSON-ready data: ``lo``, ``hi``, ``rows`` (lists of the fields named
+        in ``row_fields``, each once) and the parallel int arrays ``start``, ``end``, ``row``."""
+        rows: dict[tuple[Any, ...], int] = {}
+        row_of = [rows.setdefault(_row_of(p), len(rows)) for p in self.periods]
+        return {"lo": self.lo, "hi": self.hi, "row_fields": list(_ROW_FIELDS),
+                "rows": [[*r[:5], list(r[5]), *r[6:]] for r in rows],
+                "start": list(self._starts), "end": list(self._ends), "row": row_of}  # fmt: skip
 
     @classmethod
     def from_columns(cls, columns: dict[str, Any], *, tz: ZoneInfo) -> CalendarIndex:
-        """The index :meth:`columns` gave. Checks the shape and order of the data (raises
-        ``ValueError`` or ``TypeError``, so a damaged cache entry is refused, never used)."""
-        lo, hi, starts, ends, row_of = (columns[k] for k in ("lo", "hi", "start", "end", "row"))
+        """The index :meth:`columns` gave. Checks the types, lengths, range and order of the
+        data (raises ``ValueError``, ``TypeError`` or ``KeyError``), so that a damaged cache
+        entry is refused, never used; makes no :class:`Period` until a query returns one."""
+        lo, hi, starts, ends, row_of, rows = (columns[k] for k in ("lo", "hi", "start", "end", "row", "rows"))
         if columns["row_fields"] != list(_ROW_FIELDS):
             raise ValueError("index rows of another layout")
-        rows: list[_Row] = []
-        for name, kind, calendar, territory, all_day, tags, path, line, column, description in columns["rows"]:
-            fields = (name, kind, calendar, path, description, *tags)
-            if not all(isinstance(f, str) for f in fields) or not isinstance(all_day, bool):
-                raise TypeError("a row is (name, kind, calendar, territory, all_day, tags, path, line, column, ...)")
-            if not (territory is None or isinstance(territory, str)) or not _ints([line, column]):
-                raise TypeError("a row's territory is a string or null, its line and column are ints")
-            rows.append((name, kind, calendar, territory, all_day, tuple(tags), Location(path, line, column),
-                         description))  # fmt: skip
+        if not _valid_rows(rows):
+            raise TypeError("a row is [name, kind, calendar, territory, all_day, [tags], path, line, column, ...]")
         if not (_ints([lo, hi]) and _ints(starts) and _ints(ends) and _ints(row_of)):
             raise TypeError("the index columns are lists of ints")
         if not len(starts) == len(ends) == len(row_of):
             raise ValueError("the index columns differ in length")
-        if any(e <= lo or s >= hi or e < s for s, e in zip(starts, ends, strict=True)):
+        if starts and (min(ends) <= lo or max(starts) >= hi or not all(map(le, starts, ends))):
             raise ValueError("a period outside the index's range")
-        if any(not 0 <= r < len(rows) for r in row_of):
+        if row_of and (min(row_of) < 0 or max(row_of) >= len(rows)):
             raise ValueError("a period of a row that is not there")
         if not _in_order(starts, ends, [rows[r][0] for r in row_of]):
             raise ValueError("the index columns are not in order")
         index = cls.__new__(cls)
-        index._setup(tz, lo, hi, rows, starts, ends, row_of)
+        index._setup(tz, lo, hi, starts, ends, row_of)
+        index._rows = rows
+        index._names, index._kinds = [r[0] for r in rows], [r[1] for r in rows]
+        index._tags = [tuple(r[5]) for r in rows]
         index._made = [None] * len(starts)
         return index
 
@@ -151,9 +164,10 @@ class CalendarIndex:
     def _period(self, i: int) -> Period:
         made = self._made[i]
         if made is None:
-            name, kind, calendar, territory, all_day, tags, source, description = self._rows[self._row_of[i]]
+            row = self._row_of[i]
+            name, kind, calendar, territory, all_day, _, path, line, column, description = self._rows[row]
             made = self._made[i] = Period(name, kind, self._starts[i], self._ends[i], calendar, territory, all_day,
-                                          tags, source, description)  # fmt: skip
+                                          self._tags[row], Location(path, line, column), description)  # fmt: skip
         return made
 
     @property
@@ -202,17 +216,17 @@ class CalendarIndex:
         """The periods that overlap ``[lo, hi)``, sorted by start."""
         first = bisect_left(self._starts, lo - self._max_len)
         last = bisect_left(self._starts, hi)
-        ends, rows, row_of = self._ends, self._rows, self._row_of
+        ends, row_of, kinds, names, tags = self._ends, self._row_of, self._kinds, self._names, self._tags
         return [
             self._period(i)
             for i in range(first, last)
-            if ends[i] > lo and selector.accepts(rows[row_of[i]][1], rows[row_of[i]][0], rows[row_of[i]][5])
+            if ends[i] > lo and selector.accepts(kinds[row_of[i]], names[row_of[i]], tags[row_of[i]])
         ]
 
     def _select(self, selector: Selector) -> tuple[list[int], list[int], IntervalSet]:
         cached = self._selected.get(selector)
         if cached is None:
-            chosen_rows = [selector.accepts(kind, name, tags) for name, kind, _, _, _, tags, _, _ in self._rows]
+            chosen_rows = [selector.accepts(*row) for row in zip(self._kinds, self._names, self._tags, strict=True)]
             chosen = [i for i, r in enumerate(self._row_of) if chosen_rows[r]]
             starts = [self._starts[i] for i in chosen]
             union = IntervalSet.of((self._starts[i], self._ends[i]) for i in chosen)
@@ -238,11 +252,9 @@ class CalendarIndex:
 
 def _in_order(starts: list[int], ends: list[int], names: list[str]) -> bool:
     """Whether the periods are sorted by (start, end, name), the order queries rely on."""
-    for i, (a, b) in enumerate(pairwise(starts)):
-        if a > b or (a == b and (ends[i], names[i]) > (ends[i + 1], names[i + 1])):
-            return False
-    return True
+    keys = list(zip(starts, ends, names, strict=True))
+    return all(map(le, keys, islice(keys, 1, None)))
 
 
 def _ints(values: list[Any]) -> bool:
-    return isinstance(values, list) and all(type(v) is int for v in values)
+    return type(values) is list and set(map(type, values)) <= {int}
