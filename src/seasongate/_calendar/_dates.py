@@ -14,8 +14,6 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from dateutil.easter import easter
-
 WEEKDAYS = {
     "monday": 0, "mon": 0, "mo": 0,
     "tuesday": 1, "tue": 1, "tu": 1,
@@ -102,6 +100,8 @@ class Easter(_Shifted):
     offset: int = 0
 
     def base(self, year: int, refs: RefLookup) -> date | None:
+        from dateutil.easter import easter  # only where Easter is asked: a cached calendar never is
+
         return easter(year)
 
 
