@@ -15,7 +15,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from itertools import chain, islice
-from operator import itemgetter, le
+from operator import le, sub
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -78,17 +78,21 @@ def _row_of(p: Period) -> tuple[Any, ...]:
     return (p.name, p.kind, p.calendar, p.territory, p.all_day, p.tags, s.path, s.line, s.column, p.description)
 
 
-_ROW_TYPES: tuple[set[type], ...] = ({str}, {str}, {str}, {str, type(None)}, {bool}, {list}, {str}, {int}, {int}, {str})
-
-
-def _valid_rows(rows: Any) -> bool:
-    """Whether ``rows`` are rows of :data:`_ROW_FIELDS` (checked a field at a time: fast)."""
+def _row_columns(rows: Any) -> list[tuple[Any, ...]]:
+    """The fields of ``rows`` (lists of :data:`_ROW_FIELDS`) as columns, each checked a column
+    at a time in C (``"".join`` refuses anything but strings); raises ``TypeError``."""
     if type(rows) is not list or not set(map(type, rows)) <= {list} or not set(map(len, rows)) <= {len(_ROW_FIELDS)}:
-        return False
-    for i, allowed in enumerate(_ROW_TYPES):
-        if not set(map(type, map(itemgetter(i), rows))) <= allowed:
-            return False
-    return set(map(type, chain.from_iterable(map(itemgetter(5), rows)))) <= {str}
+        raise TypeError("a row is [name, kind, calendar, territory, all_day, [tags], path, line, column, ...]")
+    columns = list(zip(*rows, strict=True)) if rows else [()] * len(_ROW_FIELDS)
+    names, kinds, calendars, territories, all_days, tags, paths, lines, cols, descriptions = columns
+    for strings in (names, kinds, calendars, paths, descriptions, chain.from_iterable(tags)):
+        "".join(strings)  # the check itself
+    if not (
+        set(map(type, territories)) <= {str, type(None)} and set(map(type, all_days)) <= {bool}
+        and set(map(type, tags)) <= {list} and set(map(type, lines)) | set(map(type, cols)) <= {int}
+    ):  # fmt: skip
+        raise TypeError("a row's territory is a string or null, all_day a bool, tags a list, line and column ints")
+    return columns
 
 
 class CalendarIndex:
@@ -115,7 +119,7 @@ class CalendarIndex:
         self._starts = starts
         self._ends = ends
         self._row_of = row_of
-        self._max_len = max((e - s for s, e in zip(starts, ends, strict=True)), default=0)
+        self._max_len = max(map(sub, ends, starts), default=0)
         self._all: tuple[Period, ...] | None = None
         self._swept: tuple[list[int], list[tuple[Period, ...]]] | None = None  # built on first active_at
         self._selected: dict[Selector, tuple[list[int], list[int], IntervalSet]] = {}
@@ -135,12 +139,13 @@ class CalendarIndex:
     def from_columns(cls, columns: dict[str, Any], *, tz: ZoneInfo) -> CalendarIndex:
         """The index :meth:`columns` gave. Checks the types, lengths, range and order of the
         data (raises ``ValueError``, ``TypeError`` or ``KeyError``), so that a damaged cache
-        entry is refused, never used; makes no :class:`Period` until a query returns one."""
+        entry is refused, never used; makes no :class:`Period` until a query returns one.
+        (Like the cache itself, this guards against damage, not against whoever may write
+        the cache folder: they could store other periods in the right shape.)"""
         lo, hi, starts, ends, row_of, rows = (columns[k] for k in ("lo", "hi", "start", "end", "row", "rows"))
         if columns["row_fields"] != list(_ROW_FIELDS):
             raise ValueError("index rows of another layout")
-        if not _valid_rows(rows):
-            raise TypeError("a row is [name, kind, calendar, territory, all_day, [tags], path, line, column, ...]")
+        names, kinds, _, _, _, tags, _, _, _, _ = _row_columns(rows)
         if not (_ints([lo, hi]) and _ints(starts) and _ints(ends) and _ints(row_of)):
             raise TypeError("the index columns are lists of ints")
         if not len(starts) == len(ends) == len(row_of):
@@ -149,13 +154,14 @@ class CalendarIndex:
             raise ValueError("a period outside the index's range")
         if row_of and (min(row_of) < 0 or max(row_of) >= len(rows)):
             raise ValueError("a period of a row that is not there")
-        if not _in_order(starts, ends, [rows[r][0] for r in row_of]):
+        # Sorted by start is what the binary searches need (columns() gives (start, end, name)
+        # order; the order of equal starts only orders a listing, and is not checked: cheap).
+        if not all(map(le, starts, islice(starts, 1, None))):
             raise ValueError("the index columns are not in order")
         index = cls.__new__(cls)
         index._setup(tz, lo, hi, starts, ends, row_of)
         index._rows = rows
-        index._names, index._kinds = [r[0] for r in rows], [r[1] for r in rows]
-        index._tags = [tuple(r[5]) for r in rows]
+        index._names, index._kinds, index._tags = list(names), list(kinds), list(map(tuple, tags))
         index._made = [None] * len(starts)
         return index
 
