@@ -14,7 +14,7 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from itertools import chain, islice
+from itertools import chain, compress, islice
 from operator import le, sub
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -232,10 +232,17 @@ class CalendarIndex:
     def _select(self, selector: Selector) -> tuple[list[int], list[int], IntervalSet]:
         cached = self._selected.get(selector)
         if cached is None:
-            chosen_rows = [selector.accepts(*row) for row in zip(self._kinds, self._names, self._tags, strict=True)]
-            chosen = [i for i, r in enumerate(self._row_of) if chosen_rows[r]]
-            starts = [self._starts[i] for i in chosen]
-            union = IntervalSet.of((self._starts[i], self._ends[i]) for i in chosen)
+            chosen_rows: list[bool] | None
+            if selector.names or selector.tags:
+                rows = zip(self._kinds, self._names, self._tags, strict=True)
+                chosen_rows = [selector.accepts(*row) for row in rows]
+            else:  # by kind only, the common case: one set lookup a row
+                chosen_rows = list(map(selector.kinds.__contains__, self._kinds)) if selector.kinds else None
+            chosen = list(range(len(self._starts)))
+            if chosen_rows is not None:
+                chosen = list(compress(chosen, map(chosen_rows.__getitem__, self._row_of)))
+            starts = list(map(self._starts.__getitem__, chosen))
+            union = IntervalSet.of(zip(starts, map(self._ends.__getitem__, chosen), strict=True))
             cached = self._selected[selector] = (chosen, starts, union)
         return cached
 
