@@ -104,11 +104,13 @@ class CalendarIndex:
 
     def __init__(self, periods: Iterable[Period], *, tz: ZoneInfo, lo: int, hi: int) -> None:
         kept = [p for p in periods if p.end > lo and p.start < hi]
-        if not _in_order([p.start for p in kept], [p.end for p in kept], [p.name for p in kept]):
+        starts, ends, names = [p.start for p in kept], [p.end for p in kept], [p.name for p in kept]
+        if not _in_order(starts, ends, names):
             kept.sort(key=lambda p: (p.start, p.end, p.name))
+            starts, ends, names = [p.start for p in kept], [p.end for p in kept], [p.name for p in kept]
         # One row a period: the rows are only read to select, and the periods are all made.
-        self._setup(tz, lo, hi, [p.start for p in kept], [p.end for p in kept], list(range(len(kept))))
-        self._names, self._kinds, self._tags = [p.name for p in kept], [p.kind for p in kept], [p.tags for p in kept]
+        self._setup(tz, lo, hi, starts, ends, list(range(len(kept))))
+        self._names, self._kinds, self._tags = names, [p.kind for p in kept], [p.tags for p in kept]
         self._made: list[Period | None] = list(kept)
         self._rows: list[list[Any]] = []  # not needed: every period is made
 
