@@ -193,34 +193,3 @@ def test_an_index_round_trips_through_its_columns_and_refuses_damaged_ones(tmp_p
     ]:
         with pytest.raises((ValueError, TypeError, KeyError)):
             CalendarIndex.from_columns(bad, tz=index.tz)
-
-
-def test_a_warm_check_imports_only_the_index_of_the_calendar_package(tmp_path: Path) -> None:
-    """Structural, not timed: a check served from the cache imports the periods, the index and
-    the compiled calendar, and none of the calendar package's loading or expanding modules."""
-    import os
-    import shutil
-    import subprocess
-    import sys
-
-    shutil.copytree(CALENDARS, tmp_path / "calendars")
-    shutil.copytree(ROOT / "policies", tmp_path / "policies")
-    code = (
-        "import sys\n"
-        "from seasongate.cli import main\n"
-        "try:\n"
-        "    main(['check', '--env', 'production', '-t', 'DE', '--no-store', '-m', 'V226',"
-        " '--at', '2026-09-25T22:00+02:00'])\n"
-        "except SystemExit:\n"
-        "    pass\n"
-        "print(' '.join(sorted(m for m in sys.modules if m.startswith('seasongate._calendar.'))), file=sys.stderr)\n"
-    )
-    env = dict(os.environ, SEASONGATE_CACHE_DIR=str(tmp_path / "cache"))
-    runs = [subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True)
-            for _ in range(2)]  # fmt: skip
-    cold, warm = (set(r.stderr.split()) for r in runs)
-    loading = {"_compile", "_dates", "_expand", "_holidays", "_load", "_model", "_rrule", "_rules"}
-    names = {f"seasongate._calendar.{m}" for m in loading}
-    assert names <= cold  # the first check loads and expands
-    assert not names & warm, names & warm
-    assert "seasongate._calendar._index" in warm
