@@ -86,6 +86,15 @@ _REINDEX = re.compile(
     re.IGNORECASE,
 )
 _T = TypeVar("_T")
+LOCK_LOST = "SGLCK"
+"""The SQLSTATE of the in-transaction lock check (:meth:`PostgresSession._lock_check`)."""
+# Both locks, in one scan of pg_locks; advisory locks belong to a database.
+_LOCK_CHECK = (
+    "DO $seasongate$BEGIN IF (SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted "
+    "AND pid = pg_backend_pid() AND database = (SELECT oid FROM pg_database WHERE datname = current_database()) "
+    "AND (({ours}) OR ({flyway}))) < 2 THEN RAISE EXCEPTION 'the migration lock is not held' "
+    "USING ERRCODE = '{state}'; END IF; END$seasongate$"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -222,6 +231,7 @@ class PostgresSession:
         self._next_rank = 1
         self._timeouts: tuple[int, int] | None = None
         self._layout = "missing"  # missing | flyway (with or without facts) | legacy
+        self._lock_sql: str | None = None
 
     # --- connection and lock ---------------------------------------------------------------
 
@@ -345,41 +355,50 @@ class PostgresSession:
 
     def ensure_locked(self) -> None:
         """Confirm that this session still holds the migration lock; raise :class:`LockLost`
-        (fail closed: nothing more runs) when it does not or the connection is gone."""
+        (fail closed: nothing more runs) when it does not or the connection is gone.
+
+        A transactional migration does not call this: the same check runs inside its
+        transaction, after the script and before the history row (:meth:`_lock_check`), so
+        it costs no round trip and also catches a script that released the lock itself."""
         import psycopg
 
         if not self._locked:
             raise MigrationError("applying needs the migration lock (open(lock=True))")
-        key1, key2 = self.lock_key()
         try:
-            row = self.conn.execute(
-                """SELECT count(*) FROM pg_locks
-                    WHERE locktype = 'advisory' AND granted AND pid = pg_backend_pid()
-                      AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
-                      AND classid = %s::int::oid AND objid = %s::int::oid AND objsubid = 2""",
-                (key1, key2),
-            ).fetchone()
+            self.conn.execute(self._lock_check())
         except psycopg.Error as exc:
-            self._locked = False
-            raise LockLost(
-                f"lost the migration lock: the connection holding it failed ({_err_text(exc)}); "
-                "stopped before the next migration, since another run may be working"
-            ) from exc
-        if not row or not row[0]:
-            self._locked = False
-            raise LockLost("lost the migration lock; stopped before the next migration")
-        from seasongate._executor._flyway import lock_key as flyway_key
+            raise self._lost(exc) from exc
 
-        key = flyway_key(self.options.schema, self.options.table)
-        held = self.conn.execute(
-            """SELECT count(*) FROM pg_locks
-                WHERE locktype = 'advisory' AND granted AND pid = pg_backend_pid() AND objsubid = 1
-                  AND classid = %s::bigint::oid AND objid = %s::bigint::oid""",
-            ((key >> 32) & 0xFFFFFFFF, key & 0xFFFFFFFF),
-        ).fetchone()
-        if not held or not held[0]:
-            self._locked = False
-            raise LockLost("lost Flyway's migration lock on the history table; stopped before the next migration")
+    def _lock_check(self) -> str:
+        """A statement that fails with SQLSTATE :data:`LOCK_LOST` unless this session holds
+        both advisory locks (ours and Flyway's) in this database: one scan of ``pg_locks``."""
+        if self._lock_sql is None:
+            from seasongate._executor._flyway import lock_key as flyway_key
+
+            key1, key2 = self.lock_key()
+            key = flyway_key(self.options.schema, self.options.table)
+            high, low = (key >> 32) & 0xFFFFFFFF, key & 0xFFFFFFFF
+            self._lock_sql = _LOCK_CHECK.format(
+                ours=f"classid = ({key1})::int::oid AND objid = ({key2})::int::oid AND objsubid = 2",
+                flyway=f"classid = ({high})::bigint::oid AND objid = ({low})::bigint::oid AND objsubid = 1",
+                state=LOCK_LOST,
+            )
+        return self._lock_sql
+
+    def _lost(self, exc: BaseException) -> LockLost:
+        """The :class:`LockLost` for a failed lock check or a connection that broke."""
+        self._locked = False
+        if getattr(exc, "sqlstate", None) == LOCK_LOST:
+            return LockLost("lost the migration lock; stopped before the next migration")
+        return LockLost(
+            f"lost the migration lock: the connection holding it failed ({_err_text(exc)}); "
+            "stopped before the next migration, since another run may be working"
+        )
+
+    def _connection_lost(self, exc: BaseException) -> bool:
+        """Whether ``exc`` is the lock check failing or the connection (and with it the lock)
+        being gone: then nothing may be recorded, since another run may be working."""
+        return getattr(exc, "sqlstate", None) == LOCK_LOST or self._conn is None or bool(self._conn.broken)
 
     def _setup(self, conn: psycopg.Connection[Any]) -> None:
         """Session settings: no idle timeout may end the connection that holds the lock."""
@@ -584,7 +603,10 @@ class PostgresSession:
     ) -> Applied:
         if self._layout != "flyway":
             raise MigrationError("applying needs the history tables (open(lock=True, create=True))")
-        self.ensure_locked()
+        if not self._locked:
+            raise MigrationError("applying needs the migration lock (open(lock=True))")
+        if not script.transactional:
+            self.ensure_locked()  # a transactional script checks it inside its own transaction
         record = _Record(
             version=".".join(str(p) for p in migration.version.parts) or None,  # NULL: a repeatable
             description=migration.title[:200],
@@ -683,12 +705,16 @@ class PostgresSession:
     def _run_transactional(
         self, script: MigrationScript, record: _Record, around: tuple[str, str] = ("", "")
     ) -> Applied:
-        """One round trip: ``BEGIN; [set_config(...);] <script>; INSERT rows; COMMIT`` as a
-        single simple query, so a run of many small migrations costs little more than psql.
+        """One round trip: ``BEGIN; [set_config(...);] <script>; <lock check>; INSERT rows;
+        COMMIT`` as a single simple query, so a run of many small migrations costs little more
+        than psql.
 
         ``statement_timestamp()`` is when the server received the query, so the recorded
         ``execution_time`` is the server's time for the script. On an error the server skips
-        the rest of the query; the transaction is rolled back and a failed row recorded.
+        the rest of the query; the transaction is rolled back and a failed row recorded. The
+        lock check runs after the script, in its transaction: a row is only ever committed
+        while this session holds the lock. When the check fails or the connection breaks,
+        nothing is recorded (another run may be working) and :class:`LockLost` is raised.
         """
         import psycopg
         from psycopg import sql
@@ -707,13 +733,14 @@ class PostgresSession:
         if around[0].strip():
             prefix += f"{around[0]}\n;\n"  # the script's error lines stay its own (offset below)
         after = f"{around[1]}\n;\n" if around[1].strip() else ""
+        check = self._lock_check()
         start = time.perf_counter()
         rank = self._next_rank
 
         def attempt() -> None:
             rows = self._rows(record, rank, ms=sql.SQL(_SERVER_MS), success=True).as_string(self.conn)
             try:
-                self.conn.execute(f"{prefix}{script.sql}\n;\n{after}{rows};\nCOMMIT".encode())
+                self.conn.execute(f"{prefix}{script.sql}\n;\n{after}{check};\n{rows};\nCOMMIT".encode())
             except psycopg.Error:
                 with suppress(psycopg.Error):
                     self.conn.execute("ROLLBACK")
@@ -722,6 +749,8 @@ class PostgresSession:
         try:
             _, retries = self._retrying(attempt)
         except psycopg.Error as exc:
+            if self._connection_lost(exc):
+                raise self._lost(exc) from exc
             line = error_line(exc, script.sql, -len(prefix))
             raise self._failed(script, record, rank, start, _Failure(exc, _err_text(exc), line, _retries(exc))) from exc
         self._next_rank = rank + 1

@@ -13,6 +13,9 @@ from dataclasses import dataclass
 
 _DOLLAR_TAG = re.compile(r"\$(?:[^\W\d]\w*)?\$")
 _WS = re.compile(r"\s+")
+_SPECIAL = re.compile(r"[-/'\"$;]")  # what may start a comment, a string, a quote or end a statement
+_SIGNIFICANT = re.compile(r"[^\s;]")
+_ATOMIC = re.compile(r"atomic", re.IGNORECASE)  # only then can a ``;`` sit inside a BEGIN ATOMIC body
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +58,18 @@ def split_statements(sql: str) -> list[Statement]:
         first_sig = -1
 
     while i < n:
+        # Plain text up to the next character that may start something: taken as one chunk.
+        special = _SPECIAL.search(sql, i)
+        stop = n if special is None else special.start()
+        if stop > i:
+            if first_sig < 0:
+                sig = _SIGNIFICANT.search(sql, i, stop)
+                if sig is not None:
+                    first_sig = sig.start()
+            code.append(sql[i:stop])
+            i = stop
+            if i >= n:
+                break
         ch = sql[i]
         if ch == "-" and sql.startswith("--", i):
             end = sql.find("\n", i)
@@ -85,7 +100,7 @@ def split_statements(sql: str) -> list[Statement]:
                 i = n if close < 0 else close + len(tag)
                 code.append(" $$ $$ ")
                 continue
-        if ch == ";" and _inside_atomic_body("".join(code)):
+        if ch == ";" and _ATOMIC.search(sql, start, i) and _inside_atomic_body("".join(code)):
             code.append(ch)
             i += 1
             continue
