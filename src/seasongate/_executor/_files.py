@@ -17,6 +17,7 @@ Dotted versions (V2.1) count for their leading number and never create gaps.
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import zlib
 from collections.abc import Mapping, Sequence
@@ -507,7 +508,9 @@ class MigrationFolder:
     """Everything in a migrations folder, with the structural problems found while reading.
 
     ``migrations`` is sorted by version and holds one script per version (the first of a
-    duplicate pair, which is reported as E002); ``undo`` maps versions to undo scripts.
+    duplicate pair, which is reported as E002); ``undo`` maps versions to the undo scripts that
+    were read, ``undo_paths`` to every undo file found (a folder scanned with
+    ``read_undo=False`` reads none: :meth:`undo_script` reads one when it is needed).
     """
 
     directory: Path
@@ -516,6 +519,20 @@ class MigrationFolder:
     numbering: Numbering
     classes: tuple[MigrationClass, ...]
     findings: tuple[Finding, ...]
+    undo_paths: Mapping[Version, Path] = field(default_factory=dict)
+
+    def undo_script(self, version: Version) -> tuple[MigrationScript | None, tuple[Finding, ...]]:
+        """The undo script of ``version``; read now, with its findings, when the scan did not
+        read it (a script the scan read has its findings in :attr:`findings`). (None, ()) when
+        there is none."""
+        script = self.undo.get(version)
+        if script is not None:
+            return script, ()
+        path = self.undo_paths.get(version)
+        if path is None:
+            return None, ()
+        read, findings = read_script(path)
+        return read, tuple(findings)
 
     def by_version(self) -> dict[Version, MigrationScript]:
         """The migrations keyed by version."""
@@ -541,30 +558,57 @@ class MigrationFolder:
         return sorted(out)
 
 
-def scan(directory: Path, *, classes: Sequence[MigrationClass] = DEFAULT_CLASSES) -> MigrationFolder:
+def sql_files(directory: Path) -> list[Path]:
+    """Every ``.sql`` entry below ``directory`` that is not a directory (hidden folders and
+    files skipped; symbolic links to folders not followed), by name. Not only regular files:
+    a FIFO or device named like a migration is an error (E014), never silently skipped."""
+    found: list[Path] = []
+    pending = [str(directory)]
+    while pending:
+        try:
+            listing = os.scandir(pending.pop())
+        except PermissionError:
+            continue  # as pathlib's rglob: a folder that cannot be listed holds nothing
+        with listing as entries:
+            for entry in entries:
+                if entry.name.startswith("."):
+                    continue
+                if entry.is_dir():
+                    if not entry.is_symlink():
+                        pending.append(entry.path)
+                elif entry.name.lower().endswith(".sql"):
+                    found.append(Path(entry.path))
+    return sorted(found, key=lambda p: (p.name, str(p)))
+
+
+def scan(
+    directory: Path, *, classes: Sequence[MigrationClass] = DEFAULT_CLASSES, read_undo: bool = True
+) -> MigrationFolder:
     """Read a migrations folder. Raises MigrationError when it is missing or unreadable and
-    ConfigError for a broken ``numbering.yaml``; everything else becomes a finding."""
+    ConfigError for a broken ``numbering.yaml``; everything else becomes a finding.
+
+    ``read_undo=False`` (``info``, ``rollback``) lists the undo scripts without reading them:
+    their findings are those of their names only, and :meth:`MigrationFolder.undo_script`
+    reads the ones a rollback undoes."""
     if not directory.is_dir():
         raise InputError(f"migrations folder {display_path(directory)} does not exist (use --migrations DIR)")
     numbering = load_numbering(directory)
     findings: list[Finding] = []
     versioned: dict[Version, MigrationScript] = {}
     undo: dict[Version, MigrationScript] = {}
-    paths = sorted(
-        (
-            p
-            for p in directory.rglob("*")
-            # Not only regular files: a FIFO or device named like a migration is an error
-            # (E014), never silently skipped.
-            if not p.is_dir()
-            and p.suffix.lower() == ".sql"
-            and not any(part.startswith(".") for part in p.relative_to(directory).parts)
-        ),
-        key=lambda p: (p.name, str(p)),
-    )
-    for path in paths:
+    undo_paths: dict[Version, Path] = {}
+    for path in sql_files(directory):
         if is_repeatable(path.name) or is_callback(path.name):
             continue  # read by the Flyway layer: seasongate._executor._flyway, _callbacks
+        if not read_undo:
+            named = FILE_RE.match(path.name)
+            if named is not None and named.group("prefix") == "U":
+                version = Version.parse(named.group("version"))
+                if version in undo_paths:
+                    findings.append(_duplicate(path, "undo script", version, undo_paths[version]))
+                else:
+                    undo_paths[version] = path
+                continue
         script, problems = read_script(path)
         findings.extend(problems)
         if script is None:
@@ -573,18 +617,15 @@ def scan(directory: Path, *, classes: Sequence[MigrationClass] = DEFAULT_CLASSES
         other = target.get(script.version)
         if other is not None:
             kind = "migration" if script.kind == "V" else "undo script"
-            findings.append(
-                Finding(
-                    display_path(path),
-                    0,
-                    "E002",
-                    f"duplicate {kind} version {script.version}: also {display_path(other.path)}",
-                )
-            )
+            findings.append(_duplicate(path, kind, script.version, other.path))
             continue
         target[script.version] = script
+        if script.kind == "U":
+            undo_paths[script.version] = path
     classes = tuple(classes)
-    folder = MigrationFolder(directory, tuple(versioned[v] for v in sorted(versioned)), undo, numbering, classes, ())
+    folder = MigrationFolder(
+        directory, tuple(versioned[v] for v in sorted(versioned)), undo, numbering, classes, (), undo_paths
+    )
     for number, declared in folder.gaps():
         if not declared:
             after = max((m for m in folder.migrations if m.version.major < number), key=lambda m: m.version)
@@ -608,4 +649,10 @@ def scan(directory: Path, *, classes: Sequence[MigrationClass] = DEFAULT_CLASSES
                     f"V{number} is declared as a gap but a migration with that number exists",
                 )
             )
-    return MigrationFolder(folder.directory, folder.migrations, folder.undo, numbering, classes, tuple(findings))
+    return MigrationFolder(
+        folder.directory, folder.migrations, folder.undo, numbering, classes, tuple(findings), undo_paths
+    )
+
+
+def _duplicate(path: Path, kind: str, version: Version, other: Path) -> Finding:
+    return Finding(display_path(path), 0, "E002", f"duplicate {kind} version {version}: also {display_path(other)}")

@@ -203,17 +203,29 @@ class Plan:
 
         Raises :class:`ValidationError` naming every undo script that is missing: a rollback
         either has all it needs or does not start.
+        Only the undo scripts of the versions it undoes are read (when the scan did not read
+        them); a broken one stops the rollback before its first step.
         """
         files = self.folder.by_version()
         targets = sorted((v for v in self.applied if v > to and include(v)), reverse=True)
         missing = [
             f"{v} has no undo script (expected U{str(v)[1:]}__{files[v].description}.sql)"
             for v in targets
-            if v not in self.folder.undo
+            if v not in self.folder.undo_paths
         ]
         if missing:
             raise ValidationError(missing, "the rollback needs an undo script for every migration it undoes")
-        return tuple(self.step("rollback", files[v], self.folder.undo[v]) for v in targets)
+        undo: dict[Version, MigrationScript] = {}
+        broken: list[str] = []
+        for v in targets:
+            script, findings = self.folder.undo_script(v)
+            if v not in self.folder.undo:  # read just now: the scan did not judge it
+                broken += [f.render() for f in findings if f.blocking]
+            if script is not None:
+                undo[v] = script
+        if broken:
+            raise ValidationError(broken, "the migrations folder has errors")
+        return tuple(self.step("rollback", files[v], undo[v]) for v in targets)
 
 
 class ValidationError(MigrationError):
