@@ -446,6 +446,39 @@ def test_a_lost_lock_stops_the_run_before_the_next_migration(pg_dsn: str, tmp_pa
     assert one(pg_dsn, "SELECT to_regclass('b')") is None
 
 
+@pytest.mark.postgres
+def test_a_script_that_releases_the_lock_commits_nothing(pg_dsn: str, tmp_path: Path) -> None:
+    # The lock check runs inside the migration's transaction, after the script: a row is only
+    # ever committed while the run holds both locks.
+    directory = write(tmp_path, {"V1__a.sql": "CREATE TABLE a (id int);\nSELECT pg_advisory_unlock_all();"})
+    with pytest.raises(LockLost, match="lost the migration lock"):
+        migrate(pg_dsn, directory)
+    assert history(pg_dsn) == []
+    assert one(pg_dsn, "SELECT to_regclass('a')") is None
+
+
+@pytest.mark.postgres
+def test_a_transactional_migration_is_one_round_trip(pg_dsn: str, tmp_path: Path) -> None:
+    # Script, lock check, history row and facts travel as one query: the executor adds no
+    # statement of its own per migration (a structural count, not a timing).
+    files = {f"V{i}__t{i}.sql": f"CREATE TABLE t{i} (id int);" for i in range(1, 6)}
+    directory = write(tmp_path, files)
+    with open_session(pg_dsn, FAST) as session:
+        plan = build_plan(scan(directory), session.history())
+        sent: list[object] = []
+        execute = session.conn.execute
+
+        def counting(query: object, *args: object, **kwargs: object) -> object:
+            sent.append(query)
+            return execute(query, *args, **kwargs)  # type: ignore[arg-type]
+
+        session.conn.execute = counting  # type: ignore[method-assign]
+        report = run_steps(session, plan.apply_steps(), AllowAll(), operation="migrate")
+    assert report.status == "ok", report.error
+    assert len(sent) == len(files)
+    assert [r[:2] for r in history(pg_dsn)] == [(str(i), True) for i in range(1, 6)]
+
+
 # -- item 5: no new run beside a dead run's backend ----------------------------------------------------
 
 

@@ -232,6 +232,8 @@ class PostgresSession:
         self._timeouts: tuple[int, int] | None = None
         self._layout = "missing"  # missing | flyway (with or without facts) | legacy
         self._lock_sql: str | None = None
+        self._inserts: dict[str, str] = {}
+        self._escaping: Any = None  # psycopg.pq.Escaping of this connection, made when first needed
 
     # --- connection and lock ---------------------------------------------------------------
 
@@ -273,6 +275,7 @@ class PostgresSession:
             with suppress(Exception):  # closing is best effort
                 self._conn.close()
         self._conn = None
+        self._escaping = None
         self._locked = False
 
     @property
@@ -631,44 +634,54 @@ class PostgresSession:
                 self.conn.execute(around[1].encode())
         return applied
 
-    def _rows(self, record: _Record, rank: int, *, ms: sql.Composable, success: bool) -> sql.Composed:
-        """The history row and its facts, as two INSERT statements with literal values."""
-        from psycopg import sql
+    def _rows(self, record: _Record, rank: int, *, ms: str, success: bool) -> str:
+        """The history row and its facts, as two INSERT statements with literal values;
+        ``ms`` is the SQL of the execution time."""
+        return f"{self._history_row(record, rank, ms=ms, success=success)};\n{self._facts_row(record, rank)}"
 
-        return sql.SQL(";\n").join(
-            [self._history_row(record, rank, ms=ms, success=success), self._facts_row(record, rank)]
-        )
+    def _literal(self, value: object) -> str:
+        """``value`` as an SQL literal: libpq quotes text for this connection (PQescapeLiteral);
+        built per row, so without psycopg's composition machinery."""
+        if value is None:
+            return "NULL"
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        if isinstance(value, int):
+            return str(value)
+        if not isinstance(value, str):
+            raise TypeError(f"no SQL literal for {type(value).__name__}")
+        if self._escaping is None:
+            from psycopg.pq import Escaping
 
-    def _history_row(self, record: _Record, rank: int, *, ms: sql.Composable, success: bool) -> sql.Composed:
-        from psycopg import sql
+            self._escaping = Escaping(self.conn.pgconn)
+        quoted: bytes = self._escaping.escape_literal(value.encode())
+        return quoted.decode()
 
-        values = [
-            sql.Literal(rank),
-            sql.Literal(record.version),
-            sql.Literal(record.description),
-            sql.Literal(record.type),
-            sql.Literal(record.script),
-            sql.Literal(record.checksum),
-            sql.SQL("coalesce({}, current_user)").format(sql.Literal(record.installed_by)),
-            ms,
-            sql.Literal(success),
-        ]
-        return self._q(
-            "INSERT INTO {t} (installed_rank, version, description, type, script, checksum, "
-            "installed_by, execution_time, success) VALUES ({values})",
-            values=sql.SQL(", ").join(values),
-        )
+    def _insert(self, table: str) -> str:
+        """``INSERT INTO <table> (<columns>) VALUES (``, rendered once per session."""
+        text = self._inserts.get(table)
+        if text is None:
+            from psycopg import sql
 
-    def _facts_row(self, record: _Record, rank: int) -> sql.Composed:
-        from psycopg import sql
+            names = [c for c in COLUMNS if c != "installed_on"] if table == "history" else ["installed_rank", *FACTS]
+            columns = sql.SQL(", ").join(sql.Identifier(c) for c in names)
+            target = "{t}" if table == "history" else "{f}"
+            text = self._q(f"INSERT INTO {target} ({{columns}}) VALUES (", columns=columns).as_string(self.conn)
+            self._inserts[table] = text
+        return text
 
+    def _history_row(self, record: _Record, rank: int, *, ms: str, success: bool) -> str:
+        q = self._literal
+        values = (
+            q(rank), q(record.version), q(record.description), q(record.type), q(record.script), q(record.checksum),
+            f"coalesce({q(record.installed_by)}, current_user)", ms, q(success),
+        )  # fmt: skip
+        return self._insert("history") + ", ".join(values) + ")"
+
+    def _facts_row(self, record: _Record, rank: int) -> str:
         seq, digest = record.audit if record.audit is not None else (None, None)
-        facts = [rank, record.verdict, record.override_id, record.sha256, record.transactional, seq, digest]
-        return self._q(
-            "INSERT INTO {f} (installed_rank, {facts}) VALUES ({values})",
-            facts=sql.SQL(", ").join(sql.Identifier(c) for c in FACTS),
-            values=sql.SQL(", ").join(sql.Literal(v) for v in facts),
-        )
+        facts = (rank, record.verdict, record.override_id, record.sha256, record.transactional, seq, digest)
+        return self._insert("facts") + ", ".join(self._literal(v) for v in facts) + ")"
 
     def _finish(self, record: _Record, rank: int, ms: int, *, success: bool) -> None:
         """Finish a started row and write its facts, in one transaction."""
@@ -683,7 +696,7 @@ class PostgresSession:
                     r=sql.Literal(rank),
                 )
             )
-            self.conn.execute(self._facts_row(record, rank))
+            self.conn.execute(self._facts_row(record, rank).encode())
 
     def _retrying(self, attempt: Callable[[], _T]) -> tuple[_T, int]:
         """Run ``attempt``; on a lock timeout try again up to ``lock_retries`` times, waiting
@@ -738,7 +751,7 @@ class PostgresSession:
         rank = self._next_rank
 
         def attempt() -> None:
-            rows = self._rows(record, rank, ms=sql.SQL(_SERVER_MS), success=True).as_string(self.conn)
+            rows = self._rows(record, rank, ms=_SERVER_MS, success=True)
             try:
                 self.conn.execute(f"{prefix}{script.sql}\n;\n{after}{check};\n{rows};\nCOMMIT".encode())
             except psycopg.Error:
@@ -904,7 +917,6 @@ class PostgresSession:
     ) -> MigrationFailed:
         """Record the failure (replacing a started row) and build the error to raise."""
         import psycopg
-        from psycopg import sql
 
         ms = _ms(start)
         message = failure.message
@@ -917,7 +929,7 @@ class PostgresSession:
                 self._finish(record, rank, ms, success=False)
             else:
                 with self.conn.transaction():
-                    self.conn.execute(self._rows(record, rank, ms=sql.Literal(ms), success=False))
+                    self.conn.execute(self._rows(record, rank, ms=str(ms), success=False).encode())
                 self._next_rank = rank + 1
         sqlstate = getattr(failure.error, "sqlstate", None)
         return MigrationFailed(script, message, sqlstate=sqlstate, line=failure.line, execution_ms=ms)
