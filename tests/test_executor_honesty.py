@@ -28,7 +28,6 @@ from seasongate._executor import (
     GateAnswer,
     LockLost,
     MigrateReport,
-    PostgresSession,
     Step,
     StepResult,
     ValidationError,
@@ -608,14 +607,11 @@ def test_a_table_of_the_old_layout_is_converted_in_place(pg_dsn: str, tmp_path: 
 @pytest.mark.postgres
 def test_a_flyway_table_without_facts_is_read_and_gets_its_side_table_under_the_lock(pg_dsn: str) -> None:
     with psycopg.connect(pg_dsn, autocommit=True) as conn:
-        session = PostgresSession(pg_dsn, FAST)
-        session._conn = conn  # only to render the DDL with the same names
-        conn.execute(session._q(_create_history()))
+        conn.execute(_create_history(conn))
         conn.execute(
             "INSERT INTO seasongate_schema_history VALUES "
             "(1, '1', '<< Flyway Baseline >>', 'BASELINE', '<< Flyway Baseline >>', NULL, 'flyway', now(), 0, true)"
         )
-        session._conn = None
     with open_session(pg_dsn, FAST, lock=False) as reader:
         rows = reader.history()
     assert [(r.type, r.success, r.transactional, r.gate_verdict) for r in rows] == [("BASELINE", True, True, None)]
@@ -624,10 +620,11 @@ def test_a_flyway_table_without_facts_is_read_and_gets_its_side_table_under_the_
     assert one(pg_dsn, "SELECT to_regclass('seasongate_schema_history_seasongate') IS NOT NULL") is True
 
 
-def _create_history() -> str:
-    from seasongate._executor import _postgres
+def _create_history(conn: psycopg.Connection[object]) -> object:
+    """The executor's own DDL for the history table, with the same names (no side table)."""
+    from seasongate._executor import _pghistory
 
-    return _postgres._CREATE_HISTORY
+    return _pghistory.HistoryTables(conn, FAST.schema, FAST.table).q(_pghistory.CREATE_HISTORY)  # type: ignore[arg-type]
 
 
 # -- issue 15: one strict header parser --------------------------------------------------------------

@@ -61,17 +61,10 @@ from seasongate._executor._flyway_db import (
 )
 from seasongate._executor._lint import LintReport, lint
 from seasongate._executor._new import NewMigration, create_migration, next_version, slugify
+from seasongate._executor._pgerrors import LockBusy, LockLost, MigrationFailed
 from seasongate._executor._placeholders import Placeholders, builtin_placeholders, for_script
 from seasongate._executor._plan import AuditAnchor, Entry, HistoryRow, Include, Plan, Step, ValidationError, build_plan
-from seasongate._executor._postgres import (
-    Applied,
-    ExecutorOptions,
-    LockBusy,
-    LockLost,
-    MigrationFailed,
-    PostgresSession,
-    open_session,
-)
+from seasongate._executor._postgres import Applied, ExecutorOptions, PostgresSession, open_session
 from seasongate._executor._runner import (
     DONE,
     AllowAll,
