@@ -108,7 +108,7 @@ def test_migrate_on_a_november_night_then_info_then_rollback(pg_dsn: str, tmp_pa
 def test_info_reads_no_undo_script_and_rollback_only_those_it_undoes(
     pg_dsn: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import seasongate._executor._files as files
+    import seasongate._executor._folder as files
 
     store = tmp_path / "s.db"
     assert sg_at(NOVEMBER_WEEKEND_NIGHT, "migrate", *common(pg_dsn, store), "--class", "production").exit_code == 0

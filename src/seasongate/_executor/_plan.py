@@ -27,7 +27,8 @@ from datetime import datetime
 from typing import Any, NamedTuple
 
 from seasongate._errors import MigrationError
-from seasongate._executor._files import MigrationFolder, MigrationScript, classify
+from seasongate._executor._files import MigrationScript, classify
+from seasongate._executor._folder import MigrationFolder
 from seasongate._versions import Version
 from seasongate._vocabulary import Operation
 
