@@ -17,7 +17,7 @@ from typing import Any
 
 from seasongate._errors import ConfigError, InputError
 from seasongate._executor._findings import Finding, display_path
-from seasongate._executor._sql import split_statements
+from seasongate._executor._sql import has_statement, split_statements
 from seasongate._fileio import UnreadableFile, read_regular_file
 from seasongate._policy import MigrationClass
 from seasongate._time import format_duration, parse_duration
@@ -296,13 +296,12 @@ def read_script(path: Path) -> tuple[MigrationScript | None, list[Finding]]:
 def _body_findings(text: str, shown: str, *, transactional: bool) -> list[Finding]:
     """An empty script, and transaction control in a script that runs in one transaction:
     both would be recorded as applied without being what they claim."""
-    statements = split_statements(text)
-    if not statements:
+    if not has_statement(text):
         return [Finding(shown, 1, "E013", "no SQL statements in this file (only comments or whitespace)")]
     if not transactional or not _TX_WORDS.search(text):
         return []
     out = []
-    for st in statements:
+    for st in split_statements(text):
         if _TX_CONTROL.match(st.code):
             words = st.code.split()
             word = " ".join(words[:2] if words[0].lower() in ("start", "prepare") else words[:1]).upper()

@@ -115,6 +115,23 @@ def split_statements(sql: str) -> list[Statement]:
     return out
 
 
+_NOISE = re.compile(r"(?:\s|;|--[^\n]*)*")  # what never makes a statement: blanks, ``;``, line comments
+
+
+def has_statement(sql: str) -> bool:
+    """Whether :func:`split_statements` finds at least one statement in ``sql``, without
+    splitting it: anything outside comments that is not blank or ``;`` starts one."""
+    i, n = 0, len(sql)
+    while True:
+        match = _NOISE.match(sql, i)
+        i = match.end() if match else i
+        if i >= n:
+            return False
+        if not sql.startswith("/*", i):
+            return True
+        i = _skip_block_comment(sql, i)
+
+
 _WORD = re.compile(r"[a-z_][a-z0-9_]*")
 
 
