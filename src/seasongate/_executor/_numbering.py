@@ -61,23 +61,13 @@ def load_numbering(directory: Path) -> Numbering:
         line, col = marks.get(("ignored_gaps", index), (1, 1))
         match = _GAP_RE.match(str(item)) if isinstance(item, (str, int)) else None
         if not match or isinstance(item, bool):
-            raise ConfigError(
-                f"invalid gap {item!r}: use a whole version such as V217 or a range V219-V220",
-                path=shown,
-                line=line,
-                column=col,
-                field=format_loc(("ignored_gaps", index)),
-            )
+            message = f"invalid gap {item!r}: use a whole version such as V217 or a range V219-V220"
+            raise ConfigError(message, path=shown, line=line, column=col, field=format_loc(("ignored_gaps", index)))
         low = int(match.group(1))
         high = int(match.group(2) or low)
         if high < low or high - low > 100_000:
-            raise ConfigError(
-                f"invalid gap range {item!r}",
-                path=shown,
-                line=line,
-                column=col,
-                field=format_loc(("ignored_gaps", index)),
-            )
+            message = f"invalid gap range {item!r}"
+            raise ConfigError(message, path=shown, line=line, column=col, field=format_loc(("ignored_gaps", index)))
         for number in range(low, high + 1):
             gaps.setdefault(number, line)
     return Numbering(frozenset(gaps), path, gaps)

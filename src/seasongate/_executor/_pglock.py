@@ -12,7 +12,6 @@ own transaction, after the script, so it costs no round trip of its own.
 
 from __future__ import annotations
 
-import time
 import zlib
 from collections.abc import Callable
 from datetime import datetime
@@ -44,15 +43,11 @@ def lock_key(schema: str, table: str) -> tuple[int, int]:
     return LOCK_CLASS, crc - (1 << 32) if crc >= (1 << 31) else crc
 
 
-def acquire(
-    conn: psycopg.Connection[Any],
-    schema: str,
-    table: str,
-    *,
-    wait: float,
-    sleep: Callable[[float], None] = time.sleep,
-    clock: Callable[[], float] = time.monotonic,
-) -> None:
+Sleep = Callable[[float], None]
+Clock = Callable[[], float]
+
+
+def acquire(conn: psycopg.Connection[Any], schema: str, table: str, wait: float, sleep: Sleep, clock: Clock) -> None:
     """Take seasongate's lock, then Flyway's, polling with backoff until ``wait`` seconds have
     passed (raises :class:`LockBusy` naming the holder). Each poll is a short statement of its
     own, so a waiting run holds no snapshot that a ``CREATE INDEX CONCURRENTLY`` of the running

@@ -300,6 +300,12 @@ def build_plan(
             if key not in highest or highest[key] < version:
                 highest[key] = version
     pending: list[MigrationScript] = []
+
+    def refuse(version: Version, description: str, state: str, script: MigrationScript | None,
+               row: HistoryRow | None, problem: str) -> None:  # fmt: skip
+        entries.append(Entry(version, description, state, script, row, problem))
+        problems.append(problem)
+
     for version in sorted(set(files) | set(folded)):
         script = files.get(version)
         state, row = folded.get(version, ("pending", None))
@@ -311,8 +317,7 @@ def build_plan(
                     f"{version} ({row.script}) was applied on "
                     f"{row.installed_on:%Y-%m-%d %H:%M} but its file is gone; restore it"
                 )
-                entries.append(Entry(version, description, "missing", None, row, problem))
-                problems.append(problem)
+                refuse(version, description, "missing", None, row, problem)
             elif _changed(script, row):
                 same_crc = row.checksum == script.checksum
                 was = f"sha256 {(row.sha256 or '')[:12]}" if same_crc else f"checksum {row.checksum}"
@@ -322,8 +327,7 @@ def build_plan(
                     f"{row.installed_on:%Y-%m-%d %H:%M %Z} ({was} -> {now}); restore it and put the "
                     "change in a new migration"
                 )
-                entries.append(Entry(version, description, "changed", script, row, problem))
-                problems.append(problem)
+                refuse(version, description, "changed", script, row, problem)
             else:
                 entries.append(Entry(version, description, "applied", script, row))
             continue
@@ -339,8 +343,7 @@ def build_plan(
                     "half undone. Check the database, make the undo script safe to re-run, then "
                     "run rollback --retry-incomplete"
                 )
-                entries.append(Entry(version, description, "undo incomplete", script, row, problem))
-                problems.append(problem)
+                refuse(version, description, "undo incomplete", script, row, problem)
             continue
         if script is None:
             # Undone or failed and since deleted: nothing to do.
@@ -359,15 +362,13 @@ def build_plan(
                     "may be partial. Check the database (e.g. INVALID indexes), make the "
                     "script safe to re-run, then run migrate --retry-incomplete"
                 )
-                entries.append(Entry(version, description, "incomplete", script, row, problem))
-                problems.append(problem)
+                refuse(version, description, "incomplete", script, row, problem)
                 continue
         cls = classify(version, folder.classes)
         top = highest.get(None if cls is None else cls.name)
         if top is not None and version < top:
             problem = f"{script.name} is pending but {top} is already applied (out of order); renumber it above {top}"
-            entries.append(Entry(version, description, "out of order", script, row, problem))
-            problems.append(problem)
+            refuse(version, description, "out of order", script, row, problem)
             continue
         shown = "pending" if state in ("pending", "undone", "deleted") else state
         # An undone migration is pending again: its old installation is history, not state.

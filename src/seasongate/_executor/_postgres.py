@@ -191,7 +191,7 @@ class PostgresSession:
 
     def _acquire_lock(self) -> None:
         opts = self.options
-        lock.acquire(self.conn, opts.schema, opts.table, wait=opts.lock_wait, sleep=self._sleep, clock=self._clock)
+        lock.acquire(self.conn, opts.schema, opts.table, opts.lock_wait, self._sleep, self._clock)
         self._locked = True
 
     def ensure_locked(self) -> None:

@@ -84,11 +84,11 @@ def split_statements(sql: str) -> list[Statement]:
             first_sig = i
         if ch == "'":
             escapes = i > 0 and sql[i - 1] in "eE" and (i < 2 or not _is_ident(sql[i - 2]))
-            i = _skip_string(sql, i, escapes=escapes)
+            i = _skip_quoted(sql, i, "'", escapes=escapes)
             code.append("''")
             continue
         if ch == '"':
-            end = _skip_quoted_ident(sql, i)
+            end = _skip_quoted(sql, i, '"')
             code.append(sql[i:end])
             i = end
             continue
@@ -173,7 +173,9 @@ def _skip_block_comment(sql: str, i: int) -> int:
     return n
 
 
-def _skip_string(sql: str, i: int, *, escapes: bool) -> int:
+def _skip_quoted(sql: str, i: int, quote: str, *, escapes: bool = False) -> int:
+    """Where the text quoted by ``quote`` at ``i`` ends: a doubled quote stays inside; with
+    ``escapes`` (``E'...'``) a backslash escapes the next character."""
     n = len(sql)
     i += 1
     while i < n:
@@ -181,21 +183,8 @@ def _skip_string(sql: str, i: int, *, escapes: bool) -> int:
         if escapes and ch == "\\":
             i += 2
             continue
-        if ch == "'":
-            if i + 1 < n and sql[i + 1] == "'":
-                i += 2
-                continue
-            return i + 1
-        i += 1
-    return n
-
-
-def _skip_quoted_ident(sql: str, i: int) -> int:
-    n = len(sql)
-    i += 1
-    while i < n:
-        if sql[i] == '"':
-            if i + 1 < n and sql[i + 1] == '"':
+        if ch == quote:
+            if i + 1 < n and sql[i + 1] == quote:
                 i += 2
                 continue
             return i + 1
