@@ -1,4 +1,4 @@
-"""A small PostgreSQL lexer: split a script into statements, find its header, blank out noise.
+"""A small PostgreSQL lexer: split a script into statements, blank out noise.
 
 It knows what can hide a semicolon: ``--`` and nested ``/* */`` comments, ``'...'`` strings
 (``''`` doubled quotes, ``E'...'`` backslash escapes), ``"..."`` identifiers and ``$tag$...$tag$``
@@ -190,22 +190,6 @@ def _skip_quoted(sql: str, i: int, quote: str, *, escapes: bool = False) -> int:
             return i + 1
         i += 1
     return n
-
-
-def header_lines(sql: str) -> list[tuple[int, str]]:
-    """The leading comment lines of a script, as ``(line number, text after --)``.
-
-    The header ends at the first line that is neither blank nor a ``--`` comment.
-    """
-    out: list[tuple[int, str]] = []
-    for number, raw in enumerate(sql.splitlines(), start=1):
-        line = raw.strip()
-        if not line:
-            continue
-        if not line.startswith("--"):
-            break
-        out.append((number, line[2:].strip()))
-    return out
 
 
 def normalize_ident(name: str) -> str:
