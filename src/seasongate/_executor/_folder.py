@@ -142,9 +142,8 @@ def scan(
         if script.kind == "U":
             undo_paths[script.version] = path
     classes = tuple(classes)
-    folder = MigrationFolder(
-        directory, tuple(versioned[v] for v in sorted(versioned)), undo, numbering, classes, (), undo_paths
-    )
+    migrations = tuple(versioned[v] for v in sorted(versioned, key=lambda v: v.parts))
+    folder = MigrationFolder(directory, migrations, undo, numbering, classes, (), undo_paths)
     for number, declared in folder.gaps():
         if not declared:
             after = max((m for m in folder.migrations if m.version.major < number), key=lambda m: m.version)

@@ -241,6 +241,11 @@ class ValidationError(MigrationError):
         super().__init__(f"{head} ({count} problem{'s' if count != 1 else ''}); nothing was run:\n{lines}")
 
 
+def _parts(version: Version) -> tuple[int, ...]:
+    """Sort key of a version (its parts: no comparison method per pair)."""
+    return version.parts
+
+
 def _fold(rows: Sequence[HistoryRow]) -> dict[Version, tuple[str, HistoryRow]]:
     """The state each version's rows leave it in: applied, undone, failed or incomplete."""
     state: dict[Version, tuple[str, HistoryRow]] = {}
@@ -306,7 +311,7 @@ def build_plan(
         entries.append(Entry(version, description, state, script, row, problem))
         problems.append(problem)
 
-    for version in sorted(set(files) | set(folded)):
+    for version in sorted(set(files) | set(folded), key=_parts):
         script = files.get(version)
         state, row = folded.get(version, ("pending", None))
         description = script.title if script is not None else (row.description if row else "")
@@ -380,7 +385,7 @@ def build_plan(
     for number, declared in folder.gaps():
         if declared:
             entries.append(Entry(Version((number,)), "", "ignored gap"))
-    entries.sort(key=lambda e: e.version)
+    entries.sort(key=lambda e: e.version.parts)
     applied = tuple(
         v
         for v, _ in sorted(
