@@ -40,7 +40,6 @@ _TX_CONTROL = re.compile(
     re.IGNORECASE,
 )
 _TX_WORDS = re.compile(r"\b(?:begin|commit|rollback|abort|end|start|prepare)\b", re.IGNORECASE)
-_LINE_BREAK = re.compile(r"\r\n|\r|\n")  # what Java's BufferedReader.readLine() splits on
 
 
 # --- checksums -------------------------------------------------------------------------------
@@ -60,9 +59,8 @@ def flyway_checksum(text: str) -> int:
     """
     if text.startswith("\ufeff"):
         text = text[1:]
-    crc = 0
-    for line in _LINE_BREAK.split(text):
-        crc = zlib.crc32(line.encode("utf-8"), crc)
+    # CRC32 fed line after line is the CRC32 of the lines joined: the text without its breaks.
+    crc = zlib.crc32(text.replace("\r\n", "").replace("\r", "").replace("\n", "").encode("utf-8"))
     return crc - (1 << 32) if crc >= (1 << 31) else crc
 
 
@@ -70,7 +68,7 @@ def sha256_of(text: str) -> str:
     """SHA-256 of the text with a BOM dropped and line endings normalized to ``\\n``."""
     if text.startswith("\ufeff"):
         text = text[1:]
-    normalized = "\n".join(_LINE_BREAK.split(text))
+    normalized = text.replace("\r\n", "\n").replace("\r", "\n")
     return hashlib.sha256(normalized.encode("utf-8")).hexdigest()
 
 
