@@ -229,12 +229,14 @@ class PostgresSession:
         if conn.info.server_version >= 140000:
             settings["idle_session_timeout"] = "0"
             settings["client_connection_check_interval"] = "1000"
-        try:
-            for name, value in settings.items():
-                conn.execute("SELECT set_config(%s, %s, false)", (name, value))
+        lock_ms, statement_ms = self._timeouts_ms(None)
+        settings.update(lock_timeout=str(lock_ms), statement_timeout=str(statement_ms))
+        calls = ", ".join("set_config(%s, %s, false)" for _ in settings)
+        try:  # one round trip for all of them
+            conn.execute(f"SELECT {calls}", [part for item in settings.items() for part in item])
         except psycopg.Error as exc:
             raise MigrationError(f"cannot prepare the migration session: {error_text(exc)}") from exc
-        self._set_timeouts(None)
+        self._timeouts = (lock_ms, statement_ms)
 
     def _set_timeouts(self, script: MigrationScript | None) -> None:
         """Session-level timeouts: the options', or a script's own (autocommit scripts)."""
