@@ -1,11 +1,17 @@
-"""What the PostgreSQL executor says when something goes wrong: the errors it raises and how a
-server error becomes a message with its line in the script."""
+"""What the PostgreSQL executor says when something goes wrong: the errors it raises, how a
+server error becomes a message with its line in the script, and the retries of a statement
+that hit the lock timeout."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TypeVar
 
 from seasongate._errors import MigrationError
 from seasongate._executor._files import MigrationScript
 from seasongate._executor._sql import line_of
+
+_T = TypeVar("_T")
 
 
 class LockBusy(MigrationError):
@@ -79,3 +85,21 @@ def retries_of(exc: BaseException) -> int:
         if note.startswith("retries="):
             return int(note.split("=", 1)[1])
     return 0
+
+
+def retrying(attempt: Callable[[], _T], retries: int, backoff: float, sleep: Callable[[float], None]) -> tuple[_T, int]:
+    """Run ``attempt``; on a lock timeout try again up to ``retries`` times, waiting ``backoff``
+    seconds, doubled after each try. Returns the result and the number of retries; a lock
+    timeout past the last retry propagates with ``retries`` attached (:func:`retries_of`)."""
+    import psycopg
+
+    tried = 0
+    while True:
+        try:
+            return attempt(), tried
+        except psycopg.errors.LockNotAvailable as exc:
+            if tried >= retries:
+                exc.add_note(f"retries={tried}")
+                raise
+            sleep(backoff * (2**tried))
+            tried += 1

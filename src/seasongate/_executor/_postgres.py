@@ -18,6 +18,10 @@ facts), then runs statement by statement in autocommit (an index build must leav
 valid: :mod:`._pgindex`), then finishes the row and writes its facts, so a crash leaves a
 visible "incomplete" entry, never an invisible half-migration.
 
+One class, because a session is one connection and one lock: connecting, the proof that the
+lock is held, and running and recording a script share its state; what they use is in the
+modules named above.
+
 psycopg is imported inside the functions that need it.
 """
 
@@ -37,7 +41,7 @@ from seasongate._executor._files import MigrationScript
 from seasongate._executor._pgerrors import LockBusy as LockBusy
 from seasongate._executor._pgerrors import LockLost as LockLost
 from seasongate._executor._pgerrors import MigrationFailed as MigrationFailed
-from seasongate._executor._pgerrors import StatementFailure, error_line, error_text, retries_of
+from seasongate._executor._pgerrors import StatementFailure, error_line, error_text, retries_of, retrying
 from seasongate._executor._pghistory import FACTS_SUFFIX, SERVER_MS, HistoryRecord, HistoryTables
 from seasongate._executor._plan import SQL, UNDO_SQL, HistoryRow
 from seasongate._executor._sql import split_statements
@@ -339,21 +343,8 @@ class PostgresSession:
         return applied
 
     def _retrying(self, attempt: Callable[[], _T]) -> tuple[_T, int]:
-        """Run ``attempt``; on a lock timeout try again up to ``lock_retries`` times, waiting
-        ``retry_backoff`` seconds, doubled after each try. Returns the result and the number
-        of retries; a lock timeout past the last retry propagates with ``retries`` attached."""
-        import psycopg
-
-        retries = 0
-        while True:
-            try:
-                return attempt(), retries
-            except psycopg.errors.LockNotAvailable as exc:
-                if retries >= self.options.lock_retries:
-                    exc.add_note(f"retries={retries}")
-                    raise
-                self._sleep(self.options.retry_backoff * (2**retries))
-                retries += 1
+        """``attempt`` with this session's lock-timeout retries (:func:`retrying`)."""
+        return retrying(attempt, self.options.lock_retries, self.options.retry_backoff, self._sleep)
 
     def _run_transactional(
         self, script: MigrationScript, record: HistoryRecord, around: tuple[str, str] = ("", "")
