@@ -17,6 +17,7 @@ from typing import Any
 
 from seasongate._errors import ConfigError, InputError
 from seasongate._executor._findings import Finding, display_path
+from seasongate._executor._script import ScriptFile
 from seasongate._executor._sql import has_statement, split_statements
 from seasongate._fileio import UnreadableFile, read_regular_file
 from seasongate._policy import MigrationClass
@@ -203,7 +204,7 @@ def _directive_value(key: str, value: str) -> Any:
 
 
 @dataclass(frozen=True, slots=True)
-class MigrationScript:
+class MigrationScript(ScriptFile):
     """One migration (``kind='V'``) or undo (``kind='U'``) file, read and checksummed."""
 
     kind: str
@@ -214,16 +215,6 @@ class MigrationScript:
     checksum: int
     sha256: str
     directives: Directives
-
-    @property
-    def name(self) -> str:
-        """The file name, ``V225__communication_core.sql`` (Flyway's ``script``)."""
-        return self.path.name
-
-    @property
-    def title(self) -> str:
-        """The description as Flyway shows it: underscores become spaces."""
-        return self.description.replace("_", " ")
 
     @property
     def risk(self) -> str | None:

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from seasongate._errors import MigrationError
+from seasongate._executor._flyway import COLUMNS  # Flyway's ten columns, one copy
 from seasongate._executor._pgerrors import error_text
 from seasongate._executor._plan import HistoryRow
 from seasongate._versions import Version
@@ -26,19 +27,6 @@ if TYPE_CHECKING:
     import psycopg
     from psycopg import sql
 
-COLUMNS = (
-    "installed_rank",
-    "version",
-    "description",
-    "type",
-    "script",
-    "checksum",
-    "installed_by",
-    "installed_on",
-    "execution_time",
-    "success",
-)
-"""The history table: Flyway's columns, nothing else."""
 FACTS = ("gate_verdict", "override_id", "sha256", "transactional", "audit_seq", "audit_hash")
 """The side table ``<table>_seasongate``, keyed by ``installed_rank``."""
 _LEGACY = ("gate_verdict", "override_id", "sha256", "transactional")  # extra columns of the old layout

@@ -318,9 +318,11 @@ class PostgresSession:
             raise MigrationError("applying needs the migration lock (open(lock=True))")
         if not script.transactional:
             self.ensure_locked()  # a transactional script checks it inside its own transaction
+        from seasongate._executor._flyway import abbreviate_description
+
         record = HistoryRecord(
             version=".".join(str(p) for p in migration.version.parts) or None,  # NULL: a repeatable
-            description=migration.title[:200],
+            description=abbreviate_description(migration.title),
             type=kind,
             script=script.name,
             checksum=script.checksum,
