@@ -323,3 +323,17 @@ def test_empty_and_non_regular_scripts_block_the_folder(tmp_path: Path) -> None:
         ("V5__latin1.sql", "E014"),
     ]
     assert [str(m.version) for m in folder.migrations] == ["V1", "V2"]
+
+
+def test_has_statement_agrees_with_split_statements() -> None:
+    # The E013 check asks has_statement (no split); it must say what the splitter says.
+    import random
+
+    from seasongate._executor._sql import has_statement, split_statements
+
+    pieces = ["a", " ", "\n", ";", "-", "--", "/*", "*/", "'", "''", '"', "$", "$$", "$x$", "\t", "\u00a0", "/", "*"]
+    rng = random.Random(11)
+    cases = ["", ";;", "-- x\n;", "/* /* */ */", "/* /* */", "/**/ x", "--x", "$$", "''"]
+    cases += ["".join(rng.choice(pieces) for _ in range(rng.randint(0, 12))) for _ in range(5000)]
+    for text in cases:
+        assert has_statement(text) == bool(split_statements(text)), repr(text)

@@ -28,7 +28,6 @@ from seasongate._executor import (
     GateAnswer,
     LockLost,
     MigrateReport,
-    PostgresSession,
     Step,
     StepResult,
     ValidationError,
@@ -446,6 +445,39 @@ def test_a_lost_lock_stops_the_run_before_the_next_migration(pg_dsn: str, tmp_pa
     assert one(pg_dsn, "SELECT to_regclass('b')") is None
 
 
+@pytest.mark.postgres
+def test_a_script_that_releases_the_lock_commits_nothing(pg_dsn: str, tmp_path: Path) -> None:
+    # The lock check runs inside the migration's transaction, after the script: a row is only
+    # ever committed while the run holds both locks.
+    directory = write(tmp_path, {"V1__a.sql": "CREATE TABLE a (id int);\nSELECT pg_advisory_unlock_all();"})
+    with pytest.raises(LockLost, match="lost the migration lock"):
+        migrate(pg_dsn, directory)
+    assert history(pg_dsn) == []
+    assert one(pg_dsn, "SELECT to_regclass('a')") is None
+
+
+@pytest.mark.postgres
+def test_a_transactional_migration_is_one_round_trip(pg_dsn: str, tmp_path: Path) -> None:
+    # Script, lock check, history row and facts travel as one query: the executor adds no
+    # statement of its own per migration (a structural count, not a timing).
+    files = {f"V{i}__t{i}.sql": f"CREATE TABLE t{i} (id int);" for i in range(1, 6)}
+    directory = write(tmp_path, files)
+    with open_session(pg_dsn, FAST) as session:
+        plan = build_plan(scan(directory), session.history())
+        sent: list[object] = []
+        execute = session.conn.execute
+
+        def counting(query: object, *args: object, **kwargs: object) -> object:
+            sent.append(query)
+            return execute(query, *args, **kwargs)  # type: ignore[arg-type]
+
+        session.conn.execute = counting  # type: ignore[method-assign]
+        report = run_steps(session, plan.apply_steps(), AllowAll(), operation="migrate")
+    assert report.status == "ok", report.error
+    assert len(sent) == len(files)
+    assert [r[:2] for r in history(pg_dsn)] == [(str(i), True) for i in range(1, 6)]
+
+
 # -- item 5: no new run beside a dead run's backend ----------------------------------------------------
 
 
@@ -575,14 +607,11 @@ def test_a_table_of_the_old_layout_is_converted_in_place(pg_dsn: str, tmp_path: 
 @pytest.mark.postgres
 def test_a_flyway_table_without_facts_is_read_and_gets_its_side_table_under_the_lock(pg_dsn: str) -> None:
     with psycopg.connect(pg_dsn, autocommit=True) as conn:
-        session = PostgresSession(pg_dsn, FAST)
-        session._conn = conn  # only to render the DDL with the same names
-        conn.execute(session._q(_create_history()))
+        conn.execute(_create_history(conn))
         conn.execute(
             "INSERT INTO seasongate_schema_history VALUES "
             "(1, '1', '<< Flyway Baseline >>', 'BASELINE', '<< Flyway Baseline >>', NULL, 'flyway', now(), 0, true)"
         )
-        session._conn = None
     with open_session(pg_dsn, FAST, lock=False) as reader:
         rows = reader.history()
     assert [(r.type, r.success, r.transactional, r.gate_verdict) for r in rows] == [("BASELINE", True, True, None)]
@@ -591,10 +620,11 @@ def test_a_flyway_table_without_facts_is_read_and_gets_its_side_table_under_the_
     assert one(pg_dsn, "SELECT to_regclass('seasongate_schema_history_seasongate') IS NOT NULL") is True
 
 
-def _create_history() -> str:
-    from seasongate._executor import _postgres
+def _create_history(conn: psycopg.Connection[object]) -> object:
+    """The executor's own DDL for the history table, with the same names (no side table)."""
+    from seasongate._executor import _pghistory
 
-    return _postgres._CREATE_HISTORY
+    return _pghistory.HistoryTables(conn, FAST.schema, FAST.table).q(_pghistory.CREATE_HISTORY)  # type: ignore[arg-type]
 
 
 # -- issue 15: one strict header parser --------------------------------------------------------------

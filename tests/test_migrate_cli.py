@@ -105,6 +105,32 @@ def test_migrate_on_a_november_night_then_info_then_rollback(pg_dsn: str, tmp_pa
 
 
 @pytest.mark.postgres
+def test_info_reads_no_undo_script_and_rollback_only_those_it_undoes(
+    pg_dsn: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import seasongate._executor._folder as files
+
+    store = tmp_path / "s.db"
+    assert sg_at(NOVEMBER_WEEKEND_NIGHT, "migrate", *common(pg_dsn, store), "--class", "production").exit_code == 0
+    read: list[str] = []
+    real = files.read_script
+
+    def recording(path: Path) -> object:
+        read.append(path.name)
+        return real(path)
+
+    monkeypatch.setattr(files, "read_script", recording)
+    info = sg("info", *common(pg_dsn, store), "--at", OKTOBERFEST)
+    assert info.exit_code == 0, info.output
+    assert read and not [name for name in read if name.startswith("U")]
+    assert "yes" in info.output  # the undo column still says which versions have one
+    read.clear()
+    back = sg_at(OKTOBERFEST, "rollback", *common(pg_dsn, store), "--to", "V224")
+    assert back.exit_code == 0, back.output
+    assert [name for name in read if name.startswith("U")] == ["U225__communication_core.sql"]
+
+
+@pytest.mark.postgres
 def test_dry_run_lists_verdicts_and_changes_nothing(pg_dsn: str, tmp_path: Path) -> None:
     result = sg(
         "migrate", *common(pg_dsn, tmp_path / "s.db"), "--at", NOVEMBER_WEEKEND_NIGHT, "--dry-run", "--target", "V216"

@@ -29,6 +29,9 @@ class Version:
     def parse(cls, text: str | int) -> Version:
         """Parse ``V226``, ``226``, ``V2.1`` or ``V2_1``: at most 8 parts of at most 18 digits."""
         raw = str(text).strip()
+        digits = raw[1:] if raw[:1] in ("V", "v") else raw
+        if digits.isascii() and digits.isdigit() and len(digits) <= MAX_PART_DIGITS:
+            return cls((int(digits),))  # the common case, V226 or 226, without the regular expressions
         shown = raw if len(raw) <= 40 else f"{raw[:20]}...({len(raw)} characters)"
         match = _VERSION_RE.match(raw) if len(raw) <= (MAX_PART_DIGITS + 1) * MAX_PARTS + 1 else None
         if not match:

@@ -27,17 +27,11 @@ from seasongate._executor._clean import clean_schemas
 from seasongate._executor._files import (
     DEFAULT_CLASSES,
     Directives,
-    MigrationFolder,
-    MigrationRef,
     MigrationScript,
-    Numbering,
     classify,
     flyway_checksum,
-    load_numbering,
     read_header,
     read_script,
-    resolve_migration,
-    scan,
     sha256_of,
 )
 from seasongate._executor._findings import BLOCKING, CODES, Finding
@@ -50,20 +44,16 @@ from seasongate._executor._flyway_db import (
 )
 from seasongate._executor._flyway_info import FlywayEntry, FlywayInfo, flyway_info
 from seasongate._executor._flyway_repair import RepairPlan, plan_repair
+from seasongate._executor._folder import MigrationFolder, scan
 from seasongate._executor._lint import LintReport, lint
 from seasongate._executor._new import NewMigration, create_migration, next_version, slugify
+from seasongate._executor._numbering import Numbering, load_numbering
+from seasongate._executor._pgerrors import LockBusy, LockLost, MigrationFailed
 from seasongate._executor._placeholders import Placeholders, builtin_placeholders, for_script
 from seasongate._executor._plan import AuditAnchor, Entry, HistoryRow, Include, Plan, Step, ValidationError, build_plan
-from seasongate._executor._postgres import (
-    Applied,
-    ExecutorOptions,
-    LockBusy,
-    LockLost,
-    MigrationFailed,
-    PostgresSession,
-    open_session,
-)
+from seasongate._executor._postgres import Applied, ExecutorOptions, PostgresSession, open_session
 from seasongate._executor._repeatables import RepeatableScript, read_repeatables, read_text, repeatable_checksum
+from seasongate._executor._resolve import MigrationRef, resolve_migration
 from seasongate._executor._runner import (
     DONE,
     AllowAll,

@@ -1,33 +1,24 @@
-"""The migrations folder: file names, header directives, checksums, numbering classes and gaps.
+"""One migration file: its name, header directives, checksums and the checks of its body.
 
-A folder holds ``V<version>__<description>.sql`` migrations and, optionally, their undo scripts
-``U<version>__<description>.sql`` (any subfolder, hidden ones skipped), plus an optional
-``numbering.yaml`` that declares intentional gaps::
-
-    # Versions deliberately left unused; lint and migrate accept these gaps.
-    ignored_gaps:
-      - V217          # loyalty points: abandoned after review
-      - V219-V220     # ranges are inclusive
-
-A *gap* is a whole number missing between two migrations of the same class (V1-V7999
-production, V8000-V8999 feature, ...): V216 then V218 is a gap at V217 unless declared.
-Dotted versions (V2.1) count for their leading number and never create gaps.
+``V<version>__<description>.sql`` migrations, ``U<version>__<description>.sql`` undo scripts;
+the folder that holds them is :mod:`._folder`, its ``numbering.yaml`` :mod:`._numbering`.
 """
+
 
 from __future__ import annotations
 
 import hashlib
 import re
 import zlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from seasongate._errors import ConfigError, InputError
 from seasongate._executor._findings import Finding, display_path
-from seasongate._executor._names import is_callback, is_repeatable
-from seasongate._executor._sql import split_statements
+from seasongate._executor._script import ScriptFile
+from seasongate._executor._sql import has_statement, split_statements
 from seasongate._fileio import UnreadableFile, read_regular_file
 from seasongate._policy import MigrationClass
 from seasongate._time import format_duration, parse_duration
@@ -35,7 +26,6 @@ from seasongate._versions import FILE_RE, Version
 from seasongate._vocabulary import RISKS
 
 DIRECTIVE_KEYS = ("risk", "duration", "transaction", "reversible", "lock_timeout", "statement_timeout")
-NUMBERING_FILE = "numbering.yaml"
 MAX_MIGRATION_SECONDS = 7 * 86400  # the longest duration a migration may declare
 _SNAKE = re.compile(r"^[a-z0-9]+(?:_[a-z0-9]+)*$")
 # A header comment that talks to seasongate: ``seasongate:`` and anything that looks like a
@@ -51,7 +41,6 @@ _TX_CONTROL = re.compile(
     re.IGNORECASE,
 )
 _TX_WORDS = re.compile(r"\b(?:begin|commit|rollback|abort|end|start|prepare)\b", re.IGNORECASE)
-_LINE_BREAK = re.compile(r"\r\n|\r|\n")  # what Java's BufferedReader.readLine() splits on
 
 
 # --- checksums -------------------------------------------------------------------------------
@@ -71,9 +60,8 @@ def flyway_checksum(text: str) -> int:
     """
     if text.startswith("\ufeff"):
         text = text[1:]
-    crc = 0
-    for line in _LINE_BREAK.split(text):
-        crc = zlib.crc32(line.encode("utf-8"), crc)
+    # CRC32 fed line after line is the CRC32 of the lines joined: the text without its breaks.
+    crc = zlib.crc32(text.replace("\r\n", "").replace("\r", "").replace("\n", "").encode("utf-8"))
     return crc - (1 << 32) if crc >= (1 << 31) else crc
 
 
@@ -81,7 +69,7 @@ def sha256_of(text: str) -> str:
     """SHA-256 of the text with a BOM dropped and line endings normalized to ``\\n``."""
     if text.startswith("\ufeff"):
         text = text[1:]
-    normalized = "\n".join(_LINE_BREAK.split(text))
+    normalized = text.replace("\r\n", "\n").replace("\r", "\n")
     return hashlib.sha256(normalized.encode("utf-8")).hexdigest()
 
 
@@ -216,7 +204,7 @@ def _directive_value(key: str, value: str) -> Any:
 
 
 @dataclass(frozen=True, slots=True)
-class MigrationScript:
+class MigrationScript(ScriptFile):
     """One migration (``kind='V'``) or undo (``kind='U'``) file, read and checksummed."""
 
     kind: str
@@ -227,16 +215,6 @@ class MigrationScript:
     checksum: int
     sha256: str
     directives: Directives
-
-    @property
-    def name(self) -> str:
-        """The file name, ``V225__communication_core.sql`` (Flyway's ``script``)."""
-        return self.path.name
-
-    @property
-    def title(self) -> str:
-        """The description as Flyway shows it: underscores become spaces."""
-        return self.description.replace("_", " ")
 
     @property
     def risk(self) -> str | None:
@@ -307,13 +285,12 @@ def read_script(path: Path) -> tuple[MigrationScript | None, list[Finding]]:
 def _body_findings(text: str, shown: str, *, transactional: bool) -> list[Finding]:
     """An empty script, and transaction control in a script that runs in one transaction:
     both would be recorded as applied without being what they claim."""
-    statements = split_statements(text)
-    if not statements:
+    if not has_statement(text):
         return [Finding(shown, 1, "E013", "no SQL statements in this file (only comments or whitespace)")]
     if not transactional or not _TX_WORDS.search(text):
         return []
     out = []
-    for st in statements:
+    for st in split_statements(text):
         if _TX_CONTROL.match(st.code):
             words = st.code.split()
             word = " ".join(words[:2] if words[0].lower() in ("start", "prepare") else words[:1]).upper()
@@ -328,23 +305,6 @@ def _body_findings(text: str, shown: str, *, transactional: bool) -> list[Findin
                 )
             )
     return out
-
-
-@dataclass(frozen=True, slots=True)
-class MigrationRef:
-    """What ``-m`` names: a version, or a migration or undo file with its header read.
-
-    ``operation`` is ``apply`` for a version or a ``V`` file and ``rollback`` for a ``U`` file;
-    ``risk`` and ``duration`` (seconds) come from the file's header (None when not declared or
-    no file was named); ``path`` is the file that was read.
-    """
-
-    version: Version
-    description: str | None
-    operation: str
-    risk: str | None = None
-    duration: int | None = None
-    path: Path | None = None
 
 
 def read_header(path: Path) -> Directives:
@@ -365,62 +325,7 @@ def read_header(path: Path) -> Directives:
     return script.directives
 
 
-def resolve_migration(ref: str, *, migrations: Path | None = None) -> MigrationRef:
-    """Interpret what ``check -m``/``run -m`` were given, failing closed.
-
-    ``V226`` is a version. A path to a ``.sql`` file is read and its header must be valid
-    (:func:`read_header`). A bare file name (``V225__communication_core.sql``) is looked up
-    in ``migrations`` (default ``./migrations``) and must exist there. A ``U`` file names the
-    rollback of its version (operation ``rollback``), never its apply. Raises
-    :class:`InputError` or :class:`ConfigError`.
-    """
-    raw = ref.strip()
-    if not raw:
-        raise InputError("empty migration reference: give a version such as V226 or a migration file")
-    name = raw.replace("\\", "/").rsplit("/", 1)[-1]
-    if not name.lower().endswith(".sql"):
-        return MigrationRef(Version.parse(name), None, "apply")
-    match = FILE_RE.match(name)
-    if not match:
-        raise InputError(
-            f"invalid migration file name {name!r}: expected V<version>__<description>.sql "
-            "or U<version>__<description>.sql"
-        )
-    path = Path(raw)
-    if "/" not in raw.replace("\\", "/"):
-        folder = migrations if migrations is not None else Path("migrations")
-        found = _candidates(folder, name) if folder.is_dir() else []
-        if not found and path.exists():
-            found = [path]
-        if not found:
-            raise InputError(f"migration file {name} not found in {display_path(folder)} (give its path)")
-        if len(found) > 1:
-            raise InputError(f"migration file {name} is ambiguous: {', '.join(display_path(p) for p in found)}")
-        path = found[0]
-    elif not path.exists() and not path.is_symlink():
-        raise InputError(f"migration file {raw} does not exist")
-    directives = read_header(path)
-    risk, duration = directives.risk, directives.duration
-    operation = "apply"
-    if match.group("prefix") == "U":
-        operation = "rollback"
-        sibling = next(iter(_candidates(path.parent, f"V{match.group('version')}__")), None)
-        if sibling is not None and risk is None:
-            risk = read_header(sibling).risk
-    return MigrationRef(
-        Version.parse(match.group("version")), match.group("description"), operation, risk, duration, path
-    )
-
-
-def _candidates(folder: Path, name: str) -> list[Path]:
-    """Files below ``folder`` called ``name`` (or starting with it, for a ``V<n>__`` prefix)."""
-    if name.endswith("__"):
-        return sorted(p for p in folder.glob(f"{name}*.sql") if not p.is_dir())
-    depth = len(folder.parts)
-    return sorted(p for p in folder.rglob(name) if not any(part.startswith(".") for part in p.parts[depth:]))
-
-
-# --- numbering -------------------------------------------------------------------------------
+# --- numbering classes -----------------------------------------------------------------------
 
 
 DEFAULT_CLASSES: tuple[MigrationClass, ...] = (
@@ -437,175 +342,3 @@ def classify(version: Version, classes: Sequence[MigrationClass]) -> MigrationCl
         if cls.contains(version):
             return cls
     return None
-
-
-@dataclass(frozen=True, slots=True)
-class Numbering:
-    """The numbering configuration: which whole versions are deliberately unused."""
-
-    ignored_gaps: frozenset[int] = frozenset()
-    path: Path | None = None
-    lines: Mapping[int, int] = field(default_factory=dict)  # gap -> line in the file
-
-
-_GAP_RE = re.compile(r"^\s*[Vv]?(\d+)\s*(?:-\s*[Vv]?(\d+))?\s*$")
-
-
-def load_numbering(directory: Path) -> Numbering:
-    """Read ``numbering.yaml`` of a migrations folder (absent: no declared gaps)."""
-    from seasongate._yaml import format_loc, load_yaml
-
-    path = directory / NUMBERING_FILE
-    if not path.is_file():
-        return Numbering()
-    shown = display_path(path)
-    data, marks = load_yaml(path)
-    if not isinstance(data, dict):
-        raise ConfigError("expected a mapping with the key ignored_gaps", path=shown, line=1, column=1)
-    for key in data:
-        if key != "ignored_gaps":
-            line, _ = marks.get((key,), (1, 1))
-            raise ConfigError("unknown key (known: ignored_gaps)", path=shown, line=line, column=1, field=str(key))
-    items = data.get("ignored_gaps") or []
-    if not isinstance(items, list):
-        line, col = marks.get(("ignored_gaps",), (1, 1))
-        raise ConfigError(
-            "expected a list such as [V217, V219-V220]", path=shown, line=line, column=col, field="ignored_gaps"
-        )
-    gaps: dict[int, int] = {}
-    for index, item in enumerate(items):
-        line, col = marks.get(("ignored_gaps", index), (1, 1))
-        match = _GAP_RE.match(str(item)) if isinstance(item, (str, int)) else None
-        if not match or isinstance(item, bool):
-            raise ConfigError(
-                f"invalid gap {item!r}: use a whole version such as V217 or a range V219-V220",
-                path=shown,
-                line=line,
-                column=col,
-                field=format_loc(("ignored_gaps", index)),
-            )
-        low = int(match.group(1))
-        high = int(match.group(2) or low)
-        if high < low or high - low > 100_000:
-            raise ConfigError(
-                f"invalid gap range {item!r}",
-                path=shown,
-                line=line,
-                column=col,
-                field=format_loc(("ignored_gaps", index)),
-            )
-        for number in range(low, high + 1):
-            gaps.setdefault(number, line)
-    return Numbering(frozenset(gaps), path, gaps)
-
-
-# --- the folder ------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class MigrationFolder:
-    """Everything in a migrations folder, with the structural problems found while reading.
-
-    ``migrations`` is sorted by version and holds one script per version (the first of a
-    duplicate pair, which is reported as E002); ``undo`` maps versions to undo scripts.
-    """
-
-    directory: Path
-    migrations: tuple[MigrationScript, ...]
-    undo: Mapping[Version, MigrationScript]
-    numbering: Numbering
-    classes: tuple[MigrationClass, ...]
-    findings: tuple[Finding, ...]
-
-    def by_version(self) -> dict[Version, MigrationScript]:
-        """The migrations keyed by version."""
-        return {m.version: m for m in self.migrations}
-
-    @property
-    def blocking(self) -> tuple[Finding, ...]:
-        """The findings that stop ``migrate`` (naming, duplicates, gaps, directives)."""
-        return tuple(f for f in self.findings if f.blocking)
-
-    def gaps(self) -> list[tuple[int, bool]]:
-        """Every whole version missing between two migrations of one class, and whether
-        it is declared in ``numbering.yaml``."""
-        majors: dict[str, set[int]] = {}
-        for script in self.migrations:
-            cls = classify(script.version, self.classes)
-            if cls is not None:
-                majors.setdefault(cls.name, set()).add(script.version.major)
-        out: list[tuple[int, bool]] = []
-        for present in majors.values():
-            low, high = min(present), max(present)
-            out.extend((n, n in self.numbering.ignored_gaps) for n in range(low + 1, high) if n not in present)
-        return sorted(out)
-
-
-def scan(directory: Path, *, classes: Sequence[MigrationClass] = DEFAULT_CLASSES) -> MigrationFolder:
-    """Read a migrations folder. Raises MigrationError when it is missing or unreadable and
-    ConfigError for a broken ``numbering.yaml``; everything else becomes a finding."""
-    if not directory.is_dir():
-        raise InputError(f"migrations folder {display_path(directory)} does not exist (use --migrations DIR)")
-    numbering = load_numbering(directory)
-    findings: list[Finding] = []
-    versioned: dict[Version, MigrationScript] = {}
-    undo: dict[Version, MigrationScript] = {}
-    paths = sorted(
-        (
-            p
-            for p in directory.rglob("*")
-            # Not only regular files: a FIFO or device named like a migration is an error
-            # (E014), never silently skipped.
-            if not p.is_dir()
-            and p.suffix.lower() == ".sql"
-            and not any(part.startswith(".") for part in p.relative_to(directory).parts)
-        ),
-        key=lambda p: (p.name, str(p)),
-    )
-    for path in paths:
-        if is_repeatable(path.name) or is_callback(path.name):
-            continue  # read by the Flyway layer: seasongate._executor._flyway, _callbacks
-        script, problems = read_script(path)
-        findings.extend(problems)
-        if script is None:
-            continue
-        target = versioned if script.kind == "V" else undo
-        other = target.get(script.version)
-        if other is not None:
-            kind = "migration" if script.kind == "V" else "undo script"
-            findings.append(
-                Finding(
-                    display_path(path),
-                    0,
-                    "E002",
-                    f"duplicate {kind} version {script.version}: also {display_path(other.path)}",
-                )
-            )
-            continue
-        target[script.version] = script
-    classes = tuple(classes)
-    folder = MigrationFolder(directory, tuple(versioned[v] for v in sorted(versioned)), undo, numbering, classes, ())
-    for number, declared in folder.gaps():
-        if not declared:
-            after = max((m for m in folder.migrations if m.version.major < number), key=lambda m: m.version)
-            findings.append(
-                Finding(
-                    display_path(after.path),
-                    0,
-                    "E003",
-                    f"V{number} is missing after {after.version}: add it to "
-                    f"ignored_gaps in {NUMBERING_FILE} if the gap is intended",
-                )
-            )
-    present = {m.version.major for m in folder.migrations}
-    if numbering.path is not None:
-        for number in sorted(numbering.ignored_gaps & present):
-            findings.append(
-                Finding(
-                    display_path(numbering.path),
-                    numbering.lines.get(number, 0),
-                    "W002",
-                    f"V{number} is declared as a gap but a migration with that number exists",
-                )
-            )
-    return MigrationFolder(folder.directory, folder.migrations, folder.undo, numbering, classes, tuple(findings))

@@ -80,9 +80,13 @@ class Finding:
 
 def display_path(path: Path) -> str:
     """``path`` relative to the working directory when it lies below it."""
-    if not path.is_absolute():
-        return str(path)
-    try:
-        return str(path.relative_to(os.getcwd()))
-    except ValueError:
-        return str(path)
+    text = str(path)
+    if not path.is_absolute() or text.startswith("//"):  # POSIX keeps a leading "//": not below cwd
+        return text
+    # A prefix test on the normalised text: what Path.relative_to decides, without its cost
+    # (every file of a folder is shown this way).
+    cwd = os.getcwd()
+    if text == cwd:
+        return "."
+    prefix = cwd if cwd.endswith(os.sep) else cwd + os.sep
+    return text[len(prefix) :] if text.startswith(prefix) else text

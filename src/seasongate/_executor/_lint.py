@@ -13,14 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from seasongate._executor._files import (
-    DEFAULT_CLASSES,
-    MigrationFolder,
-    MigrationScript,
-    classify,
-    scan,
-)
+from seasongate._executor._files import DEFAULT_CLASSES, MigrationScript, classify
 from seasongate._executor._findings import Finding, display_path
+from seasongate._executor._folder import MigrationFolder, scan
 from seasongate._executor._sql import Statement, line_of, normalize_ident, split_statements
 from seasongate._policy import MigrationClass
 

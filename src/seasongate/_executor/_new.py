@@ -19,12 +19,9 @@ from pathlib import Path
 from typing import Any
 
 from seasongate._errors import InputError
-from seasongate._executor._files import (
-    DEFAULT_CLASSES,
-    MAX_MIGRATION_SECONDS,
-    load_numbering,
-)
+from seasongate._executor._files import DEFAULT_CLASSES, MAX_MIGRATION_SECONDS
 from seasongate._executor._findings import display_path
+from seasongate._executor._numbering import load_numbering
 from seasongate._policy import MigrationClass
 from seasongate._time import format_duration
 from seasongate._versions import FILE_RE, Version

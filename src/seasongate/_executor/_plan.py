@@ -27,7 +27,8 @@ from datetime import datetime
 from typing import Any, NamedTuple
 
 from seasongate._errors import MigrationError
-from seasongate._executor._files import MigrationFolder, MigrationScript, classify
+from seasongate._executor._files import MigrationScript, classify
+from seasongate._executor._folder import MigrationFolder
 from seasongate._versions import Version
 from seasongate._vocabulary import Operation
 
@@ -203,17 +204,29 @@ class Plan:
 
         Raises :class:`ValidationError` naming every undo script that is missing: a rollback
         either has all it needs or does not start.
+        Only the undo scripts of the versions it undoes are read (when the scan did not read
+        them); a broken one stops the rollback before its first step.
         """
         files = self.folder.by_version()
         targets = sorted((v for v in self.applied if v > to and include(v)), reverse=True)
         missing = [
             f"{v} has no undo script (expected U{str(v)[1:]}__{files[v].description}.sql)"
             for v in targets
-            if v not in self.folder.undo
+            if v not in self.folder.undo_paths
         ]
         if missing:
             raise ValidationError(missing, "the rollback needs an undo script for every migration it undoes")
-        return tuple(self.step("rollback", files[v], self.folder.undo[v]) for v in targets)
+        undo: dict[Version, MigrationScript] = {}
+        broken: list[str] = []
+        for v in targets:
+            script, findings = self.folder.undo_script(v)
+            if v not in self.folder.undo:  # read just now: the scan did not judge it
+                broken += [f.render() for f in findings if f.blocking]
+            if script is not None:
+                undo[v] = script
+        if broken:
+            raise ValidationError(broken, "the migrations folder has errors")
+        return tuple(self.step("rollback", files[v], undo[v]) for v in targets)
 
 
 class ValidationError(MigrationError):
@@ -226,6 +239,11 @@ class ValidationError(MigrationError):
             head = "the migration history does not match the migrations folder" if count else "invalid migrations"
         lines = "\n".join(f"  {p}" for p in self.problems)
         super().__init__(f"{head} ({count} problem{'s' if count != 1 else ''}); nothing was run:\n{lines}")
+
+
+def _parts(version: Version) -> tuple[int, ...]:
+    """Sort key of a version (its parts: no comparison method per pair)."""
+    return version.parts
 
 
 def _fold(rows: Sequence[HistoryRow]) -> dict[Version, tuple[str, HistoryRow]]:
@@ -287,7 +305,13 @@ def build_plan(
             if key not in highest or highest[key] < version:
                 highest[key] = version
     pending: list[MigrationScript] = []
-    for version in sorted(set(files) | set(folded)):
+
+    def refuse(version: Version, description: str, state: str, script: MigrationScript | None,
+               row: HistoryRow | None, problem: str) -> None:  # fmt: skip
+        entries.append(Entry(version, description, state, script, row, problem))
+        problems.append(problem)
+
+    for version in sorted(set(files) | set(folded), key=_parts):
         script = files.get(version)
         state, row = folded.get(version, ("pending", None))
         description = script.title if script is not None else (row.description if row else "")
@@ -298,8 +322,7 @@ def build_plan(
                     f"{version} ({row.script}) was applied on "
                     f"{row.installed_on:%Y-%m-%d %H:%M} but its file is gone; restore it"
                 )
-                entries.append(Entry(version, description, "missing", None, row, problem))
-                problems.append(problem)
+                refuse(version, description, "missing", None, row, problem)
             elif _changed(script, row):
                 same_crc = row.checksum == script.checksum
                 was = f"sha256 {(row.sha256 or '')[:12]}" if same_crc else f"checksum {row.checksum}"
@@ -309,8 +332,7 @@ def build_plan(
                     f"{row.installed_on:%Y-%m-%d %H:%M %Z} ({was} -> {now}); restore it and put the "
                     "change in a new migration"
                 )
-                entries.append(Entry(version, description, "changed", script, row, problem))
-                problems.append(problem)
+                refuse(version, description, "changed", script, row, problem)
             else:
                 entries.append(Entry(version, description, "applied", script, row))
             continue
@@ -326,8 +348,7 @@ def build_plan(
                     "half undone. Check the database, make the undo script safe to re-run, then "
                     "run rollback --retry-incomplete"
                 )
-                entries.append(Entry(version, description, "undo incomplete", script, row, problem))
-                problems.append(problem)
+                refuse(version, description, "undo incomplete", script, row, problem)
             continue
         if script is None:
             # Undone or failed and since deleted: nothing to do.
@@ -346,15 +367,13 @@ def build_plan(
                     "may be partial. Check the database (e.g. INVALID indexes), make the "
                     "script safe to re-run, then run migrate --retry-incomplete"
                 )
-                entries.append(Entry(version, description, "incomplete", script, row, problem))
-                problems.append(problem)
+                refuse(version, description, "incomplete", script, row, problem)
                 continue
         cls = classify(version, folder.classes)
         top = highest.get(None if cls is None else cls.name)
         if top is not None and version < top:
             problem = f"{script.name} is pending but {top} is already applied (out of order); renumber it above {top}"
-            entries.append(Entry(version, description, "out of order", script, row, problem))
-            problems.append(problem)
+            refuse(version, description, "out of order", script, row, problem)
             continue
         shown = "pending" if state in ("pending", "undone", "deleted") else state
         # An undone migration is pending again: its old installation is history, not state.
@@ -366,7 +385,7 @@ def build_plan(
     for number, declared in folder.gaps():
         if declared:
             entries.append(Entry(Version((number,)), "", "ignored gap"))
-    entries.sort(key=lambda e: e.version)
+    entries.sort(key=lambda e: e.version.parts)
     applied = tuple(
         v
         for v, _ in sorted(

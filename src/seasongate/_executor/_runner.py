@@ -18,8 +18,9 @@ from typing import Any, Protocol
 
 from seasongate._errors import SeasongateError
 from seasongate._executor._files import MigrationScript
+from seasongate._executor._pgerrors import MigrationFailed
 from seasongate._executor._plan import AuditAnchor, Step
-from seasongate._executor._postgres import Applied, MigrationFailed
+from seasongate._executor._postgres import Applied
 from seasongate._versions import Version
 from seasongate._vocabulary import Operation
 

@@ -1,4 +1,4 @@
-"""A small PostgreSQL lexer: split a script into statements, find its header, blank out noise.
+"""A small PostgreSQL lexer: split a script into statements, blank out noise.
 
 It knows what can hide a semicolon: ``--`` and nested ``/* */`` comments, ``'...'`` strings
 (``''`` doubled quotes, ``E'...'`` backslash escapes), ``"..."`` identifiers and ``$tag$...$tag$``
@@ -13,6 +13,9 @@ from dataclasses import dataclass
 
 _DOLLAR_TAG = re.compile(r"\$(?:[^\W\d]\w*)?\$")
 _WS = re.compile(r"\s+")
+_SPECIAL = re.compile(r"[-/'\"$;]")  # what may start a comment, a string, a quote or end a statement
+_SIGNIFICANT = re.compile(r"[^\s;]")
+_ATOMIC = re.compile(r"atomic", re.IGNORECASE)  # only then can a ``;`` sit inside a BEGIN ATOMIC body
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +58,18 @@ def split_statements(sql: str) -> list[Statement]:
         first_sig = -1
 
     while i < n:
+        # Plain text up to the next character that may start something: taken as one chunk.
+        special = _SPECIAL.search(sql, i)
+        stop = n if special is None else special.start()
+        if stop > i:
+            if first_sig < 0:
+                sig = _SIGNIFICANT.search(sql, i, stop)
+                if sig is not None:
+                    first_sig = sig.start()
+            code.append(sql[i:stop])
+            i = stop
+            if i >= n:
+                break
         ch = sql[i]
         if ch == "-" and sql.startswith("--", i):
             end = sql.find("\n", i)
@@ -69,11 +84,11 @@ def split_statements(sql: str) -> list[Statement]:
             first_sig = i
         if ch == "'":
             escapes = i > 0 and sql[i - 1] in "eE" and (i < 2 or not _is_ident(sql[i - 2]))
-            i = _skip_string(sql, i, escapes=escapes)
+            i = _skip_quoted(sql, i, "'", escapes=escapes)
             code.append("''")
             continue
         if ch == '"':
-            end = _skip_quoted_ident(sql, i)
+            end = _skip_quoted(sql, i, '"')
             code.append(sql[i:end])
             i = end
             continue
@@ -85,7 +100,7 @@ def split_statements(sql: str) -> list[Statement]:
                 i = n if close < 0 else close + len(tag)
                 code.append(" $$ $$ ")
                 continue
-        if ch == ";" and _inside_atomic_body("".join(code)):
+        if ch == ";" and _ATOMIC.search(sql, start, i) and _inside_atomic_body("".join(code)):
             code.append(ch)
             i += 1
             continue
@@ -98,6 +113,23 @@ def split_statements(sql: str) -> list[Statement]:
         i += 1
     flush(n)
     return out
+
+
+_NOISE = re.compile(r"(?:\s|;|--[^\n]*)*")  # what never makes a statement: blanks, ``;``, line comments
+
+
+def has_statement(sql: str) -> bool:
+    """Whether :func:`split_statements` finds at least one statement in ``sql``, without
+    splitting it: anything outside comments that is not blank or ``;`` starts one."""
+    i, n = 0, len(sql)
+    while True:
+        match = _NOISE.match(sql, i)
+        i = match.end() if match else i
+        if i >= n:
+            return False
+        if not sql.startswith("/*", i):
+            return True
+        i = _skip_block_comment(sql, i)
 
 
 _WORD = re.compile(r"[a-z_][a-z0-9_]*")
@@ -141,7 +173,9 @@ def _skip_block_comment(sql: str, i: int) -> int:
     return n
 
 
-def _skip_string(sql: str, i: int, *, escapes: bool) -> int:
+def _skip_quoted(sql: str, i: int, quote: str, *, escapes: bool = False) -> int:
+    """Where the text quoted by ``quote`` at ``i`` ends: a doubled quote stays inside; with
+    ``escapes`` (``E'...'``) a backslash escapes the next character."""
     n = len(sql)
     i += 1
     while i < n:
@@ -149,42 +183,13 @@ def _skip_string(sql: str, i: int, *, escapes: bool) -> int:
         if escapes and ch == "\\":
             i += 2
             continue
-        if ch == "'":
-            if i + 1 < n and sql[i + 1] == "'":
+        if ch == quote:
+            if i + 1 < n and sql[i + 1] == quote:
                 i += 2
                 continue
             return i + 1
         i += 1
     return n
-
-
-def _skip_quoted_ident(sql: str, i: int) -> int:
-    n = len(sql)
-    i += 1
-    while i < n:
-        if sql[i] == '"':
-            if i + 1 < n and sql[i + 1] == '"':
-                i += 2
-                continue
-            return i + 1
-        i += 1
-    return n
-
-
-def header_lines(sql: str) -> list[tuple[int, str]]:
-    """The leading comment lines of a script, as ``(line number, text after --)``.
-
-    The header ends at the first line that is neither blank nor a ``--`` comment.
-    """
-    out: list[tuple[int, str]] = []
-    for number, raw in enumerate(sql.splitlines(), start=1):
-        line = raw.strip()
-        if not line:
-            continue
-        if not line.startswith("--"):
-            break
-        out.append((number, line[2:].strip()))
-    return out
 
 
 def normalize_ident(name: str) -> str:

@@ -138,10 +138,12 @@ def _plan(
     *,
     target: Version | None = None,
     retry_incomplete: bool = False,
+    read_undo: bool = True,
 ) -> Plan:
     """The folder (numbered by the policy's classes) against the history; a pending script
-    in no class of the policy is a problem."""
-    folder = scan(migrations, classes=policy.migration_classes)
+    in no class of the policy is a problem. ``read_undo=False``: undo scripts are listed, and
+    read only when a rollback undoes them."""
+    folder = scan(migrations, classes=policy.migration_classes, read_undo=read_undo)
     plan = build_plan(folder, session.history(), target=target, retry_incomplete=retry_incomplete)
     ranges = ", ".join(f"{c.name} {c.describe()}" for c in policy.migration_classes)
     unclassified = [
@@ -178,7 +180,10 @@ def _run(
     try:
         if baseline is not None and not dry_run:
             flyway.baseline_if_empty(session, baseline)
-        plan = _plan(gate.policy, session, migrations, include, target=target, retry_incomplete=retry_incomplete)
+        plan = _plan(
+            gate.policy, session, migrations, include, target=target, retry_incomplete=retry_incomplete,
+            read_undo=operation != "rollback",
+        )  # fmt: skip
         if not dry_run:  # under the lock: no other run is writing its outcomes now
             reconcile(gate, plan, database_label(dsn))
         extras = flyway.load_extras(migrations)
@@ -325,7 +330,7 @@ def info(
     at = gate.now()
     include = _include(policy, classes, (env, terr))
     with PostgresSession(dsn, options).open(lock=False, create=False) as session:
-        plan = _plan(policy, session, migrations, include)
+        plan = _plan(policy, session, migrations, include, read_undo=False)
         extras = flyway.load_extras(migrations)
         values = flyway.session_placeholders(
             session, placeholders or Placeholders(), environment=env, territory=terr
@@ -363,7 +368,7 @@ def info(
                 reason or "",
                 next_at,
                 entry.problem,
-                entry.version in plan.folder.undo,
+                entry.version in plan.folder.undo_paths,
                 None if state == "ignored gap" else flyway_state.get(entry.version),
             )
         )
