@@ -260,11 +260,11 @@ def test_parallel_new_never_hands_out_a_version_twice(tmp_path: Path) -> None:
 
 
 def test_progress_bar_on_a_terminal_only(capsys: pytest.CaptureFixture[str]) -> None:
-    from seasongate.cli._migrate import _TerminalProgress
+    from seasongate.cli._migrate_output import TerminalProgress
 
-    _TerminalProgress(bar=True).starting(3, 12, "V216 orders")
+    TerminalProgress(bar=True).starting(3, 12, "V216 orders")
     assert "[######..................] 3/12" in capsys.readouterr().err
-    _TerminalProgress(bar=False).starting(3, 12, "V216 orders")
+    TerminalProgress(bar=False).starting(3, 12, "V216 orders")
     assert capsys.readouterr().err == ""
 
 

@@ -1,0 +1,75 @@
+"""The gate every database command runs under, opened one way.
+
+``migrate``, ``rollback``, ``info``, ``run`` and their watched forms open their
+:class:`~seasongate._gate.Gate` here: the project (policy + store) through
+:class:`~seasongate.api._project.Project`, the database from ``--dsn`` or ``SEASONGATE_DSN``,
+version options parsed with the option's name in the message.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Unpack
+
+from seasongate._errors import InputError
+from seasongate._gate import Gate
+from seasongate._versions import Version
+from seasongate.api._project import Project, open_project, open_store, project_of
+
+if TYPE_CHECKING:
+    from seasongate.api._request import ProjectFields
+
+DSN_ENV = "SEASONGATE_DSN"
+MIGRATIONS = Path("migrations")
+
+
+def database_url(dsn: str | None) -> str:
+    """The database to act on: ``dsn``, else ``SEASONGATE_DSN``; an error when neither is set."""
+    chosen = (dsn or "").strip() or os.environ.get(DSN_ENV, "").strip()
+    if not chosen:
+        raise InputError(f"no database given: use --dsn URL or set {DSN_ENV}")
+    return chosen
+
+
+def version_option(value: str | Version | None, option: str) -> Version | None:
+    """``value`` as a :class:`Version`; a malformed one is an error naming ``option``."""
+    if value is None or isinstance(value, Version):
+        return value
+    try:
+        return Version.parse(value)
+    except InputError as exc:
+        raise InputError(f"{option}: {exc}") from exc
+
+
+def open_gate(
+    *,
+    now: Callable[[], datetime],
+    record_clock: Callable[[], datetime] | None = None,
+    environment: str | None = None,
+    territory: str | None = None,
+    project: Project | None = None,
+    **fields: Unpack[ProjectFields],
+) -> Gate:
+    """A :class:`~seasongate._gate.Gate` with the project's policy (the one covering
+    ``environment``, or the one given) and its override/audit store (``use_store=False``: no
+    overrides, no audit).
+
+    ``now`` is the clock the gate judges by; ``record_clock`` (default ``now``) stamps the
+    audit entries, the real clock when a run is judged at a simulated instant. The caller
+    owns the store; close it with ``gate.store.close()`` when done.
+    """
+    opened = open_project(environment, **fields) if project is None else project_of(project, fields, "")
+    store = open_store(opened.store_source, opened.project_dir) if opened.use_store else None
+    return Gate(opened.policy, store, now=now, record_clock=record_clock, environment=environment, territory=territory)
+
+
+@contextmanager
+def gated(project: Project, now: Callable[[], datetime], environment: str, territory: str) -> Iterator[Gate]:
+    """The gate of one command: the project's store is open while the command runs (and
+    closed after, unless the caller handed in an open one)."""
+    with project.store() as store:
+        yield Gate(project.policy, store, now=now, environment=environment, territory=territory)
