@@ -175,6 +175,8 @@ def test_failing_migration_exits_2_with_the_database_error(pg_dsn: str, tmp_path
     [
         (["--target", "banana"], "--target: invalid migration version 'banana'"),
         (["--at", "tomorrow"], "invalid time 'tomorrow'"),
+        (["--at", "2026-03-29T02:30"], "'2026-03-29T02:30' does not exist in Europe/Berlin"),
+        (["--at", "2026-10-25T02:30"], "'2026-10-25T02:30' happens twice in Europe/Berlin"),
         (["--lock-wait", "forever"], "--lock-wait: invalid duration 'forever'"),
         (["--territory", "FR"], "unknown territory 'FR'"),
     ],
