@@ -1,27 +1,28 @@
-"""The gate every database command runs under, opened one way.
+"""The gate every database command runs under, and the database it acts on, opened one way.
 
 ``migrate``, ``rollback``, ``info``, ``run`` and their watched forms open their
 :class:`~seasongate._gate.Gate` here: the project (policy + store) through
-:class:`~seasongate.api._project.Project`, the database from ``--dsn`` or ``SEASONGATE_DSN``,
-version options parsed with the option's name in the message.
+:class:`~seasongate.api._project.Project`; the database they act on is one
+:class:`Database` value (URL, migrations folder, executor options, placeholders), which
+Python callers may give as keywords instead (``dsn=``, ``migrations=``...).
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Unpack
+from typing import Unpack
 
 from seasongate._errors import InputError
+from seasongate._executor import ExecutorOptions, Placeholders
 from seasongate._gate import Gate
 from seasongate._versions import Version
 from seasongate.api._project import Project, open_project, open_store, project_of
-
-if TYPE_CHECKING:
-    from seasongate.api._request import ProjectFields
+from seasongate.api._request import ProjectFields
 
 DSN_ENV = "SEASONGATE_DSN"
 MIGRATIONS = Path("migrations")
@@ -33,6 +34,50 @@ def database_url(dsn: str | None) -> str:
     if not chosen:
         raise InputError(f"no database given: use --dsn URL or set {DSN_ENV}")
     return chosen
+
+
+@dataclass(frozen=True)
+class Database:
+    """Where a database command acts: the database (``dsn``, else ``SEASONGATE_DSN``), the
+    migrations folder, how the executor talks to PostgreSQL, and the placeholder values of
+    the scripts (``${name}``)."""
+
+    dsn: str | None = None
+    migrations: Path = MIGRATIONS
+    options: ExecutorOptions | None = None
+    placeholders: Mapping[str, str] | Placeholders | None = None
+
+    @property
+    def url(self) -> str:
+        """The database URL (an error when none is given)."""
+        return database_url(self.dsn)
+
+    def placeholder_values(self) -> Placeholders:
+        """The placeholders as the executor takes them."""
+        if isinstance(self.placeholders, Placeholders):
+            return self.placeholders
+        return Placeholders(dict(self.placeholders or {}))
+
+
+class DatabaseFields(ProjectFields, total=False):
+    """A :class:`Database` and the project as keyword arguments of an api function."""
+
+    dsn: str | None
+    migrations: Path
+    options: ExecutorOptions | None
+    placeholders: Mapping[str, str] | Placeholders | None
+
+
+def database_of(database: Database | None, fields: DatabaseFields) -> Database:
+    """The database given, or the one the keyword fields describe (not both)."""
+    given = sorted(key for key in ("dsn", "migrations", "options", "placeholders") if key in fields)
+    if database is None:
+        return Database(
+            fields.get("dsn"), fields.get("migrations", MIGRATIONS), fields.get("options"), fields.get("placeholders")
+        )
+    if given:
+        raise InputError(f"give a Database or database keywords, not both ({', '.join(given)})")
+    return database
 
 
 def version_option(value: str | Version | None, option: str) -> Version | None:

@@ -16,17 +16,17 @@ from typing import TYPE_CHECKING, Unpack
 from seasongate._errors import InputError, MigrationError
 from seasongate._time import to_ts
 from seasongate._versions import Version
-from seasongate.api._gated import MIGRATIONS, database_url, gated, version_option
+from seasongate.api._gated import Database, DatabaseFields, database_of, gated, version_option
 from seasongate.api._project import Project, open_project, project_of
 from seasongate.api._request import RequestSpec, spec_of
 from seasongate.api._watch import Notices, SloCheck, WatchedRun, finish, probes_before, watch_after
 
 if TYPE_CHECKING:
-    from seasongate._executor import ExecutorOptions, StepResult
+    from seasongate._executor import StepResult
     from seasongate._gate import Gate
     from seasongate._health import HealthReport, HealthSpec
     from seasongate._policy import Policy
-    from seasongate.api._request import CommandFields, ProjectFields
+    from seasongate.api._request import CommandFields
 
 __all__ = ["WatchedRun", "health_check", "load_health_file", "migrate_with_health", "run_with_health"]
 
@@ -78,9 +78,8 @@ def health_check(
 
 
 def _readiness(
-    gate: Gate, spec: HealthSpec, dsn: str, migrations: Path, classes: Sequence[str] | None,
-    target: Version | None, options: ExecutorOptions | None,
-) -> list[str]:  # fmt: skip
+    gate: Gate, spec: HealthSpec, db: Database, classes: Sequence[str] | None, target: Version | None
+) -> list[str]:
     """Why a rollback of this run's migrations would be impossible or too slow (empty: fine)."""
     from seasongate._executor import PostgresSession, scan
     from seasongate._gate import info
@@ -88,7 +87,8 @@ def _readiness(
 
     if spec.on_degraded != "rollback":
         return []
-    report = info(gate, dsn, migrations, classes=classes, options=options)
+    dsn, migrations, options = db.url, db.migrations, db.options
+    report = info(gate, dsn, migrations, classes=classes, options=options, placeholders=db.placeholder_values())
     pending = [r.version for r in report.rows if r.state == "pending" and (target is None or not target < r.version)]
     if not pending:
         return []
@@ -118,36 +118,36 @@ def _readiness(
 
 def migrate_with_health(
     health: str | Path | HealthSpec,
+    database: Database | None = None,
     *,
-    dsn: str | None,
     environment: str,
     territory: str,
     now: Callable[[], datetime],
-    migrations: Path = MIGRATIONS,
     project: Project | None = None,
     target: str | Version | None = None,
     classes: Sequence[str] | None = None,
-    options: ExecutorOptions | None = None,
     progress: Callable[[StepResult], None] | None = None,
     environ: Mapping[str, str] | None = None,
     sleep: Callable[[float], None] = time.sleep,
-    **fields: Unpack[ProjectFields],
+    **fields: Unpack[DatabaseFields],
 ) -> WatchedRun:
     """``seasongate migrate --health FILE``: refuse a run that could not be rolled back, apply
     the pending migrations, watch for ``watch.for``, and on *degraded* roll back the ones this
     run applied (newest first, gated and audited as rollbacks). ``now`` is the real clock:
-    the gate judges by it and the watch measures by it."""
+    the gate judges by it and the watch measures by it. The database and the project are
+    given as for :func:`~seasongate.api.migrate`."""
     from seasongate._gate import migrate, rollback
     from seasongate._health import Sources
 
     spec = load_health_file(health)
-    chosen = database_url(dsn)
+    db = database_of(database, fields)
+    chosen, migrations, options = db.url, db.migrations, db.options
     wanted = version_option(target, "--target")
     env_vars = os.environ if environ is None else environ
     clock = _epoch_clock(now)
     with gated(project_of(project, fields, environment), now, environment, territory) as gate:
         sources = Sources.from_environment(spec, env_vars, chosen)
-        refusals = _readiness(gate, spec, chosen, migrations, classes, wanted, options)
+        refusals = _readiness(gate, spec, db, classes, wanted)
         if refusals:
             raise MigrationError(
                 f"not started: with on_degraded: rollback ({spec.path}) every migration must be undoable:\n  "
@@ -160,7 +160,7 @@ def migrate_with_health(
             deadline = now() + timedelta(seconds=spec.slo_migration)
         report = migrate(
             gate, chosen, migrations, target=wanted, classes=classes, options=options, progress=progress,
-            deadline=deadline,
+            deadline=deadline, placeholders=db.placeholder_values(),
         )  # fmt: skip
         run_ended = clock()
         applied = [s.version for s in report.steps if s.status == "applied"]
@@ -178,12 +178,15 @@ def migrate_with_health(
         rollback_slo = SloCheck("rollback", spec.slo_rollback, None)
         note = ""
         if outcome.verdict == "degraded" and spec.on_degraded == "rollback":
-            to = _below(gate, chosen, migrations, applied, options)
+            to = _below(gate, db, applied)
             if isinstance(to, str):
                 note = to
             else:
                 started = clock()
-                rollback_report = rollback(gate, chosen, migrations, to=to, options=options, progress=progress)
+                rollback_report = rollback(
+                    gate, chosen, migrations, to=to, options=options, progress=progress,
+                    placeholders=db.placeholder_values(),
+                )  # fmt: skip
                 rollback_slo = SloCheck("rollback", spec.slo_rollback, clock() - started)
         return finish(
             gate, outcome, notices, migrate=report, rollback=rollback_report, slos=(migration_slo, rollback_slo),
@@ -198,14 +201,12 @@ def _epoch_clock(clock: Callable[[], datetime]) -> Callable[[], int]:
     return read
 
 
-def _below(
-    gate: Gate, dsn: str, migrations: Path, applied: Sequence[Version], options: ExecutorOptions | None
-) -> Version | str:
+def _below(gate: Gate, db: Database, applied: Sequence[Version]) -> Version | str:
     """The version to roll back to so that exactly ``applied`` is undone; a message when
     something else was applied meanwhile (then nothing is undone automatically)."""
     from seasongate._gate import info
 
-    report = info(gate, dsn, migrations, options=options)
+    report = info(gate, db.url, db.migrations, options=db.options, placeholders=db.placeholder_values())
     lowest = min(applied)
     live = {r.version for r in report.rows if r.state not in ("pending", "excluded") and r.installed_on is not None}
     above = {v for v in live if not v < lowest}

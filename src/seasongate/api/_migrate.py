@@ -10,7 +10,7 @@ same gate to Python callers (Alembic ``env.py``, your own executor).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -22,7 +22,6 @@ from seasongate._executor import (
     LintReport,
     MigrateReport,
     NewMigration,
-    Placeholders,
     StepResult,
     create_migration,
 )
@@ -32,18 +31,29 @@ from seasongate._gate import info as gate_info
 from seasongate._gate import migrate as gate_migrate
 from seasongate._gate import rollback as gate_rollback
 from seasongate._versions import Version
-from seasongate.api._gated import DSN_ENV, MIGRATIONS, database_url, gated, open_gate, version_option
+from seasongate.api._gated import (
+    DSN_ENV,
+    MIGRATIONS,
+    Database,
+    DatabaseFields,
+    database_of,
+    database_url,
+    gated,
+    open_gate,
+    version_option,
+)
 from seasongate.api._project import Project, open_project, project_of
 from seasongate.api._request import spec_of
 
 if TYPE_CHECKING:
     from seasongate._policy import MigrationClass, Policy
     from seasongate._store import Store
-    from seasongate.api._request import CommandFields, ProjectFields, RequestSpec
+    from seasongate.api._request import CommandFields, RequestSpec
 
 __all__ = [
     "DSN_ENV",
     "MIGRATIONS",
+    "Database",
     "ExecutorOptions",
     "InfoReport",
     "LintReport",
@@ -75,22 +85,19 @@ def _gate(
 
 
 def migrate(
+    database: Database | None = None,
     *,
-    dsn: str | None,
     environment: str,
     territory: str,
     now: Callable[[], datetime],
-    migrations: Path = MIGRATIONS,
     project: Project | None = None,
     target: str | Version | None = None,
     classes: Sequence[str] | None = None,
     dry_run: bool = False,
     retry_incomplete: bool = False,
-    options: ExecutorOptions | None = None,
     progress: Callable[[StepResult], None] | None = None,
-    placeholders: Mapping[str, str] | Placeholders | None = None,
     baseline_on_migrate: str | Version | None = None,
-    **fields: Unpack[ProjectFields],
+    **fields: Unpack[DatabaseFields],
 ) -> MigrateReport:
     """Apply the pending migrations, each gated at its own start (``seasongate migrate``),
     then the repeatable scripts whose checksum changed.
@@ -106,75 +113,66 @@ def migrate(
     changes the database is judged by the real clock: a simulated one (``--at``) is for dry
     runs only; the CLI refuses it otherwise.
     """
-    chosen = database_url(dsn)
+    db = database_of(database, fields)
+    chosen = db.url
     wanted = version_option(target, "--target")
     baseline = version_option(baseline_on_migrate, "--baseline-version")
     with gated(project_of(project, fields, environment), now, environment, territory) as gate:
         return gate_migrate(
-            gate, chosen, migrations, target=wanted, classes=classes, dry_run=dry_run,
-            retry_incomplete=retry_incomplete, options=options, progress=progress,
-            placeholders=as_placeholders(placeholders), baseline_on_migrate=baseline,
+            gate, chosen, db.migrations, target=wanted, classes=classes, dry_run=dry_run,
+            retry_incomplete=retry_incomplete, options=db.options, progress=progress,
+            placeholders=db.placeholder_values(), baseline_on_migrate=baseline,
         )  # fmt: skip
 
 
-def as_placeholders(values: Mapping[str, str] | Placeholders | None) -> Placeholders:
-    """Placeholder values (``${name}``) as the executor takes them."""
-    if isinstance(values, Placeholders):
-        return values
-    return Placeholders(dict(values or {}))
-
-
 def rollback(
+    database: Database | None = None,
     *,
-    dsn: str | None,
     to: str | Version,
+    classes: Sequence[str] | None = None,
     environment: str,
     territory: str,
     now: Callable[[], datetime],
-    migrations: Path = MIGRATIONS,
     project: Project | None = None,
-    classes: Sequence[str] | None = None,
     dry_run: bool = False,
     retry_incomplete: bool = False,
-    options: ExecutorOptions | None = None,
     progress: Callable[[StepResult], None] | None = None,
-    placeholders: Mapping[str, str] | Placeholders | None = None,
-    **fields: Unpack[ProjectFields],
+    **fields: Unpack[DatabaseFields],
 ) -> MigrateReport:
     """Undo the applied migrations above ``to``, highest first (``seasongate rollback``): of
     ``classes`` when given, else of every class the policy lets run here. Refuses before the
     first step when an undo script is missing
-    (:class:`~seasongate._executor.ValidationError`)."""
-    chosen = database_url(dsn)
+    (:class:`~seasongate._executor.ValidationError`). The database and the project are given
+    as for :func:`migrate`."""
+    db = database_of(database, fields)
+    chosen = db.url
     wanted = version_option(to, "--to")
     assert wanted is not None
     with gated(project_of(project, fields, environment), now, environment, territory) as gate:
         return gate_rollback(
-            gate, chosen, migrations, to=wanted, classes=classes, dry_run=dry_run,
-            retry_incomplete=retry_incomplete, options=options, progress=progress,
-            placeholders=as_placeholders(placeholders),
+            gate, chosen, db.migrations, to=wanted, classes=classes, dry_run=dry_run,
+            retry_incomplete=retry_incomplete, options=db.options, progress=progress,
+            placeholders=db.placeholder_values(),
         )  # fmt: skip
 
 
 def info(
+    database: Database | None = None,
     *,
-    dsn: str | None,
+    classes: Sequence[str] | None = None,
     environment: str,
     territory: str,
     now: Callable[[], datetime],
-    migrations: Path = MIGRATIONS,
     project: Project | None = None,
-    classes: Sequence[str] | None = None,
-    options: ExecutorOptions | None = None,
-    placeholders: Mapping[str, str] | Placeholders | None = None,
-    **fields: Unpack[ProjectFields],
+    **fields: Unpack[DatabaseFields],
 ) -> InfoReport:
     """Every migration with its state (seasongate's and Flyway's) and, for pending ones, the
     gate's verdict now."""
-    chosen = database_url(dsn)
+    db = database_of(database, fields)
+    chosen = db.url
     with gated(project_of(project, fields, environment), now, environment, territory) as gate:
         return gate_info(
-            gate, chosen, migrations, classes=classes, options=options, placeholders=as_placeholders(placeholders)
+            gate, chosen, db.migrations, classes=classes, options=db.options, placeholders=db.placeholder_values()
         )
 
 

@@ -210,6 +210,15 @@ def executor_args(func: Callable[..., Any]) -> Callable[..., Any]:
     return executor_options(command)
 
 
+def step_options(*, classes: str, dry_run: str, retry: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """``--class`` (repeatable), ``--dry-run`` and ``--retry-incomplete``, with each command's help."""
+    return functools.partial(_decorate, [
+        click.option("--class", "classes", multiple=True, help=classes),
+        click.option("--dry-run", is_flag=True, help=dry_run),
+        click.option("--retry-incomplete", is_flag=True, help=retry),
+    ])  # fmt: skip
+
+
 def placeholder_option(func: Callable[..., Any]) -> Callable[..., Any]:
     """``--placeholder NAME=VALUE`` (repeatable)."""
     return click.option(

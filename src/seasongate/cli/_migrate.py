@@ -30,6 +30,7 @@ from seasongate.cli._gate_args import (
     placeholder_values,
     reported,
     show_note,
+    step_options,
 )
 from seasongate.cli._migrate_output import finish, finish_watched, print_info, progress, when
 
@@ -58,17 +59,10 @@ def _classes(given: tuple[str, ...]) -> list[str] | None:
 @gate_args
 @executor_args
 @click.option("--target", help="Apply up to and including this version.")
-@click.option(
-    "--class",
-    "classes",
-    multiple=True,
-    help="Apply only migrations of this class (repeatable), e.g. --class production.",
-)
-@click.option("--dry-run", is_flag=True, help="Show the plan and the gate's verdicts; change nothing.")
-@click.option(
-    "--retry-incomplete",
-    is_flag=True,
-    help="Re-run a transaction=false migration that did not finish (make it safe to re-run first).",
+@step_options(
+    classes="Apply only migrations of this class (repeatable), e.g. --class production.",
+    dry_run="Show the plan and the gate's verdicts; change nothing.",
+    retry="Re-run a transaction=false migration that did not finish (make it safe to re-run first).",
 )
 @placeholder_option
 @click.option(
@@ -111,7 +105,7 @@ def migrate(
     from seasongate import api
 
     if health is not None:
-        _migrate_watched(gate, executor, health, target, classes, dry_run=dry_run)
+        _migrate_watched(gate, executor, health, target, classes, placeholders, dry_run=dry_run)
     with gate.reported():
         project = gate.project()
         now, note = gate.clock(project, acts=not dry_run)
@@ -126,8 +120,9 @@ def migrate(
 
 
 def _migrate_watched(
-    gate: GateArgs, executor: ExecutorArgs, health: str, target: str | None, classes: tuple[str, ...], *, dry_run: bool
-) -> NoReturn:
+    gate: GateArgs, executor: ExecutorArgs, health: str, target: str | None, classes: tuple[str, ...],
+    placeholders: tuple[str, ...], *, dry_run: bool,
+) -> NoReturn:  # fmt: skip
     """``migrate --health``: one call into the health api, then its report and exit code."""
     from seasongate import api
     from seasongate._errors import InputError
@@ -140,7 +135,7 @@ def _migrate_watched(
         result = api.migrate_with_health(
             health, dsn=gate.dsn, environment=gate.environment, territory=gate.territory, now=now,
             migrations=gate.migrations, project=project, target=target, classes=_classes(classes),
-            options=executor.options(), progress=progress(gate.fmt),
+            options=executor.options(), progress=progress(gate.fmt), placeholders=placeholder_values(placeholders),
         )  # fmt: skip
     finish_watched(result, gate.fmt, note)
 
@@ -149,17 +144,10 @@ def _migrate_watched(
 @gate_args
 @executor_args
 @click.option("--to", "to", required=True, help="Undo every applied migration above this version.")
-@click.option(
-    "--class",
-    "classes",
-    multiple=True,
-    help="Undo only migrations of this class (repeatable; default: every class the policy lets run here).",
-)
-@click.option("--dry-run", is_flag=True, help="Show what would be undone and the gate's verdicts.")
-@click.option(
-    "--retry-incomplete",
-    is_flag=True,
-    help="Run again an undo script (transaction=false) that started and did not finish.",
+@step_options(
+    classes="Undo only migrations of this class (repeatable; default: every class the policy lets run here).",
+    dry_run="Show what would be undone and the gate's verdicts.",
+    retry="Run again an undo script (transaction=false) that started and did not finish.",
 )
 def rollback(
     gate: GateArgs, executor: ExecutorArgs, to: str, classes: tuple[str, ...], *, dry_run: bool, retry_incomplete: bool
