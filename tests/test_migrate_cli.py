@@ -179,6 +179,7 @@ def test_failing_migration_exits_2_with_the_database_error(pg_dsn: str, tmp_path
         (["--at", "2026-10-25T02:30"], "'2026-10-25T02:30' happens twice in Europe/Berlin"),
         (["--lock-wait", "forever"], "--lock-wait: invalid duration 'forever'"),
         (["--territory", "FR"], "unknown territory 'FR'"),
+        (["--territory", "de"], "unknown territory 'de' (policy production knows: DE, CH)"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(tmp_path: Path, args: list[str], message: str) -> None:

@@ -19,9 +19,6 @@ from seasongate._gate import _audit
 from seasongate._gate._guard import Gate
 from seasongate._policy import Decision, Request
 
-RUN_START = "run.start"
-"""Written before the child starts (``run`` carries its outcome and ``start_seq``)."""
-
 
 @dataclass(frozen=True, slots=True)
 class RunOutcome:
@@ -33,6 +30,10 @@ class RunOutcome:
     seconds: float = 0.0
     signal: int | None = None  # the signal that ended the command, if one did
     command: tuple[str, ...] = field(default=())
+
+
+RUN_START = "run.start"
+"""Written before the child starts (``run`` carries its outcome and ``start_seq``)."""
 
 
 def run_command(

@@ -97,9 +97,18 @@ class GateArgs:
 
         return api.open_project(self.environment, policy=self.policy, store=self.store, use_store=self.use_store)
 
-    def clock(self, project: Project, *, acts: bool = False) -> tuple[Clock, str | None]:
-        """The clock the gate judges by and the note on how ``--at`` was read (see :func:`clock`)."""
-        return clock(self.at, project.policy, self.territory, acts=acts)
+    def open(self, *, acts: bool = False) -> tuple[Project, Clock, str | None]:
+        """The project, the clock the gate judges by and the note on how ``--at`` was read
+        (see :func:`clock`; ``acts``: the command changes something)."""
+        project = self.project()
+        now, note = clock(self.at, project.policy, self.territory, acts=acts)
+        return project, now, note
+
+    def open_watched(self, *, dry_run: bool) -> tuple[Project, Clock, str | None]:
+        """As :meth:`open` for a run watched after (``--health``), which is always a real one."""
+        if dry_run:
+            raise InputError("--health watches a real run: it does not go with --dry-run")
+        return self.open(acts=True)
 
     def reported(self) -> AbstractContextManager[None]:
         """Errors inside as the command reports them (:func:`fail`)."""

@@ -107,8 +107,7 @@ def migrate(
     if health is not None:
         _migrate_watched(gate, executor, health, target, classes, placeholders, dry_run=dry_run)
     with gate.reported():
-        project = gate.project()
-        now, note = gate.clock(project, acts=not dry_run)
+        project, now, note = gate.open(acts=not dry_run)
         report = api.migrate(
             dsn=gate.dsn, environment=gate.environment, territory=gate.territory, now=now,
             migrations=gate.migrations, project=project, target=target, classes=_classes(classes),
@@ -125,13 +124,9 @@ def _migrate_watched(
 ) -> NoReturn:  # fmt: skip
     """``migrate --health``: one call into the health api, then its report and exit code."""
     from seasongate import api
-    from seasongate._errors import InputError
 
     with gate.reported():
-        if dry_run:
-            raise InputError("--health watches a real run: it does not go with --dry-run")
-        project = gate.project()
-        now, note = gate.clock(project, acts=True)
+        project, now, note = gate.open_watched(dry_run=dry_run)
         result = api.migrate_with_health(
             health, dsn=gate.dsn, environment=gate.environment, territory=gate.territory, now=now,
             migrations=gate.migrations, project=project, target=target, classes=_classes(classes),
@@ -166,8 +161,7 @@ def rollback(
     from seasongate import api
 
     with gate.reported():
-        project = gate.project()
-        now, note = gate.clock(project, acts=not dry_run)
+        project, now, note = gate.open(acts=not dry_run)
         report = api.rollback(
             dsn=gate.dsn, to=to, environment=gate.environment, territory=gate.territory, now=now,
             migrations=gate.migrations, project=project, classes=_classes(classes), dry_run=dry_run,
@@ -196,8 +190,7 @@ def info(gate: GateArgs, table: str, classes: tuple[str, ...], placeholders: tup
     from seasongate import api
 
     with gate.reported():
-        project = gate.project()
-        now, note = gate.clock(project)
+        project, now, note = gate.open()
         report = api.info(
             dsn=gate.dsn, environment=gate.environment, territory=gate.territory, now=now,
             migrations=gate.migrations, project=project, classes=_classes(classes),
@@ -365,8 +358,7 @@ def run(
     if health is not None:
         _run_watched(gate, argv, request, health, rollback_cmd, dry_run=dry_run)
     with gate.reported():
-        project = gate.project()
-        now, note = gate.clock(project, acts=not dry_run)
+        project, now, note = gate.open(acts=not dry_run)
         outcome = api.run(argv, request, now=now, project=project, dry_run=dry_run)
     show_note(note)
     if not outcome.ran:
@@ -386,13 +378,9 @@ def _run_watched(
 ) -> NoReturn:
     """``run --health``: one call into the health api, then its report and exit code."""
     from seasongate import api
-    from seasongate._errors import InputError
 
     with gate.reported():
-        if dry_run:
-            raise InputError("--health watches a real run: it does not go with --dry-run")
-        project = gate.project()
-        now, note = gate.clock(project, acts=True)
+        project, now, note = gate.open_watched(dry_run=dry_run)
         result = api.run_with_health(
             argv, request, health=health, rollback_command=rollback_cmd, now=now, project=project, dsn=gate.dsn
         )
