@@ -32,10 +32,6 @@ class RunOutcome:
     command: tuple[str, ...] = field(default=())
 
 
-RUN_START = "run.start"
-"""Written before the child starts (``run`` carries its outcome and ``start_seq``)."""
-
-
 def run_command(
     gate: Gate, argv: Sequence[str], request: Request, *, cwd: Path | None = None, dry_run: bool = False
 ) -> RunOutcome:
@@ -55,7 +51,7 @@ def run_command(
     gate.claim(decision, subject)
     # The intent is on record before the child starts: a run killed with seasongate (or a
     # crashed host) still left its trace, as a migration leaves ``migration.start``.
-    start = gate.audit(RUN_START, subject, _audit.run_payload(decision, command, outcome="started"))
+    start = gate.audit(_audit.RUN_START, subject, _audit.run_payload(decision, command, outcome="started"))
     linked = {} if start is None else {"start_seq": start.seq}
     started = time.perf_counter()
     try:
