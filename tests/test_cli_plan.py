@@ -93,6 +93,9 @@ def test_github_format_annotations_and_step_summary(tmp_path: Path) -> None:
         (["--duration", "twenty"], "invalid duration 'twenty'"),
         (["-m", "X226"], "invalid migration version 'X226'"),
         (["--at", "tomorrow"], "invalid time 'tomorrow'"),
+        (["--at", "2026-03-29T02:30"], "does not exist in Europe/Berlin (the clocks jump forward over it)"),
+        (["--at", "2026-10-25T02:30"], "happens twice in Europe/Berlin (the clocks go back): give a UTC offset"),
+        (["-t", "de"], "unknown territory 'de' (policy production knows: DE, CH)"),
         (["--policy", "nope.yaml"], "policy file nope.yaml does not exist"),
         (["-m", ""], "invalid migration version ''"),  # an unset $MIGRATION must not mean "anything"
         (["-m", "V٣"], "invalid migration version 'V٣'"),

@@ -22,6 +22,8 @@ import click
 from seasongate._errors import InputError, SeasongateError
 
 if TYPE_CHECKING:
+    from zoneinfo import ZoneInfo
+
     from seasongate.api import ExecutorOptions, Placeholders, Project
 
 EXIT_OK, EXIT_DENIED, EXIT_ERROR = 0, 1, 2
@@ -33,21 +35,26 @@ def _real_clock() -> datetime:
     return datetime.now(UTC)
 
 
+def read_at(text: str, tz: ZoneInfo) -> tuple[datetime, str | None]:
+    """``--at`` (ISO 8601) read in the territory's zone ``tz``, and the note to show when it
+    had no UTC offset."""
+    from seasongate._time import parse_instant
+
+    moment, was_naive = parse_instant(text, tz)
+    return moment, f"--at {text} has no UTC offset; read as {tz.key} local time" if was_naive else None
+
+
 def clock(at: str | None, policy: Any, territory: str, *, acts: bool = False) -> tuple[Clock, str | None]:
     """The system clock, or one that starts at ``--at`` and runs at real speed. ``--at``
     judges another instant and so never acts: a command that would change something
     (``acts``: migrate, rollback or run without --dry-run) refuses it."""
     if at is None:
         return _real_clock, None
-    from seasongate._time import parse_instant
-
-    tz = policy.zone(territory)
-    start, was_naive = parse_instant(at, tz)
+    start, note = read_at(at, policy.zone(territory))
     if acts:
         raise InputError(
             "--at judges another instant and executes nothing: add --dry-run to see what would happen then"
         )
-    note = f"--at {at} has no UTC offset; read as {tz.key} local time" if was_naive else None
     origin = time.monotonic()
     return (lambda: start + timedelta(seconds=time.monotonic() - origin)), note
 

@@ -85,14 +85,11 @@ def _request_options(*, duration_required: bool = False, rollback: bool = True) 
 
 
 def _instant(text: str | None, project: Project, territory: str) -> tuple[datetime, str | None]:
-    from seasongate._time import parse_instant
+    from seasongate.cli._gate_args import read_at
 
     if text is None:
         return _now(), None
-    tz = project.policy.zone(territory)
-    moment, was_naive = parse_instant(text, tz)
-    note = f"--at {text} has no UTC offset; read as {tz.key} local time" if was_naive else None
-    return moment, note
+    return read_at(text, project.policy.zone(territory))
 
 
 @click.command()
