@@ -44,3 +44,11 @@ def test_no_database_is_an_error_before_anything_opens(monkeypatch: pytest.Monke
 def test_a_database_value_carries_its_placeholders() -> None:
     assert Database(placeholders={"Territory": "de"}).placeholder_values().values == {"territory": "de"}
     assert Database().migrations.name == "migrations"
+
+
+def test_a_misspelt_keyword_is_refused_not_ignored() -> None:
+    # ``use_stor=False`` must not quietly mean "use the store".
+    with pytest.raises(TypeError, match="unexpected keyword argument"):
+        api.info(dsn="postgresql:///x", use_stor=False, **where())  # type: ignore[call-arg,arg-type]
+    with pytest.raises(TypeError, match="unexpected keyword argument"):
+        api.run(["true"], now=now, environment="production", territory="DE", migraton="V226")  # type: ignore[call-arg]

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Unpack
+from typing import Any, Unpack
 
 from seasongate._errors import InputError
 from seasongate._executor import ExecutorOptions, Placeholders
@@ -68,8 +68,18 @@ class DatabaseFields(ProjectFields, total=False):
     placeholders: Mapping[str, str] | Placeholders | None
 
 
+def refuse_unknown(fields: Mapping[str, object], known: Any) -> None:
+    """Refuse a keyword the TypedDict ``known`` does not name, as Python refuses one: a
+    misspelt ``use_store`` must not fall back to the default."""
+    unknown = sorted(set(fields) - known.__required_keys__ - known.__optional_keys__)
+    if unknown:
+        raise TypeError(f"unexpected keyword argument(s): {', '.join(unknown)}")
+
+
 def database_of(database: Database | None, fields: DatabaseFields) -> Database:
-    """The database given, or the one the keyword fields describe (not both)."""
+    """The database given, or the one the keyword fields describe (not both); an unknown
+    keyword is refused."""
+    refuse_unknown(fields, DatabaseFields)
     given = sorted(key for key in ("dsn", "migrations", "options", "placeholders") if key in fields)
     if database is None:
         return Database(

@@ -16,9 +16,9 @@ from typing import TYPE_CHECKING, Unpack
 from seasongate._errors import InputError, MigrationError
 from seasongate._time import to_ts
 from seasongate._versions import Version
-from seasongate.api._gated import Database, DatabaseFields, database_of, gated, version_option
+from seasongate.api._gated import Database, DatabaseFields, database_of, gated, refuse_unknown, version_option
 from seasongate.api._project import Project, open_project, project_of
-from seasongate.api._request import RequestSpec, spec_of
+from seasongate.api._request import CommandFields, RequestSpec, spec_of
 from seasongate.api._watch import Notices, SloCheck, WatchedRun, finish, probes_before, watch_after
 
 if TYPE_CHECKING:
@@ -26,7 +26,6 @@ if TYPE_CHECKING:
     from seasongate._gate import Gate
     from seasongate._health import HealthReport, HealthSpec
     from seasongate._policy import Policy
-    from seasongate.api._request import CommandFields
 
 __all__ = ["WatchedRun", "health_check", "load_health_file", "migrate_with_health", "run_with_health"]
 
@@ -247,6 +246,7 @@ def run_with_health(
     undo = shlex.split(rollback_command) if rollback_command else []
     if spec.on_degraded == "rollback" and not undo:
         raise InputError(f"{spec.path} says on_degraded: rollback: give the undo command with --rollback-cmd")
+    refuse_unknown(fields, CommandFields)
     stated = spec_of(request, fields)
     asked = stated.resolve()
     # The undo is judged as the rollback of the same migration; its duration is not the run's.

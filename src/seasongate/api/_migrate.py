@@ -40,15 +40,16 @@ from seasongate.api._gated import (
     database_url,
     gated,
     open_gate,
+    refuse_unknown,
     version_option,
 )
 from seasongate.api._project import Project, open_project, project_of
-from seasongate.api._request import spec_of
+from seasongate.api._request import CommandFields, spec_of
 
 if TYPE_CHECKING:
     from seasongate._policy import MigrationClass, Policy
     from seasongate._store import Store
-    from seasongate.api._request import CommandFields, RequestSpec
+    from seasongate.api._request import RequestSpec
 
 __all__ = [
     "DSN_ENV",
@@ -238,6 +239,7 @@ def run(
     duration. The command's output passes through; its exit code is the outcome's (1 when
     denied). ``dry_run`` judges and runs nothing (no audit entry, no override spent).
     """
+    refuse_unknown(fields, CommandFields)
     spec = spec_of(request, fields)
     asked = spec.resolve()
     with gated(project_of(project, fields, spec.environment), now, spec.environment, spec.territory) as gate:
