@@ -90,13 +90,13 @@ class GateArgs:
 
     environment: str
     territory: str
-    dsn: str | None
-    migrations: Path
     policy: str | None
     store: str | None
     use_store: bool
     at: str | None
     fmt: str
+    dsn: str | None = None
+    migrations: Path = Path("migrations")
 
     def project(self) -> Project:
         """The project the command works against (policy + store)."""
@@ -207,8 +207,8 @@ def gate_args(func: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(func)
     def command(**kw: Any) -> Any:
         gate = GateArgs(
-            kw.pop("environment"), kw.pop("territory"), kw.pop("dsn"), Path(kw.pop("migrations")), kw.pop("policy"),
-            kw.pop("store"), not kw.pop("no_store"), kw.pop("at"), kw.pop("fmt"),
+            kw.pop("environment"), kw.pop("territory"), kw.pop("policy"), kw.pop("store"), not kw.pop("no_store"),
+            kw.pop("at"), kw.pop("fmt"), kw.pop("dsn"), Path(kw.pop("migrations")),
         )  # fmt: skip
         return func(gate=gate, **kw)
 

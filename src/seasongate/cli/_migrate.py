@@ -219,8 +219,6 @@ def lint(directory: str, policy: str | None, fmt: str) -> None:
       seasongate lint
       seasongate lint migrations --format json
     """
-    from pathlib import Path
-
     from seasongate import api
 
     with reported(fmt):
@@ -270,8 +268,6 @@ def new(
     Example:
       seasongate new "add customer credit hold" --class production
     """
-    from pathlib import Path
-
     from seasongate import api
 
     with reported(fmt):
@@ -353,7 +349,7 @@ def run(
     argv = list(command)
     if argv and argv[0] == "--":
         argv = argv[1:]
-    gate = GateArgs(environment, territory, dsn, Path("migrations"), policy, store, not no_store, at, fmt)
+    gate = GateArgs(environment, territory, policy, store, not no_store, at, fmt, dsn)
     request = api.RequestSpec(environment, territory, migration, migration_class, risk, duration)
     if health is not None:
         _run_watched(gate, argv, request, health, rollback_cmd, dry_run=dry_run)
