@@ -215,6 +215,21 @@ def test_validate_shipped_files_and_a_broken_one(tmp_path: Path) -> None:
     )
 
 
+def test_validate_warns_of_a_rule_whose_time_conditions_never_hold(tmp_path: Path) -> None:
+    text = (ROOT / "policies" / "production.yaml").read_text(encoding="utf-8").replace("../calendars/",
+                                                                                      f"{ROOT}/calendars/")
+    never = "  - name: never\n    effect: deny\n    message: never\n    when:\n"
+    never += "      in_period: {kind: preparation}\n      not_in_period: {kind: preparation}\n"
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(text + never, encoding="utf-8")
+    result = run("validate", str(policy))
+    assert result.exit_code == 0 and "1 warning(s)" in result.stdout
+    assert "rules.never: its time conditions never hold in the expanded years: the rule can never match" in (
+        result.stderr
+    )
+    assert run("validate", "--strict", str(policy)).exit_code == 2
+
+
 ALL_COMMANDS = [
     "check", "explain", "slots", "windows", "validate", "migrate", "rollback", "info", "lint", "new", "run",
     "override request", "override approve", "override reject", "override revoke", "override list",
