@@ -52,3 +52,5 @@ def test_a_misspelt_keyword_is_refused_not_ignored() -> None:
         api.info(dsn="postgresql:///x", use_stor=False, **where())  # type: ignore[call-arg,arg-type]
     with pytest.raises(TypeError, match="unexpected keyword argument"):
         api.run(["true"], now=now, environment="production", territory="DE", migraton="V226")  # type: ignore[call-arg]
+    with pytest.raises(TypeError, match="unexpected keyword argument"):
+        api.open_gate(now=now, environment="production", territory="DE", use_stor=False)  # type: ignore[call-arg]

@@ -117,6 +117,7 @@ def open_gate(
     audit entries, the real clock when a run is judged at a simulated instant. The caller
     owns the store; close it with ``gate.store.close()`` when done.
     """
+    refuse_unknown(fields, ProjectFields)
     opened = open_project(environment, **fields) if project is None else project_of(project, fields, "")
     store = open_store(opened.store_source, opened.project_dir) if opened.use_store else None
     return Gate(opened.policy, store, now=now, record_clock=record_clock, environment=environment, territory=territory)
