@@ -94,7 +94,8 @@ def run_payload(
     seconds: float | None = None,
     error: str | None = None,
 ) -> dict[str, Any]:
-    """The payload of ``run``: ``outcome`` is denied, error, succeeded or failed."""
+    """The payload of ``run.start`` (``outcome`` started) and ``run`` (denied, error,
+    succeeded or failed)."""
     override = decision.override
     payload: dict[str, Any] = {
         "command": list(command),
