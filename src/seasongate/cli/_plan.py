@@ -85,11 +85,14 @@ def _request_options(*, duration_required: bool = False, rollback: bool = True) 
 
 
 def _instant(text: str | None, project: Project, territory: str) -> tuple[datetime, str | None]:
-    from seasongate.cli._gate_args import read_at
+    from seasongate._time import parse_instant
 
     if text is None:
         return _now(), None
-    return read_at(text, project.policy.zone(territory))
+    tz = project.policy.zone(territory)
+    moment, was_naive = parse_instant(text, tz)
+    note = f"--at {text} has no UTC offset; read as {tz.key} local time" if was_naive else None
+    return moment, note
 
 
 @click.command()
