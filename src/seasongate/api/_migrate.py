@@ -10,8 +10,7 @@ same gate to Python callers (Alembic ``env.py``, your own executor).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Unpack
@@ -26,7 +25,7 @@ from seasongate._executor import (
     create_migration,
 )
 from seasongate._executor import lint as lint_folder
-from seasongate._gate import Gate, InfoReport, RunOutcome, run_command
+from seasongate._gate import InfoReport, RunOutcome, run_command
 from seasongate._gate import info as gate_info
 from seasongate._gate import migrate as gate_migrate
 from seasongate._gate import rollback as gate_rollback
@@ -37,7 +36,6 @@ from seasongate.api._gated import (
     Database,
     DatabaseFields,
     database_of,
-    database_url,
     gated,
     open_gate,
     refuse_unknown,
@@ -48,7 +46,6 @@ from seasongate.api._request import CommandFields, spec_of
 
 if TYPE_CHECKING:
     from seasongate._policy import MigrationClass, Policy
-    from seasongate._store import Store
     from seasongate.api._request import RequestSpec
 
 __all__ = [
@@ -69,20 +66,6 @@ __all__ = [
     "rollback",
     "run",
 ]
-
-# The names api._flyway opens its gate with (until it calls api._gated itself).
-_dsn = database_url
-_version = version_option
-
-
-@contextmanager
-def _gate(
-    now: Callable[[], datetime], environment: str, territory: str, policy: str | Path | Policy | None,
-    store: str | Store | None, project_dir: Path | None, *, use_store: bool,
-) -> Iterator[Gate]:  # fmt: skip
-    project = open_project(environment, policy=policy, store=store, project_dir=project_dir, use_store=use_store)
-    with gated(project, now, environment, territory) as gate:
-        yield gate
 
 
 def migrate(

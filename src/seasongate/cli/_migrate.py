@@ -20,10 +20,8 @@ from seasongate.cli._gate_args import (
     EXIT_OK,
     ExecutorArgs,
     GateArgs,
-    clock,
     executor_args,
     executor_options,
-    fail,
     gate_args,
     gate_options,
     placeholder_option,
@@ -35,17 +33,11 @@ from seasongate.cli._gate_args import (
 from seasongate.cli._migrate_output import finish, finish_watched, print_info, progress, when
 
 # cli/_flyway takes the shared options by these names (until it takes GateArgs).
-_clock, _executor_options, _fail, _gate_options, _when = clock, executor_options, fail, gate_options, when
+_executor_options, _gate_options, _when = executor_options, gate_options, when
 
 
 def _options(table: str, lock_wait: str, lock_timeout: str, statement_timeout: str, lock_retries: int) -> Any:
     return ExecutorArgs(table, lock_wait, lock_timeout, statement_timeout, lock_retries).options()
-
-
-def _policy(policy: str | None, environment: str) -> Any:
-    from seasongate.api import open_project
-
-    return open_project(environment, policy=policy, use_store=False).policy
 
 
 def _classes(given: tuple[str, ...]) -> list[str] | None:
