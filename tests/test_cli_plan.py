@@ -93,6 +93,9 @@ def test_github_format_annotations_and_step_summary(tmp_path: Path) -> None:
         (["--duration", "twenty"], "invalid duration 'twenty'"),
         (["-m", "X226"], "invalid migration version 'X226'"),
         (["--at", "tomorrow"], "invalid time 'tomorrow'"),
+        (["--at", "2026-03-29T02:30"], "does not exist in Europe/Berlin (the clocks jump forward over it)"),
+        (["--at", "2026-10-25T02:30"], "happens twice in Europe/Berlin (the clocks go back): give a UTC offset"),
+        (["-t", "de"], "unknown territory 'de' (policy production knows: DE, CH)"),
         (["--policy", "nope.yaml"], "policy file nope.yaml does not exist"),
         (["-m", ""], "invalid migration version ''"),  # an unset $MIGRATION must not mean "anything"
         (["-m", "V٣"], "invalid migration version 'V٣'"),
@@ -210,6 +213,21 @@ def test_validate_shipped_files_and_a_broken_one(tmp_path: Path) -> None:
     assert result.stderr.strip().endswith(
         "bad.yaml:6:12: periods[0].start: invalid date '02-30': February has no day 30"
     )
+
+
+def test_validate_warns_of_a_rule_whose_time_conditions_never_hold(tmp_path: Path) -> None:
+    text = (ROOT / "policies" / "production.yaml").read_text(encoding="utf-8").replace("../calendars/",
+                                                                                      f"{ROOT}/calendars/")
+    never = "  - name: never\n    effect: deny\n    message: never\n    when:\n"
+    never += "      in_period: {kind: preparation}\n      not_in_period: {kind: preparation}\n"
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(text + never, encoding="utf-8")
+    result = run("validate", str(policy))
+    assert result.exit_code == 0 and "1 warning(s)" in result.stdout
+    assert "rules.never: its time conditions never hold in the expanded years: the rule can never match" in (
+        result.stderr
+    )
+    assert run("validate", "--strict", str(policy)).exit_code == 2
 
 
 ALL_COMMANDS = [

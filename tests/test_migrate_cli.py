@@ -201,8 +201,11 @@ def test_failing_migration_exits_2_with_the_database_error(pg_dsn: str, tmp_path
     [
         (["--target", "banana"], "--target: invalid migration version 'banana'"),
         (["--at", "tomorrow"], "invalid time 'tomorrow'"),
+        (["--at", "2026-03-29T02:30"], "'2026-03-29T02:30' does not exist in Europe/Berlin"),
+        (["--at", "2026-10-25T02:30"], "'2026-10-25T02:30' happens twice in Europe/Berlin"),
         (["--lock-wait", "forever"], "--lock-wait: invalid duration 'forever'"),
         (["--territory", "FR"], "unknown territory 'FR'"),
+        (["--territory", "de"], "unknown territory 'de' (policy production knows: DE, CH)"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(tmp_path: Path, args: list[str], message: str) -> None:
@@ -286,11 +289,11 @@ def test_parallel_new_never_hands_out_a_version_twice(tmp_path: Path) -> None:
 
 
 def test_progress_bar_on_a_terminal_only(capsys: pytest.CaptureFixture[str]) -> None:
-    from seasongate.cli._migrate import _TerminalProgress
+    from seasongate.cli._migrate_output import TerminalProgress
 
-    _TerminalProgress(bar=True).starting(3, 12, "V216 orders")
+    TerminalProgress(bar=True).starting(3, 12, "V216 orders")
     assert "[######..................] 3/12" in capsys.readouterr().err
-    _TerminalProgress(bar=False).starting(3, 12, "V216 orders")
+    TerminalProgress(bar=False).starting(3, 12, "V216 orders")
     assert capsys.readouterr().err == ""
 
 

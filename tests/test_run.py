@@ -74,7 +74,9 @@ def test_allowed_command_runs_with_its_output_and_exit_code(tmp_path: Path) -> N
     assert result.returncode == 3
     assert result.stdout == "hello from the child\n"
     assert result.stderr == "warn\n"
-    [(action, payload)] = audit(store)
+    [(started, intent), (action, payload)] = audit(store)
+    assert started == "run.start" and intent["outcome"] == "started"
+    assert intent["command"] == [sys.executable, "-c", code]
     assert action == "run"
     assert payload["exit_code"] == 3 and payload["outcome"] == "failed"
     assert payload["command"] == [sys.executable, "-c", code]
@@ -203,3 +205,20 @@ def test_run_states_the_class_of_what_it_runs(tmp_path: Path) -> None:
     testdata = sg_at(NOVEMBER_WEEKEND_NIGHT, *production_run(store, "--class", "testdata", "--format", "json"))
     assert testdata.exit_code == 1
     assert '"rule": "no-testdata-in-production"' in testdata.output
+
+
+def test_the_start_is_on_record_before_the_command_runs(tmp_path: Path) -> None:
+    # A run killed with seasongate must still leave a trace: run.start is written first.
+    store = tmp_path / "store.db"
+    code = (
+        "import sys, pathlib; from seasongate._store import open_store;"
+        "s = open_store('sqlite:///' + sys.argv[1], pathlib.Path(sys.argv[1]).parent);"
+        "print([e.action for e in s.audit_entries()])"
+    )
+    result = subprocess.run(
+        run_cmd(store, sys.executable, "-c", code, str(store)), capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "['run.start']"
+    [_, (_, outcome)] = audit(store)
+    assert outcome["outcome"] == "succeeded" and outcome["start_seq"] == 1

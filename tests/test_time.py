@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime, time, timedelta
 
 import pytest
@@ -73,3 +74,19 @@ def test_parse_instant_naive_is_read_in_zone() -> None:
 def test_parse_instant_refuses_garbage() -> None:
     with pytest.raises(InputError, match="invalid time"):
         parse_instant("next tuesday", BERLIN)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("2026-03-29T02:30", "does not exist in Europe/Berlin (the clocks jump forward over it)"),
+        ("2026-10-25T02:30", "happens twice in Europe/Berlin (the clocks go back): give a UTC offset, "
+         "2026-10-25T02:30+02:00 (the first) or 2026-10-25T02:30+01:00 (the second)"),
+    ],
+)  # fmt: skip
+def test_parse_instant_refuses_a_local_time_the_clocks_skip_or_repeat(text: str, message: str) -> None:
+    with pytest.raises(InputError, match=re.escape(message)):
+        parse_instant(text, BERLIN)
+    # With the offset it names one instant, and the hours around the change are ordinary.
+    assert parse_instant(text + "+01:00", BERLIN)[0] == datetime.fromisoformat(text + "+01:00")
+    assert parse_instant("2026-03-29T03:00", BERLIN)[0] == datetime.fromisoformat("2026-03-29T01:00Z")

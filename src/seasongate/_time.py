@@ -8,7 +8,7 @@ are used at the edges only. Nothing here reads the clock.
 from __future__ import annotations
 
 import re
-from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from datetime import UTC, date, datetime, time, timedelta, timezone, tzinfo
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -147,8 +147,9 @@ def local_midnight_ts(day: date, tz: ZoneInfo) -> int:
 def parse_instant(text: str, tz: ZoneInfo | None = None) -> tuple[datetime, bool]:
     """Parse an ISO 8601 instant; returns ``(aware datetime, was_naive)``.
 
-    ``Z`` and offsets are honoured. A naive time is read in ``tz`` (the territory's zone),
-    by the same DST rules as the calendars, and the caller should say so.
+    ``Z`` and offsets are honoured. A naive time is read in ``tz`` (the territory's zone), and
+    the caller should say so; a naive time the clocks skip or show twice (a DST change) is an
+    :class:`InputError` asking for an offset.
     """
     raw = text.strip()
     try:
@@ -164,10 +165,34 @@ def parse_instant(text: str, tz: ZoneInfo | None = None) -> tuple[datetime, bool
             raise InputError(f"invalid time {text!r}: out of range") from exc
     if tz is None:
         raise InputError(f"time {text!r} has no UTC offset and there is no zone to read it in")
+    _refuse_dst_oddity(text, parsed, tz)
     try:
         return from_ts(local_to_ts(parsed.date(), parsed.time(), tz), UTC), True
     except OverflowError as exc:
         raise InputError(f"invalid time {text!r}: out of range") from exc
+
+
+def _refuse_dst_oddity(text: str, wall: datetime, tz: ZoneInfo) -> None:
+    """A wall time the clocks skip or show twice names no single instant: a user who typed it
+    must say which one (calendars read such times by fixed rules; an option is not guessed)."""
+    try:
+        early, late = tz.utcoffset(wall.replace(fold=0)), tz.utcoffset(wall.replace(fold=1))
+    except OverflowError:
+        return  # out of range: the conversion says so
+    if early is None or late is None or early == late:
+        return
+
+    def stamp(offset: timedelta) -> str:
+        return wall.replace(tzinfo=timezone(offset)).isoformat(timespec="minutes")
+    if early < late:
+        raise InputError(
+            f"time {text!r} does not exist in {tz.key} (the clocks jump forward over it): "
+            f"give a UTC offset, e.g. {stamp(early)}, or a time that exists"
+        )
+    raise InputError(
+        f"time {text!r} happens twice in {tz.key} (the clocks go back): "
+        f"give a UTC offset, {stamp(early)} (the first) or {stamp(late)} (the second)"
+    )
 
 
 def parse_date(text: str) -> date:

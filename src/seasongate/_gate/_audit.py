@@ -2,9 +2,10 @@
 
 Actions: ``decision`` (a denial), ``migration.start`` (written before a migration step runs),
 ``migration.apply`` / ``migration.rollback`` (its outcome, written after; one per start),
-``run`` (``seasongate run -- COMMAND``). One clock per entry: the entry's own time is always
-the real clock (the store's); the instant the gate judged is in the payload as
-``judged_at`` (they differ only under ``--at``, which never acts).
+``run.start`` / ``run`` (``seasongate run -- COMMAND``: before the child starts, its outcome
+after). One clock per entry: the entry's own time is always the real clock (the store's);
+the instant the gate judged is in the payload as ``judged_at`` (they differ only under
+``--at``, which never acts).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from seasongate._vocabulary import Operation
 START = "migration.start"
 OUTCOME: dict[Operation, str] = {"apply": "migration.apply", "rollback": "migration.rollback"}
 DECISION = "decision"
+RUN_START = "run.start"  # before the child of ``seasongate run`` starts
 RUN = "run"
 # Changes to the history itself (the Flyway commands): baseline, repair; and clean.
 BASELINE = "migration.baseline"
@@ -92,7 +94,8 @@ def run_payload(
     seconds: float | None = None,
     error: str | None = None,
 ) -> dict[str, Any]:
-    """The payload of ``run``: ``outcome`` is denied, error, succeeded or failed."""
+    """The payload of ``run.start`` (``outcome`` started) and ``run`` (denied, error,
+    succeeded or failed)."""
     override = decision.override
     payload: dict[str, Any] = {
         "command": list(command),

@@ -36,8 +36,8 @@ def run_command(
     gate: Gate, argv: Sequence[str], request: Request, *, cwd: Path | None = None, dry_run: bool = False
 ) -> RunOutcome:
     """Run ``argv`` if the gate allows ``request`` now (its output passes through); SIGTERM,
-    SIGINT and SIGHUP reach the child; the outcome is audited (action ``run``). A dry run
-    only judges: nothing runs, nothing is written."""
+    SIGINT and SIGHUP reach the child. Audited: ``run.start`` before the child starts, ``run``
+    with its outcome after. A dry run only judges: nothing runs, nothing is written."""
     if not argv:
         raise InputError("no command given: seasongate run ... -- COMMAND ARGS")
     decision = gate.decide(request)
@@ -49,16 +49,21 @@ def run_command(
         gate.audit(_audit.RUN, subject, _audit.run_payload(decision, command, outcome="denied"))
         return RunOutcome(decision, ran=False, exit_code=1, command=command)
     gate.claim(decision, subject)
+    # The intent is on record before the child starts: a run killed with seasongate (or a
+    # crashed host) still left its trace, as a migration leaves ``migration.start``.
+    start = gate.audit(_audit.RUN_START, subject, _audit.run_payload(decision, command, outcome="started"))
+    linked = {} if start is None else {"start_seq": start.seq}
     started = time.perf_counter()
     try:
         code, sig = _run_child(command, cwd)
     except OSError as exc:
-        gate.audit(_audit.RUN, subject, _audit.run_payload(decision, command, outcome="error", error=str(exc)))
+        failed = _audit.run_payload(decision, command, outcome="error", error=str(exc))
+        gate.audit(_audit.RUN, subject, {**failed, **linked})
         raise InputError(f"cannot run {command[0]!r}: {exc.strerror or exc}") from exc
     seconds = time.perf_counter() - started
     outcome = "succeeded" if code == 0 else "failed"
     payload = _audit.run_payload(decision, command, outcome=outcome, exit_code=code, signal=sig, seconds=seconds)
-    gate.audit(_audit.RUN, subject, payload)
+    gate.audit(_audit.RUN, subject, {**payload, **linked})
     return RunOutcome(decision, ran=True, exit_code=code, seconds=seconds, signal=sig, command=command)
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -71,13 +71,7 @@ class Delivery:
 
     def to_dict(self) -> dict[str, Any]:
         """For the audit trail and the JSON report."""
-        return {
-            "target": self.target,
-            "event": self.event,
-            "delivered": self.delivered,
-            "attempts": self.attempts,
-            "error": self.error,
-        }
+        return asdict(self)
 
 
 Send = Callable[[str, str, Any], Any]

@@ -44,7 +44,8 @@ APPEND_ACTIONS = (
     "migration.baseline",  # the Flyway commands that change the history itself
     "migration.repair",
     "database.clean",
-    "run",  # seasongate run -- COMMAND
+    "run.start",  # seasongate run -- COMMAND: before the child starts
+    "run",  # its outcome
     "health.verdict",  # migrate --health: the watch's verdict on a migration
 )
 """What ``append_audit`` writes; any other action is refused (tests/test_audit_actions.py

@@ -31,20 +31,20 @@ MIGRATION_ACTIONS = ("migration.start", "migration.apply", "migration.rollback")
 
 def project_environments(project_dir: Path | None = None) -> list[str]:
     """The environments the project's policy files name (else the bundled ones), in order."""
-    from seasongate.api import find_policy, open_policy
+    from seasongate.api._project import find_policy, open_project
 
     first = find_policy(None, None, project_dir)  # the project's policy folder, else the bundled one
     found: list[str] = []
     for path in sorted(first.parent.glob("*.yaml")):
-        found.extend(open_policy(path, None, project_dir).environments)
+        found.extend(open_project(None, policy=path, project_dir=project_dir, use_store=False).policy.environments)
     return list(dict.fromkeys(found))
 
 
 def open_dashboard_store(url: str | None, project_dir: Path | None = None) -> Store:
     """The store the dashboard reads (the caller closes it)."""
-    from seasongate._store import open_store
+    from seasongate.api._project import open_store
 
-    return open_store(url, project_dir or Path.cwd())
+    return open_store(url, project_dir)
 
 
 # -- now ---------------------------------------------------------------------------------------
@@ -113,7 +113,7 @@ def now_board(
 
     A store that cannot be read is reported in ``problems`` and no override is counted (the
     stricter answer: fail closed)."""
-    from seasongate.api import open_policy
+    from seasongate.api._project import open_project
 
     ts = to_ts(at)
     rows: list[TerritoryNow] = []
@@ -126,7 +126,7 @@ def now_board(
             problems.append(f"the override store cannot be read ({exc}): no override is counted")
     try:
         for environment in environments or project_environments(project_dir):
-            policy = open_policy(None, environment, project_dir)
+            policy = open_project(environment, project_dir=project_dir, use_store=False).policy
             for territory in policy.territories:
                 version, asked = _representative(policy, environment, territory)
                 request = Request(environment, territory, version)

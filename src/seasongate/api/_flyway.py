@@ -20,7 +20,7 @@ from seasongate._gate import baseline as gate_baseline
 from seasongate._gate import clean as gate_clean
 from seasongate._gate import repair as gate_repair
 from seasongate._versions import Version
-from seasongate.api._migrate import MIGRATIONS, _dsn, _version
+from seasongate.api._gated import MIGRATIONS, database_url, gated, version_option
 from seasongate.api._project import Project, project_of
 from seasongate.api._request import ProjectFields
 
@@ -53,11 +53,10 @@ def _gated(project: Project | None, fields: GatedFields) -> Iterator[tuple[Gate,
     if unknown or missing:
         raise TypeError(f"unexpected keyword argument(s): {', '.join(unknown)}" if unknown
                         else f"missing keyword argument(s): {', '.join(missing)}")  # fmt: skip
-    chosen = _dsn(fields["dsn"])
+    chosen = database_url(fields["dsn"])
     environment, territory = fields["environment"], fields["territory"]
-    opened = project_of(project, fields, environment)
-    with opened.store() as store:
-        yield Gate(opened.policy, store, now=fields["now"], environment=environment, territory=territory), chosen
+    with gated(project_of(project, fields, environment), fields["now"], environment, territory) as gate:
+        yield gate, chosen
 
 
 def baseline(
@@ -70,7 +69,7 @@ def baseline(
     """``seasongate baseline --version V225``: adopt a database without history (or with an
     empty one) at ``version``; everything up to it counts as applied (Flyway's ``BASELINE``
     row). Refused when the history already holds migrations or another baseline."""
-    wanted = _version(version, "--version")
+    wanted = version_option(version, "--version")
     assert wanted is not None
     with _gated(project, fields) as (gate, dsn):
         return gate_baseline(gate, dsn, wanted, description=description, options=fields.get("options"))

@@ -2,47 +2,56 @@
 
 One public function per command; each returns a result dataclass and never prints. Those
 that evaluate the gate take the clock (``now``), which they call once per migration; the
-CLI builds it from ``--at`` or the system clock. ``open_gate`` gives the same gate to
-Python callers (Alembic ``env.py``, your own executor).
+CLI builds it from ``--at`` or the system clock. Each opens its project (policy + store) as
+one :class:`~seasongate.api._project.Project` (or, for Python callers, its fields as
+keywords: ``policy``, ``store``, ``project_dir``, ``use_store``). ``open_gate`` gives the
+same gate to Python callers (Alembic ``env.py``, your own executor).
 """
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Unpack
 
-from seasongate._errors import InputError
 from seasongate._executor import (
     DEFAULT_CLASSES,
     ExecutorOptions,
     LintReport,
     MigrateReport,
     NewMigration,
-    Placeholders,
     StepResult,
     create_migration,
 )
 from seasongate._executor import lint as lint_folder
-from seasongate._gate import Gate, InfoReport, RunOutcome, run_command
+from seasongate._gate import InfoReport, RunOutcome, run_command
 from seasongate._gate import info as gate_info
 from seasongate._gate import migrate as gate_migrate
 from seasongate._gate import rollback as gate_rollback
 from seasongate._versions import Version
-from seasongate.api._check import open_policy
+from seasongate.api._gated import (
+    DSN_ENV,
+    MIGRATIONS,
+    Database,
+    DatabaseFields,
+    database_of,
+    gated,
+    open_gate,
+    refuse_unknown,
+    version_option,
+)
+from seasongate.api._project import Project, open_project, project_of
+from seasongate.api._request import CommandFields, spec_of
 
 if TYPE_CHECKING:
-    from seasongate._policy import Policy
-    from seasongate._store import Store
-
-DSN_ENV = "SEASONGATE_DSN"
-MIGRATIONS = Path("migrations")
+    from seasongate._policy import MigrationClass, Policy
+    from seasongate.api._request import RequestSpec
 
 __all__ = [
     "DSN_ENV",
+    "MIGRATIONS",
+    "Database",
     "ExecutorOptions",
     "InfoReport",
     "LintReport",
@@ -59,97 +68,20 @@ __all__ = [
 ]
 
 
-def _dsn(dsn: str | None) -> str:
-    chosen = (dsn or "").strip() or os.environ.get(DSN_ENV, "").strip()
-    if not chosen:
-        raise InputError(f"no database given: use --dsn URL or set {DSN_ENV}")
-    return chosen
-
-
-def _version(value: str | Version | None, what: str) -> Version | None:
-    if value is None or isinstance(value, Version):
-        return value
-    try:
-        return Version.parse(value)
-    except InputError as exc:
-        raise InputError(f"{what}: {exc}") from exc
-
-
-def open_gate(
-    *,
-    now: Callable[[], datetime],
-    record_clock: Callable[[], datetime] | None = None,
-    environment: str | None = None,
-    territory: str | None = None,
-    policy: str | Path | Policy | None = None,
-    store: str | Store | None = None,
-    project_dir: Path | None = None,
-    use_store: bool = True,
-) -> Gate:
-    """A :class:`~seasongate._gate.Gate` with the policy covering ``environment`` (or the one
-    given) and the override/audit store (``use_store=False``: no overrides, no audit).
-
-    ``now`` is the clock the gate judges by; ``record_clock`` (default ``now``) stamps the
-    audit entries, the real clock when a run is judged at a simulated instant. The caller
-    owns the store; close it with ``gate.store.close()`` when done.
-    """
-    loaded = open_policy(policy, environment, project_dir)
-    opened: Store | None = None
-    if use_store:
-        from seasongate.api._check import _open_store
-
-        opened = _open_store(store, project_dir)
-    return Gate(loaded, opened, now=now, record_clock=record_clock, environment=environment, territory=territory)
-
-
-@contextmanager
-def _gate(
-    now: Callable[[], datetime],
-    environment: str,
-    territory: str,
-    policy: str | Path | Policy | None,
-    store: str | Store | None,
-    project_dir: Path | None,
-    *,
-    use_store: bool,
-) -> Iterator[Gate]:
-    from seasongate._store import Store as StoreClass
-
-    gate = open_gate(
-        now=now,
-        environment=environment,
-        territory=territory,
-        policy=policy,
-        store=store,
-        project_dir=project_dir,
-        use_store=use_store,
-    )
-    try:
-        yield gate
-    finally:
-        if gate.store is not None and not isinstance(store, StoreClass):
-            gate.store.close()
-
-
 def migrate(
+    database: Database | None = None,
     *,
-    dsn: str | None,
     environment: str,
     territory: str,
     now: Callable[[], datetime],
-    migrations: Path = MIGRATIONS,
-    policy: str | Path | Policy | None = None,
-    store: str | Store | None = None,
+    project: Project | None = None,
     target: str | Version | None = None,
     classes: Sequence[str] | None = None,
     dry_run: bool = False,
     retry_incomplete: bool = False,
-    options: ExecutorOptions | None = None,
     progress: Callable[[StepResult], None] | None = None,
-    project_dir: Path | None = None,
-    use_store: bool = True,
-    placeholders: Mapping[str, str] | Placeholders | None = None,
     baseline_on_migrate: str | Version | None = None,
+    **fields: Unpack[DatabaseFields],
 ) -> MigrateReport:
     """Apply the pending migrations, each gated at its own start (``seasongate migrate``),
     then the repeatable scripts whose checksum changed.
@@ -165,87 +97,74 @@ def migrate(
     changes the database is judged by the real clock: a simulated one (``--at``) is for dry
     runs only; the CLI refuses it otherwise.
     """
-    chosen = _dsn(dsn)
-    wanted = _version(target, "--target")
-    with _gate(now, environment, territory, policy, store, project_dir, use_store=use_store) as gate:
+    db = database_of(database, fields)
+    chosen = db.url
+    wanted = version_option(target, "--target")
+    baseline = version_option(baseline_on_migrate, "--baseline-version")
+    with gated(project_of(project, fields, environment), now, environment, territory) as gate:
         return gate_migrate(
-            gate,
-            chosen,
-            migrations,
-            target=wanted,
-            classes=classes,
-            dry_run=dry_run,
-            retry_incomplete=retry_incomplete,
-            options=options,
-            progress=progress,
-            placeholders=as_placeholders(placeholders),
-            baseline_on_migrate=_version(baseline_on_migrate, "--baseline-version"),
-        )
-
-
-def as_placeholders(values: Mapping[str, str] | Placeholders | None) -> Placeholders:
-    """Placeholder values (``${name}``) as the executor takes them."""
-    if isinstance(values, Placeholders):
-        return values
-    return Placeholders(dict(values or {}))
+            gate, chosen, db.migrations, target=wanted, classes=classes, dry_run=dry_run,
+            retry_incomplete=retry_incomplete, options=db.options, progress=progress,
+            placeholders=db.placeholder_values(), baseline_on_migrate=baseline,
+        )  # fmt: skip
 
 
 def rollback(
+    database: Database | None = None,
     *,
-    dsn: str | None,
     to: str | Version,
+    classes: Sequence[str] | None = None,
     environment: str,
     territory: str,
     now: Callable[[], datetime],
-    migrations: Path = MIGRATIONS,
-    policy: str | Path | Policy | None = None,
-    store: str | Store | None = None,
-    classes: Sequence[str] | None = None,
+    project: Project | None = None,
     dry_run: bool = False,
     retry_incomplete: bool = False,
-    options: ExecutorOptions | None = None,
     progress: Callable[[StepResult], None] | None = None,
-    project_dir: Path | None = None,
-    use_store: bool = True,
-    placeholders: Mapping[str, str] | Placeholders | None = None,
+    **fields: Unpack[DatabaseFields],
 ) -> MigrateReport:
     """Undo the applied migrations above ``to``, highest first (``seasongate rollback``): of
     ``classes`` when given, else of every class the policy lets run here. Refuses before the
     first step when an undo script is missing
-    (:class:`~seasongate._executor.ValidationError`)."""
-    chosen = _dsn(dsn)
-    wanted = _version(to, "--to")
+    (:class:`~seasongate._executor.ValidationError`). The database and the project are given
+    as for :func:`migrate`."""
+    db = database_of(database, fields)
+    chosen = db.url
+    wanted = version_option(to, "--to")
     assert wanted is not None
-    with _gate(now, environment, territory, policy, store, project_dir, use_store=use_store) as gate:
+    with gated(project_of(project, fields, environment), now, environment, territory) as gate:
         return gate_rollback(
-            gate, chosen, migrations, to=wanted, classes=classes, dry_run=dry_run,
-            retry_incomplete=retry_incomplete, options=options, progress=progress,
-            placeholders=as_placeholders(placeholders),
+            gate, chosen, db.migrations, to=wanted, classes=classes, dry_run=dry_run,
+            retry_incomplete=retry_incomplete, options=db.options, progress=progress,
+            placeholders=db.placeholder_values(),
         )  # fmt: skip
 
 
 def info(
+    database: Database | None = None,
     *,
-    dsn: str | None,
+    classes: Sequence[str] | None = None,
     environment: str,
     territory: str,
     now: Callable[[], datetime],
-    migrations: Path = MIGRATIONS,
-    policy: str | Path | Policy | None = None,
-    store: str | Store | None = None,
-    classes: Sequence[str] | None = None,
-    options: ExecutorOptions | None = None,
-    project_dir: Path | None = None,
-    use_store: bool = True,
-    placeholders: Mapping[str, str] | Placeholders | None = None,
+    project: Project | None = None,
+    **fields: Unpack[DatabaseFields],
 ) -> InfoReport:
     """Every migration with its state (seasongate's and Flyway's) and, for pending ones, the
     gate's verdict now."""
-    chosen = _dsn(dsn)
-    with _gate(now, environment, territory, policy, store, project_dir, use_store=use_store) as gate:
+    db = database_of(database, fields)
+    chosen = db.url
+    with gated(project_of(project, fields, environment), now, environment, territory) as gate:
         return gate_info(
-            gate, chosen, migrations, classes=classes, options=options, placeholders=as_placeholders(placeholders)
+            gate, chosen, db.migrations, classes=classes, options=db.options, placeholders=db.placeholder_values()
         )
+
+
+def _numbering(policy: str | Path | Policy | None) -> Sequence[MigrationClass]:
+    """The migration classes that number the files: the policy's when one is given."""
+    if policy is None:
+        return DEFAULT_CLASSES
+    return open_project(None, policy=policy, use_store=False).policy.migration_classes
 
 
 def lint(
@@ -254,10 +173,7 @@ def lint(
     policy: str | Path | Policy | None = None,
 ) -> LintReport:
     """Lint a migrations folder; the numbering classes come from ``policy`` when given."""
-    classes = DEFAULT_CLASSES
-    if policy is not None:
-        classes = open_policy(policy, None).migration_classes
-    return lint_folder(directory, classes=classes)
+    return lint_folder(directory, classes=_numbering(policy))
 
 
 def new_migration(
@@ -274,9 +190,6 @@ def new_migration(
     """Create the next free migration file of ``migration_class`` (and its undo file)."""
     from seasongate._time import parse_duration
 
-    classes = DEFAULT_CLASSES
-    if policy is not None:
-        classes = open_policy(policy, None).migration_classes
     seconds = None
     if duration is not None:
         seconds = duration if isinstance(duration, int) else parse_duration(duration)
@@ -284,7 +197,7 @@ def new_migration(
         directory,
         description,
         migration_class=migration_class,
-        classes=classes,
+        classes=_numbering(policy),
         undo=undo,
         risk=risk,
         duration=seconds,
@@ -294,31 +207,23 @@ def new_migration(
 
 def run(
     command: Sequence[str],
+    request: RequestSpec | None = None,
     *,
-    environment: str,
-    territory: str,
     now: Callable[[], datetime],
-    migration: str | None = None,
-    migration_class: str | None = None,
-    risk: str | None = None,
-    duration: str | int | None = None,
-    policy: str | Path | Policy | None = None,
-    store: str | Store | None = None,
-    project_dir: Path | None = None,
-    use_store: bool = True,
+    project: Project | None = None,
     dry_run: bool = False,
+    **fields: Unpack[CommandFields],
 ) -> RunOutcome:
     """Run ``command`` if the gate allows it now (``seasongate run -- COMMAND``).
 
-    The command's output passes through; its exit code is the outcome's (1 when denied).
-    ``migration`` may be a migration file path, whose header supplies risk and duration.
-    ``dry_run`` judges and runs nothing (no audit entry, no override spent).
+    The request is a :class:`~seasongate.api.RequestSpec` (or its fields as keywords:
+    ``environment``, ``territory``, ``migration``, ``migration_class``, ``risk``,
+    ``duration``); ``migration`` may be a migration file path, whose header supplies risk and
+    duration. The command's output passes through; its exit code is the outcome's (1 when
+    denied). ``dry_run`` judges and runs nothing (no audit entry, no override spent).
     """
-    from seasongate.api._check import build_request
-
-    request = build_request(
-        environment=environment, territory=territory, migration=migration, risk=risk, duration=duration,
-        migration_class=migration_class,
-    )  # fmt: skip
-    with _gate(now, environment, territory, policy, store, project_dir, use_store=use_store) as gate:
-        return run_command(gate, list(command), request, dry_run=dry_run)
+    refuse_unknown(fields, CommandFields)
+    spec = spec_of(request, fields)
+    asked = spec.resolve()
+    with gated(project_of(project, fields, spec.environment), now, spec.environment, spec.territory) as gate:
+        return run_command(gate, list(command), asked, dry_run=dry_run)

@@ -33,7 +33,7 @@ def validate(paths: Sequence[str | Path] = (), *, at: datetime, project_dir: Pat
     """Check calendar and policy files (default: the project's ``calendars/`` and
     ``policies/``). A file is a policy when it has ``rules``, ``territories`` or
     ``environments``."""
-    from seasongate.api._check import _relative
+    from seasongate.api._project import relative
 
     project = project_dir or Path.cwd()
     files: list[Path] = []
@@ -53,7 +53,7 @@ def validate(paths: Sequence[str | Path] = (), *, at: datetime, project_dir: Pat
                 files.extend(sorted(directory.glob("*.yaml")) + sorted(directory.glob("*.yml")))
         if not files:
             raise InputError("nothing to validate: no calendars/ or policies/ here; name files or folders")
-    report = validate_files([_relative(f) for f in files], at=at)
+    report = validate_files([relative(f) for f in files], at=at)
     if not paths and (project / "policies").is_dir():
         # What policy discovery refuses (two files claiming one environment...) fails here too.
         from seasongate.api._project import policy_problems

@@ -58,7 +58,7 @@ def year_view(
     overrides: this is for planning)."""
     from seasongate._calendar import MAX_YEAR, MIN_YEAR
     from seasongate._render import build_year, render_year
-    from seasongate.api import build_request, open_policy, slots
+    from seasongate.api import build_request, open_project, slots
 
     if risk is not None and risk not in RISKS:
         raise InputError(f"unknown risk {risk!r} ({', '.join(RISKS)})")
@@ -66,7 +66,9 @@ def year_view(
         raise InputError(f"--year must be between {MIN_YEAR} and {MAX_YEAR}, got {year}")
     codes = list(dict.fromkeys(t.strip().upper() for t in territories if t.strip())) or ["DE"]
     planned = migration is not None or duration is not None or risk is not None
-    loaded = open_policy(policy, environment, project_dir) if planned else None
+    loaded = None  # the policy alone, no overrides: this is for planning
+    if planned:
+        loaded = open_project(environment, policy=policy, project_dir=project_dir, use_store=False).policy
     first, after = date(year, 1, 1), date(year + 1, 1, 1)
     grids = []
     plan = None

@@ -31,19 +31,13 @@ def judged_call(
     covering ``environment`` (or ``--policy``) and the clock (``--at`` or the system's; a
     command that ``acts`` refuses ``--at``). An error ends the command with exit 2 (one JSON
     document with ``--format json``); the note on an ``--at`` without offset goes to stderr."""
-    import click
+    from seasongate.cli._gate_args import GateArgs, show_note
 
-    from seasongate._errors import SeasongateError
-    from seasongate.cli._migrate import _clock, _fail, _policy
-
-    try:
-        loaded = _policy(policy, environment)
-        now, note = _clock(at, loaded, territory, acts=acts)
-        result = call(loaded, now)
-    except SeasongateError as exc:
-        _fail(exc, fmt)
-    if note:
-        click.echo(f"seasongate: note: {note}", err=True)
+    gate = GateArgs(environment, territory, policy, store=None, use_store=True, at=at, fmt=fmt)
+    with gate.reported():
+        project, now, note = gate.open(acts=acts)
+        result = call(project.policy, now)
+    show_note(note)
     return result
 
 

@@ -50,13 +50,14 @@ def check(
           --since 2026-09-25T13:00+02:00 --at 2026-09-25T13:30+02:00 --format json
     """
     from seasongate._time import parse_instant
-    from seasongate.api import health_check, open_policy
+    from seasongate.api import health_check, open_project
 
-    tz = open_policy(policy, environment).zone(territory)
+    loaded = open_project(environment, policy=policy, use_store=False).policy
+    tz = loaded.zone(territory)
     moment = parse_instant(at, tz)[0] if at else datetime.now(UTC)
     start = parse_instant(since, tz)[0] if since else None
     report = health_check(
-        health_file, environment=environment, territory=territory, at=moment, since=start, policy=policy, dsn=dsn
+        health_file, environment=environment, territory=territory, at=moment, since=start, policy=loaded, dsn=dsn
     )
     data = report.to_dict()
     if fmt == "json":

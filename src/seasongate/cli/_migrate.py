@@ -1,295 +1,62 @@
 """CLI: ``seasongate migrate``, ``rollback``, ``info``, ``lint``, ``new`` and ``run``.
 
 Each command parses options, calls one function of ``seasongate.api``, prints, and picks the
-exit code: 0 done, 1 stopped by the gate (or lint errors), 2 any error.
+exit code: 0 done, 1 stopped by the gate (or lint errors), 2 any error. The options they
+share arrive as one value (:mod:`seasongate.cli._gate_args`); how they print is
+:mod:`seasongate.cli._migrate_output`'s.
 """
 
 from __future__ import annotations
 
 import json
 import sys
-import time
-from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any, NoReturn
 
 import click
 
-EXIT_OK, EXIT_DENIED, EXIT_ERROR = 0, 1, 2
+from seasongate.cli._gate_args import (
+    EXIT_ERROR,
+    EXIT_OK,
+    ExecutorArgs,
+    GateArgs,
+    executor_args,
+    executor_options,
+    gate_args,
+    gate_options,
+    placeholder_option,
+    placeholder_values,
+    reported,
+    show_note,
+    step_options,
+)
+from seasongate.cli._migrate_output import finish, finish_watched, print_info, progress, when
 
-
-# -- shared options and helpers ---------------------------------------------------------------
-
-
-def _duration(text: str, option: str) -> float:
-    """A duration option (``30s``, ``5m``, ``1h``), by the one duration rule (a unit is required)."""
-    from seasongate._errors import InputError
-    from seasongate._time import parse_duration
-
-    try:
-        return float(parse_duration(text))
-    except InputError as exc:
-        raise InputError(f"{option}: {exc}") from exc
-
-
-def _real_clock() -> datetime:
-    return datetime.now(UTC)
-
-
-def _clock(
-    at: str | None, policy: Any, territory: str, *, acts: bool = False
-) -> tuple[Callable[[], datetime], str | None]:
-    """The system clock, or one that starts at ``--at`` and runs at real speed. ``--at``
-    judges another instant and so never acts: a command that would change something
-    (``acts``: migrate, rollback or run without --dry-run) refuses it."""
-    if at is None:
-        return _real_clock, None
-    from seasongate._time import parse_instant
-
-    tz = policy.zone(territory)
-    start, was_naive = parse_instant(at, tz)
-    if acts:
-        from seasongate._errors import InputError
-
-        raise InputError(
-            "--at judges another instant and executes nothing: add --dry-run to see what would happen then"
-        )
-    note = f"--at {at} has no UTC offset; read as {tz.key} local time" if was_naive else None
-    origin = time.monotonic()
-    return (lambda: start + timedelta(seconds=time.monotonic() - origin)), note
-
-
-def _policy(policy: str | None, environment: str) -> Any:
-    from seasongate.api import open_policy
-
-    return open_policy(policy, environment)
+# cli/_flyway takes the shared options by these names (until it takes GateArgs).
+_executor_options, _gate_options, _when = executor_options, gate_options, when
 
 
 def _options(table: str, lock_wait: str, lock_timeout: str, statement_timeout: str, lock_retries: int) -> Any:
-    from seasongate import api
-
-    return api.ExecutorOptions(
-        table=table,
-        lock_wait=_duration(lock_wait, "--lock-wait"),
-        lock_timeout=_duration(lock_timeout, "--lock-timeout"),
-        statement_timeout=_duration(statement_timeout, "--statement-timeout"),
-        lock_retries=lock_retries,
-    )
+    return ExecutorArgs(table, lock_wait, lock_timeout, statement_timeout, lock_retries).options()
 
 
-def _gate_options(func: Callable[..., Any]) -> Callable[..., Any]:
-    options = [
-        click.option("--dsn", envvar="SEASONGATE_DSN", help="Target database URL (or SEASONGATE_DSN)."),
-        click.option(
-            "--migrations",
-            "migrations",
-            envvar="SEASONGATE_MIGRATIONS",
-            default="migrations",
-            show_default=True,
-            type=click.Path(file_okay=False),
-            help="Migrations folder.",
-        ),
-        click.option(
-            "--policy",
-            type=click.Path(dir_okay=False),
-            help="Policy file (default: the one in policies/ covering --env).",
-        ),
-        click.option(
-            "--store", envvar="SEASONGATE_STORE", help="Override/audit store URL (sqlite:///path or postgresql://...)."
-        ),
-        click.option("--no-store", is_flag=True, help="Neither read overrides nor write the audit trail."),
-        click.option("--env", "environment", required=True, help="Environment, e.g. production."),
-        click.option("--territory", "-t", required=True, help="Territory, e.g. DE or CH."),
-        click.option(
-            "--at",
-            help="With --dry-run (or on info): judge as if the run started at this instant (ISO 8601; "
-            "the clock then runs on). Without offset: local to the territory.",
-        ),
-        click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True),
-    ]
-    for option in reversed(options):
-        func = option(func)
-    return func
-
-
-def _executor_options(func: Callable[..., Any]) -> Callable[..., Any]:
-    options = [
-        click.option(
-            "--table", default="seasongate_schema_history", show_default=True, help="History table (in schema public)."
-        ),
-        click.option(
-            "--lock-wait", default="60s", show_default=True, help="How long to wait for another run's migration lock."
-        ),
-        click.option(
-            "--lock-timeout",
-            default="5s",
-            show_default=True,
-            help="lock_timeout of each statement (header lock_timeout= overrides).",
-        ),
-        click.option(
-            "--statement-timeout",
-            default="30m",
-            show_default=True,
-            help="statement_timeout of each statement (header overrides).",
-        ),
-        click.option(
-            "--lock-retries",
-            default=3,
-            show_default=True,
-            type=click.IntRange(0, 20),
-            help="Retries of a statement that hit the lock timeout (backoff 1s, 2s...).",
-        ),
-    ]
-    for option in reversed(options):
-        func = option(func)
-    return func
-
-
-def _placeholder_option(func: Callable[..., Any]) -> Callable[..., Any]:
-    return click.option(
-        "--placeholder",
-        "placeholders",
-        multiple=True,
-        metavar="NAME=VALUE",
-        help="Value of ${NAME} in the scripts (over the configuration file's [placeholders]).",
-    )(func)
-
-
-def _placeholders(items: tuple[str, ...]) -> Any:
-    """The placeholders of this run: the configuration file's, then ``--placeholder`` ones."""
-    from seasongate.api import Placeholders, parse_placeholder_options
-
-    obj = click.get_current_context().find_root().obj or {}
-    prefix, suffix, enabled = obj.get("placeholder_syntax", ("${", "}", True))
-    values = {**obj.get("placeholders", {}), **parse_placeholder_options(items)}
-    return Placeholders(values, prefix, suffix, enabled)
-
-
-def _fail(exc: Exception, fmt: str) -> NoReturn:
-    """Errors as one JSON document in json mode; the CLI group prints them otherwise."""
-    if fmt != "json":
-        raise exc
-    click.echo(
-        json.dumps({"status": "error", "exit_code": EXIT_ERROR, "error": str(exc)}, indent=2, ensure_ascii=False)
-    )
-    sys.exit(EXIT_ERROR)
-
-
-def _when(moment: datetime | None) -> str:
-    return "-" if moment is None else moment.strftime("%Y-%m-%d %H:%M %Z").strip()
-
-
-def _step_line(step: Any) -> str:
-    took = "-" if step.seconds is None else f"{step.seconds:.2f}s"
-    text = f"{step.version!s:<8} {step.description[:40]:<40} {step.verdict or '-':<6} {took:>8}  {step.status}"
-    if step.status == "denied" and step.reason:
-        text += f": {step.reason}"
-        if step.next_allowed_at is not None:
-            text += f" (next allowed {_when(step.next_allowed_at)})"
-    elif step.override_id:
-        text += f" (override {step.override_id})"
-    if step.error:
-        text += f": {step.error}"
-    return text
-
-
-class _TerminalProgress:
-    """One line per migration on stdout; on a terminal, a progress bar on stderr below them
-    while a long run goes on."""
-
-    WIDTH = 24
-
-    def __init__(self, *, bar: bool) -> None:
-        self.bar = bar
-        self.started = time.monotonic()
-        self.shown = False
-
-    def starting(self, index: int, total: int, label: str) -> None:
-        if not self.bar or total < 2:
-            return
-        filled = self.WIDTH * index // total
-        elapsed = time.monotonic() - self.started
-        text = f"[{'#' * filled}{'.' * (self.WIDTH - filled)}] {index}/{total} {elapsed:5.0f}s  {label[:40]}"
-        click.echo("\r" + text.ljust(80), nl=False, err=True)
-        self.shown = True
-
-    def __call__(self, step: Any) -> None:
-        if self.shown:
-            click.echo("\r" + " " * 80 + "\r", nl=False, err=True)
-            self.shown = False
-        click.echo(_step_line(step))
-
-
-def _progress(fmt: str) -> Callable[[Any], None] | None:
-    if fmt == "json":
-        return None
-    return _TerminalProgress(bar=sys.stderr.isatty())
-
-
-def _summary(report: Any) -> str:
-    verb = "applied" if report.operation == "migrate" else "rolled back"
-    done = [str(s.version) for s in report.done]
-    lines = []
-    if report.dry_run:
-        would = [str(s.version) for s in report.steps if s.status.startswith("would")]
-        if report.status == "ok":
-            lines.append(
-                f"Dry run: would have {verb} {len(would)} migration(s); nothing changed."
-                if would
-                else "Dry run: nothing to do."
-            )
-        else:
-            lines.append(
-                f"Dry run: would stop before {report.pending[0].version}"
-                f"{' after ' + ', '.join(would) if would else ''}; nothing changed."
-            )
-        return "\n".join(lines)
-    if report.status == "ok":
-        lines.append(f"Done: {verb} {len(done)} migration(s)." if done else "Nothing to do.")
-        return "\n".join(lines)
-    stop = report.stopped_at
-    if report.status == "denied" and stop is not None:
-        lines.append(f"Stopped by the gate before {stop.version}: {stop.reason}.")
-        lines.append(f"Next allowed: {_when(stop.next_allowed_at)}.")
-    lines.append(f"{verb.capitalize()}: {', '.join(done) if done else 'none'}.")
-    if report.pending:
-        left = "Still pending" if report.operation == "migrate" else "Not rolled back (still applied)"
-        lines.append(f"{left}: {', '.join(str(p.version) for p in report.pending)}.")
-    return "\n".join(lines)
-
-
-def _finish(report: Any, fmt: str, note: str | None) -> None:
-    if note:
-        click.echo(f"seasongate: note: {note}", err=True)
-    if fmt == "json":
-        click.echo(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))
-    else:
-        click.echo(_summary(report))
-        if report.status == "failed" and report.error:
-            click.echo(f"seasongate: error: {report.error}", err=True)
-    sys.exit(report.exit_code)
+def _classes(given: tuple[str, ...]) -> list[str] | None:
+    return list(given) or None
 
 
 # -- migrate / rollback / info ---------------------------------------------------------------
 
 
 @click.command()
-@_gate_options
-@_executor_options
+@gate_args
+@executor_args
 @click.option("--target", help="Apply up to and including this version.")
-@click.option(
-    "--class",
-    "classes",
-    multiple=True,
-    help="Apply only migrations of this class (repeatable), e.g. --class production.",
+@step_options(
+    classes="Apply only migrations of this class (repeatable), e.g. --class production.",
+    dry_run="Show the plan and the gate's verdicts; change nothing.",
+    retry="Re-run a transaction=false migration that did not finish (make it safe to re-run first).",
 )
-@click.option("--dry-run", is_flag=True, help="Show the plan and the gate's verdicts; change nothing.")
-@click.option(
-    "--retry-incomplete",
-    is_flag=True,
-    help="Re-run a transaction=false migration that did not finish (make it safe to re-run first).",
-)
-@_placeholder_option
+@placeholder_option
 @click.option(
     "--baseline-on-migrate",
     is_flag=True,
@@ -303,26 +70,14 @@ def _finish(report: Any, fmt: str, note: str | None) -> None:
     help="Watch after the run (health file); roll back this run's migrations when degraded (exit 1; 3 inconclusive).",
 )
 def migrate(
-    dsn: str | None,
-    migrations: str,
-    policy: str | None,
-    store: str | None,
-    environment: str,
-    territory: str,
-    at: str | None,
-    fmt: str,
-    table: str,
-    lock_wait: str,
-    lock_timeout: str,
-    statement_timeout: str,
-    lock_retries: int,
+    gate: GateArgs,
+    executor: ExecutorArgs,
     target: str | None,
     classes: tuple[str, ...],
     placeholders: tuple[str, ...],
     baseline_version: str,
     health: str | None,
     *,
-    no_store: bool,
     dry_run: bool,
     retry_incomplete: bool,
     baseline_on_migrate: bool,
@@ -339,111 +94,50 @@ def migrate(
       seasongate migrate --dsn postgresql://crm@db/crm --env production -t DE --class production
       seasongate migrate --env staging -t CH --dry-run --format json
     """
-    from pathlib import Path
-
     from seasongate import api
-    from seasongate._errors import SeasongateError
 
     if health is not None:
-        _migrate_watched(
-            health, dsn, migrations, loaded=_policy(policy, environment), store=store, environment=environment,
-            territory=territory, at=at, fmt=fmt, options=_options(table, lock_wait, lock_timeout, statement_timeout,
-            lock_retries), target=target, classes=classes, no_store=no_store, dry_run=dry_run,
-        )  # fmt: skip
-    try:
-        loaded = _policy(policy, environment)
-        now, note = _clock(at, loaded, territory, acts=not dry_run)
+        _migrate_watched(gate, executor, health, target, classes, placeholders, dry_run=dry_run)
+    with gate.reported():
+        project, now, note = gate.open(acts=not dry_run)
         report = api.migrate(
-            dsn=dsn, environment=environment, territory=territory, now=now,
-            migrations=Path(migrations), policy=loaded, store=store, target=target,
-            classes=list(classes) or None, dry_run=dry_run, retry_incomplete=retry_incomplete,
-            options=_options(table, lock_wait, lock_timeout, statement_timeout, lock_retries),
-            progress=_progress(fmt), use_store=not no_store, placeholders=_placeholders(placeholders),
+            dsn=gate.dsn, environment=gate.environment, territory=gate.territory, now=now,
+            migrations=gate.migrations, project=project, target=target, classes=_classes(classes),
+            dry_run=dry_run, retry_incomplete=retry_incomplete, options=executor.options(),
+            progress=progress(gate.fmt), placeholders=placeholder_values(placeholders),
             baseline_on_migrate=baseline_version if baseline_on_migrate else None,
         )  # fmt: skip
-    except SeasongateError as exc:
-        _fail(exc, fmt)
-    _finish(report, fmt, note)
+    finish(report, gate.fmt, note)
 
 
 def _migrate_watched(
-    health: str, dsn: str | None, migrations: str, *, loaded: Any, store: str | None, environment: str,
-    territory: str, at: str | None, fmt: str, options: Any, target: str | None, classes: tuple[str, ...],
-    no_store: bool, dry_run: bool,
+    gate: GateArgs, executor: ExecutorArgs, health: str, target: str | None, classes: tuple[str, ...],
+    placeholders: tuple[str, ...], *, dry_run: bool,
 ) -> NoReturn:  # fmt: skip
     """``migrate --health``: one call into the health api, then its report and exit code."""
-    from pathlib import Path
-
     from seasongate import api
-    from seasongate._errors import InputError, SeasongateError
 
-    try:
-        if dry_run:
-            raise InputError("--health watches a real run: it does not go with --dry-run")
-        now, note = _clock(at, loaded, territory, acts=True)
+    with gate.reported():
+        project, now, note = gate.open_watched(dry_run=dry_run)
         result = api.migrate_with_health(
-            health, dsn=dsn, environment=environment, territory=territory, now=now,
-            migrations=Path(migrations), policy=loaded, store=store, target=target, classes=list(classes) or None,
-            options=options, progress=_progress(fmt), use_store=not no_store,
+            health, dsn=gate.dsn, environment=gate.environment, territory=gate.territory, now=now,
+            migrations=gate.migrations, project=project, target=target, classes=_classes(classes),
+            options=executor.options(), progress=progress(gate.fmt), placeholders=placeholder_values(placeholders),
         )  # fmt: skip
-    except SeasongateError as exc:
-        _fail(exc, fmt)
-    _finish_watched(result, fmt, note)
-
-
-def _finish_watched(result: Any, fmt: str, note: str | None) -> NoReturn:
-    from seasongate.cli._health import watched_lines
-
-    if note:
-        click.echo(f"seasongate: note: {note}", err=True)
-    if fmt == "json":
-        click.echo(json.dumps(result.to_dict(), indent=2, ensure_ascii=False))
-    else:
-        if result.migrate is not None:
-            click.echo(_summary(result.migrate))
-            if result.migrate.status == "failed" and result.migrate.error:
-                click.echo(f"seasongate: error: {result.migrate.error}", err=True)
-        for line in watched_lines(result):
-            click.echo(line)
-    sys.exit(result.exit_code)
+    finish_watched(result, gate.fmt, note)
 
 
 @click.command()
-@_gate_options
-@_executor_options
+@gate_args
+@executor_args
 @click.option("--to", "to", required=True, help="Undo every applied migration above this version.")
-@click.option(
-    "--class",
-    "classes",
-    multiple=True,
-    help="Undo only migrations of this class (repeatable; default: every class the policy lets run here).",
-)
-@click.option("--dry-run", is_flag=True, help="Show what would be undone and the gate's verdicts.")
-@click.option(
-    "--retry-incomplete",
-    is_flag=True,
-    help="Run again an undo script (transaction=false) that started and did not finish.",
+@step_options(
+    classes="Undo only migrations of this class (repeatable; default: every class the policy lets run here).",
+    dry_run="Show what would be undone and the gate's verdicts.",
+    retry="Run again an undo script (transaction=false) that started and did not finish.",
 )
 def rollback(
-    dsn: str | None,
-    migrations: str,
-    policy: str | None,
-    store: str | None,
-    environment: str,
-    territory: str,
-    at: str | None,
-    fmt: str,
-    table: str,
-    lock_wait: str,
-    lock_timeout: str,
-    statement_timeout: str,
-    lock_retries: int,
-    to: str,
-    classes: tuple[str, ...],
-    *,
-    no_store: bool,
-    dry_run: bool,
-    retry_incomplete: bool,
+    gate: GateArgs, executor: ExecutorArgs, to: str, classes: tuple[str, ...], *, dry_run: bool, retry_incomplete: bool
 ) -> None:
     """Run the undo scripts (U<version>__*.sql) of the migrations above --to, newest first.
 
@@ -456,46 +150,24 @@ def rollback(
     Example:
       seasongate rollback --to V224 --env production -t DE
     """
-    from pathlib import Path
-
     from seasongate import api
-    from seasongate._errors import SeasongateError
 
-    try:
-        loaded = _policy(policy, environment)
-        now, note = _clock(at, loaded, territory, acts=not dry_run)
+    with gate.reported():
+        project, now, note = gate.open(acts=not dry_run)
         report = api.rollback(
-            dsn=dsn, to=to, environment=environment, territory=territory, now=now,
-            migrations=Path(migrations), policy=loaded, store=store, classes=list(classes) or None,
-            dry_run=dry_run, retry_incomplete=retry_incomplete,
-            options=_options(table, lock_wait, lock_timeout, statement_timeout, lock_retries),
-            progress=_progress(fmt), use_store=not no_store,
+            dsn=gate.dsn, to=to, environment=gate.environment, territory=gate.territory, now=now,
+            migrations=gate.migrations, project=project, classes=_classes(classes), dry_run=dry_run,
+            retry_incomplete=retry_incomplete, options=executor.options(), progress=progress(gate.fmt),
         )  # fmt: skip
-    except SeasongateError as exc:
-        _fail(exc, fmt)
-    _finish(report, fmt, note)
+    finish(report, gate.fmt, note)
 
 
 @click.command()
-@_gate_options
+@gate_args
 @click.option("--table", default="seasongate_schema_history", show_default=True, help="History table.")
 @click.option("--class", "classes", multiple=True, help="Judge only migrations of this class as pending.")
-@_placeholder_option
-def info(
-    dsn: str | None,
-    migrations: str,
-    policy: str | None,
-    store: str | None,
-    environment: str,
-    territory: str,
-    at: str | None,
-    fmt: str,
-    table: str,
-    classes: tuple[str, ...],
-    placeholders: tuple[str, ...],
-    *,
-    no_store: bool,
-) -> None:
+@placeholder_option
+def info(gate: GateArgs, table: str, classes: tuple[str, ...], placeholders: tuple[str, ...]) -> None:
     """Every migration with its state (applied, pending, failed, incomplete, changed, missing,
     out of order, ignored gap, baseline), Flyway's state for it (Success, Pending, Baseline,
     Ignored, Missing, Future, Outdated, Failed), when and how long, and the gate's verdict now
@@ -507,56 +179,17 @@ def info(
     Example:
       seasongate info --dsn postgresql://crm@db/crm --env production -t DE
     """
-    from pathlib import Path
-
     from seasongate import api
-    from seasongate._errors import SeasongateError
 
-    try:
-        loaded = _policy(policy, environment)
-        now, note = _clock(at, loaded, territory)
+    with gate.reported():
+        project, now, note = gate.open()
         report = api.info(
-            dsn=dsn, environment=environment, territory=territory, now=now,
-            migrations=Path(migrations), policy=loaded, store=store,
-            classes=list(classes) or None, options=api.ExecutorOptions(table=table),
-            use_store=not no_store, placeholders=_placeholders(placeholders),
+            dsn=gate.dsn, environment=gate.environment, territory=gate.territory, now=now,
+            migrations=gate.migrations, project=project, classes=_classes(classes),
+            options=api.ExecutorOptions(table=table), placeholders=placeholder_values(placeholders),
         )  # fmt: skip
-    except SeasongateError as exc:
-        _fail(exc, fmt)
-    if note:
-        click.echo(f"seasongate: note: {note}", err=True)
-    if fmt == "json":
-        click.echo(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))
-    else:
-        rows = [("Version", "Description", "State", "Flyway", "Installed on", "Time", "Undo", "Gate now")]
-        gap_start = None  # a run of declared gaps shows as one line: V101-V213
-        for index, r in enumerate(report.rows):
-            if r.state == "ignored gap":
-                nxt = report.rows[index + 1] if index + 1 < len(report.rows) else None
-                gap_start = gap_start or r.version
-                if nxt is not None and nxt.state == "ignored gap" and nxt.version.major == r.version.major + 1:
-                    continue
-                shown = str(r.version) if gap_start == r.version else f"{gap_start}-{r.version}"
-                rows.append((shown, "", r.state, "-", "-", "-", "-", "-"))
-                gap_start = None
-                continue
-            gate = r.reason if r.state == "excluded" else "-"
-            if r.verdict:
-                gate = r.verdict
-                if r.verdict == "deny":
-                    gate += f" until {_when(r.next_allowed_at)}" if r.next_allowed_at else " (no window)"
-            took = "-" if r.execution_ms is None else f"{r.execution_ms / 1000:.2f}s"
-            installed = "-" if r.installed_on is None else _when(r.installed_on.astimezone(report.zone))
-            version = r.script or "R" if r.version.repeatable else str(r.version)
-            flyway = r.flyway_state or "-"
-            undo = "yes" if r.undo else "-"
-            rows.append((version, r.description[:40], r.state, flyway, installed, took, undo, gate))
-        widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-        for row in rows:
-            cells = (cell.ljust(w) for cell, w in zip(row, widths, strict=True))
-            click.echo("  ".join(cells).rstrip())
-        for problem in report.problems:
-            click.echo(f"problem: {problem}", err=True)
+    show_note(note)
+    print_info(report, gate.fmt)
     sys.exit(EXIT_ERROR if report.problems else EXIT_OK)
 
 
@@ -578,15 +211,10 @@ def lint(directory: str, policy: str | None, fmt: str) -> None:
       seasongate lint
       seasongate lint migrations --format json
     """
-    from pathlib import Path
-
     from seasongate import api
-    from seasongate._errors import SeasongateError
 
-    try:
+    with reported(fmt):
         report = api.lint(Path(directory), policy=policy)
-    except SeasongateError as exc:
-        _fail(exc, fmt)
     if fmt == "json":
         click.echo(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))
     else:
@@ -632,19 +260,14 @@ def new(
     Example:
       seasongate new "add customer credit hold" --class production
     """
-    from pathlib import Path
-
     from seasongate import api
-    from seasongate._errors import SeasongateError
 
-    try:
+    with reported(fmt):
         created = api.new_migration(
             description, migration_class=migration_class, directory=Path(migrations),
             policy=policy, undo=not no_undo, risk=risk, duration=duration,
             transaction=not no_transaction,
         )  # fmt: skip
-    except SeasongateError as exc:
-        _fail(exc, fmt)
     if fmt == "json":
         click.echo(json.dumps(created.to_dict(), indent=2))
     else:
@@ -714,48 +337,18 @@ def run(
       seasongate run --env production -t DE -m migrations/V226__x.sql -- flyway migrate
     """
     from seasongate import api
-    from seasongate._errors import SeasongateError
 
     argv = list(command)
     if argv and argv[0] == "--":
         argv = argv[1:]
+    gate = GateArgs(environment, territory, policy, store, not no_store, at, fmt, dsn)
+    request = api.RequestSpec(environment, territory, migration, migration_class, risk, duration)
     if health is not None:
-        from seasongate._errors import InputError
-
-        try:
-            if dry_run:
-                raise InputError("--health watches a real run: it does not go with --dry-run")
-            loaded = _policy(policy, environment)
-            now, note = _clock(at, loaded, territory, acts=True)
-            result = api.run_with_health(
-                argv, health=health, rollback_command=rollback_cmd, environment=environment, territory=territory,
-                now=now, migration=migration, risk=risk, duration=duration, policy=loaded, store=store,
-                use_store=not no_store, dsn=dsn,
-            )  # fmt: skip
-        except SeasongateError as exc:
-            _fail(exc, fmt)
-        _finish_watched(result, fmt, note)
-    try:
-        loaded = _policy(policy, environment)
-        now, note = _clock(at, loaded, territory, acts=not dry_run)
-        outcome = api.run(
-            argv,
-            dry_run=dry_run,
-            environment=environment,
-            territory=territory,
-            now=now,
-            migration=migration,
-            migration_class=migration_class,
-            risk=risk,
-            duration=duration,
-            policy=loaded,
-            store=store,
-            use_store=not no_store,
-        )
-    except SeasongateError as exc:
-        _fail(exc, fmt)
-    if note:
-        click.echo(f"seasongate: note: {note}", err=True)
+        _run_watched(gate, argv, request, health, rollback_cmd, dry_run=dry_run)
+    with gate.reported():
+        project, now, note = gate.open(acts=not dry_run)
+        outcome = api.run(argv, request, now=now, project=project, dry_run=dry_run)
+    show_note(note)
     if not outcome.ran:
         from seasongate.cli import _format
 
@@ -766,6 +359,20 @@ def run(
             verdict = "allowed" if outcome.decision.allowed else "denied"
             click.echo(f"seasongate: {verdict}; the command was not run", err=True)
     sys.exit(outcome.exit_code)
+
+
+def _run_watched(
+    gate: GateArgs, argv: list[str], request: Any, health: str, rollback_cmd: str | None, *, dry_run: bool
+) -> NoReturn:
+    """``run --health``: one call into the health api, then its report and exit code."""
+    from seasongate import api
+
+    with gate.reported():
+        project, now, note = gate.open_watched(dry_run=dry_run)
+        result = api.run_with_health(
+            argv, request, health=health, rollback_command=rollback_cmd, now=now, project=project, dsn=gate.dsn
+        )
+    finish_watched(result, gate.fmt, note)
 
 
 COMMANDS: list[click.Command] = [migrate, rollback, info, lint, new, run]

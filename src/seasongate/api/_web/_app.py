@@ -162,7 +162,7 @@ def build_app(settings: Settings) -> Starlette:
     def _zones() -> dict[str, ZoneInfo]:
         zones: dict[str, ZoneInfo] = {}
         for environment in settings.environments or _dashboard.project_environments(settings.project_dir):
-            policy = api.open_policy(None, environment, settings.project_dir)
+            policy = api.open_project(environment, project_dir=settings.project_dir, use_store=False).policy
             for territory in policy.territories:
                 zones.setdefault(territory, policy.zone(territory))
         return zones
@@ -231,7 +231,11 @@ def build_app(settings: Settings) -> Starlette:
             territory = params.get("territory")
             if not environment or not territory:
                 raise InputError("give env and territory, e.g. /api/v1/check?env=production&territory=DE")
-            loaded = api.open_policy(None, environment, settings.project_dir)
+            project = api.open_project(
+                environment, store=settings.store, project_dir=settings.project_dir,
+                use_store=params.get("no_store", "").lower() not in ("1", "true"),
+            )  # fmt: skip
+            loaded = project.policy
             at = moment
             note = None
             if params.get("at"):
@@ -240,13 +244,11 @@ def build_app(settings: Settings) -> Starlette:
                     note = f"--at {params['at']} has no UTC offset; read as {loaded.zone(territory).key} local time"
             rollback = params.get("rollback", "").lower() in ("1", "true", "yes")
             risk = _risk(params.get("risk"))
-            decision = api.check(
-                environment=environment, territory=territory, at=at, migration=params.get("migration") or None,
-                risk=risk, duration=params.get("duration") or None,
-                operation="rollback" if rollback else "apply", policy=loaded, store=settings.store,
-                project_dir=settings.project_dir, use_store=params.get("no_store", "").lower() not in ("1", "true"),
-                recorded_at=moment,
+            asked = api.RequestSpec(
+                environment, territory, params.get("migration") or None, risk=risk,
+                duration=params.get("duration") or None, operation="rollback" if rollback else "apply",
             )  # fmt: skip
+            decision = api.check(asked, at=at, project=project, recorded_at=moment)
             data = decision.to_dict()
             if note:
                 data["notes"] = [*data["notes"], note]
