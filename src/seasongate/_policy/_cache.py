@@ -26,12 +26,11 @@ ignored. Failing to write the cache never fails a command.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import importlib
 import json
 import os
 import sys
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import date, datetime, time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -45,8 +44,10 @@ if TYPE_CHECKING:
 FORMAT = 6  # the layout of an entry; the modules' contents are part of the key as well
 MAX_ENTRY_BYTES = 256 * 1024 * 1024
 _PACKAGE = Path(__file__).resolve().parent.parent
-# Modules whose objects an entry holds: their contents are part of the key.
-_SHAPING = ("_policy", "_calendar", "_intervals.py", "_versions.py", "_time.py", "_errors.py", "_vocabulary.py")
+# Modules whose objects an entry holds (and api/_project.py, which decides what a policy file
+# claims): their contents are part of the key.
+_SHAPING = ("_policy", "_calendar", "_intervals.py", "_versions.py", "_time.py", "_errors.py", "_vocabulary.py",
+            "_yaml.py", "api/_project.py")  # fmt: skip
 # Where the classes an entry may build live.
 _BUILDABLE = ("seasongate._policy.", "seasongate._calendar.")
 _BUILDABLE_MODULES = ("seasongate._errors", "seasongate._versions")
@@ -70,17 +71,32 @@ def _read(path: Path, limit: int) -> bytes | None:
         return None
 
 
+def _sha256(data: bytes = b"") -> Any:
+    """A SHA-256 hasher. CPython's built-in ``_sha256`` spares the check the ~5 ms of loading
+    OpenSSL through ``hashlib``; the digest is the same."""
+    try:
+        from _sha256 import sha256  # type: ignore[import-not-found]
+    except ImportError:  # another interpreter
+        from hashlib import sha256
+    return sha256(data)
+
+
 def _digest(path: Path) -> str | None:
     from seasongate._yaml import MAX_BYTES
 
     data = _read(path, MAX_BYTES)
-    return None if data is None else hashlib.sha256(data).hexdigest()
+    return None if data is None else str(_sha256(data).hexdigest())
+
+
+_CODE_DIGEST: list[str] = []  # computed once per process
 
 
 def _code_digest() -> str:
     """SHA-256 over the source of the modules whose objects are stored: a changed seasongate
     never reads an entry written by other code, and the same code on another machine does."""
-    digest = hashlib.sha256()
+    if _CODE_DIGEST:
+        return _CODE_DIGEST[0]
+    digest = _sha256()
     for name in _SHAPING:
         target = _PACKAGE / name
         modules = sorted(target.glob("*.py")) if target.is_dir() else [target]
@@ -90,18 +106,24 @@ def _code_digest() -> str:
             except OSError:
                 source = b"?"  # installed without sources: the version alone tells the code apart
             digest.update(module.name.encode() + b"\0" + source + b"\0")
-    return digest.hexdigest()
+    _CODE_DIGEST.append(str(digest.hexdigest()))
+    return _CODE_DIGEST[0]
+
+
+def _version_and_code() -> str:
+    """seasongate's version, the digest of its entry-shaping code and Python's version."""
+    from seasongate._version import __version__ as ours
+
+    return f"{ours}\0{_code_digest()}\0{sys.version_info[0]}.{sys.version_info[1]}"
 
 
 def entry_key(shown_path: str, policy_bytes: bytes) -> str:
     """The key of a policy's entry: format, version, code, the policy's shown path and bytes."""
-    from seasongate._version import __version__ as ours
-
-    key = hashlib.sha256()
-    for part in (str(FORMAT), ours, _code_digest(), f"{sys.version_info[0]}.{sys.version_info[1]}", shown_path):
+    key = _sha256()
+    for part in (str(FORMAT), _version_and_code(), shown_path):
         key.update(part.encode() + b"\0")
     key.update(policy_bytes)
-    return key.hexdigest()
+    return str(key.hexdigest())
 
 
 def load_policy_cached(path: str | Path) -> Policy:
@@ -136,6 +158,34 @@ def _parse(policy_path: Path) -> Policy:
     from seasongate._policy import _load  # the YAML and pydantic path: only on a miss
 
     return _load.load_policy(policy_path)
+
+
+# -- which policy file covers which environment -------------------------------------------------
+
+
+def discover_cached(
+    files: Sequence[tuple[str, bytes]], discover: Callable[[], Mapping[str, str]]
+) -> dict[str, str]:
+    """Environment -> file name for a policy folder whose files (name, bytes) are ``files``:
+    served from the cache when a folder with exactly these names and contents was read
+    before, else ``discover()`` (which parses every file and raises on a broken one or an
+    environment claimed twice; only its successful answer is stored, so a broken folder is
+    parsed, and refused, every time)."""
+    key = _sha256()
+    for part in (f"claims {FORMAT}", _version_and_code()):
+        key.update(part.encode() + b"\0")
+    for name, data in files:
+        key.update(name.encode() + b"\0" + str(len(data)).encode() + b"\0" + data)
+    hexkey = str(key.hexdigest())
+    entry = cache_dir() / f"claims-{hexkey[:32]}.json"
+    names = {name for name, _ in files}
+    document = _read_document(entry, hexkey)
+    owner = document.get("owner") if document is not None else None
+    if isinstance(owner, dict) and all(isinstance(e, str) and v in names for e, v in owner.items()):
+        return dict(owner)
+    found = dict(discover())
+    _write_document(entry, {"format": FORMAT, "key": hexkey, "owner": found})
+    return found
 
 
 # -- dependencies ------------------------------------------------------------------------------
