@@ -7,7 +7,7 @@ the compiled policy with its expanded calendars back: no YAML parsing, no pydant
 
 **What the key is.** The entry is named by a hash of seasongate's version, the contents of
 the modules whose objects are stored, the policy file's shown path and its bytes; it lists
-the calendar files (relative to the policy's folder) with their SHA-256, checked on every
+the calendar files (relative to the policy's folder) with their BLAKE2b digest, checked on every
 read. No modification time, absolute path or working directory enters, so a cache folder
 restored by CI, a new virtualenv or a second checkout of the same files hit.
 
@@ -41,7 +41,7 @@ from seasongate._policy._engine import Policy
 if TYPE_CHECKING:
     from seasongate._calendar import Calendar, CalendarIndex
 
-FORMAT = 6  # the layout of an entry; the modules' contents are part of the key as well
+FORMAT = 7  # the layout of an entry; the modules' contents are part of the key as well
 MAX_ENTRY_BYTES = 256 * 1024 * 1024
 _PACKAGE = Path(__file__).resolve().parent.parent
 # Modules whose objects an entry holds (and api/_project.py, which decides what a policy file
@@ -71,35 +71,38 @@ def _read(path: Path, limit: int) -> bytes | None:
         return None
 
 
-def _sha256(data: bytes = b"") -> Any:
-    """A SHA-256 hasher. CPython's built-in ``_sha256`` spares the check the ~5 ms of loading
-    OpenSSL through ``hashlib``; the digest is the same."""
+def _hasher(data: bytes = b"") -> Any:
+    """A BLAKE2b-256 hasher (cryptographic, like SHA-256, and as fast as OpenSSL's SHA-256).
+    CPython's built-in ``_blake2`` spares the check the ~5 ms ``hashlib`` spends loading
+    OpenSSL; its own ``_sha256`` would be seven times slower on a large calendar."""
     try:
-        from _sha256 import sha256  # type: ignore[import-not-found]
+        from _blake2 import blake2b
     except ImportError:  # another interpreter
-        from hashlib import sha256
-    return sha256(data)
+        from hashlib import blake2b
+    return blake2b(data, digest_size=32)
 
 
 def _digest(path: Path) -> str | None:
     from seasongate._yaml import MAX_BYTES
 
     data = _read(path, MAX_BYTES)
-    return None if data is None else str(_sha256(data).hexdigest())
+    return None if data is None else str(_hasher(data).hexdigest())
 
 
 _CODE_DIGEST: list[str] = []  # computed once per process
 
 
 def _code_digest() -> str:
-    """SHA-256 over the source of the modules whose objects are stored: a changed seasongate
+    """A digest of the source of the modules whose objects are stored: a changed seasongate
     never reads an entry written by other code, and the same code on another machine does."""
     if _CODE_DIGEST:
         return _CODE_DIGEST[0]
-    digest = _sha256()
+    digest = _hasher()
     for name in _SHAPING:
         target = _PACKAGE / name
-        modules = sorted(target.glob("*.py")) if target.is_dir() else [target]
+        modules = (
+            [target / f for f in sorted(os.listdir(target)) if f.endswith(".py")] if target.is_dir() else [target]
+        )
         for module in modules:
             try:
                 source = module.read_bytes()
@@ -119,7 +122,7 @@ def _version_and_code() -> str:
 
 def entry_key(shown_path: str, policy_bytes: bytes) -> str:
     """The key of a policy's entry: format, version, code, the policy's shown path and bytes."""
-    key = _sha256()
+    key = _hasher()
     for part in (str(FORMAT), _version_and_code(), shown_path):
         key.update(part.encode() + b"\0")
     key.update(policy_bytes)
@@ -171,7 +174,7 @@ def discover_cached(
     before, else ``discover()`` (which parses every file and raises on a broken one or an
     environment claimed twice; only its successful answer is stored, so a broken folder is
     parsed, and refused, every time)."""
-    key = _sha256()
+    key = _hasher()
     for part in (f"claims {FORMAT}", _version_and_code()):
         key.update(part.encode() + b"\0")
     for name, data in files:
@@ -198,7 +201,7 @@ def _real_path(shown: str) -> Path:
 
 
 def _dependencies(policy: Policy, policy_path: Path) -> list[tuple[str, str | None]]:
-    """Each calendar file the policy read, relative to the policy's folder, with its SHA-256."""
+    """Each calendar file the policy read, relative to the policy's folder, with its digest."""
     base = policy_path.resolve().parent
     files: list[Path] = []
     for calendar in policy.calendars.values():
@@ -268,7 +271,7 @@ def _read_document(entry: Path, key: str) -> dict[str, Any] | None:
 
 
 def _intact(document: dict[str, Any], base: Path) -> bool:
-    """Whether every file the entry was built from still has the recorded SHA-256."""
+    """Whether every file the entry was built from still has the recorded digest."""
     try:
         return all(_digest(base / str(relative)) == digest for relative, digest in document["deps"])
     except (KeyError, TypeError, ValueError):
