@@ -17,13 +17,11 @@ from seasongate.api._project import open_policy as open_policy
 from seasongate.api._project import open_project as open_project
 from seasongate.api._request import RequestSpec as RequestSpec
 from seasongate.api._request import build_request as build_request
-from seasongate.api._slots import Slot as Slot
-from seasongate.api._slots import SlotsResult as SlotsResult
-from seasongate.api._slots import slots as slots
 
 # The migrate and override commands load their modules (the executor, the gate, the store
 # rules) only when used: ``seasongate check`` imports this package on every pipeline run.
 _LAZY = {
+    **dict.fromkeys(["Slot", "SlotsResult", "slots"], "seasongate.api._slots"),
     **dict.fromkeys(["ValidationReport", "validate"], "seasongate.api._validate"),
     **dict.fromkeys(["WindowsResult", "windows"], "seasongate.api._windows"),
     **dict.fromkeys(
@@ -96,6 +94,9 @@ if TYPE_CHECKING:
     from seasongate.api._overrides import override_request as override_request
     from seasongate.api._overrides import override_revoke as override_revoke
     from seasongate.api._overrides import override_show as override_show
+    from seasongate.api._slots import Slot as Slot
+    from seasongate.api._slots import SlotsResult as SlotsResult
+    from seasongate.api._slots import slots as slots
     from seasongate.api._validate import ValidationReport as ValidationReport
     from seasongate.api._validate import validate as validate
     from seasongate.api._views import calendar_feed as calendar_feed
@@ -107,6 +108,6 @@ if TYPE_CHECKING:
 
 # The names imported above and the lazy ones, in one sorted list.
 __all__ = sorted(
-    ["Project", "RequestSpec", "Slot", "SlotsResult", "build_request", "check", "explain", "find_policy",
-     "open_policy", "open_project", "slots", *_LAZY]
+    ["Project", "RequestSpec", "build_request", "check", "explain", "find_policy", "open_policy", "open_project",
+     *_LAZY]
 )  # fmt: skip
