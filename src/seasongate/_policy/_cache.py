@@ -25,17 +25,14 @@ ignored. Failing to write the cache never fails a command.
 
 from __future__ import annotations
 
-import dataclasses
-import importlib
 import json
 import os
 import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from datetime import date, datetime, time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from zoneinfo import ZoneInfo
 
+from seasongate._policy._codec import decode, encode
 from seasongate._policy._engine import Policy
 
 if TYPE_CHECKING:
@@ -48,9 +45,6 @@ _PACKAGE = Path(__file__).resolve().parent.parent
 # claims): their contents are part of the key.
 _SHAPING = ("_policy", "_calendar", "_intervals.py", "_versions.py", "_time.py", "_errors.py", "_vocabulary.py",
             "_yaml.py", "api/_project.py")  # fmt: skip
-# Where the classes an entry may build live.
-_BUILDABLE = ("seasongate._policy.", "seasongate._calendar.")
-_BUILDABLE_MODULES = ("seasongate._errors", "seasongate._versions")
 
 
 def cache_dir() -> Path:
@@ -285,7 +279,7 @@ def _load_entry(entry: Path, key: str, policy_path: Path) -> tuple[Policy, list[
     if document is None or not _intact(document, base):
         return None
     try:
-        state = _decode(document["policy"])
+        state = decode(document["policy"])
         if not isinstance(state, dict):
             return None
         state["calendars"] = _SourceCalendars({code: base / rel for code, rel in document["calendars"].items()})
@@ -306,7 +300,7 @@ def _write(entry: Path, key: str, deps: list[tuple[str, str | None]], policy: Po
             "key": key,
             "deps": deps,
             "calendars": _calendar_paths(policy, policy_path),
-            "policy": _encode(state),
+            "policy": encode(state),
         }
     except TypeError:
         return  # a value the codec does not know: this policy is not cached (only costs speed)
@@ -355,10 +349,10 @@ def expand_calendar_cached(path: str | Path, first_year: int, last_year: int) ->
     document = _read_document(entry, key)
     if document is not None and _intact(document, base):
         try:
-            found = _decode(document["calendar"])
+            found = decode(document["calendar"])
             indexes = dict(document["indexes"])
             if span in indexes:
-                index = _decode(indexes[span])
+                index = decode(indexes[span])
                 if isinstance(found, Calendar) and isinstance(index, CalendarIndex):
                     return found, index
         except (ValueError, KeyError, TypeError, AttributeError, IndexError, RecursionError):
@@ -369,143 +363,17 @@ def expand_calendar_cached(path: str | Path, first_year: int, last_year: int) ->
     index = build_index(calendar, first_year, last_year)
     indexes.pop(span, None)
     try:
-        indexes[span] = _encode(index)
+        indexes[span] = encode(index)
         resolved = base.resolve()
         deps = [(os.path.relpath(_real_path(f).resolve(), resolved), _digest(_real_path(f))) for f in calendar.files]
         document = {
             "format": FORMAT,
             "key": key,
             "deps": deps,
-            "calendar": _encode(calendar),
+            "calendar": encode(calendar),
             "indexes": dict(list(indexes.items())[-KEPT_SPANS:]),
         }
     except TypeError:
         return calendar, index
     _write_document(entry, document)
     return calendar, index
-
-
-# -- the codec: tagged JSON that builds only plain data ------------------------------------------
-#
-# A scalar (str, int, float, bool, None) is itself; everything else is a list whose first item
-# is a tag: ["t", ...] tuple, ["l", ...] list, ["f", ...] frozenset, ["m", k, v, k, v...] dict,
-# ["d", iso] date, ["T", iso] time, ["D", iso] datetime, ["z", key] zone, ["o", class, {field:
-# value}] a seasongate dataclass, ["x", ...] a calendar index (columns of its periods).
-
-
-def _encode(value: Any) -> Any:
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return value
-    if isinstance(value, tuple):
-        return ["t", *map(_encode, value)]
-    if isinstance(value, list):
-        return ["l", *map(_encode, value)]
-    if isinstance(value, (frozenset, set)):
-        return ["f", *sorted(map(_encode, value), key=lambda v: json.dumps(v, sort_keys=True))]
-    if isinstance(value, dict):
-        out: list[Any] = ["m"]
-        for k, v in value.items():
-            out.extend((_encode(k), _encode(v)))
-        return out
-    if isinstance(value, datetime):
-        return ["D", value.isoformat()]
-    if isinstance(value, date):
-        return ["d", value.isoformat()]
-    if isinstance(value, time):
-        return ["T", value.isoformat()]
-    if isinstance(value, ZoneInfo):
-        return ["z", value.key]
-    from seasongate._calendar import CalendarIndex
-
-    if isinstance(value, CalendarIndex):
-        return ["x", *_encode_index(value)]
-    cls = type(value)
-    if dataclasses.is_dataclass(value) and (
-        cls.__module__.startswith(_BUILDABLE) or cls.__module__ in _BUILDABLE_MODULES
-    ):
-        fields = {f.name: _encode(getattr(value, f.name)) for f in dataclasses.fields(value) if f.init}
-        return ["o", f"{cls.__module__}:{cls.__qualname__}", fields]
-    raise TypeError(f"the expansion cache cannot store {cls.__module__}.{cls.__qualname__}")
-
-
-def _decode(value: Any) -> Any:
-    if not isinstance(value, list):
-        if value is None or isinstance(value, (bool, int, float, str)):
-            return value
-        raise TypeError("not a cache value")
-    tag, rest = value[0], value[1:]
-    if tag == "t":
-        return tuple(map(_decode, rest))
-    if tag == "l":
-        return list(map(_decode, rest))
-    if tag == "f":
-        return frozenset(map(_decode, rest))
-    if tag == "m":
-        return {_decode(rest[i]): _decode(rest[i + 1]) for i in range(0, len(rest), 2)}
-    if tag == "D":
-        return datetime.fromisoformat(rest[0])
-    if tag == "d":
-        return date.fromisoformat(rest[0])
-    if tag == "T":
-        return time.fromisoformat(rest[0])
-    if tag == "z":
-        from seasongate._time import zone
-
-        return zone(str(rest[0]))
-    if tag == "x":
-        return _decode_index(*rest)
-    if tag == "o":
-        cls = _buildable(rest[0])
-        fields = rest[1]
-        if not isinstance(fields, dict):
-            raise TypeError("fields are a mapping")
-        return cls(**{str(k): _decode(v) for k, v in fields.items()})
-    raise ValueError(f"unknown tag {tag!r}")
-
-
-def _buildable(name: object) -> Callable[..., Any]:
-    """A seasongate dataclass named ``module:Class``; nothing else can be built."""
-    if not isinstance(name, str) or ":" not in name:
-        raise ValueError("a class is named module:Class")
-    module_name, _, qualname = name.partition(":")
-    if not (module_name.startswith(_BUILDABLE) or module_name in _BUILDABLE_MODULES) or "." in qualname:
-        raise ValueError(f"{name} is not a class the cache builds")
-    try:
-        module = sys.modules.get(module_name) or importlib.import_module(module_name)  # seasongate's own
-    except ImportError:
-        raise ValueError(f"{name} is not a class the cache builds") from None
-    cls = getattr(module, qualname, None)
-    if not isinstance(cls, type) or not dataclasses.is_dataclass(cls) or cls.__module__ != module_name:
-        raise ValueError(f"{name} is not a class the cache builds")
-    return cls
-
-
-def _encode_index(index: CalendarIndex) -> list[Any]:
-    """Periods as columns: each distinct (name, kind, ..., source) once, then per period its
-    row number, start and end."""
-    rows: dict[tuple[Any, ...], int] = {}
-    times: list[int] = []
-    for p in index.periods:
-        row = (p.name, p.kind, p.calendar, p.territory, p.all_day, p.tags, p.source.path,
-               p.source.line, p.source.column, p.description)  # fmt: skip
-        times.extend((rows.setdefault(row, len(rows)), p.start, p.end))
-    return [index.tz.key, index.lo, index.hi, [[*r[:5], list(r[5]), *r[6:]] for r in rows], times]
-
-
-def _decode_index(tz: str, lo: int, hi: int, rows: list[list[Any]], times: list[int]) -> CalendarIndex:
-    from seasongate._calendar import CalendarIndex, Period
-    from seasongate._errors import Location
-    from seasongate._time import zone
-
-    shapes = []
-    for name, kind, calendar, territory, all_day, tags, path, line, column, description in rows:
-        if not (isinstance(name, str) and isinstance(kind, str) and isinstance(all_day, bool)):
-            raise TypeError("a period row is (name, kind, calendar, territory, all_day, tags, source...)")
-        shapes.append(
-            (name, kind, calendar, territory, all_day, tuple(tags), Location(path, line, column), description)
-        )
-    periods = []
-    for i in range(0, len(times), 3):
-        s = shapes[times[i]]
-        periods.append(Period(s[0], s[1], int(times[i + 1]), int(times[i + 2]), s[2], s[3], s[4], s[5], s[6], s[7]))
-    return CalendarIndex(periods, tz=zone(tz), lo=int(lo), hi=int(hi))
