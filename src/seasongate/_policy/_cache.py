@@ -1,9 +1,9 @@
 """A cache of compiled policies and expanded calendars, keyed by the files' contents.
 
 ``seasongate check`` runs on every pipeline's critical path, usually on a fresh CI runner. A
-warm check reads the policy file, hashes it and the calendar files it depends on, and reads
-the compiled policy with its expanded calendars back: no YAML parsing, no pydantic, no
-``holidays`` import.
+warm check reads the policy files, hashes them and the calendar files the chosen one depends
+on, and reads which file covers the environment and the compiled policy with its expanded
+calendars back: no YAML parsing, no pydantic, no ``holidays`` import.
 
 **What the key is.** The entry is named by a hash of seasongate's version, the contents of
 the modules whose objects are stored, the policy file's shown path and its bytes; it lists
@@ -12,7 +12,7 @@ read. No modification time, absolute path or working directory enters, so a cach
 restored by CI, a new virtualenv or a second checkout of the same files hit.
 
 **Why it cannot run code.** The entry is JSON of strings, numbers and lists, decoded by a
-small tagged codec that can only build seasongate's own frozen dataclasses (from the policy
+small tagged codec (``_codec``) that can only build seasongate's own frozen dataclasses (from the policy
 and calendar packages, by their fields) and a few value types (dates, times, zones). A
 corrupt, foreign or tampered entry fails to decode or to match its key and is ignored and
 rebuilt; it is never executed. (Whoever can write the cache folder can still make the gate
