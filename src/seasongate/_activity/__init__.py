@@ -121,22 +121,19 @@ WHERE a.datname = current_database() AND a.pid <> pg_backend_pid() AND a.backend
 ORDER BY a.pid
 """
 
-_PROGRESS = """
-SELECT pid, command, phase, blocks_done, blocks_total, 'blocks', relid::regclass::text
-  FROM pg_stat_progress_create_index WHERE datname = current_database()
-UNION ALL
-SELECT pid, 'VACUUM', phase, heap_blks_scanned, heap_blks_total, 'heap blocks', relid::regclass::text
-  FROM pg_stat_progress_vacuum WHERE datname = current_database()
-UNION ALL
-SELECT pid, command, phase, heap_blks_scanned, heap_blks_total, 'heap blocks', relid::regclass::text
-  FROM pg_stat_progress_cluster WHERE datname = current_database()
-UNION ALL
-SELECT pid, 'ANALYZE', phase, sample_blks_scanned, sample_blks_total, 'sample blocks', relid::regclass::text
-  FROM pg_stat_progress_analyze WHERE datname = current_database()
-UNION ALL
-SELECT pid, command, type, bytes_processed, nullif(bytes_total, 0), 'bytes', relid::regclass::text
-  FROM pg_stat_progress_copy WHERE datname = current_database()
-"""
+# Each pg_stat_progress_* view as (view, command, phase, units done, units in all, unit).
+_PROGRESS_VIEWS = (
+    ("create_index", "command", "phase", "blocks_done", "blocks_total", "'blocks'"),
+    ("vacuum", "'VACUUM'", "phase", "heap_blks_scanned", "heap_blks_total", "'heap blocks'"),
+    ("cluster", "command", "phase", "heap_blks_scanned", "heap_blks_total", "'heap blocks'"),
+    ("analyze", "'ANALYZE'", "phase", "sample_blks_scanned", "sample_blks_total", "'sample blocks'"),
+    ("copy", "command", "type", "bytes_processed", "nullif(bytes_total, 0)", "'bytes'"),
+)
+_PROGRESS = "\nUNION ALL\n".join(
+    f"SELECT pid, {command}, {phase}, {done}, {total}, {unit}, relid::regclass::text\n"
+    f"  FROM pg_stat_progress_{view} WHERE datname = current_database()"
+    for view, command, phase, done, total, unit in _PROGRESS_VIEWS
+)
 
 _WAITING_LOCKS = """
 SELECT l.pid, l.mode, l.locktype,

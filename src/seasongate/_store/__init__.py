@@ -26,7 +26,7 @@ from typing import Any
 
 from seasongate._dsn import display_dsn
 from seasongate._errors import StoreError
-from seasongate._overrides import OverrideRecord, Roster
+from seasongate._overrides import REJECT, REVOKE, Closing, OverrideRecord, Roster
 from seasongate._policy import OverrideGrant
 from seasongate._store._audit import AuditEntry, AuditReport
 
@@ -128,13 +128,19 @@ class Store(ABC):
         uses membership of the database role ``seasongate_<role>`` instead.
         """
 
-    @abstractmethod
     def reject(self, override_id: str, *, at: datetime, reason: str, roster: Roster) -> OverrideRecord:
         """Reject a pending override as :meth:`identity`."""
+        return self.close_override(REJECT, override_id, at=at, reason=reason, roster=roster)
 
-    @abstractmethod
     def revoke(self, override_id: str, *, at: datetime, reason: str, roster: Roster) -> OverrideRecord:
         """Revoke an open override as :meth:`identity`."""
+        return self.close_override(REVOKE, override_id, at=at, reason=reason, roster=roster)
+
+    @abstractmethod
+    def close_override(
+        self, closing: Closing, override_id: str, *, at: datetime, reason: str, roster: Roster
+    ) -> OverrideRecord:
+        """Reject or revoke (``closing``) an override as :meth:`identity`, giving ``reason``."""
 
     @abstractmethod
     def get_override(self, override_id: str) -> OverrideRecord:

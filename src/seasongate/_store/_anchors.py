@@ -15,10 +15,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
 
 from seasongate._errors import InputError, StoreError
 from seasongate._store import Store
 from seasongate._store._audit import AuditReport
+
+if TYPE_CHECKING:
+    import psycopg
 
 SIDE_SUFFIX = "_seasongate"
 
@@ -57,22 +61,13 @@ def history_anchors(dsn: str, table: str, schema: str = "public") -> tuple[list[
     try:
         with psycopg.connect(dsn, autocommit=True, connect_timeout=5, application_name="seasongate") as conn:
             conn.execute("SET statement_timeout = '10s'")
-            exists = conn.execute(
-                "SELECT 1 FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
-                "WHERE n.nspname = %s AND c.relname = %s",
-                (schema, side),
-            ).fetchone()
-            if exists is None:
+            if not _exists(conn, schema, side):
                 note = (
                     f"{display_dsn(dsn)} has no table {schema}.{side} yet (seasongate migrate creates it): "
                     "no migration history to check the trail against"
                 )
                 return [], [note]
-            has_history = conn.execute(
-                "SELECT 1 FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
-                "WHERE n.nspname = %s AND c.relname = %s",
-                (schema, table),
-            ).fetchone()
+            has_history = _exists(conn, schema, table)
             version = sql.SQL("h.version") if has_history else sql.SQL("NULL::text")
             join = (
                 sql.SQL("LEFT JOIN {}.{} h ON h.installed_rank = s.installed_rank").format(
@@ -99,6 +94,16 @@ def history_anchors(dsn: str, table: str, schema: str = "public") -> tuple[list[
         anchors.append(Anchor(where, int(seq), str(digest)))
     notes = [f"{unanchored} history rows of {schema}.{table} carry no audit anchor"] if unanchored else []
     return anchors, notes
+
+
+def _exists(conn: psycopg.Connection[tuple[Any, ...]], schema: str, table: str) -> bool:
+    """Whether ``schema.table`` exists (a catalog query: no error, no stale cache)."""
+    found = conn.execute(
+        "SELECT 1 FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+        "WHERE n.nspname = %s AND c.relname = %s",
+        (schema, table),
+    ).fetchone()
+    return found is not None
 
 
 def check_anchors(store: Store, report: AuditReport, anchors: Sequence[Anchor], notes: Sequence[str]) -> AuditReport:

@@ -17,29 +17,40 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 from seasongate._errors import InputError
+from seasongate._overrides import REFUSALS
 from seasongate._time import iso
 
 GENESIS = "0" * 64
 """The previous hash of the first entry."""
 
-ACTIONS = (
+OVERRIDE_ACTIONS = (
     "override.request",
     "override.approve",
     "override.reject",
     "override.revoke",
     "override.consume",
-    "decision",
-    "migration.start",
-    "migration.apply",
-    "migration.rollback",
-    "run",
 )
+"""Written by the override operations of a store only, never through ``append_audit``."""
 RESERVED_PREFIX = "override."
-"""Actions only the override operations of a store write (never ``append_audit``)."""
+APPEND_ACTIONS = (
+    "decision",  # a gate decision (check, a denied migration, the allowing one of a consumption)
+    "migration.start",  # before a migration step runs
+    "migration.apply",  # its outcome
+    "migration.rollback",
+    "migration.baseline",  # the Flyway commands that change the history itself
+    "migration.repair",
+    "database.clean",
+    "run",  # seasongate run -- COMMAND
+    "health.verdict",  # migrate --health: the watch's verdict on a migration
+)
+"""What ``append_audit`` writes; any other action is refused (tests/test_audit_actions.py
+checks that every action the program appends is listed here)."""
+ACTIONS = OVERRIDE_ACTIONS + APPEND_ACTIONS
+"""Every action an audit entry of this seasongate can carry."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,15 +78,9 @@ class AuditEntry:
     def to_dict(self) -> dict[str, Any]:
         """The JSON form printed by ``seasongate audit --format json``."""
         return {
-            "seq": self.seq,
-            "at": iso(self.at),
-            "actor": self.actor,
-            "action": self.action,
-            "subject": self.subject,
-            "payload": self.payload,
-            "prev_hash": self.prev_hash,
-            "hash": self.hash,
-        }
+            "seq": self.seq, "at": iso(self.at), "actor": self.actor, "action": self.action, "subject": self.subject,
+            "payload": self.payload, "prev_hash": self.prev_hash, "hash": self.hash,
+        }  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,15 +101,7 @@ class AuditReport:
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON form printed by ``seasongate audit verify --format json``."""
-        return {
-            "ok": self.ok,
-            "entries": self.entries,
-            "head": self.head,
-            "broken_seq": self.broken_seq,
-            "problem": self.problem,
-            "anchors": self.anchors,
-            "notes": list(self.notes),
-        }
+        return {"ok": self.ok, **{f.name: getattr(self, f.name) for f in fields(self)}, "notes": list(self.notes)}
 
 
 def _field(text: str) -> str:
@@ -139,8 +136,10 @@ def payload_json(payload: Mapping[str, Any]) -> str:
     return text
 
 
-def check_entry_fields(actor: str, action: str, subject: str) -> None:
-    """Refuse entries a reader could not act on: empty actor or action, NUL characters."""
+def check_append(actor: str, action: str, subject: str) -> None:
+    """Refuse an entry ``append_audit`` must not write: an empty actor or action, a NUL
+    character, an ``override.*`` action (the override operations write those), or an action
+    that is not in :data:`APPEND_ACTIONS`."""
     if not actor.strip():
         raise InputError("an audit entry needs an actor")
     if not action.strip():
@@ -148,6 +147,10 @@ def check_entry_fields(actor: str, action: str, subject: str) -> None:
     for name, value in (("actor", actor), ("action", action), ("subject", subject)):
         if "\x00" in value:
             raise InputError(f"the audit {name} must not contain a NUL character")
+    if action.startswith(RESERVED_PREFIX):
+        raise REFUSALS["reserved_action"](action=action)
+    if action not in APPEND_ACTIONS:
+        raise InputError(f"unknown audit action {action!r} (seasongate writes: {', '.join(APPEND_ACTIONS)})")
 
 
 def verify_chain(entries: Iterable[AuditEntry], head: tuple[int, str] | None) -> AuditReport:

@@ -1,6 +1,7 @@
-"""What the SQLite and PostgreSQL stores share: row mapping, the audit head, the identity
-check of a request, the schema loop, the one error table, and the checks that make the
-engine use only override state the audit chain proves.
+"""What the SQLite and PostgreSQL stores share: every public method (its checks of the input,
+its messages, its error mapping), row mapping, the audit reads and head, the schema loop, the
+one error table, and the checks that make the engine use only override state the audit chain
+proves.
 
 A backend supplies its driver calls (the ``_``-prefixed abstract methods); everything a
 person sees (messages, refusals, what counts as tampering) is decided here, once.
@@ -11,15 +12,24 @@ from __future__ import annotations
 import json
 from abc import abstractmethod
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime
 from typing import Any
 
 from seasongate._errors import InputError, OverrideError, SeasongateError, StoreError
-from seasongate._overrides import REFUSALS, Approval, Closure, OverrideRecord, parse_versions
+from seasongate._overrides import (
+    REFUSALS,
+    Approval,
+    Closing,
+    Closure,
+    OverrideRecord,
+    Roster,
+    check_text,
+    parse_versions,
+)
 from seasongate._policy import OverrideGrant
 from seasongate._store import SCHEMA_VERSION, Store
-from seasongate._store._audit import AuditEntry, AuditReport, entry_hash, verify_chain
+from seasongate._store._audit import AuditEntry, AuditReport, check_append, entry_hash, payload_json, verify_chain
 from seasongate._store._replay import replay, unexplained
 from seasongate._time import to_ts
 
@@ -83,27 +93,14 @@ def record_from_row(row: Sequence[Any], approvals: Sequence[Approval], ts: Calla
     def closure(at: Any, by: Any, note: Any) -> Closure | None:
         return None if at is None else Closure(by=by or "", at=ts(at), note=note or "")
 
+    (oid, environment, territory, versions, rules, valid_from, valid_until, requester, reason, ticket,
+     single_use, required, roles, max_validity, created_at) = row[:15]  # fmt: skip
     return OverrideRecord(
-        id=row[0],
-        environment=row[1],
-        territory=row[2],
-        versions=parse_versions(row[3]),
-        rules=_texts(row[4]),
-        valid_from=ts(row[5]),
-        valid_until=ts(row[6]),
-        requester=row[7],
-        reason=row[8],
-        ticket=row[9],
-        single_use=bool(row[10]),
-        approvals_required=int(row[11]),
-        roles=_texts(row[12]),
-        max_validity=int(row[13]),
-        created_at=ts(row[14]),
-        approvals=tuple(approvals),
-        rejected=closure(row[15], row[16], row[17]),
-        revoked=closure(row[18], row[19], row[20]),
-        consumed=closure(row[21], row[22], row[23]),
-    )
+        oid, environment, territory, parse_versions(versions), _texts(rules), ts(valid_from), ts(valid_until),
+        requester, reason, ticket, bool(single_use), int(required), _texts(roles), int(max_validity),
+        ts(created_at), tuple(approvals),
+        rejected=closure(*row[15:18]), revoked=closure(*row[18:21]), consumed=closure(*row[21:24]),
+    )  # fmt: skip
 
 
 def approval_from_row(approver: Any, at: Any, comment: Any, roles: Any, ts: Callable[[Any], int]) -> Approval:
@@ -112,7 +109,10 @@ def approval_from_row(approver: Any, at: Any, comment: Any, roles: Any, ts: Call
 
 
 class BaseStore(Store):
-    """The shared half of both stores."""
+    """The shared half of both stores: every public method, over the backend's driver calls."""
+
+    param = "?"
+    """The driver's parameter marker (PostgreSQL: ``%s``)."""
 
     @property
     def label(self) -> str:
@@ -148,25 +148,61 @@ class BaseStore(Store):
         """Who holds the store (PostgreSQL names the lock holder)."""
         return ""
 
-    @abstractmethod
-    def _audit_snapshot(self) -> tuple[list[AuditEntry], str | None]:
-        """Every entry and the stored head text, read in one snapshot."""
+    # reads (the public methods below wrap them in the error table)
 
     @abstractmethod
-    def _entries_by_seq(self, seqs: Sequence[int]) -> dict[int, AuditEntry]:
-        """The entries with these numbers (those that exist)."""
+    def _snapshot(self) -> AbstractContextManager[object]:
+        """A read-only transaction: several reads see one consistent state."""
 
     @abstractmethod
-    def _override_entries(self, ids: Sequence[str]) -> list[AuditEntry]:
-        """The ``override.*`` entries about these overrides, in chain order."""
+    def _instant(self, ts: int) -> Any:
+        """Epoch seconds as the driver stores an instant."""
+
+    @abstractmethod
+    def _select_entries(self, where: str, params: Sequence[Any]) -> list[AuditEntry]:
+        """The entries ``where`` selects (an SQL condition, or "" for all), in chain order."""
+
+    @abstractmethod
+    def _among(self, column: str, values: Sequence[Any]) -> tuple[str, list[Any]]:
+        """The condition that ``column`` is one of ``values``, and its parameters."""
 
     @abstractmethod
     def _stored_head(self) -> str | None:
         """The stored head text."""
 
     @abstractmethod
+    def _count_entries(self) -> int:
+        """How many entries the trail holds."""
+
+    @abstractmethod
+    def _read_overrides(self, override_id: str | None) -> list[OverrideRecord]:
+        """The override with this id (every override when None), oldest first."""
+
+    @abstractmethod
     def _grant_candidates(self, environment: str, territory: str, at: int) -> list[OverrideRecord]:
         """The stored overrides of this scope whose window contains ``at``, not closed."""
+
+    # writes: each one transaction that checks, changes and appends its audit entries
+
+    @abstractmethod
+    def _append_entry(self, action: str, subject: str, payload_text: str, at: datetime) -> AuditEntry:
+        """Extend the chain with one checked entry as :meth:`identity`."""
+
+    @abstractmethod
+    def _create(self, record: OverrideRecord) -> OverrideRecord:
+        """Store a new pending override and its ``override.request`` entry."""
+
+    @abstractmethod
+    def _approve(self, override_id: str, at: datetime, comment: str, roster: Roster) -> tuple[OverrideRecord, bool]:
+        """Approve as :meth:`identity`, if the rules allow."""
+
+    @abstractmethod
+    def _close(self, closing: Closing, override_id: str, at: datetime, reason: str, roster: Roster) -> OverrideRecord:
+        """Reject or revoke as :meth:`identity`, if the rules allow."""
+
+    @abstractmethod
+    def _consume(self, override_id: str, at: datetime, subject: str, decision: Mapping[str, Any] | None) -> None:
+        """Consume a single-use override (no-op for others)."""
 
     # -- the schema loop -----------------------------------------------------------------
 
@@ -230,15 +266,52 @@ class BaseStore(Store):
                 raise error(message) from exc
             raise StoreError(f"{self.label}: {doing} failed: {message}") from exc
 
-    # -- identity ------------------------------------------------------------------------
+    # -- overrides -----------------------------------------------------------------------
 
-    def _check_requester(self, record: OverrideRecord) -> str:
+    def get_override(self, override_id: str) -> OverrideRecord:
+        """One override by id."""
+        with self._errors("reading an override"):
+            found = self._read_overrides(override_id)
+        if not found:
+            raise REFUSALS["unknown"](id=override_id)
+        return found[0]
+
+    def list_overrides(self) -> list[OverrideRecord]:
+        """All overrides, oldest first."""
+        with self._errors("reading the overrides"):
+            return self._read_overrides(None)
+
+    def create_override(self, record: OverrideRecord) -> OverrideRecord:
+        """Store a new pending override requested by :meth:`identity`, and audit it."""
         requester = self.identity()
         if record.requester != requester:
             raise OverrideError(
                 f"an override is requested by whoever runs the command ({requester}), not by {record.requester}"
             )
-        return requester
+        with self._errors("storing the override", record.id):
+            return self._create(record)
+
+    def approve(self, override_id: str, *, at: datetime, comment: str, roster: Roster) -> tuple[OverrideRecord, bool]:
+        """Approve as :meth:`identity`; returns the record and whether the approval was new."""
+        comment = check_text(comment, "the comment", required=False)
+        with self._errors("approving an override", override_id):
+            return self._approve(override_id, at, comment, roster)
+
+    def close_override(
+        self, closing: Closing, override_id: str, *, at: datetime, reason: str, roster: Roster
+    ) -> OverrideRecord:
+        """Reject or revoke (``closing``) as :meth:`identity`, if the rules allow."""
+        reason = check_text(reason, "the reason")
+        with self._errors(f"{closing.doing} an override", override_id):
+            return self._close(closing, override_id, at, reason, roster)
+
+    def consume(
+        self, override_id: str, at: datetime, subject: str, *, decision: Mapping[str, Any] | None = None
+    ) -> None:
+        """Record that the run ``subject``, which the gate allowed with this override, uses it."""
+        subject = check_text(subject, "the subject", required=False)
+        with self._errors("consuming an override", override_id):
+            self._consume(override_id, at, subject, decision)
 
     # -- grants the chain proves ---------------------------------------------------------
 
@@ -246,7 +319,7 @@ class BaseStore(Store):
         """Fully approved, unclosed overrides of this scope valid at ``at``, each checked
         against the audit chain first (a state the chain does not explain is a StoreError)."""
         ts = to_ts(at)
-        with self._errors("reading the overrides"):
+        with self._errors("reading the overrides"), self._snapshot():
             stored = self._grant_candidates(environment, territory, ts)
             if not stored:
                 return []
@@ -277,11 +350,37 @@ class BaseStore(Store):
 
     # -- the audit trail -----------------------------------------------------------------
 
+    def append_audit(
+        self, actor: str, action: str, subject: str, payload: Mapping[str, Any], at: datetime
+    ) -> AuditEntry:
+        """Append one entry of a known, non-override action in the name of :meth:`identity`."""
+        check_append(actor, action, subject)
+        identity = self.identity()
+        if actor != identity:
+            raise InputError(
+                f"audit entries are written in the name of whoever runs seasongate ({identity}), not {actor}"
+            )
+        text = payload_json(payload)  # refuse an unserialisable payload before taking a lock
+        with self._errors("appending to the audit trail"):
+            return self._append_entry(action, subject, text, at)
+
+    def audit_entries(self, since: datetime | None = None) -> list[AuditEntry]:
+        """Entries in order, optionally only those at or after ``since``."""
+        with self._errors("reading the audit trail"):
+            if since is None:
+                return self._select_entries("", ())
+            return self._select_entries(f"at >= {self.param}", (self._instant(to_ts(since)),))
+
+    def audit_count(self) -> int:
+        """How many entries there are."""
+        with self._errors("counting the audit trail"):
+            return self._count_entries()
+
     def verify_audit(self) -> AuditReport:
         """Check the whole chain against itself and the stored head."""
-        with self._errors("reading the audit trail"):
-            entries, head_text = self._audit_snapshot()
-            head = parse_head(head_text)
+        with self._errors("reading the audit trail"), self._snapshot():
+            entries = self._select_entries("", ())
+            head = parse_head(self._stored_head())
         return verify_chain(entries, head)
 
     def audit_head(self) -> str | None:
@@ -293,6 +392,16 @@ class BaseStore(Store):
         if report.head is None:
             return None
         return format_head(report.entries, report.head)
+
+    def _entries_by_seq(self, seqs: Sequence[int]) -> dict[int, AuditEntry]:
+        if not seqs:
+            return {}
+        return {e.seq: e for e in self._select_entries(*self._among("seq", seqs))}
+
+    def _override_entries(self, ids: Sequence[str]) -> list[AuditEntry]:
+        """The ``override.*`` entries about these overrides, in chain order."""
+        among, params = self._among("subject", ids)
+        return self._select_entries(f"{among} AND action LIKE {self.param}", (*params, "override.%"))
 
     def entries_at(self, seqs: Sequence[int]) -> dict[int, AuditEntry]:
         """The entries with these numbers that the trail holds."""

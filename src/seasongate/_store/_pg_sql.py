@@ -1,15 +1,12 @@
-"""The PostgreSQL schema ``seasongate``: tables, grants and the SECURITY DEFINER functions.
+"""The PostgreSQL schema ``seasongate``: tables, grants and the audit chain's functions.
 
 Who may do what is decided by the database, not only by the Python client:
 
 * the tables are readable by everyone (``SELECT`` to ``PUBLIC``) and writable by their
   owner only: no one else can insert an approval or change an override or an audit entry;
-* every change goes through a function below. They run with the owner's rights
-  (``SECURITY DEFINER``) and a fixed ``search_path``, take the acting user from
-  ``session_user`` (not a parameter, and unaffected by ``SET ROLE``) and check the same rules
-  as ``seasongate._overrides``, with the same messages: no approving your own request, an
-  approver must be a member of the PostgreSQL role ``seasongate_<role>`` for each role the
-  override needs, closed overrides stay closed;
+* every change goes through a SECURITY DEFINER function with a fixed ``search_path`` that
+  takes the acting user from ``session_user``: ``audit_append`` here, the override functions
+  in ``_pg_overrides.py`` (with the same rules and words as ``seasongate._overrides``);
 * the audit chain is extended in SQL (``_audit_append``, callable by the functions only) under
   ``LOCK TABLE audit IN EXCLUSIVE MODE``, so concurrent writers queue and the chain never forks.
 
@@ -20,7 +17,7 @@ production leaves empty), never a parameter; audit times never go backwards (an 
 stamped no earlier than the one before it); each approval records the roles it was made
 under; only members of ``seasongate_migrator`` consume an override, together with the gate's
 allowing decision; release managers can always revoke. The refusals are raised from
-``seasongate._overrides.REFUSALS``, so both languages say the same words.
+``seasongate._overrides.REFUSALS`` (expanded here), so both languages say the same words.
 
 Each entry of :data:`SCHEMA` upgrades the schema from the version before it.
 """
@@ -30,6 +27,7 @@ from __future__ import annotations
 import re
 
 from seasongate._overrides import MIGRATOR_ROLE, REFUSALS, RELEASE_MANAGER
+from seasongate._store._pg_overrides import OVERRIDES_V2
 
 LOCK_KEY = 0x5EA5_06A7_E000_0001
 """``pg_advisory_xact_lock`` key held while the schema is created or upgraded (signed int8)."""
@@ -107,15 +105,6 @@ AS $$ SELECT to_char(t AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"+00:00"') $$
 _V2 = r"""
 DROP FUNCTION IF EXISTS seasongate.audit_append(text, text, text, json, timestamptz);
 DROP FUNCTION IF EXISTS seasongate._audit_append(text, text, text, json, timestamptz);
-DROP FUNCTION IF EXISTS seasongate.request_override(text, text, text, text, text[], timestamptz,
-    timestamptz, text, text, boolean, integer, text[], integer, timestamptz);
-DROP FUNCTION IF EXISTS seasongate.approve_override(text, text, timestamptz);
-DROP FUNCTION IF EXISTS seasongate.reject_override(text, text, timestamptz);
-DROP FUNCTION IF EXISTS seasongate.revoke_override(text, text, timestamptz);
-DROP FUNCTION IF EXISTS seasongate.consume_override(text, text, timestamptz);
-DROP FUNCTION IF EXISTS seasongate._missing_role(seasongate.overrides);
-DROP FUNCTION IF EXISTS seasongate._status(seasongate.overrides, timestamptz);
-DROP FUNCTION IF EXISTS seasongate._lock_override(text);
 
 -- The server's clock, unless the schema owner set one (tests only; empty in production).
 CREATE TABLE seasongate.clock (
@@ -125,12 +114,6 @@ CREATE TABLE seasongate.clock (
 REVOKE ALL ON seasongate.clock FROM PUBLIC;
 GRANT SELECT ON seasongate.clock TO PUBLIC;
 
--- Schema-1 approvals were made by people holding every role of their override.
-ALTER TABLE seasongate.approvals ADD COLUMN roles text[];
-UPDATE seasongate.approvals a SET roles = o.roles FROM seasongate.overrides o
-WHERE o.id = a.override_id;
-ALTER TABLE seasongate.approvals ALTER COLUMN roles SET NOT NULL;
-ALTER TABLE seasongate.approvals ADD CHECK (cardinality(roles) >= 1);
 CREATE INDEX audit_subject ON seasongate.audit (subject, seq);
 
 CREATE FUNCTION seasongate._now() RETURNS timestamptz
@@ -151,45 +134,6 @@ BEGIN
     LOCK TABLE seasongate.audit IN EXCLUSIVE MODE;
     SELECT at INTO v_last FROM seasongate.audit ORDER BY seq DESC LIMIT 1;
     RETURN greatest(seasongate._now(), v_last);
-END
-$$;
-
-CREATE FUNCTION seasongate._status(o seasongate.overrides, p_at timestamptz) RETURNS text
-LANGUAGE sql STABLE
-SET search_path = pg_catalog, pg_temp
-AS $$
-    SELECT CASE
-        WHEN o.revoked_at IS NOT NULL THEN 'revoked'
-        WHEN o.rejected_at IS NOT NULL THEN 'rejected'
-        WHEN o.consumed_at IS NOT NULL THEN 'consumed'
-        WHEN p_at >= o.valid_until THEN 'expired'
-        WHEN EXISTS (
-            SELECT 1 FROM unnest(o.roles) AS r(role)
-            WHERE (SELECT count(*) FROM seasongate.approvals a
-                   WHERE a.override_id = o.id AND a.approver <> o.requester
-                     AND r.role = ANY (a.roles)) < o.approvals_required) THEN 'pending'
-        WHEN p_at < o.valid_from THEN 'scheduled'
-        ELSE 'active'
-    END
-$$;
-
--- Whether session_user is a member of seasongate_<role>; a missing role is an error when
--- p_strict (someone must create it), otherwise nobody holds it.
-CREATE FUNCTION seasongate._holds(p_role text, p_strict boolean) RETURNS boolean
-LANGUAGE plpgsql STABLE
-SET search_path = pg_catalog, pg_temp
-AS $$
-BEGIN
-    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = 'seasongate_' || p_role) THEN
-        IF NOT p_strict THEN
-            RETURN false;
-        END IF;
-        RAISE EXCEPTION 'PostgreSQL role % does not exist: create it and grant it to '
-            'whoever may approve overrides (CREATE ROLE % NOLOGIN)',
-            'seasongate_' || p_role, quote_ident('seasongate_' || p_role)
-            USING ERRCODE = 'undefined_object';
-    END IF;
-    RETURN pg_catalog.pg_has_role(session_user, 'seasongate_' || p_role, 'MEMBER');
 END
 $$;
 
@@ -257,224 +201,9 @@ BEGIN
 END
 $$;
 
-CREATE FUNCTION seasongate._lock_override(p_id text) RETURNS seasongate.overrides
-LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    o seasongate.overrides;
-BEGIN
-    SELECT * INTO o FROM seasongate.overrides WHERE id = p_id FOR UPDATE;
-    IF NOT FOUND THEN
-        <<unknown id=p_id>>
-    END IF;
-    RETURN o;
-END
-$$;
-
-CREATE FUNCTION seasongate.request_override(
-    p_id text, p_environment text, p_territory text, p_versions text, p_rules text[],
-    p_valid_from timestamptz, p_valid_until timestamptz, p_reason text, p_ticket text,
-    p_single_use boolean, p_approvals integer, p_roles text[], p_max_validity integer
-) RETURNS void
-LANGUAGE plpgsql SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    v_at timestamptz := seasongate._begin_change();
-BEGIN
-    -- Whatever a caller passes must be a state the chain explains and seasongate can read
-    -- back, or one request could make every check of its scope fail (closed).
-    p_valid_from := date_trunc('second', p_valid_from);
-    p_valid_until := date_trunc('second', p_valid_until);
-    IF p_versions IS NULL
-       OR p_versions !~ '^(any|V[0-9]{1,18}(\.[0-9]{1,18})*(\.\.V[0-9]{1,18}(\.[0-9]{1,18})*)?)$'
-       OR (position('..' IN p_versions) > 0
-           AND string_to_array(substr(split_part(p_versions, '..', 1), 2), '.')::numeric[]
-             > string_to_array(substr(split_part(p_versions, '..', 2), 2), '.')::numeric[]) THEN
-        RAISE EXCEPTION 'invalid version range %: use V226, V226..V230 or any', quote_literal(p_versions)
-            USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    IF p_valid_until <= v_at THEN
-        <<ends_before_now until=seasongate._iso(p_valid_until) | at=seasongate._iso(v_at)>>
-    END IF;
-    INSERT INTO seasongate.overrides (
-        id, environment, territory, versions, rules, valid_from, valid_until, requester, reason,
-        ticket, single_use, approvals_required, roles, max_validity, created_at)
-    VALUES (
-        p_id, p_environment, p_territory, p_versions, p_rules, p_valid_from, p_valid_until,
-        session_user, p_reason, p_ticket, p_single_use, p_approvals, p_roles, p_max_validity,
-        v_at);
-    PERFORM seasongate._audit_append('override.request', p_id,
-        json_build_object(
-            'environment', p_environment, 'territory', p_territory, 'versions', p_versions,
-            'rules', p_rules, 'valid_from', seasongate._iso(p_valid_from),
-            'valid_until', seasongate._iso(p_valid_until), 'reason', p_reason,
-            'ticket', p_ticket, 'single_use', p_single_use, 'approvals_required', p_approvals,
-            'roles', p_roles, 'max_validity', p_max_validity),
-        v_at);
-END
-$$;
-
--- Returns whether the approval is new (approving twice counts once).
-CREATE FUNCTION seasongate.approve_override(p_id text, p_comment text) RETURNS boolean
-LANGUAGE plpgsql SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    o seasongate.overrides := seasongate._lock_override(p_id);
-    v_at timestamptz := seasongate._begin_change();
-    v_status text := seasongate._status(o, v_at);
-    v_roles text[];
-    v_count bigint;
-BEGIN
-    IF v_status NOT IN ('pending', 'scheduled', 'active') THEN
-        <<closed id=p_id | status=v_status | verb='approved'>>
-    END IF;
-    IF v_at < o.created_at THEN
-        <<before_request id=p_id | requested=seasongate._iso(o.created_at)
-            | verb='approved' | at=seasongate._iso(v_at)>>
-    END IF;
-    IF session_user = o.requester THEN
-        <<self_approve actor=session_user | id=p_id>>
-    END IF;
-    v_roles := ARRAY(SELECT r FROM unnest(o.roles) AS r WHERE seasongate._holds(r, true));
-    IF cardinality(v_roles) = 0 THEN
-        <<no_role actor=session_user | id=p_id | roles=array_to_string(o.roles, ', ')>>
-    END IF;
-    IF EXISTS (SELECT 1 FROM seasongate.approvals
-               WHERE override_id = p_id AND approver = session_user) THEN
-        RETURN false;
-    END IF;
-    INSERT INTO seasongate.approvals (override_id, approver, approved_at, comment, roles)
-    VALUES (p_id, session_user, v_at, coalesce(p_comment, ''), v_roles);
-    SELECT min((SELECT count(*) FROM seasongate.approvals a
-                WHERE a.override_id = p_id AND a.approver <> o.requester AND r = ANY (a.roles)))
-    INTO v_count FROM unnest(o.roles) AS r;
-    PERFORM seasongate._audit_append('override.approve', p_id,
-        json_build_object('comment', coalesce(p_comment, ''), 'roles', v_roles,
-                          'approvals', v_count, 'required', o.approvals_required),
-        v_at);
-    RETURN true;
-END
-$$;
-
-CREATE FUNCTION seasongate.reject_override(p_id text, p_reason text) RETURNS void
-LANGUAGE plpgsql SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    o seasongate.overrides := seasongate._lock_override(p_id);
-    v_at timestamptz := seasongate._begin_change();
-    v_status text := seasongate._status(o, v_at);
-BEGIN
-    IF v_status IN ('scheduled', 'active') THEN
-        <<reject_approved id=p_id | status=v_status>>
-    END IF;
-    IF v_status <> 'pending' THEN
-        <<closed id=p_id | status=v_status | verb='rejected'>>
-    END IF;
-    IF v_at < o.created_at THEN
-        <<before_request id=p_id | requested=seasongate._iso(o.created_at)
-            | verb='rejected' | at=seasongate._iso(v_at)>>
-    END IF;
-    IF session_user = o.requester THEN
-        <<self_reject actor=session_user | id=p_id>>
-    END IF;
-    IF NOT EXISTS (SELECT 1 FROM unnest(o.roles) AS r WHERE seasongate._holds(r, true)) THEN
-        <<no_role actor=session_user | id=p_id | roles=array_to_string(o.roles, ', ')>>
-    END IF;
-    IF coalesce(btrim(p_reason), '') = '' THEN
-        <<empty_reason>>
-    END IF;
-    UPDATE seasongate.overrides
-    SET rejected_at = v_at, rejected_by = session_user, reject_reason = p_reason
-    WHERE id = p_id;
-    PERFORM seasongate._audit_append('override.reject', p_id,
-        json_build_object('reason', p_reason), v_at);
-END
-$$;
-
-CREATE FUNCTION seasongate.revoke_override(p_id text, p_reason text) RETURNS void
-LANGUAGE plpgsql SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    o seasongate.overrides := seasongate._lock_override(p_id);
-    v_at timestamptz := seasongate._begin_change();
-    v_status text := seasongate._status(o, v_at);
-BEGIN
-    IF v_status NOT IN ('pending', 'scheduled', 'active') THEN
-        <<closed id=p_id | status=v_status | verb='revoked'>>
-    END IF;
-    IF v_at < o.created_at THEN
-        <<before_request id=p_id | requested=seasongate._iso(o.created_at)
-            | verb='revoked' | at=seasongate._iso(v_at)>>
-    END IF;
-    IF session_user <> o.requester
-       AND NOT seasongate._holds('@RELEASE_MANAGER@', false)
-       AND NOT EXISTS (SELECT 1 FROM unnest(o.roles) AS r WHERE seasongate._holds(r, false)) THEN
-        <<revoke_denied actor=session_user | id=p_id | roles=array_to_string(o.roles, ', ')>>
-    END IF;
-    IF coalesce(btrim(p_reason), '') = '' THEN
-        <<empty_reason>>
-    END IF;
-    UPDATE seasongate.overrides
-    SET revoked_at = v_at, revoked_by = session_user, revoke_reason = p_reason
-    WHERE id = p_id;
-    PERFORM seasongate._audit_append('override.revoke', p_id,
-        json_build_object('reason', p_reason), v_at);
-END
-$$;
-
--- Only a member of seasongate_migrator, and only together with the gate's decision allowing
--- this run with this override (recorded in the same transaction). Returns whether the
--- override was consumed (single use); using any other one records nothing.
-CREATE FUNCTION seasongate.consume_override(p_id text, p_subject text, p_decision json)
-RETURNS boolean
-LANGUAGE plpgsql SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    o seasongate.overrides := seasongate._lock_override(p_id);
-    v_at timestamptz := seasongate._begin_change();
-    v_status text := seasongate._status(o, v_at);
-BEGIN
-    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = '@MIGRATOR@')
-       OR NOT pg_catalog.pg_has_role(session_user, '@MIGRATOR@', 'MEMBER') THEN
-        <<not_migrator actor=session_user | id=p_id>>
-    END IF;
-    IF p_decision IS NULL OR json_typeof(p_decision) <> 'object'
-       OR coalesce(p_decision->>'verdict', '') <> 'allow'
-       OR coalesce(p_decision->'override'->>'id', '') <> p_id
-       OR coalesce(p_decision->>'environment', '') <> o.environment
-       OR coalesce(p_decision->>'territory', '') <> o.territory THEN
-        <<not_allowed_run id=p_id>>
-    END IF;
-    IF NOT o.single_use THEN
-        RETURN false;
-    END IF;
-    IF o.consumed_at IS NOT NULL THEN
-        <<closed id=p_id | status='consumed' | verb='used'>>
-    END IF;
-    IF v_status <> 'active' THEN
-        <<unusable id=p_id | status=v_status>>
-    END IF;
-    UPDATE seasongate.overrides
-    SET consumed_at = v_at, consumed_by = session_user, consumed_subject = p_subject
-    WHERE id = p_id;
-    PERFORM seasongate._audit_append('decision', coalesce(p_subject, ''), p_decision, v_at);
-    PERFORM seasongate._audit_append('override.consume', p_id,
-        json_build_object('subject', p_subject), v_at);
-    RETURN true;
-END
-$$;
-
 -- Functions are executable by PUBLIC by default: take that back from the internal ones.
 REVOKE ALL ON FUNCTION seasongate._audit_append(text, text, json, timestamptz) FROM PUBLIC;
 REVOKE ALL ON FUNCTION seasongate._begin_change() FROM PUBLIC;
-REVOKE ALL ON FUNCTION seasongate._lock_override(text) FROM PUBLIC;
-REVOKE ALL ON FUNCTION seasongate._holds(text, boolean) FROM PUBLIC;
 REVOKE ALL ON FUNCTION seasongate._now() FROM PUBLIC;
 """
 
@@ -501,4 +230,4 @@ def _expand(sql: str) -> str:
     return expanded.replace("@MIGRATOR@", MIGRATOR_ROLE).replace("@RELEASE_MANAGER@", RELEASE_MANAGER)
 
 
-SCHEMA: dict[int, str] = {1: _V1, 2: _expand(_V2)}
+SCHEMA: dict[int, str] = {1: _V1, 2: _expand(_V2 + OVERRIDES_V2)}

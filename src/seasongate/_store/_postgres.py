@@ -22,22 +22,11 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from seasongate._errors import StoreError
-from seasongate._overrides import (
-    REFUSALS,
-    OverrideRecord,
-    Roster,
-    check_text,
-    format_versions,
-)
+from seasongate._overrides import Closing, OverrideRecord, Roster, format_versions
 from seasongate._store import display_url
-from seasongate._store._audit import (
-    RESERVED_PREFIX,
-    AuditEntry,
-    check_entry_fields,
-    payload_json,
-)
+from seasongate._store._audit import AuditEntry, payload_json
 from seasongate._store._base import BaseStore, approval_from_row, claim_decision, record_from_row
-from seasongate._time import from_ts, to_ts
+from seasongate._time import from_ts
 
 if TYPE_CHECKING:
     import psycopg
@@ -99,6 +88,7 @@ class PostgresStore(BaseStore):
     """The store in a PostgreSQL database (schema ``seasongate``)."""
 
     backend = "postgresql"
+    param = "%s"
 
     def __init__(self, conn: psycopg.Connection[tuple[Any, ...]], url: str) -> None:
         self._conn = conn
@@ -217,86 +207,49 @@ class PostgresStore(BaseStore):
 
     # -- audit -------------------------------------------------------------------------------
 
-    def append_audit(
-        self, actor: str, action: str, subject: str, payload: Mapping[str, Any], at: datetime
-    ) -> AuditEntry:
-        """Append one entry (``seasongate.audit_append``) as ``session_user``, at the server's
-        time; ``at`` is not used."""
-        check_entry_fields(actor, action, subject)
-        if action.startswith(RESERVED_PREFIX):
-            raise REFUSALS["reserved_action"](action=action)
-        identity = self.identity()
-        if actor != identity:
-            from seasongate._errors import InputError
-
-            raise InputError(
-                f"audit entries are written in the name of whoever runs seasongate ({identity}), not {actor}"
-            )
-        text = payload_json(payload)
-        with self._errors("appending to the audit trail"):
-            row = self._conn.execute(
-                f"SELECT {_AUDIT_COLUMNS} FROM seasongate.audit_append(%s, %s, %s::json)",
-                (action, subject, text),
-            ).fetchone()
+    def _append_entry(self, action: str, subject: str, payload_text: str, at: datetime) -> AuditEntry:
+        """``seasongate.audit_append``: as ``session_user``, at the server's time (``at`` is
+        not used)."""
+        row = self._conn.execute(
+            f"SELECT {_AUDIT_COLUMNS} FROM seasongate.audit_append(%s, %s, %s::json)",
+            (action, subject, payload_text),
+        ).fetchone()
         assert row is not None
         return _entry(row)
 
-    def audit_entries(self, since: datetime | None = None) -> list[AuditEntry]:
-        """Entries in order."""
-        with self._errors("reading the audit trail"):
-            if since is None:
-                rows = self._conn.execute(_SELECT_AUDIT + " ORDER BY seq").fetchall()
-            else:
-                rows = self._conn.execute(
-                    _SELECT_AUDIT + " WHERE at >= %s ORDER BY seq", (from_ts(to_ts(since)),)
-                ).fetchall()
-            return [_entry(r) for r in rows]
-
-    def audit_count(self) -> int:
-        """Number of entries."""
-        with self._errors("counting the audit trail"):
-            row = self._conn.execute("SELECT count(*) FROM seasongate.audit").fetchone()
+    def _count_entries(self) -> int:
+        row = self._conn.execute("SELECT count(*) FROM seasongate.audit").fetchone()
         assert row is not None
         return int(row[0])
-
-    def _audit_snapshot(self) -> tuple[list[AuditEntry], str | None]:
-        with self._conn.transaction():
-            self._conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
-            head = self._conn.execute("SELECT value FROM seasongate.meta WHERE key = 'audit_head'").fetchone()
-            rows = self._conn.execute(_SELECT_AUDIT + " ORDER BY seq").fetchall()
-        return [_entry(r) for r in rows], None if head is None else str(head[0])
 
     def _stored_head(self) -> str | None:
         head = self._conn.execute("SELECT value FROM seasongate.meta WHERE key = 'audit_head'").fetchone()
         return None if head is None else str(head[0])
 
-    def _entries_by_seq(self, seqs: Sequence[int]) -> dict[int, AuditEntry]:
-        if not seqs:
-            return {}
-        rows = self._conn.execute(_SELECT_AUDIT + " WHERE seq = ANY(%s)", (list(seqs),)).fetchall()
-        return {int(r[0]): _entry(r) for r in rows}
+    def _select_entries(self, where: str, params: Sequence[Any]) -> list[AuditEntry]:
+        sql = f"{_SELECT_AUDIT} WHERE {where} ORDER BY seq" if where else f"{_SELECT_AUDIT} ORDER BY seq"
+        return [_entry(r) for r in self._conn.execute(sql.encode(), tuple(params)).fetchall()]
 
-    def _override_entries(self, ids: Sequence[str]) -> list[AuditEntry]:
-        rows = self._conn.execute(
-            _SELECT_AUDIT + " WHERE subject = ANY(%s) AND action LIKE 'override.%%' ORDER BY seq", (list(ids),)
-        ).fetchall()
-        return [_entry(r) for r in rows]
+    def _among(self, column: str, values: Sequence[Any]) -> tuple[str, list[Any]]:
+        return f"{column} = ANY(%s)", [list(values)]
 
-    # -- overrides ---------------------------------------------------------------------------
+    def _instant(self, ts: int) -> Any:
+        return from_ts(ts)
 
-    def get_override(self, override_id: str) -> OverrideRecord:
-        """One override by id."""
-        with self._errors("reading an override"):
-            row = self._conn.execute(_SELECT_OVERRIDES + " WHERE o.id = %s", (override_id,)).fetchone()
-            if row is None:
-                raise REFUSALS["unknown"](id=override_id)
-            return _record(row)
+    @contextmanager
+    def _snapshot(self) -> Iterator[object]:
+        with self._conn.transaction():
+            self._conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            yield None
 
-    def list_overrides(self) -> list[OverrideRecord]:
-        """All overrides, oldest first."""
-        with self._errors("reading the overrides"):
+    # -- overrides: each change is one call of its SECURITY DEFINER function ----------------
+
+    def _read_overrides(self, override_id: str | None) -> list[OverrideRecord]:
+        if override_id is None:
             rows = self._conn.execute(_SELECT_OVERRIDES + " ORDER BY o.created_at, o.id").fetchall()
-            return [_record(r) for r in rows]
+        else:
+            rows = self._conn.execute(_SELECT_OVERRIDES + " WHERE o.id = %s", (override_id,)).fetchall()
+        return [_record(r) for r in rows]
 
     def _grant_candidates(self, environment: str, territory: str, at: int) -> list[OverrideRecord]:
         when = from_ts(at)
@@ -308,63 +261,39 @@ class PostgresStore(BaseStore):
         ).fetchall()
         return [_record(r) for r in rows]
 
-    def active_grants(self, environment: str, territory: str, at: datetime) -> list[Any]:
-        """Grants read in one snapshot (see :meth:`BaseStore.active_grants`)."""
-        with self._errors("reading the overrides"), self._conn.transaction():
-            self._conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
-            return super().active_grants(environment, territory, at)
-
-    def create_override(self, record: OverrideRecord) -> OverrideRecord:
+    def _create(self, record: OverrideRecord) -> OverrideRecord:
         """``seasongate.request_override``: the requester is ``session_user``, the time the
         server's."""
-        self._check_requester(record)
-        with self._errors("storing the override", record.id):
-            self._conn.execute(
-                "SELECT seasongate.request_override("
-                "%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-                (
-                    record.id, record.environment, record.territory,
-                    format_versions(record.versions), list(record.rules),
-                    from_ts(record.valid_from), from_ts(record.valid_until), record.reason,
-                    record.ticket, record.single_use, record.approvals_required,
-                    list(record.roles), record.max_validity,
-                ),
-            )  # fmt: skip
+        self._conn.execute(
+            "SELECT seasongate.request_override(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+            (
+                record.id, record.environment, record.territory,
+                format_versions(record.versions), list(record.rules),
+                from_ts(record.valid_from), from_ts(record.valid_until), record.reason,
+                record.ticket, record.single_use, record.approvals_required,
+                list(record.roles), record.max_validity,
+            ),
+        )  # fmt: skip
         return self.get_override(record.id)
 
-    def approve(self, override_id: str, *, at: datetime, comment: str, roster: Roster) -> tuple[OverrideRecord, bool]:
+    def _approve(self, override_id: str, at: datetime, comment: str, roster: Roster) -> tuple[OverrideRecord, bool]:
         """``seasongate.approve_override``; database roles decide (``roster`` and ``at`` are
         not used)."""
-        comment = check_text(comment, "the comment", required=False)
-        with self._errors("approving an override", override_id):
-            row = self._conn.execute("SELECT seasongate.approve_override(%s, %s)", (override_id, comment)).fetchone()
+        row = self._conn.execute("SELECT seasongate.approve_override(%s, %s)", (override_id, comment)).fetchone()
         assert row is not None
         return self.get_override(override_id), bool(row[0])
 
-    def reject(self, override_id: str, *, at: datetime, reason: str, roster: Roster) -> OverrideRecord:
-        """``seasongate.reject_override``."""
-        reason = check_text(reason, "the reason")
-        with self._errors("rejecting an override", override_id):
-            self._conn.execute("SELECT seasongate.reject_override(%s, %s)", (override_id, reason))
+    def _close(self, closing: Closing, override_id: str, at: datetime, reason: str, roster: Roster) -> OverrideRecord:
+        """``seasongate.reject_override`` / ``revoke_override``."""
+        self._conn.execute(f"SELECT seasongate.{closing.name}_override(%s, %s)", (override_id, reason))
         return self.get_override(override_id)
 
-    def revoke(self, override_id: str, *, at: datetime, reason: str, roster: Roster) -> OverrideRecord:
-        """``seasongate.revoke_override``."""
-        reason = check_text(reason, "the reason")
-        with self._errors("revoking an override", override_id):
-            self._conn.execute("SELECT seasongate.revoke_override(%s, %s)", (override_id, reason))
-        return self.get_override(override_id)
-
-    def consume(
-        self, override_id: str, at: datetime, subject: str, *, decision: Mapping[str, Any] | None = None
-    ) -> None:
+    def _consume(self, override_id: str, at: datetime, subject: str, decision: Mapping[str, Any] | None) -> None:
         """``seasongate.consume_override`` with the gate's allowing decision."""
-        subject = check_text(subject, "the subject", required=False)
         if decision is None:
             decision = claim_decision(self.get_override(override_id), None)
         text = payload_json(decision)
-        with self._errors("consuming an override", override_id):
-            self._conn.execute("SELECT seasongate.consume_override(%s, %s, %s::json)", (override_id, subject, text))
+        self._conn.execute("SELECT seasongate.consume_override(%s, %s, %s::json)", (override_id, subject, text))
 
 
 def _first_line(exc: BaseException, url: str) -> str:

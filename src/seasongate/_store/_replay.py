@@ -1,10 +1,14 @@
-"""Override state as the audit chain proves it (pure: both stores use it before granting).
+"""The ``override.*`` audit entries: what they carry, and the override state they prove
+(pure: both stores use it before granting).
 
 The tables of a store are an index; the audit chain is the record. Before an override lifts
 anything, :func:`unexplained` rebuilds it from its ``override.*`` entries (request, approvals,
 rejection, revocation, consumption) and compares it with what the tables say. An approval row
 inserted by hand, a ``valid_until`` extended in place or a revocation wiped from the table is
 a state the chain does not explain, and the store refuses it (``check`` exits 2).
+
+The SQLite store writes the payloads with :func:`request_payload` and :func:`approve_payload`;
+the PostgreSQL functions build the very same JSON in SQL.
 """
 
 from __future__ import annotations
@@ -13,9 +17,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from seasongate._overrides import Approval, Closure, OverrideRecord, parse_versions
+from seasongate._overrides import Approval, Closure, OverrideRecord, format_versions, parse_versions
 from seasongate._store._audit import AuditEntry
-from seasongate._time import to_ts
+from seasongate._time import iso, to_ts
 
 
 def _ts(text: Any) -> int:
@@ -102,3 +106,31 @@ def unexplained(stored: Sequence[OverrideRecord], proven: Mapping[str, OverrideR
         if _proof(record, max_validity=with_max) != _proof(chain, max_validity=with_max):
             bad.append(record.id)
     return bad
+
+
+def request_payload(record: OverrideRecord) -> dict[str, Any]:
+    """The payload of an ``override.request`` entry."""
+    return {
+        "environment": record.environment,
+        "territory": record.territory,
+        "versions": format_versions(record.versions),
+        "rules": list(record.rules),
+        "valid_from": iso(record.valid_from),
+        "valid_until": iso(record.valid_until),
+        "reason": record.reason,
+        "ticket": record.ticket,
+        "single_use": record.single_use,
+        "approvals_required": record.approvals_required,
+        "roles": list(record.roles),
+        "max_validity": record.max_validity,
+    }
+
+
+def approve_payload(record: OverrideRecord, comment: str, roles: tuple[str, ...]) -> dict[str, Any]:
+    """The payload of an ``override.approve`` entry (``record`` with the approval)."""
+    return {
+        "comment": comment,
+        "roles": list(roles),
+        "approvals": min(len(record.approvers_under(role)) for role in record.roles),
+        "required": record.approvals_required,
+    }

@@ -15,37 +15,27 @@ import random
 import sqlite3
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from seasongate._errors import InputError, StoreError
+from seasongate._errors import StoreError
 from seasongate._overrides import (
     REFUSALS,
+    Closing,
     OverrideRecord,
     Roster,
     approval_roles,
     check_consume,
-    check_reject,
-    check_revoke,
-    check_text,
     format_versions,
 )
-from seasongate._store._audit import (
-    GENESIS,
-    RESERVED_PREFIX,
-    AuditEntry,
-    check_entry_fields,
-    entry_hash,
-    payload_json,
-)
+from seasongate._store._audit import GENESIS, AuditEntry, entry_hash, payload_json
 from seasongate._store._base import BaseStore, approval_from_row, claim_decision, parse_head, record_from_row
+from seasongate._store._replay import approve_payload, request_payload
+from seasongate._store._sqlite_schema import OVERRIDE_COLUMNS, SCHEMA, SELECT_AUDIT, read_entry, read_ts
 from seasongate._time import iso, to_ts
-
-if TYPE_CHECKING:
-    from seasongate._policy import OverrideGrant
 
 BUSY_TIMEOUT_MS = 30_000
 _SETUP_ATTEMPTS = 400  # of 20-50 ms: up to about 10-20 s for the first open under contention
@@ -54,78 +44,6 @@ _SETUP_ATTEMPTS = 400  # of 20-50 ms: up to about 10-20 s for the first open und
 def _is_busy(exc: sqlite3.OperationalError) -> bool:
     text = str(exc).lower()
     return "locked" in text or "busy" in text
-
-
-# Instants are stored as UTC ISO text (``iso``: fixed width, so text order is time order).
-_SCHEMA: dict[int, str] = {
-    1: """
-    CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-    CREATE TABLE overrides (
-        id TEXT PRIMARY KEY,
-        environment TEXT NOT NULL,
-        territory TEXT NOT NULL,
-        versions TEXT NOT NULL,
-        rules TEXT NOT NULL,
-        valid_from TEXT NOT NULL,
-        valid_until TEXT NOT NULL,
-        requester TEXT NOT NULL,
-        reason TEXT NOT NULL CHECK (length(trim(reason)) > 0),
-        ticket TEXT NOT NULL,
-        single_use INTEGER NOT NULL,
-        approvals_required INTEGER NOT NULL CHECK (approvals_required >= 1),
-        roles TEXT NOT NULL,
-        max_validity INTEGER NOT NULL,
-        created_at TEXT NOT NULL,
-        rejected_at TEXT, rejected_by TEXT, reject_reason TEXT,
-        revoked_at TEXT, revoked_by TEXT, revoke_reason TEXT,
-        consumed_at TEXT, consumed_by TEXT, consumed_subject TEXT,
-        CHECK (valid_until > valid_from)
-    );
-    CREATE INDEX overrides_scope ON overrides (environment, territory, valid_until);
-    CREATE TABLE approvals (
-        override_id TEXT NOT NULL REFERENCES overrides (id),
-        approver TEXT NOT NULL,
-        approved_at TEXT NOT NULL,
-        comment TEXT NOT NULL DEFAULT '',
-        PRIMARY KEY (override_id, approver)
-    );
-    CREATE TABLE audit (
-        seq INTEGER PRIMARY KEY CHECK (seq >= 1),
-        at TEXT NOT NULL,
-        actor TEXT NOT NULL,
-        action TEXT NOT NULL,
-        subject TEXT NOT NULL,
-        payload TEXT NOT NULL,
-        prev_hash TEXT NOT NULL,
-        hash TEXT NOT NULL
-    );
-    CREATE INDEX audit_at ON audit (at);
-    """,
-    # Approvals record the roles they were made under; schema-1 approvals held every role.
-    2: """
-    ALTER TABLE approvals ADD COLUMN roles TEXT NOT NULL DEFAULT '[]';
-    UPDATE approvals SET roles = (SELECT o.roles FROM overrides o WHERE o.id = approvals.override_id);
-    CREATE INDEX audit_subject ON audit (subject, seq);
-    """,
-}
-
-_OVERRIDE_COLUMNS = (
-    "id, environment, territory, versions, rules, valid_from, valid_until, requester, reason, "
-    "ticket, single_use, approvals_required, roles, max_validity, created_at, rejected_at, "
-    "rejected_by, reject_reason, revoked_at, revoked_by, revoke_reason, consumed_at, "
-    "consumed_by, consumed_subject"
-)
-
-
-def _ts(text: str) -> int:
-    return to_ts(datetime.fromisoformat(text))
-
-
-def _entry(row: tuple[Any, ...]) -> AuditEntry:
-    return AuditEntry(int(row[0]), _ts(row[1]), row[2], row[3], row[4], row[5], row[6], row[7])
-
-
-_SELECT_AUDIT = "SELECT seq, at, actor, action, subject, payload, prev_hash, hash FROM audit"
 
 
 class SQLiteStore(BaseStore):
@@ -214,7 +132,7 @@ class SQLiteStore(BaseStore):
             yield
 
     def _run_schema_step(self, version: int) -> None:
-        for statement in _SCHEMA[version].split(";"):
+        for statement in SCHEMA[version].split(";"):
             if statement.strip():
                 self._conn.execute(statement)
         self._conn.execute(
@@ -290,24 +208,20 @@ class SQLiteStore(BaseStore):
 
     # -- audit -------------------------------------------------------------------------------
 
-    def _append(
-        self, conn: sqlite3.Connection, action: str, subject: str, payload: Mapping[str, Any], at: int
-    ) -> AuditEntry:
+    def _append(self, conn: sqlite3.Connection, action: str, subject: str, text: str, at: int) -> AuditEntry:
         """Extend the chain as :meth:`identity`; the caller holds the write lock (``_write``).
 
         The time is ``at`` or, if later, the previous entry's: audit times never go
         backwards. Refuses when the trail does not end where seasongate left it (the stored
         head): an append must never paper over entries deleted or changed behind its back."""
         actor = self.identity()
-        row = conn.execute(f"{_SELECT_AUDIT} ORDER BY seq DESC LIMIT 1").fetchone()
-        head = conn.execute("SELECT value FROM meta WHERE key = 'audit_head'").fetchone()
-        last = None if row is None else _entry(row)
+        row = conn.execute(f"{SELECT_AUDIT} ORDER BY seq DESC LIMIT 1").fetchone()
+        last = None if row is None else read_entry(row)
         expected = None if last is None else (last.seq, last.hash)
-        if parse_head(None if head is None else head[0]) != expected:
+        if parse_head(self._stored_head()) != expected:
             raise REFUSALS["trail_changed"]()
         seq, prev = (1, GENESIS) if last is None else (last.seq + 1, last.hash)
         at = at if last is None else max(at, last.at)
-        text = payload_json(payload)
         digest = entry_hash(seq, at, actor, action, subject, text, prev)
         conn.execute(
             "INSERT INTO audit (seq, at, actor, action, subject, payload, prev_hash, hash) "
@@ -325,67 +239,38 @@ class SQLiteStore(BaseStore):
         """When a change made under the write lock happens: ``ts``, or the last entry's time
         if that is later (audit times never go backwards; tables and chain agree)."""
         row = conn.execute("SELECT at FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
-        return ts if row is None else max(ts, _ts(row[0]))
+        return ts if row is None else max(ts, read_ts(row[0]))
 
-    def append_audit(
-        self, actor: str, action: str, subject: str, payload: Mapping[str, Any], at: datetime
-    ) -> AuditEntry:
-        """Append one entry to the chain as the OS user."""
-        check_entry_fields(actor, action, subject)
-        if action.startswith(RESERVED_PREFIX):
-            raise REFUSALS["reserved_action"](action=action)
-        _check_actor(actor, self.identity())
+    def _append_entry(self, action: str, subject: str, payload_text: str, at: datetime) -> AuditEntry:
         ts = to_ts(at)
-        payload_json(payload)  # refuse an unserialisable payload before taking the lock
-        with self._errors("appending to the audit trail"), self._write() as conn:
-            return self._append(conn, action, subject, payload, ts)
+        with self._write() as conn:
+            return self._append(conn, action, subject, payload_text, ts)
 
-    def audit_entries(self, since: datetime | None = None) -> list[AuditEntry]:
-        """Entries in order."""
-        sql = _SELECT_AUDIT
-        params: tuple[str, ...] = ()
-        if since is not None:
-            sql += " WHERE at >= ?"
-            params = (iso(to_ts(since)),)
-        with self._errors("reading the audit trail"):
-            rows = self._conn.execute(sql + " ORDER BY seq", params).fetchall()
-            return [_entry(r) for r in rows]
-
-    def audit_count(self) -> int:
-        """Number of entries."""
-        with self._errors("counting the audit trail"):
-            row = self._conn.execute("SELECT count(*) FROM audit").fetchone()
-        return int(row[0])
-
-    def _audit_snapshot(self) -> tuple[list[AuditEntry], str | None]:
-        with self._read() as conn:
-            head = conn.execute("SELECT value FROM meta WHERE key = 'audit_head'").fetchone()
-            rows = conn.execute(f"{_SELECT_AUDIT} ORDER BY seq").fetchall()
-        return [_entry(r) for r in rows], None if head is None else str(head[0])
+    def _count_entries(self) -> int:
+        return int(self._conn.execute("SELECT count(*) FROM audit").fetchone()[0])
 
     def _stored_head(self) -> str | None:
         head = self._conn.execute("SELECT value FROM meta WHERE key = 'audit_head'").fetchone()
         return None if head is None else str(head[0])
 
-    def _entries_by_seq(self, seqs: Sequence[int]) -> dict[int, AuditEntry]:
-        if not seqs:
-            return {}
-        marks = ",".join("?" * len(seqs))
-        rows = self._conn.execute(f"{_SELECT_AUDIT} WHERE seq IN ({marks})", list(seqs)).fetchall()
-        return {int(r[0]): _entry(r) for r in rows}
+    def _select_entries(self, where: str, params: Sequence[Any]) -> list[AuditEntry]:
+        sql = f"{SELECT_AUDIT} WHERE {where} ORDER BY seq" if where else f"{SELECT_AUDIT} ORDER BY seq"
+        return [read_entry(r) for r in self._conn.execute(sql, tuple(params)).fetchall()]
 
-    def _override_entries(self, ids: Sequence[str]) -> list[AuditEntry]:
-        marks = ",".join("?" * len(ids))
-        rows = self._conn.execute(
-            f"{_SELECT_AUDIT} WHERE subject IN ({marks}) AND action LIKE 'override.%' ORDER BY seq", list(ids)
-        ).fetchall()
-        return [_entry(r) for r in rows]
+    def _among(self, column: str, values: Sequence[Any]) -> tuple[str, list[Any]]:
+        return f"{column} IN ({','.join('?' * len(values))})", list(values)
+
+    def _instant(self, ts: int) -> Any:
+        return iso(ts)
+
+    def _snapshot(self) -> AbstractContextManager[object]:
+        return self._read()
 
     # -- overrides ---------------------------------------------------------------------------
 
     def _load(self, conn: sqlite3.Connection, where: str, params: tuple[Any, ...]) -> list[OverrideRecord]:
         rows = conn.execute(
-            f"SELECT {_OVERRIDE_COLUMNS} FROM overrides {where} ORDER BY created_at, id", params
+            f"SELECT {OVERRIDE_COLUMNS} FROM overrides {where} ORDER BY created_at, id", params
         ).fetchall()
         if not rows:
             return []
@@ -397,8 +282,8 @@ class SQLiteStore(BaseStore):
             f"WHERE override_id IN ({marks}) ORDER BY approved_at, approver",
             ids,
         ):
-            approvals[oid].append(approval_from_row(approver, approved_at, comment, roles, _ts))
-        return [record_from_row(r, approvals[r[0]], _ts) for r in rows]
+            approvals[oid].append(approval_from_row(approver, approved_at, comment, roles, read_ts))
+        return [record_from_row(r, approvals[r[0]], read_ts) for r in rows]
 
     def _get(self, conn: sqlite3.Connection, override_id: str) -> OverrideRecord:
         found = self._load(conn, "WHERE id = ?", (override_id,))
@@ -406,15 +291,11 @@ class SQLiteStore(BaseStore):
             raise REFUSALS["unknown"](id=override_id)
         return found[0]
 
-    def get_override(self, override_id: str) -> OverrideRecord:
-        """One override by id."""
-        with self._errors("reading an override"), self._read() as conn:
-            return self._get(conn, override_id)
-
-    def list_overrides(self) -> list[OverrideRecord]:
-        """All overrides, oldest first."""
-        with self._errors("reading the overrides"), self._read() as conn:
-            return self._load(conn, "", ())
+    def _read_overrides(self, override_id: str | None) -> list[OverrideRecord]:
+        with self._read() as conn:
+            if override_id is None:
+                return self._load(conn, "", ())
+            return self._load(conn, "WHERE id = ?", (override_id,))
 
     def _grant_candidates(self, environment: str, territory: str, at: int) -> list[OverrideRecord]:
         when = iso(at)
@@ -425,18 +306,11 @@ class SQLiteStore(BaseStore):
             (environment, territory, when, when),
         )
 
-    def active_grants(self, environment: str, territory: str, at: datetime) -> list[OverrideGrant]:
-        """Grants in one snapshot (see :meth:`BaseStore.active_grants`)."""
-        with self._errors("reading the overrides"), self._read():
-            return super().active_grants(environment, territory, at)
-
-    def create_override(self, record: OverrideRecord) -> OverrideRecord:
-        """Insert a new pending override and its ``override.request`` entry."""
-        self._check_requester(record)
-        with self._errors("storing the override"), self._write() as conn:
+    def _create(self, record: OverrideRecord) -> OverrideRecord:
+        with self._write() as conn:
             record = replace(record, created_at=self._stamp(conn, record.created_at))
             conn.execute(
-                f"INSERT INTO overrides ({_OVERRIDE_COLUMNS}) VALUES ({','.join('?' * 24)})",
+                f"INSERT INTO overrides ({OVERRIDE_COLUMNS}) VALUES ({','.join('?' * 24)})",
                 (
                     record.id, record.environment, record.territory,
                     format_versions(record.versions), json.dumps(list(record.rules)),
@@ -447,14 +321,12 @@ class SQLiteStore(BaseStore):
                     None, None, None, None, None, None, None, None, None,
                 ),
             )  # fmt: skip
-            self._append(conn, "override.request", record.id, request_payload(record), record.created_at)
+            self._append(conn, "override.request", record.id, payload_json(request_payload(record)), record.created_at)
             return self._get(conn, record.id)
 
-    def approve(self, override_id: str, *, at: datetime, comment: str, roster: Roster) -> tuple[OverrideRecord, bool]:
-        """Approve as the OS user under the override's roles the roster gives them."""
+    def _approve(self, override_id: str, at: datetime, comment: str, roster: Roster) -> tuple[OverrideRecord, bool]:
         actor, ts = self.identity(), to_ts(at)
-        comment = check_text(comment, "the comment", required=False)
-        with self._errors("approving an override", override_id), self._write() as conn:
+        with self._write() as conn:
             record = self._get(conn, override_id)
             roles = approval_roles(record, actor, ts, roster)
             if not roles:
@@ -465,45 +337,24 @@ class SQLiteStore(BaseStore):
                 (override_id, actor, iso(ts), comment, json.dumps(list(roles))),
             )
             record = self._get(conn, override_id)
-            self._append(conn, "override.approve", override_id, approve_payload(record, comment, roles), ts)
+            payload = approve_payload(record, comment, roles)
+            self._append(conn, "override.approve", override_id, payload_json(payload), ts)
             return record, True
 
-    def reject(self, override_id: str, *, at: datetime, reason: str, roster: Roster) -> OverrideRecord:
-        """Reject as the OS user, if the rules allow."""
+    def _close(self, closing: Closing, override_id: str, at: datetime, reason: str, roster: Roster) -> OverrideRecord:
         actor, ts = self.identity(), to_ts(at)
-        reason = check_text(reason, "the reason")
-        with self._errors("rejecting an override", override_id), self._write() as conn:
-            check_reject(self._get(conn, override_id), actor, ts, roster)
+        columns = f"{closing.status}_at = ?, {closing.status}_by = ?, {closing.name}_reason = ?"
+        with self._write() as conn:
+            closing.check(self._get(conn, override_id), actor, ts, roster)
             ts = self._stamp(conn, ts)
-            conn.execute(
-                "UPDATE overrides SET rejected_at = ?, rejected_by = ?, reject_reason = ? WHERE id = ?",
-                (iso(ts), actor, reason, override_id),
-            )
-            self._append(conn, "override.reject", override_id, {"reason": reason}, ts)
+            conn.execute(f"UPDATE overrides SET {columns} WHERE id = ?", (iso(ts), actor, reason, override_id))
+            self._append(conn, closing.action, override_id, payload_json({"reason": reason}), ts)
             return self._get(conn, override_id)
 
-    def revoke(self, override_id: str, *, at: datetime, reason: str, roster: Roster) -> OverrideRecord:
-        """Revoke as the OS user, if the rules allow."""
+    def _consume(self, override_id: str, at: datetime, subject: str, decision: Mapping[str, Any] | None) -> None:
+        """SQLite cannot tell who may run migrations: the OS user is recorded."""
         actor, ts = self.identity(), to_ts(at)
-        reason = check_text(reason, "the reason")
-        with self._errors("revoking an override", override_id), self._write() as conn:
-            check_revoke(self._get(conn, override_id), actor, ts, roster)
-            ts = self._stamp(conn, ts)
-            conn.execute(
-                "UPDATE overrides SET revoked_at = ?, revoked_by = ?, revoke_reason = ? WHERE id = ?",
-                (iso(ts), actor, reason, override_id),
-            )
-            self._append(conn, "override.revoke", override_id, {"reason": reason}, ts)
-            return self._get(conn, override_id)
-
-    def consume(
-        self, override_id: str, at: datetime, subject: str, *, decision: Mapping[str, Any] | None = None
-    ) -> None:
-        """Consume a single-use override (no-op for others). SQLite cannot tell who may run
-        migrations: the OS user is recorded."""
-        actor, ts = self.identity(), to_ts(at)
-        subject = check_text(subject, "the subject", required=False)
-        with self._errors("consuming an override", override_id), self._write() as conn:
+        with self._write() as conn:
             record = self._get(conn, override_id)
             if not check_consume(record, ts):
                 return
@@ -512,38 +363,5 @@ class SQLiteStore(BaseStore):
                 "UPDATE overrides SET consumed_at = ?, consumed_by = ?, consumed_subject = ? WHERE id = ?",
                 (iso(ts), actor, subject, override_id),
             )
-            self._append(conn, "decision", subject, claim_decision(record, decision), ts)
-            self._append(conn, "override.consume", override_id, {"subject": subject}, ts)
-
-
-def _check_actor(actor: str, identity: str) -> None:
-    if actor != identity:
-        raise InputError(f"audit entries are written in the name of whoever runs seasongate ({identity}), not {actor}")
-
-
-def request_payload(record: OverrideRecord) -> dict[str, Any]:
-    """The payload of an ``override.request`` entry (the PostgreSQL functions write the same)."""
-    return {
-        "environment": record.environment,
-        "territory": record.territory,
-        "versions": format_versions(record.versions),
-        "rules": list(record.rules),
-        "valid_from": iso(record.valid_from),
-        "valid_until": iso(record.valid_until),
-        "reason": record.reason,
-        "ticket": record.ticket,
-        "single_use": record.single_use,
-        "approvals_required": record.approvals_required,
-        "roles": list(record.roles),
-        "max_validity": record.max_validity,
-    }
-
-
-def approve_payload(record: OverrideRecord, comment: str, roles: tuple[str, ...]) -> dict[str, Any]:
-    """The payload of an ``override.approve`` entry (the PostgreSQL functions write the same)."""
-    return {
-        "comment": comment,
-        "roles": list(roles),
-        "approvals": min(len(record.approvers_under(role)) for role in record.roles),
-        "required": record.approvals_required,
-    }
+            self._append(conn, "decision", subject, payload_json(claim_decision(record, decision)), ts)
+            self._append(conn, "override.consume", override_id, payload_json({"subject": subject}), ts)

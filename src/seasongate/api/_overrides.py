@@ -1,15 +1,18 @@
 """The override and audit commands as functions: one per command, values in, values out.
 
-Each function opens the store (``store``: a URL, an open :class:`Store`, or None for
-``$SEASONGATE_STORE`` / the default SQLite file under ``project_dir``), does one thing and
-closes what it opened. Nothing here prints; the instant ``at`` is always passed in.
+Each function opens what it needs the way every command does (``api._project``): a request
+opens its project (the policy covering the environment, and the store); the others open the
+store (``store``: a URL, an open :class:`Store`, or None for ``$SEASONGATE_STORE`` / the
+default SQLite file under ``project_dir``) and load the policy only if the store asks who
+holds a role. Each closes what it opened. Nothing here prints; the instant ``at`` is always
+passed in.
 """
 
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -18,6 +21,9 @@ from typing import TYPE_CHECKING, Any
 from seasongate._errors import InputError, OverrideError
 from seasongate._overrides import (
     ACTIVE,
+    REJECT,
+    REVOKE,
+    Closing,
     OverrideRecord,
     Scope,
     check_text,
@@ -25,24 +31,22 @@ from seasongate._overrides import (
     new_override,
     parse_versions,
 )
-from seasongate._store import AuditEntry, AuditReport, Store, open_store
+from seasongate._store import AuditEntry, AuditReport, Store
 from seasongate._time import iso, parse_duration, parse_instant, to_ts
+from seasongate.api._project import open_policy, open_project, open_store
 
 if TYPE_CHECKING:
+    from typing import TypeAlias
+
     from seasongate._policy import Policy
 
+    PolicyArg: TypeAlias = Policy | str | Path | None  # a loaded policy, its file, or None: found by environment
+    StoreArg: TypeAlias = Store | str | None  # an open store (stays open), its URL, or None: the project's
+
 __all__ = [
-    "ApprovalOutcome",
-    "audit_head",
-    "audit_list",
-    "audit_verify",
-    "override_approve",
-    "override_list",
-    "override_reject",
-    "override_request",
-    "override_revoke",
-    "override_show",
-]
+    "ApprovalOutcome", "audit_head", "audit_list", "audit_verify", "override_approve", "override_list",
+    "override_reject", "override_request", "override_revoke", "override_show",
+]  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,19 +72,13 @@ class ApprovalOutcome:
         return {"counted": self.counted, "override": self.record.to_dict(to_ts(at))}
 
 
-def _policy(policy: Policy | str | Path | None, environment: str, project_dir: Path | None) -> Policy:
-    from seasongate.api._check import open_policy
-
-    return open_policy(policy, environment, project_dir)
-
-
 class _Roster:
     """``policy.role_members``, loading the policy only when a role is asked about.
 
     The PostgreSQL store never asks (database roles decide), so it never needs the policy.
     """
 
-    def __init__(self, policy: Policy | str | Path | None, environment: str, project_dir: Path | None) -> None:
+    def __init__(self, policy: PolicyArg, environment: str, project_dir: Path | None) -> None:
         self._arg = policy
         self._environment = environment
         self._project_dir = project_dir
@@ -88,20 +86,19 @@ class _Roster:
 
     def __call__(self, role: str) -> tuple[str, ...]:
         if self._loaded is None:
-            self._loaded = _policy(self._arg, self._environment, self._project_dir)
+            self._loaded = open_policy(self._arg, self._environment, self._project_dir)
         return self._loaded.role_members(role)
 
 
-@contextmanager
-def _store(store: Store | str | None, project_dir: Path | None) -> Iterator[Store]:
-    if isinstance(store, Store):
-        yield store
-        return
-    opened = open_store(store, project_dir or Path.cwd())
-    try:
-        yield opened
-    finally:
-        opened.close()
+def _store(store: StoreArg, project_dir: Path | None) -> AbstractContextManager[Store]:
+    """The store given (left open: it is the caller's), else opened here and closed after use."""
+    opened = open_store(store, project_dir)
+    return nullcontext(opened) if opened is store else opened
+
+
+def _roster(policy: PolicyArg, opened: Store, override_id: str, project_dir: Path | None) -> _Roster:
+    """Who holds a role, by the policy covering the override's environment (loaded if asked)."""
+    return _Roster(policy, opened.get_override(override_id).environment, project_dir)
 
 
 def _instant(value: datetime | str, what: str, policy: Policy, territory: str) -> int:
@@ -125,9 +122,11 @@ def _denied_overridable(policy: Policy, scope: Scope, at: int) -> tuple[list[str
 
     if scope.versions is None:
         probes = [Request(scope.environment, scope.territory, migration_class=c.name) for c in policy.migration_classes]
-        probes = [*probes, Request(scope.environment, scope.territory, repeatable=True)] if probes else [
-            Request(scope.environment, scope.territory)
-        ]
+        probes = (
+            [*probes, Request(scope.environment, scope.territory, repeatable=True)]
+            if probes
+            else [Request(scope.environment, scope.territory)]
+        )
         every = False
     else:
         probes = [Request(scope.environment, scope.territory, v) for v in sorted(set(scope.versions))]
@@ -146,7 +145,7 @@ def _denied_overridable(policy: Policy, scope: Scope, at: int) -> tuple[list[str
 
 
 def override_request(
-    policy: Policy | str | Path | None,
+    policy: PolicyArg,
     *,
     at: datetime,
     environment: str,
@@ -159,7 +158,7 @@ def override_request(
     valid_until: datetime | str | None = None,
     duration: str | int | None = None,
     single_use: bool = False,
-    store: Store | str | None = None,
+    store: StoreArg = None,
     project_dir: Path | None = None,
 ) -> OverrideRecord:
     """Request an emergency override; returns the new, pending override.
@@ -171,7 +170,8 @@ def override_request(
     The approvals, roles and longest validity come from those rules in the policy.
     """
     now = to_ts(at)
-    pol = _policy(policy, environment, project_dir)
+    project = open_project(environment, policy=policy, store=store, project_dir=project_dir)
+    pol = project.policy
     if environment not in pol.environments:
         raise InputError(
             f"unknown environment {environment!r} (policy {pol.name} knows: {', '.join(pol.environments)})"
@@ -212,7 +212,8 @@ def override_request(
     specs = {name: pol.override_spec(name) for name in chosen}  # unknown names raise
     requirements = combine_specs(specs)
 
-    with _store(store, project_dir) as opened:
+    with project.store() as opened:
+        assert opened is not None  # the project uses its store
         record = new_override(
             override_id=f"ovr-{secrets.token_hex(4)}",
             scope=scope,
@@ -229,12 +230,12 @@ def override_request(
 
 
 def override_approve(
-    policy: Policy | str | Path | None,
+    policy: PolicyArg,
     override_id: str,
     *,
     at: datetime,
     comment: str = "",
-    store: Store | str | None = None,
+    store: StoreArg = None,
     project_dir: Path | None = None,
 ) -> ApprovalOutcome:
     """Approve an override as the current identity.
@@ -245,52 +246,45 @@ def override_approve(
     """
     oid = override_id.strip()
     with _store(store, project_dir) as opened:
-        roster = _Roster(policy, opened.get_override(oid).environment, project_dir)
+        roster = _roster(policy, opened, oid, project_dir)
         record, counted = opened.approve(oid, at=at, comment=comment, roster=roster)
     return ApprovalOutcome(record, counted)
 
 
 def override_reject(
-    policy: Policy | str | Path | None,
-    override_id: str,
-    *,
-    at: datetime,
-    reason: str,
-    store: Store | str | None = None,
-    project_dir: Path | None = None,
-) -> OverrideRecord:
+    policy: PolicyArg, override_id: str, *, at: datetime, reason: str,
+    store: StoreArg = None, project_dir: Path | None = None,
+) -> OverrideRecord:  # fmt: skip
     """Reject a pending override (someone holding its roles, not its requester)."""
-    oid = override_id.strip()
-    reason = check_text(reason, "the reason")
-    to_ts(at)
-    with _store(store, project_dir) as opened:
-        roster = _Roster(policy, opened.get_override(oid).environment, project_dir)
-        return opened.reject(oid, at=at, reason=reason, roster=roster)
+    return _close(REJECT, policy, override_id, at=at, reason=reason, store=store, project_dir=project_dir)
 
 
 def override_revoke(
-    policy: Policy | str | Path | None,
-    override_id: str,
-    *,
-    at: datetime,
-    reason: str,
-    store: Store | str | None = None,
-    project_dir: Path | None = None,
-) -> OverrideRecord:
+    policy: PolicyArg, override_id: str, *, at: datetime, reason: str,
+    store: StoreArg = None, project_dir: Path | None = None,
+) -> OverrideRecord:  # fmt: skip
     """Revoke an open override (its requester or someone holding its roles)."""
+    return _close(REVOKE, policy, override_id, at=at, reason=reason, store=store, project_dir=project_dir)
+
+
+def _close(
+    closing: Closing, policy: PolicyArg, override_id: str, *, at: datetime, reason: str, store: StoreArg,
+    project_dir: Path | None,
+) -> OverrideRecord:
+    """Reject or revoke: the one path of both."""
     oid = override_id.strip()
     reason = check_text(reason, "the reason")
     to_ts(at)
     with _store(store, project_dir) as opened:
-        roster = _Roster(policy, opened.get_override(oid).environment, project_dir)
-        return opened.revoke(oid, at=at, reason=reason, roster=roster)
+        roster = _roster(policy, opened, oid, project_dir)
+        return opened.close_override(closing, oid, at=at, reason=reason, roster=roster)
 
 
 def override_list(
     *,
     at: datetime,
     active_only: bool = False,
-    store: Store | str | None = None,
+    store: StoreArg = None,
     project_dir: Path | None = None,
 ) -> list[OverrideRecord]:
     """Every override, oldest first; with ``active_only`` those granting at ``at``."""
@@ -305,7 +299,7 @@ def override_list(
 def override_show(
     override_id: str,
     *,
-    store: Store | str | None = None,
+    store: StoreArg = None,
     project_dir: Path | None = None,
 ) -> OverrideRecord:
     """One override with its approvals; an unknown id is an :class:`InputError`."""
@@ -316,7 +310,7 @@ def override_show(
 def audit_list(
     *,
     since: datetime | None = None,
-    store: Store | str | None = None,
+    store: StoreArg = None,
     project_dir: Path | None = None,
 ) -> list[AuditEntry]:
     """Audit entries in order, optionally from ``since`` on."""
@@ -331,7 +325,7 @@ def audit_verify(
     head: str | None = None,
     against: Sequence[str] = (),
     table: str = "seasongate_schema_history",
-    store: Store | str | None = None,
+    store: StoreArg = None,
     project_dir: Path | None = None,
 ) -> AuditReport:
     """Check the audit trail's hash chain; ``report.ok`` tells, ``report.broken_seq`` where.
@@ -354,7 +348,7 @@ def audit_verify(
 
 def audit_head(
     *,
-    store: Store | str | None = None,
+    store: StoreArg = None,
     project_dir: Path | None = None,
 ) -> str | None:
     """The head of the intact trail, ``<seq>:<sha256>``, for a pipeline to keep elsewhere and

@@ -83,7 +83,7 @@ _COMMAND_MODULES = {
     "windows": "seasongate.cli._windows",
     "validate": "seasongate.cli._plan",
     "override": "seasongate.cli._overrides",
-    "audit": "seasongate.cli._overrides",
+    "audit": "seasongate.cli._audit",
     "migrate": "seasongate.cli._migrate",
     "repair": "seasongate.cli._flyway",
     "rollback": "seasongate.cli._migrate",
