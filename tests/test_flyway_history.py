@@ -12,8 +12,20 @@ from seasongate._errors import MigrationError
 from seasongate._executor import DEFAULT_CLASSES, HistoryRow, flyway_checksum, scan
 from seasongate._executor._files import _decode
 from seasongate._executor._flyway import (
+    abbreviate_description,
+    abbreviate_script,
+    baseline_row,
+    insert_sql,
+    java_string_hash,
+    lock_key,
+    migration_row,
+    row_from_db,
+    select_sql,
+)
+from seasongate._executor._flyway_info import (
     BASELINE,
     BELOW_BASELINE,
+    DELETED,
     FAILED,
     FUTURE,
     IGNORED,
@@ -23,20 +35,10 @@ from seasongate._executor._flyway import (
     SUCCESS,
     SUPERSEDED,
     FlywayInfo,
-    abbreviate_description,
-    abbreviate_script,
-    baseline_row,
     flyway_info,
-    insert_sql,
-    java_string_hash,
-    lock_key,
-    migration_row,
-    plan_repair,
-    read_repeatables,
-    row_from_db,
-    select_sql,
-    sql_fingerprint,
 )
+from seasongate._executor._flyway_repair import plan_repair, sql_fingerprint
+from seasongate._executor._repeatables import read_repeatables
 from seasongate._versions import Version
 from tests.flyway_seed import RLS_POLICIES_EDITED, V226, history_rows, seed_database, seed_folder
 
@@ -67,6 +69,15 @@ def test_abbreviations_as_flyway() -> None:
     assert abbreviate_description("x" * 201) == "x" * 197 + "..."
     long = "d/" * 600 + "V1__a.sql"
     assert abbreviate_script(long) == "..." + long[-997:] and len(abbreviate_script(long)) == 1000
+
+
+def test_a_baseline_with_its_own_description_is_written_as_flyways_baseline_marker() -> None:
+    # Flyway's addBaselineMarker: the description is also the script; both are abbreviated.
+    long = "adopted from the legacy deployment " * 8
+    marker = baseline_row(Version((225,)), installed_rank=1, installed_by="dba", description=long)
+    assert marker.description == long[:197] + "..." and len(marker.description) == 200
+    assert marker.script == long and marker.type == "BASELINE" and marker.checksum is None
+    assert baseline_row(Version((1,)), installed_rank=1, installed_by="dba").script == "<< Flyway Baseline >>"
 
 
 # -- states --------------------------------------------------------------------------------------
@@ -206,6 +217,37 @@ def test_repair_plan_removes_failed_rows_and_realigns_only_cosmetic_changes(tmp_
     assert len(plan.refused) == 1 and plan.refused[0].startswith("V2__b.sql: changed beyond whitespace")
     unknown = plan_repair(info, rows, folder.migrations, {})
     assert unknown.realign == () and len(unknown.refused) == 2 and "not known" in unknown.refused[0]
+
+
+def test_repair_plan_marks_missing_and_future_migrations_deleted(tmp_path: Path) -> None:
+    # Flyway's repair (deleteMissingMigrations): an applied migration whose file is gone gets a
+    # DELETE row, Missing or Future alike; a failed one is removed instead.
+    d = files(tmp_path, {"V1__a.sql": "SELECT 1;", "V3__c.sql": "SELECT 3;"})
+    rows = [
+        row(1, "1", "V1__a.sql", checksum=flyway_checksum("SELECT 1;")),
+        row(2, "2", "V2__b.sql"),
+        row(3, "3", "V3__c.sql", checksum=flyway_checksum("SELECT 3;")),
+        row(4, "4", "V4__d.sql"),
+        row(5, None, "R__gone.sql"),
+        row(6, "5", "V5__e.sql", success=False),
+    ]
+    info = info_of(d, rows)
+    plan = plan_repair(info, rows, scan(d).migrations, {})
+    assert [r.script for r in plan.delete] == ["V2__b.sql", "V4__d.sql", "R__gone.sql"]
+    assert [r.installed_rank for r in plan.remove] == [6] and not plan.empty
+    assert [r["script"] for r in plan.to_dict()["delete"]] == ["V2__b.sql", "V4__d.sql", "R__gone.sql"]
+
+
+def test_a_delete_row_ends_what_came_before_it(tmp_path: Path) -> None:
+    d = files(tmp_path, {"V1__a.sql": "SELECT 1;"})
+    gone = [row(1, "1", "V1__a.sql", checksum=flyway_checksum("SELECT 1;")), row(2, "2", "V2__b.sql"),
+            row(3, None, "R__gone.sql"), row(4, "2", "V2__b.sql", kind="DELETE"),
+            row(5, None, "R__gone.sql", kind="DELETE")]  # fmt: skip
+    info = info_of(d, gone)
+    assert info.problems == ()
+    assert ("V2", "b", DELETED) in states(info) and (None, "gone", DELETED) in states(info)
+    back = info_of(files(tmp_path, {"R__gone.sql": "SELECT 0;"}), gone)  # the file comes back: it runs again
+    assert [r.name for r in back.pending_repeatables] == ["R__gone.sql"] and back.problems == ()
 
 
 # -- on a real PostgreSQL: the seed built by Flyway ----------------------------------------------
@@ -350,8 +392,45 @@ def test_repair_removes_failed_rows_and_realigns_checksums(pg_dsn: str, tmp_path
 
 
 @pg
+def test_repair_marks_a_missing_migration_deleted_as_flyway_does(pg_dsn: str, tmp_path: Path) -> None:
+    from seasongate._executor._flyway_db import apply_repair, read_history
+
+    d = seed_folder(tmp_path / "m")
+    seed_database(pg_dsn, d)
+    (d / "V100__customer_notes.sql").unlink()
+    with psycopg.connect(pg_dsn, autocommit=True) as conn:
+        rows = read_history(conn, "public", "flyway_schema_history")
+        info = info_of(d, rows)
+        assert any(p.startswith("V100__customer_notes.sql") and "(Missing)" in p for p in info.problems)
+        plan = plan_repair(info, rows, scan(d).migrations, {})
+        [applied] = plan.delete
+        apply_repair(conn, "public", "flyway_schema_history", plan, installed_by="dba")
+        after = read_history(conn, "public", "flyway_schema_history")
+    marker = after[-1]
+    assert len(after) == len(rows) + 1 and marker.installed_rank == max(r.installed_rank for r in rows) + 1
+    assert (marker.version, marker.description, marker.type, marker.script, marker.checksum) == (
+        applied.version, applied.description, "DELETE", applied.script, applied.checksum,
+    )  # fmt: skip
+    assert (marker.installed_by, marker.execution_time, marker.success) == ("dba", 0, True)
+    assert info_of(d, after).problems == ()
+
+
+@pg
+def test_a_long_description_is_abbreviated_as_flyway_abbreviates_it(pg_dsn: str, tmp_path: Path) -> None:
+    from seasongate._executor import AllowAll, ExecutorOptions, build_plan, open_session, run_steps
+
+    words = "_".join(["keep", "the", "customer", "notes", "apart"] * 8)  # 239 characters
+    d = files(tmp_path, {f"V1__{words}.sql": "CREATE TABLE long_named (id int);"})
+    with open_session(pg_dsn, ExecutorOptions(table="flyway_schema_history", lock_wait=5)) as session:
+        plan = build_plan(scan(d), session.history())
+        run_steps(session, plan.apply_steps(), AllowAll(), operation="migrate")
+        [written] = session.history()
+    assert written.description == words.replace("_", " ")[:197] + "..." and len(written.description) == 200
+
+
+@pg
 def test_clean_drops_every_object_but_keeps_the_schema(pg_dsn: str, tmp_path: Path) -> None:
-    from seasongate._executor._flyway_db import clean_schemas
+    from seasongate._executor._clean import clean_schemas
 
     seed_database(pg_dsn, seed_folder(tmp_path / "m"))
     with psycopg.connect(pg_dsn, autocommit=True) as conn:

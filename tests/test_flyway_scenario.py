@@ -25,7 +25,9 @@ from click.testing import CliRunner, Result
 
 from seasongate import api
 from seasongate._executor import flyway_checksum, read_history, scan
-from seasongate._executor._flyway import flyway_info, lock_key, read_repeatables, read_text
+from seasongate._executor._flyway import lock_key
+from seasongate._executor._flyway_info import flyway_info
+from seasongate._executor._repeatables import read_repeatables, read_text
 from seasongate.cli import main
 from tests.conftest import POLICIES
 from tests.flyway_seed import RLS_POLICIES_EDITED, V226, history_rows, seed_database, seed_folder
@@ -339,3 +341,30 @@ def test_after_each_migrate_error_runs_when_a_migration_fails(crm: dict[str, obj
     with psycopg.connect(dsn, autocommit=True) as conn:
         assert conn.execute("SELECT count(*) FROM failure_seen").fetchone() == (1,)
         assert conn.execute("SELECT to_regclass('t226')").fetchone() == (None,)  # rolled back
+
+
+def test_a_misspelt_keyword_is_refused_not_defaulted() -> None:
+    # use_store=False misspelt must not quietly write the audit trail after all.
+    with pytest.raises(TypeError, match=r"unexpected keyword argument.*use_stor"):
+        api.clean(dsn="postgresql:///x", environment="development", territory="DE", now=frozen(SATURDAY),
+                  use_stor=False)  # type: ignore[call-arg]  # fmt: skip
+    with pytest.raises(TypeError, match=r"missing keyword argument.*environment"):
+        api.repair(dsn="postgresql:///x", territory="DE", now=frozen(SATURDAY))  # type: ignore[call-arg]
+
+
+def test_repair_marks_a_migration_whose_file_is_gone_deleted_gated_and_audited(crm: dict[str, object]) -> None:
+    dsn, folder, base = str(crm["dsn"]), Path(str(crm["folder"])), list(crm["base"])  # type: ignore[call-overload]
+    (folder / "V100__customer_notes.sql").unlink()
+    assert cli("migrate", *base, "--at", SATURDAY_NIGHT, "--dry-run").exit_code == 2  # Missing stops migrate
+    before = history_rows(dsn)
+    dry = cli("repair", *base, "--at", SATURDAY_NIGHT, "--dry-run")
+    assert dry.exit_code == 0, dry.output
+    assert "would mark V100__customer_notes.sql deleted" in dry.output and history_rows(dsn) == before
+    assert api.repair(migrations=folder, **api_args(crm, MONDAY)).status == "denied"  # V100's class, business hours
+    fixed = api.repair(migrations=folder, **api_args(crm, SATURDAY))
+    assert fixed.status == "ok" and [r.script for r in fixed.plan.delete] == ["V100__customer_notes.sql"]
+    [marker] = history_rows(dsn)[len(before) :]
+    assert marker[1:5] == ("100", "customer notes", "DELETE", "V100__customer_notes.sql")
+    assert "migration.repair" in [a for a, _ in audit_actions(Path(str(crm["store"])))]
+    assert as_flyway_sees_it(dsn, folder).problems == ()  # type: ignore[attr-defined]
+    assert cli("migrate", *base, "--at", SATURDAY_NIGHT, "--dry-run").exit_code == 0

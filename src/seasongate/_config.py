@@ -315,35 +315,27 @@ def effective_settings(
             return Setting(name, file_values[name], config.where(name), help)
         return Setting(name, default, "default", help)
 
-    dsn = pick("dsn", None, "SEASONGATE_DSN", "target database URL")
-    if dsn.source == "default" and config is not None and "dsn_env" in file_values:
-        name = file_values["dsn_env"]
-        value = environ.get(name)
+    def named_variable(setting: Setting, key: str) -> Setting:
+        """``dsn_env``/``store_env``: the setting from the variable the file names, when
+        nothing else gave it; a variable that is not set is an error at the key."""
+        if setting.source != "default" or config is None or key not in file_values:
+            return setting
+        var = file_values[key]
+        value = environ.get(var)
         if not value:
             raise ConfigError(
-                f"dsn_env names {name}, which is not set in the environment",
-                path=str(config.path),
-                line=config.lines.get("dsn_env", 1),
-                column=1,
-                field="dsn_env",
-            )
-        dsn = Setting("dsn", value, f"env {name} (dsn_env, {config.where('dsn_env')})", dsn.help)
-    out.append(dsn)
+                f"{key} names {var}, which is not set in the environment",
+                path=str(config.path), line=config.lines.get(key, 1), column=1, field=key,
+            )  # fmt: skip
+        return Setting(setting.name, value, f"env {var} ({key}, {config.where(key)})", setting.help)
+
+    out.append(named_variable(pick("dsn", None, "SEASONGATE_DSN", "target database URL"), "dsn_env"))
     for name, spec in KEYS.items():
         if name in ("dsn_env", "store_env"):
             continue
         setting = pick(name, spec.default, spec.env, spec.help)
-        if name == "store" and setting.source == "default" and config is not None and "store_env" in file_values:
-            var = file_values["store_env"]
-            if not environ.get(var):
-                raise ConfigError(
-                    f"store_env names {var}, which is not set in the environment",
-                    path=str(config.path),
-                    line=config.lines.get("store_env", 1),
-                    column=1,
-                    field="store_env",
-                )
-            setting = Setting("store", environ[var], f"env {var} (store_env, {config.where('store_env')})", spec.help)
+        if name == "store":
+            setting = named_variable(setting, "store_env")
         out.append(setting)
     return out
 

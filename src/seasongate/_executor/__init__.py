@@ -23,6 +23,7 @@ from seasongate._executor._callbacks import (
     Callbacks,
     find_callbacks,
 )
+from seasongate._executor._clean import clean_schemas
 from seasongate._executor._files import (
     DEFAULT_CLASSES,
     Directives,
@@ -40,25 +41,15 @@ from seasongate._executor._files import (
     sha256_of,
 )
 from seasongate._executor._findings import BLOCKING, CODES, Finding
-from seasongate._executor._flyway import (
-    FlywayEntry,
-    FlywayInfo,
-    RepairPlan,
-    RepeatableScript,
-    flyway_info,
-    plan_repair,
-    read_repeatables,
-    read_text,
-    repeatable_checksum,
-)
 from seasongate._executor._flyway_db import (
     BaselineResult,
     FlywayLockBusy,
     apply_repair,
-    clean_schemas,
     read_history,
     write_baseline,
 )
+from seasongate._executor._flyway_info import FlywayEntry, FlywayInfo, flyway_info
+from seasongate._executor._flyway_repair import RepairPlan, plan_repair
 from seasongate._executor._lint import LintReport, lint
 from seasongate._executor._new import NewMigration, create_migration, next_version, slugify
 from seasongate._executor._placeholders import Placeholders, builtin_placeholders, for_script
@@ -72,6 +63,7 @@ from seasongate._executor._postgres import (
     PostgresSession,
     open_session,
 )
+from seasongate._executor._repeatables import RepeatableScript, read_repeatables, read_text, repeatable_checksum
 from seasongate._executor._runner import (
     DONE,
     AllowAll,

@@ -24,12 +24,13 @@ a callback the user expects to run and which silently does not is worse than an 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from seasongate._executor._findings import Finding, display_path
 from seasongate._executor._names import CALLBACK_RE
+from seasongate._executor._script import ScriptFile
 
 BEFORE_MIGRATE = "beforeMigrate"
 BEFORE_EACH_MIGRATE = "beforeEachMigrate"
@@ -64,18 +65,13 @@ _NAME = CALLBACK_RE
 
 
 @dataclass(frozen=True, slots=True)
-class Callback:
+class Callback(ScriptFile):
     """One callback script."""
 
     event: str
     description: str
     path: Path
     sql: str = field(repr=False)
-
-    @property
-    def name(self) -> str:
-        """The file name."""
-        return self.path.name
 
     @property
     def in_migration_transaction(self) -> bool:
@@ -106,14 +102,13 @@ class Callbacks:
         return bool(self.scripts)
 
 
-def find_callbacks(paths: Iterable[Path], read: object) -> tuple[Callbacks, list[Finding]]:
+def find_callbacks(paths: Iterable[Path], read: Callable[[Path], str]) -> tuple[Callbacks, list[Finding]]:
     """The callbacks among ``paths``; ``read(path) -> str`` reads one file.
 
     A Flyway event seasongate does not run is an error finding (E020) naming the file.
     """
     found: list[Callback] = []
     findings: list[Finding] = []
-    reader = read if callable(read) else None
     for path in sorted(paths, key=lambda p: (p.name, str(p))):
         event = callback_event(path)
         if event is None:
@@ -131,12 +126,7 @@ def find_callbacks(paths: Iterable[Path], read: object) -> tuple[Callbacks, list
             continue
         match = _NAME.match(path.name)
         description = (match.group("description") if match else None) or ""
-        text = str(reader(path)) if reader is not None else ""
-        found.append(Callback(event, description, path, text))
+        found.append(Callback(event, description, path, read(path)))
     found.sort(key=lambda c: (EVENTS.index(c.event), c.description, c.name))
     return Callbacks(tuple(found)), findings
 
-
-def ordered(callbacks: Sequence[Callback]) -> list[Callback]:
-    """Callbacks of one event in running order (description, then file name)."""
-    return sorted(callbacks, key=lambda c: (c.description, c.name))

@@ -1,4 +1,5 @@
-"""Flyway's history on a PostgreSQL connection: lock, read, baseline, repair, clean.
+"""Flyway's history on a PostgreSQL connection: its lock, reading it, writing to it
+(``baseline``, a ``repair`` plan). Emptying schemas (``clean``) is in ``_clean``.
 
 Each function takes an open psycopg connection in autocommit mode (the executor's migration
 or lock connection) and runs what Flyway would run; psycopg is imported lazily.
@@ -7,17 +8,17 @@ or lock connection) and runs what Flyway would run; psycopg is imported lazily.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
-from contextlib import suppress
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from seasongate._errors import MigrationError
 from seasongate._executor._flyway import (
     BASELINE_DESCRIPTION,
-    RepairPlan,
+    COLUMNS,
     baseline_row,
     create_table_sql,
+    deleted_row,
     insert_sql,
     lock_key,
     next_rank,
@@ -25,6 +26,7 @@ from seasongate._executor._flyway import (
     row_from_db,
     select_sql,
 )
+from seasongate._executor._flyway_repair import RepairPlan
 from seasongate._executor._plan import HistoryRow
 from seasongate._executor._postgres import LockBusy
 from seasongate._versions import Version
@@ -32,18 +34,6 @@ from seasongate._versions import Version
 if TYPE_CHECKING:
     import psycopg
 
-FLYWAY_COLUMNS = (
-    "installed_rank",
-    "version",
-    "description",
-    "type",
-    "script",
-    "checksum",
-    "installed_by",
-    "installed_on",
-    "execution_time",
-    "success",
-)
 SIDE_SUFFIX = "_seasongate"
 
 
@@ -117,7 +107,7 @@ def check_flyway_table(conn: psycopg.Connection[Any], schema: str, table: str) -
         (schema, table),
     ).fetchall()
     present = {r[0] for r in rows}
-    missing = [c for c in FLYWAY_COLUMNS if c not in present]
+    missing = [c for c in COLUMNS if c not in present]
     if missing:
         raise MigrationError(
             f"table {schema}.{table} is not a Flyway schema history (missing columns: {', '.join(missing)})"
@@ -182,11 +172,7 @@ def write_baseline(
             "baseline is for a database without history: use migrate"
         )
     user = installed_by or _current_user(conn)
-    row = baseline_row(version, installed_rank=next_rank(rows), installed_by=user)
-    if description != BASELINE_DESCRIPTION:
-        from dataclasses import replace
-
-        row = replace(row, description=description[:200])
+    row = baseline_row(version, installed_rank=next_rank(rows), installed_by=user, description=description)
     conn.execute(insert_sql(schema, table), row.params())
     return BaselineResult(version, row.installed_rank, created_table=created, already=False)
 
@@ -196,9 +182,12 @@ def _current_user(conn: psycopg.Connection[Any]) -> str:
     return str(found[0]) if found else ""
 
 
-def apply_repair(conn: psycopg.Connection[Any], schema: str, table: str, plan: RepairPlan) -> None:
+def apply_repair(
+    conn: psycopg.Connection[Any], schema: str, table: str, plan: RepairPlan, *, installed_by: str | None = None
+) -> None:
     """Carry out a repair plan in one transaction: delete the failed rows (and their rows in
-    the side table ``<table>_seasongate``, when there is one), set the realigned checksums."""
+    the side table ``<table>_seasongate``, when there is one), add a ``DELETE`` row for each
+    missing migration (``installed_by``: default ``current_user``), set the realigned checksums."""
     from psycopg import sql
 
     t = sql.Identifier(schema, table)
@@ -211,6 +200,13 @@ def apply_repair(conn: psycopg.Connection[Any], schema: str, table: str, plan: R
             )
             if has_side:
                 conn.execute(sql.SQL("DELETE FROM {} WHERE installed_rank = %s").format(side), (row.installed_rank,))
+        if plan.delete:
+            found = conn.execute(sql.SQL("SELECT coalesce(max(installed_rank), 0) + 1 FROM {}").format(t)).fetchone()
+            rank = int(found[0]) if found else 1
+            user = installed_by or _current_user(conn)
+            for offset, applied in enumerate(plan.delete):
+                marker = deleted_row(applied, installed_rank=rank + offset, installed_by=user)
+                conn.execute(insert_sql(schema, table), marker.params())
         for fix in plan.realign:
             conn.execute(
                 sql.SQL("UPDATE {} SET checksum = %s WHERE installed_rank = %s AND checksum = %s").format(t),
@@ -221,105 +217,3 @@ def apply_repair(conn: psycopg.Connection[Any], schema: str, table: str, plan: R
                     sql.SQL("UPDATE {} SET sha256 = %s WHERE installed_rank = %s").format(side),
                     (fix.sha256, fix.row.installed_rank),
                 )
-
-
-# --- clean ------------------------------------------------------------------------------------------
-
-_RELATIONS = (
-    "SELECT format('%%I.%%I', n.nspname, c.relname), c.oid FROM pg_class c "
-    "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = %s AND "
-)
-_TYPES = (
-    "SELECT format('%%I.%%I', n.nspname, t.typname), t.oid FROM pg_type t "
-    "JOIN pg_namespace n ON n.oid = t.typnamespace WHERE n.nspname = %s AND "
-)
-_CLEAN_QUERIES: Sequence[tuple[str, str]] = (
-    (
-        "MATERIALIZED VIEW",
-        _RELATIONS + "c.relkind = 'm'",
-    ),
-    (
-        "VIEW",
-        _RELATIONS + "c.relkind = 'v'",
-    ),
-    (
-        "TABLE",
-        _RELATIONS + "c.relkind IN ('r', 'p') AND NOT c.relispartition",
-    ),
-    (
-        "FOREIGN TABLE",
-        _RELATIONS + "c.relkind = 'f'",
-    ),
-    (
-        "SEQUENCE",
-        _RELATIONS + "c.relkind = 'S'",
-    ),
-    (
-        "ROUTINE",
-        "SELECT format('%%I.%%I(%%s)', n.nspname, p.proname, pg_get_function_identity_arguments(p.oid)), p.oid "
-        "FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = %s AND p.prokind <> 'a' "
-        "AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = p.oid AND d.deptype = 'e')",
-    ),
-    (
-        "AGGREGATE",
-        "SELECT format('%%I.%%I(%%s)', n.nspname, p.proname, pg_get_function_identity_arguments(p.oid)), p.oid "
-        "FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = %s AND p.prokind = 'a' "
-        "AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = p.oid AND d.deptype = 'e')",
-    ),
-    (
-        "DOMAIN",
-        _TYPES + "t.typtype = 'd'",
-    ),
-    (
-        "TYPE",
-        _TYPES + "(t.typtype IN ('e', 'r', 'm') OR (t.typtype = 'c' AND "
-        "(SELECT c.relkind FROM pg_class c WHERE c.oid = t.typrelid) = 'c')) "
-        "AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = t.oid AND d.deptype = 'e')",
-    ),
-    (
-        "EXTENSION",
-        "SELECT format('%%I', e.extname), e.oid FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace "
-        "WHERE n.nspname = %s",
-    ),
-)
-
-
-def clean_schemas(conn: psycopg.Connection[Any], schemas: Sequence[str], *, dry_run: bool = False) -> list[str]:
-    """Drop every object in ``schemas`` (the schemas themselves, their owners and grants stay),
-    in one transaction; returns what was dropped, as ``KIND name``. What is left afterwards
-    (an object kind this does not know) is an error, and the transaction is rolled back.
-    ``dry_run``: list what would be dropped, and roll back."""
-    dropped: list[str] = []
-    with suppress(_DryRun), conn.transaction():
-        for schema in schemas:
-            found = conn.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", (schema,)).fetchone()
-            if found is None:
-                raise MigrationError(f"schema {schema} does not exist")
-            for kind, query in _CLEAN_QUERIES:
-                for name, oid in conn.execute(query, (schema,)).fetchall():
-                    if not _still_there(conn, kind, oid):
-                        continue  # dropped already by a CASCADE of an earlier object
-                    conn.execute(f"DROP {kind} IF EXISTS {name} CASCADE")
-                    dropped.append(f"{kind} {name}")
-            left = conn.execute(
-                "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = %s",
-                (schema,),
-            ).fetchone()
-            if left and left[0]:
-                raise MigrationError(f"clean left {left[0]} object(s) in schema {schema}; nothing was dropped")
-        if dry_run:
-            raise _DryRun
-    return dropped
-
-
-_CATALOG = {"EXTENSION": "pg_extension", "ROUTINE": "pg_proc", "AGGREGATE": "pg_proc", "DOMAIN": "pg_type",
-            "TYPE": "pg_type"}  # fmt: skip
-
-
-class _DryRun(Exception):
-    """Rolls back the transaction of a dry run."""
-
-
-def _still_there(conn: psycopg.Connection[Any], kind: str, oid: int) -> bool:
-    catalog = _CATALOG.get(kind, "pg_class")
-    return conn.execute(f"SELECT 1 FROM pg_catalog.{catalog} WHERE oid = %s", (oid,)).fetchone() is not None

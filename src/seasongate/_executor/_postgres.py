@@ -585,9 +585,11 @@ class PostgresSession:
         if self._layout != "flyway":
             raise MigrationError("applying needs the history tables (open(lock=True, create=True))")
         self.ensure_locked()
+        from seasongate._executor._flyway import abbreviate_description
+
         record = _Record(
             version=".".join(str(p) for p in migration.version.parts) or None,  # NULL: a repeatable
-            description=migration.title[:200],
+            description=abbreviate_description(migration.title),
             type=kind,
             script=script.name,
             checksum=script.checksum,

@@ -2,14 +2,15 @@
 
 Each module owns one thing:
 
-=================  ==========================================================================
-``_guard``         the Python API: :class:`Gate` (``check``, ``guard``, ``wrap``)
-``_hook``          the executor's callback (:class:`PolicyHook`): judge a step, audit it
-``_audit``         the audit entries of gated work, built in one place
-``_migrations``    ``migrate``, ``rollback`` and ``info`` through the PostgreSQL executor
-``_command``       ``run -- COMMAND``: the child process, its signals, its outcome
-``_flyway``        repeatables, placeholders, callbacks; ``baseline``, ``repair``, ``clean``
-=================  ==========================================================================
+====================  =======================================================================
+``_guard``            the Python API: :class:`Gate` (``check``, ``guard``, ``wrap``)
+``_hook``             the executor's callback (:class:`PolicyHook`): judge a step, audit it
+``_audit``            the audit entries of gated work, built in one place
+``_migrations``       ``migrate``, ``rollback`` and ``info`` through the PostgreSQL executor
+``_command``          ``run -- COMMAND``: the child process, its signals, its outcome
+``_flyway``           a migrate run as Flyway's: repeatables, placeholders, callbacks, baseline-on-migrate
+``_flyway_commands``  ``baseline``, ``repair`` and ``clean``, gated and audited
+====================  =======================================================================
 
 DSN parsing and redaction live in ``seasongate._dsn``.
 """
@@ -17,7 +18,7 @@ DSN parsing and redaction live in ``seasongate._dsn``.
 from __future__ import annotations
 
 from seasongate._gate._command import RunOutcome, run_command
-from seasongate._gate._flyway import CleanReport, RepairReport, baseline, clean, repair
+from seasongate._gate._flyway_commands import CleanReport, RepairReport, baseline, clean, repair
 from seasongate._gate._guard import Gate, GatedExecutor, denial_message, duration_seconds
 from seasongate._gate._hook import PolicyHook, answer_of
 from seasongate._gate._migrations import InfoReport, InfoRow, info, migrate, rollback

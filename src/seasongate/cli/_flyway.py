@@ -7,20 +7,33 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import click
 
-from seasongate.cli._migrate import (
-    _clock,
-    _executor_options,
-    _fail,
-    _gate_options,
-    _options,
-    _policy,
-    _when,
-)
+from seasongate.cli._format import judged_call
+from seasongate.cli._migrate import _executor_options, _gate_options, _options, _when
 
-EXIT_OK, EXIT_DENIED, EXIT_ERROR = 0, 1, 2
+T = TypeVar("T")
+
+
+def _call(command: Callable[..., T], given: dict[str, Any], *, acts: bool, **arguments: Any) -> T:
+    """``command`` (an api function) called with the options every command here shares and
+    ``arguments``; errors as every gated command reports them."""
+
+    def call(policy: Any, now: Any) -> T:
+        options = _options(given["table"], given["lock_wait"], given["lock_timeout"], given["statement_timeout"],
+                           given["lock_retries"])  # fmt: skip
+        return command(
+            dsn=given["dsn"], environment=given["environment"], territory=given["territory"], now=now, policy=policy,
+            store=given["store"], options=options, use_store=not given["no_store"], **arguments,
+        )  # fmt: skip
+
+    return judged_call(
+        call, policy=given["policy"], environment=given["environment"], territory=given["territory"],
+        at=given["at"], fmt=given["fmt"], acts=acts,
+    )  # fmt: skip
 
 
 @click.command()
@@ -28,11 +41,7 @@ EXIT_OK, EXIT_DENIED, EXIT_ERROR = 0, 1, 2
 @_executor_options
 @click.option("--version", "version", required=True, help="Everything up to this version counts as applied.")
 @click.option("--description", help="Description of the baseline row (default: << Flyway Baseline >>).")
-def baseline(
-    dsn: str | None, migrations: str, policy: str | None, store: str | None, environment: str, territory: str,
-    at: str | None, fmt: str, table: str, lock_wait: str, lock_timeout: str, statement_timeout: str,
-    lock_retries: int, version: str, description: str | None, *, no_store: bool,
-) -> None:  # fmt: skip
+def baseline(version: str, description: str | None, **given: Any) -> None:
     """Adopt a database that has no history (or an empty one) at --version.
 
     Writes Flyway's BASELINE row into the history table (created when missing): everything up
@@ -43,19 +52,10 @@ def baseline(
       seasongate baseline --version V225 --table flyway_schema_history --env production -t DE
     """
     from seasongate import api
-    from seasongate._errors import SeasongateError
 
-    try:
-        loaded = _policy(policy, environment)
-        now, _ = _clock(at, loaded, territory, acts=True)
-        done = api.baseline(
-            dsn=dsn, version=version, environment=environment, territory=territory, now=now,
-            description=description, policy=loaded, store=store,
-            options=_options(table, lock_wait, lock_timeout, statement_timeout, lock_retries), use_store=not no_store,
-        )  # fmt: skip
-    except SeasongateError as exc:
-        _fail(exc, fmt)
-    if fmt == "json":
+    done = _call(api.baseline, given, acts=True, version=version, description=description)
+    table = given["table"]
+    if given["fmt"] == "json":
         click.echo(json.dumps({"version": str(done.version), "installed_rank": done.installed_rank,
                                "created_table": done.created_table, "already": done.already}))  # fmt: skip
     elif done.already:
@@ -69,12 +69,9 @@ def baseline(
 @_gate_options
 @_executor_options
 @click.option("--dry-run", is_flag=True, help="Show what repair would do and the gate's verdicts; change nothing.")
-def repair(
-    dsn: str | None, migrations: str, policy: str | None, store: str | None, environment: str, territory: str,
-    at: str | None, fmt: str, table: str, lock_wait: str, lock_timeout: str, statement_timeout: str,
-    lock_retries: int, *, no_store: bool, dry_run: bool,
-) -> None:  # fmt: skip
-    """Remove failed history rows and realign checksums of files changed only in form.
+def repair(*, dry_run: bool, **given: Any) -> None:
+    """Remove failed history rows, mark missing migrations deleted, realign checksums of files
+    changed only in form.
 
     As Flyway's repair, with two differences: a checksum is realigned only when the file
     changed in whitespace or comments alone (the applied text is looked up in git by its
@@ -88,21 +85,9 @@ def repair(
     from pathlib import Path
 
     from seasongate import api
-    from seasongate._errors import SeasongateError
 
-    try:
-        loaded = _policy(policy, environment)
-        now, note = _clock(at, loaded, territory, acts=not dry_run)
-        report = api.repair(
-            dsn=dsn, environment=environment, territory=territory, now=now,
-            migrations=Path(migrations), dry_run=dry_run, policy=loaded, store=store,
-            options=_options(table, lock_wait, lock_timeout, statement_timeout, lock_retries), use_store=not no_store,
-        )  # fmt: skip
-    except SeasongateError as exc:
-        _fail(exc, fmt)
-    if note:
-        click.echo(f"seasongate: note: {note}", err=True)
-    if fmt == "json":
+    report = _call(api.repair, given, acts=not dry_run, migrations=Path(given["migrations"]), dry_run=dry_run)
+    if given["fmt"] == "json":
         click.echo(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))
         sys.exit(report.exit_code)
     plan = report.plan
@@ -114,6 +99,8 @@ def repair(
             f"{would}remove failed row {row.installed_rank}: {row.script} "
             f"({row.type}, {row.installed_on:%Y-%m-%d %H:%M})"
         )
+    for row in plan.delete:
+        click.echo(f"{would}mark {row.script} deleted (row {row.installed_rank}): its file is gone")
     for fix in plan.realign:
         click.echo(
             f"{would}realign checksum of {fix.script}: {fix.row.checksum} -> {fix.checksum} (whitespace/comments only)"
@@ -122,12 +109,11 @@ def repair(
         click.echo(f"refused: {refused}", err=True)
     if report.status == "denied":
         click.echo(f"DENY: the gate does not allow this repair now: {report.reason}", err=True)
-        for d in report.decisions:
-            if not d.allowed and d.next_allowed_at is not None:
-                from seasongate._time import from_ts
+        later = next((d for d in report.decisions if not d.allowed and d.next_allowed_at is not None), None)
+        if later is not None and later.next_allowed_at is not None:
+            from seasongate._time import from_ts
 
-                click.echo(f"  next allowed at {_when(from_ts(d.next_allowed_at, d.zone))}", err=True)
-                break
+            click.echo(f"  next allowed at {_when(from_ts(later.next_allowed_at, later.zone))}", err=True)
     elif report.status == "ok":
         click.echo("Dry run: nothing was changed; the gate allows this repair now." if dry_run else "Repaired.")
     sys.exit(report.exit_code)
@@ -138,11 +124,7 @@ def repair(
 @_executor_options
 @click.option("--schema", "schemas", multiple=True, help="Schema to empty (repeatable; default: the history's).")
 @click.option("--dry-run", is_flag=True, help="List what would be dropped; change nothing.")
-def clean(
-    dsn: str | None, migrations: str, policy: str | None, store: str | None, environment: str, territory: str,
-    at: str | None, fmt: str, table: str, lock_wait: str, lock_timeout: str, statement_timeout: str,
-    lock_retries: int, schemas: tuple[str, ...], *, no_store: bool, dry_run: bool,
-) -> None:  # fmt: skip
+def clean(schemas: tuple[str, ...], *, dry_run: bool, **given: Any) -> None:
     """Drop every object in the schemas of a throwaway database (tables, views, functions...).
 
     Refused outright in an environment the policy marks as protected (protected: [production]),
@@ -153,19 +135,9 @@ def clean(
       seasongate clean --env development -t DE --dsn postgresql:///crm_scratch
     """
     from seasongate import api
-    from seasongate._errors import SeasongateError
 
-    try:
-        loaded = _policy(policy, environment)
-        now, _ = _clock(at, loaded, territory, acts=not dry_run)
-        report = api.clean(
-            dsn=dsn, environment=environment, territory=territory, now=now, schemas=schemas, dry_run=dry_run,
-            policy=loaded, store=store,
-            options=_options(table, lock_wait, lock_timeout, statement_timeout, lock_retries), use_store=not no_store,
-        )  # fmt: skip
-    except SeasongateError as exc:
-        _fail(exc, fmt)
-    if fmt == "json":
+    report = _call(api.clean, given, acts=not dry_run, schemas=schemas, dry_run=dry_run)
+    if given["fmt"] == "json":
         click.echo(json.dumps(report.to_dict(), indent=2))
         return
     for item in report.dropped:

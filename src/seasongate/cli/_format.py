@@ -1,17 +1,50 @@
-"""Rendering of decisions, explanations and slots for people and machines."""
+"""Rendering of decisions, explanations and slots for people and machines, and the one way a
+gated command calls the api and reports an error (:func:`judged_call`)."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
-from datetime import tzinfo
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Sequence
+from datetime import datetime, tzinfo
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from seasongate._time import format_duration, from_ts, iso
 
 if TYPE_CHECKING:
     from seasongate._errors import Location, SeasongateError
     from seasongate.api import Decision, Reason, RuleCheck, SlotsResult
+
+T = TypeVar("T")
+
+
+def judged_call(
+    call: Callable[[Any, Callable[[], datetime]], T],
+    *,
+    policy: str | None,
+    environment: str,
+    territory: str,
+    at: str | None,
+    fmt: str,
+    acts: bool,
+) -> T:
+    """Call one api command as every gated command does: ``call(policy, now)`` with the policy
+    covering ``environment`` (or ``--policy``) and the clock (``--at`` or the system's; a
+    command that ``acts`` refuses ``--at``). An error ends the command with exit 2 (one JSON
+    document with ``--format json``); the note on an ``--at`` without offset goes to stderr."""
+    import click
+
+    from seasongate._errors import SeasongateError
+    from seasongate.cli._migrate import _clock, _fail, _policy
+
+    try:
+        loaded = _policy(policy, environment)
+        now, note = _clock(at, loaded, territory, acts=acts)
+        result = call(loaded, now)
+    except SeasongateError as exc:
+        _fail(exc, fmt)
+    if note:
+        click.echo(f"seasongate: note: {note}", err=True)
+    return result
 
 
 def local(ts: int, tz: tzinfo) -> str:
