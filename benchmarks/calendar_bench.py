@@ -1,5 +1,6 @@
 """Calendar benchmarks: loading and expanding the shipped calendars, index queries, loading
-calendars of many one-off periods (linear?) and a warm check with 10,000 of them.
+calendars of many one-off periods (linear?), a warm check with 10,000 of them, ``windows``
+over one and ten years, and reading an index back from its int columns.
 
 Run from the repository root::
 
@@ -178,10 +179,14 @@ def bench_one_off_load(work: Path) -> None:
         paths[count] = calendars / f"many-{count}.yaml"
         _one_off_calendar(paths[count], count)
     times: dict[int, list[float]] = {count: [] for count in ONE_OFF_SIZES}
+    cpu: dict[int, list[float]] = {count: [] for count in ONE_OFF_SIZES}
     for _ in range(ROUNDS):  # sizes interleaved, so a busy moment of the machine hits all alike
         for count, path in paths.items():
+            before = time.process_time()
             times[count].append(_timed(lambda p=path: load_calendar(p))[0])  # type: ignore[misc]
+            cpu[count].append(time.process_time() - before)
     per_period = []
+    smallest = statistics.median(times[ONE_OFF_SIZES[0]])
     for count in ONE_OFF_SIZES:
         seconds = statistics.median(times[count])
         per_period.append(seconds / count)
@@ -189,9 +194,20 @@ def bench_one_off_load(work: Path) -> None:
         if count == max(ONE_OFF_SIZES):
             ok = seconds * 1000 < ONE_OFF_LOAD_TARGET_MS
             verdict = f"   target < {ONE_OFF_LOAD_TARGET_MS:.0f} ms: {_verdict(ok)}"
-        print(f"    {count:>6,} periods  {_ms(seconds)}  ({seconds / count * 1e6:6.1f} us a period){verdict}")
+        scale = f"{seconds / smallest:5.2f}x the {ONE_OFF_SIZES[0]:,} (linear: {count / ONE_OFF_SIZES[0]:.0f}x)"
+        used = f"CPU {statistics.median(cpu[count]) * 1000:7.1f} ms"
+        each = f"{seconds / count * 1e6:6.1f} us a period"
+        print(f"    {count:>6,} periods  {_ms(seconds)}  {used}  ({each}, {scale}){verdict}")
     growth = per_period[-1] / per_period[0]
     print(f"    cost a period at {ONE_OFF_SIZES[-1]:,} / at {ONE_OFF_SIZES[0]:,}: {growth:.2f} (1.0 is linear)")
+
+
+def _process_env(work: Path, cache: str) -> dict[str, str]:
+    """The environment of the timed processes: bytecode written once and then used (as after a
+    normal install), whatever this shell says (PYTHONDONTWRITEBYTECODE would make every run
+    compile every module, the floor's pydantic included)."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    return dict(env, SEASONGATE_CACHE_DIR=str(work / cache), PYTHONPYCACHEPREFIX=str(work / "pyc"))
 
 
 def _run(command: Sequence[str], cwd: Path, env: dict[str, str]) -> float:
@@ -212,10 +228,11 @@ def bench_many_periods_check(work: Path) -> None:
     _one_off_calendar(many / "calendars" / "many.yaml", MANY_PERIODS)
     policy = many / "policies" / "production.yaml"
     policy.write_text(policy.read_text(encoding="utf-8").replace("de-by.yaml", "many.yaml"), encoding="utf-8")
-    env = dict(os.environ, SEASONGATE_CACHE_DIR=str(work / "process-cache"), PYTHONPYCACHEPREFIX=str(work / "pyc"))
+    env = _process_env(work, "process-cache")
     check = (*command, *CHECK_ARGS)
     floor_cmd = (sys.executable, "-c", "import yaml, click, pydantic")
-    for project in (shipped, many):  # fill the cache
+    _run(floor_cmd, shipped, env)  # bytecode
+    for project in (shipped, many):  # bytecode and the cache
         _run(check, project, env)
     runs: dict[str, list[float]] = {"floor": [], "shipped": [], "many": []}
     for _ in range(PROCESS_RUNS):
@@ -238,31 +255,65 @@ WINDOWS_TARGET = 1.5  # x the floor
 
 
 def bench_windows(work: Path) -> None:
-    """(f) ``seasongate windows -t DE`` over a year, warm cache and empty cache, paired with the
-    import floor in the same run."""
+    """(f) ``seasongate windows -t DE`` over one year and over ten, warm cache and empty cache,
+    paired with the import floor in the same run."""
     script = Path(sys.executable).with_name("seasongate")
     command = (str(script),) if script.is_file() else (sys.executable, "-m", "seasongate")
     project = work / "windows-project"
     shutil.copytree(ROOT / "policies", project / "policies")
     shutil.copytree(ROOT / "calendars", project / "calendars")
-    env = dict(os.environ, SEASONGATE_CACHE_DIR=str(work / "windows-cache"), PYTHONPYCACHEPREFIX=str(work / "pyc"))
-    windows = (*command, "windows", "-t", "DE", "--from", "2026-01-01", "--days", "365")
+    env = _process_env(work, "windows-cache")
+    spans = {"1 year": "365", "10 years": "3650"}
     floor_cmd = (sys.executable, "-c", "import yaml, click, pydantic")
-    _run(windows, project, env)  # bytecode and cache
-    runs: dict[str, list[float]] = {"floor": [], "warm": [], "empty": []}
+    _run(floor_cmd, project, env)  # bytecode
+    runs: dict[str, list[float]] = {"floor": []}
+    for label, days in spans.items():
+        _run((*command, "windows", "-t", "DE", "--from", "2026-01-01", "--days", days), project, env)  # the cache
+        runs[f"warm {label}"], runs[f"empty {label}"] = [], []
     for i in range(PROCESS_RUNS):
         runs["floor"].append(_run(floor_cmd, project, env))
-        runs["warm"].append(_run(windows, project, env))
-        runs["empty"].append(_run(windows, project, dict(env, SEASONGATE_CACHE_DIR=str(work / f"windows-empty-{i}"))))
-    floor, warm, empty = (statistics.median(runs[k]) for k in ("floor", "warm", "empty"))
+        for label, days in spans.items():
+            windows = (*command, "windows", "-t", "DE", "--from", "2026-01-01", "--days", days)
+            runs[f"warm {label}"].append(_run(windows, project, env))
+            empty_env = dict(env, SEASONGATE_CACHE_DIR=str(work / f"windows-empty-{label}-{i}"))
+            runs[f"empty {label}"].append(_run(windows, project, empty_env))
+    floor = statistics.median(runs["floor"])
     print()
-    print(f"(f) `seasongate windows -t DE --from 2026-01-01 --days 365`, medians of {PROCESS_RUNS} interleaved runs")
-    print(f"    floor (import yaml, click, pydantic)  {_ms(floor)}")
-    print(
-        f"    warm cache                            {_ms(warm)}  = {warm / floor:.2f}x the floor"
-        f"   target <= {WINDOWS_TARGET}x: {_verdict(warm / floor <= WINDOWS_TARGET)}"
+    print(f"(f) `seasongate windows -t DE --from 2026-01-01 --days N`, medians of {PROCESS_RUNS} interleaved runs")
+    print(f"    floor (import yaml, click, pydantic)   {_ms(floor)}")
+    for label in spans:
+        warm, empty = statistics.median(runs[f"warm {label}"]), statistics.median(runs[f"empty {label}"])
+        ok = warm / floor <= WINDOWS_TARGET
+        verdict = f"   target <= {WINDOWS_TARGET}x: {_verdict(ok)}" if label == "1 year" else ""
+        print(f"    {label:<8} warm cache                {_ms(warm)}  = {warm / floor:.2f}x the floor{verdict}")
+        print(f"    {label:<8} empty cache               {_ms(empty)}  = {empty / floor:.2f}x the floor")
+
+
+def bench_index_columns(work: Path) -> None:
+    """(g) What an expansion cache pays to read an index of 10,000 one-off periods back from
+    JSON: the cache's codec today (one Period made a period, then indexed) against the index's
+    own int columns (``CalendarIndex.from_columns``: Periods made only when a query returns them)."""
+    import json
+
+    from seasongate._calendar import CalendarIndex, build_index, load_calendar
+    from seasongate._policy import _cache
+
+    if not hasattr(CalendarIndex, "from_columns"):
+        return
+    calendars = work / "columns" / "calendars"
+    shutil.copytree(ROOT / "calendars", calendars)
+    _one_off_calendar(calendars / "many.yaml", MANY_PERIODS)
+    index = build_index(load_calendar(calendars / "many.yaml"), 2026, 2027)
+    today = json.dumps(_cache._encode(index))
+    columns = json.dumps(index.columns())
+    codec = statistics.median(_timed(lambda: _cache._decode(json.loads(today)))[0] for _ in range(WARM_REPEATS))
+    taken = statistics.median(
+        _timed(lambda: CalendarIndex.from_columns(json.loads(columns), tz=index.tz))[0] for _ in range(WARM_REPEATS)
     )
-    print(f"    empty cache                           {_ms(empty)}  = {empty / floor:.2f}x the floor")
+    print()
+    print(f"(g) reading back an index of {len(index.periods):,} periods from JSON, medians of {WARM_REPEATS}")
+    print(f"    the cache's codec today ({len(today) / 1e6:.1f} MB)          {_ms(codec)}")
+    print(f"    CalendarIndex.from_columns ({len(columns) / 1e6:.1f} MB)      {_ms(taken)}  = {taken / codec:.2f}x")
 
 
 def main() -> None:
@@ -286,6 +337,7 @@ def main() -> None:
             bench_one_off_load(Path(tmp))
             bench_many_periods_check(Path(tmp))
             bench_windows(Path(tmp))
+            bench_index_columns(Path(tmp))
 
 
 if __name__ == "__main__":

@@ -8,15 +8,23 @@ Safety: only the safe constructors; files over :data:`MAX_BYTES` are refused; al
 allowed but the expanded document may not exceed :data:`MAX_NODES` nodes (no alias bombs);
 duplicate keys are errors. YAML 1.1 surprises are turned off: ``22:00`` stays a string (not
 sexagesimal 1320) and only ``true``/``false`` are booleans (``NO`` stays Norway).
+
+Speed: the data and its marks are built in one pass over libyaml's parse events (the C
+parser, ``CSafeLoader``), without composing PyYAML's node tree first; the result, the marks
+and the errors are those of composing and converting the tree (tests/test_calendar_scale.py
+checks it against PyYAML).
 """
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from seasongate._errors import ConfigError, ConfigErrors
+from seasongate._errors import ConfigError, ConfigErrors, Location
 
 if TYPE_CHECKING:
     from pydantic import ValidationError
@@ -54,10 +62,9 @@ def load_yaml(path: Path, text: str | None = None) -> tuple[Any, Marks]:
 
     if text is None:
         text = read_text(path)
-    loader_cls = _loader()
-    loader = loader_cls(text)
+    loader = _loader()(text)
     try:
-        root = loader.get_single_node()
+        return _Builder(loader, path).document()
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         message = " ".join(str(p) for p in (exc.context, exc.problem) if p) or "invalid YAML"
@@ -71,91 +78,277 @@ def load_yaml(path: Path, text: str | None = None) -> tuple[Any, Marks]:
         raise ConfigError(f"YAML error: {exc}", path=str(path)) from exc
     finally:
         loader.dispose()
-    if root is None:
-        raise ConfigError("the file is empty", path=str(path), line=1, column=1)
-    marks: Marks = {}
-    data = _convert(root, (), marks, _Walk(yaml.constructor.SafeConstructor()), path)
-    return data, marks
-
-
-class _Walk:
-    """What one conversion shares: the node budget and one safe constructor."""
-
-    __slots__ = ("constructor", "remaining")
-
-    def __init__(self, constructor: Any) -> None:
-        self.constructor = constructor
-        self.remaining = MAX_NODES
 
 
 _STR = "tag:yaml.org,2002:str"
+_MERGE = "tag:yaml.org,2002:merge"
+MAX_DEPTH = 256
+"""How deeply collections may nest (seasongate's files need five levels)."""
 
 
-def _scalar(node: Any, constructor: Any) -> Any:
-    tag = node.tag
-    value = node.value
-    if tag == _STR:
-        return value  # the common case, without the constructor's bookkeeping
-    if tag == "tag:yaml.org,2002:bool":
-        low = value.lower()
-        if low in ("true", "false"):
-            return low == "true"
+@dataclass(frozen=True, slots=True)
+class _Anchored:
+    value: Any
+    path: tuple[str | int, ...] | None  # where it was defined (None: a mapping key)
+    size: int  # nodes, aliases inside expanded
+    mark: tuple[int, int]
+    tag: str | None  # a scalar's resolved tag
+
+
+class _Builder:
+    """Builds the data and its marks from libyaml's events in one pass (no node tree).
+
+    It does what composing nodes and converting them did, with the same results and
+    errors: aliases are expanded (each use a fresh copy, counted against the node budget),
+    a collection's tag is ignored, a scalar is resolved by the loader's implicit resolvers.
+    """
+
+    def __init__(self, loader: Any, path: Path) -> None:
+        import yaml
+
+        self.events = yaml.events
+        self.get = loader.get_event
+        self.resolvers = loader.yaml_implicit_resolvers
+        self.constructor = yaml.constructor.SafeConstructor()
+        self.path = path
+        self.marks: Marks = {}
+        self.remaining = MAX_NODES
+        self.anchors: dict[str, _Anchored | None] = {}  # None: still being read
+        self.tags: dict[str, str] = {}  # plain scalar -> resolved tag
+
+    def document(self) -> tuple[Any, Marks]:
+        import yaml
+
+        get = self.get
+        get()  # stream start
+        start = get()
+        if isinstance(start, self.events.StreamEndEvent):
+            raise ConfigError("the file is empty", path=str(self.path), line=1, column=1)
+        data = self.node(get(), (), 0)
+        get()  # document end
+        after = get()
+        if not isinstance(after, self.events.StreamEndEvent):
+            raise yaml.composer.ComposerError(
+                "expected a single document in the stream", start.start_mark,
+                "but found another document", after.start_mark,
+            )  # fmt: skip
+        return data, self.marks
+
+    def _count(self, nodes: int) -> None:
+        self.remaining -= nodes
+        if self.remaining < 0:
+            raise ConfigError(f"document expands to more than {MAX_NODES} nodes (alias bomb?)", path=str(self.path))
+
+    def _define(self, event: Any) -> None:
+        import yaml
+
+        anchor = event.anchor
+        if anchor in self.anchors:
+            raise yaml.composer.ComposerError(
+                "found duplicate anchor; first occurrence", None, "second occurrence", event.start_mark
+            )
+        self.anchors[anchor] = None
+
+    def _alias(self, event: Any) -> _Anchored:
+        import yaml
+
+        if event.anchor not in self.anchors:
+            raise yaml.composer.ComposerError(None, None, "found undefined alias", event.start_mark)
+        anchored = self.anchors[event.anchor]
+        if anchored is None:  # an alias inside its own anchor: expands without end
+            self._count(MAX_NODES + 1)
+        assert anchored is not None
+        return anchored
+
+    def node(self, event: Any, at: tuple[str | int, ...], depth: int) -> Any:
+        """The value whose first event is ``event``, standing at ``at``."""
+        kind = type(event)
+        events = self.events
+        if kind is events.AliasEvent:
+            return self._expand(self._alias(event), at)
+        if event.anchor is not None:
+            self._define(event)
+        before = self.remaining
+        self._count(1)
+        mark = event.start_mark
+        self.marks[at] = (mark.line + 1, mark.column + 1)
+        tag = None
+        if kind is events.ScalarEvent:
+            tag = self._tag(event)
+            value = self._scalar(event, tag, at)
+        elif depth >= MAX_DEPTH:
+            raise ConfigError(
+                f"collections nest deeper than {MAX_DEPTH} levels", path=str(self.path),
+                line=mark.line + 1, column=mark.column + 1, field=format_loc(at),
+            )  # fmt: skip
+        elif kind is events.MappingStartEvent:
+            value = self._mapping(at, depth)
+        else:
+            value = self._sequence(at, depth)
+        if event.anchor is not None:
+            self.anchors[event.anchor] = _Anchored(value, at, before - self.remaining, self.marks[at], tag)
         return value
-    if tag in ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float") and ":" in value:
-        return value
-    return constructor.construct_object(node, deep=True)
 
-
-def _convert(node: Any, at: tuple[str | int, ...], marks: Marks, budget: _Walk, path: Path) -> Any:
-    import yaml
-
-    budget.remaining -= 1
-    if budget.remaining < 0:
-        raise ConfigError(f"document expands to more than {MAX_NODES} nodes (alias bomb?)", path=str(path))
-    marks[at] = (node.start_mark.line + 1, node.start_mark.column + 1)
-    if isinstance(node, yaml.MappingNode):
-        out: dict[Any, Any] = {}
-        for key_node, value_node in node.value:
-            if key_node.tag == "tag:yaml.org,2002:merge":
-                raise ConfigError(
-                    "YAML merge keys (<<) are not supported; write the keys out",
-                    path=str(path),
-                    line=key_node.start_mark.line + 1,
-                    column=key_node.start_mark.column + 1,
-                )
-            key = _scalar(key_node, budget.constructor) if isinstance(key_node, yaml.ScalarNode) else None
-            if key is None or isinstance(key, (list, dict)):
-                raise ConfigError(
-                    "mapping keys must be plain scalars",
-                    path=str(path),
-                    line=key_node.start_mark.line + 1,
-                    column=key_node.start_mark.column + 1,
-                )
-            if key in out:
-                raise ConfigError(
-                    f"duplicate key {key!r}",
-                    path=str(path),
-                    line=key_node.start_mark.line + 1,
-                    column=key_node.start_mark.column + 1,
-                    field=format_loc((*at, str(key))),
-                )
-            child = (*at, key)
-            out[key] = _convert(value_node, child, marks, budget, path)
-            # Where the key itself stands: an unknown key is reported there.
-            marks[(KEY, *child)] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
+    def _sequence(self, at: tuple[str | int, ...], depth: int) -> list[Any]:
+        out: list[Any] = []
+        end = self.events.SequenceEndEvent
+        event = self.get()
+        while type(event) is not end:
+            out.append(self.node(event, (*at, len(out)), depth + 1))
+            event = self.get()
         return out
-    if isinstance(node, yaml.SequenceNode):
-        return [_convert(item, (*at, i), marks, budget, path) for i, item in enumerate(node.value)]
-    try:
-        return _scalar(node, budget.constructor)
-    except (yaml.YAMLError, ValueError) as exc:
-        raise ConfigError(
-            f"invalid value {node.value!r}: {exc}",
-            path=str(path),
-            line=node.start_mark.line + 1,
-            column=node.start_mark.column + 1,
-            field=format_loc(at),
-        ) from exc
+
+    def _mapping(self, at: tuple[str | int, ...], depth: int) -> dict[Any, Any]:
+        events = self.events
+        scalar, end = events.ScalarEvent, events.MappingEndEvent
+        get, marks, tags, path = self.get, self.marks, self.tags, str(self.path)
+        out: dict[Any, Any] = {}
+        event = get()
+        while type(event) is not end:
+            # The common case inline: a plain string key, a scalar value without anchor or tag.
+            key: Any
+            tag: str | None
+            if type(event) is scalar and event.anchor is None and event.tag is None and event.implicit[0]:
+                key = event.value
+                tag = tags.get(key) or self._tag(event)
+                if tag != _STR:
+                    key = None if tag == _MERGE else self._scalar(event, tag, at)
+                mark = event.start_mark
+                line, column = mark.line + 1, mark.column + 1
+            else:
+                key, tag, (line, column) = self._key(event, at)
+            if tag == _MERGE:
+                raise ConfigError("YAML merge keys (<<) are not supported; write the keys out",
+                                  path=path, line=line, column=column)  # fmt: skip
+            if key is None or isinstance(key, (list, dict)):
+                raise ConfigError("mapping keys must be plain scalars", path=path, line=line, column=column)
+            if key in out:
+                raise ConfigError(f"duplicate key {key!r}", path=path, line=line, column=column,
+                                  field=format_loc((*at, str(key))))  # fmt: skip
+            child = (*at, key)
+            event = get()
+            if type(event) is scalar and event.anchor is None:
+                self.remaining -= 1
+                if self.remaining < 0:
+                    self._count(0)
+                mark = event.start_mark
+                marks[child] = (mark.line + 1, mark.column + 1)
+                value = event.value
+                if event.tag is None and event.implicit[0]:
+                    tag = tags.get(value) or self._tag(event)
+                else:
+                    tag = self._tag(event)
+                out[key] = value if tag == _STR else self._scalar(event, tag, child)
+            else:
+                out[key] = self.node(event, child, depth + 1)
+            # Where the key itself stands: an unknown key is reported there.
+            marks[(KEY, *child)] = (line, column)
+            event = get()
+        return out
+
+    def _key(self, event: Any, at: tuple[str | int, ...]) -> tuple[Any, str | None, tuple[int, int]]:
+        """A mapping key's value, resolved tag and mark (keys are not counted as nodes)."""
+        kind = type(event)
+        if kind is self.events.AliasEvent:
+            anchored = self._alias(event)
+            return anchored.value, anchored.tag, anchored.mark
+        mark = (event.start_mark.line + 1, event.start_mark.column + 1)
+        if kind is not self.events.ScalarEvent:
+            return None, None, mark  # refused by the caller
+        if event.anchor is not None:
+            self._define(event)
+        tag = self._tag(event)
+        value = None if tag == _MERGE else self._scalar(event, tag, at)
+        if event.anchor is not None:
+            self.anchors[event.anchor] = _Anchored(value, None, 1, mark, tag)
+        return value, tag, mark
+
+    def _tag(self, event: Any) -> str:
+        """A scalar's tag: explicit, else resolved as PyYAML's resolver does (no path resolvers)."""
+        tag = event.tag
+        if tag is not None and tag != "!":
+            return str(tag)
+        if not event.implicit[0]:
+            return _STR
+        value = event.value
+        found = self.tags.get(value)
+        if found is None:
+            found = _STR
+            for candidate, pattern in (*self.resolvers.get(value[:1], ()), *self.resolvers.get(None, ())):
+                if pattern.match(value):
+                    found = candidate
+                    break
+            self.tags[value] = found
+        return found
+
+    def _scalar(self, event: Any, tag: str, at: tuple[str | int, ...]) -> Any:
+        value = event.value
+        if tag == _STR:
+            return value  # the common case, without the constructor's bookkeeping
+        if tag == "tag:yaml.org,2002:bool":
+            low = value.lower()
+            if low in ("true", "false"):
+                return low == "true"
+            return value
+        if tag in ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float") and ":" in value:
+            return value
+        if tag == "tag:yaml.org,2002:timestamp" and len(value) == 10:
+            try:
+                return date.fromisoformat(value)  # YYYY-MM-DD; anything else as PyYAML reads it
+            except ValueError:
+                pass
+        import yaml
+
+        node = yaml.ScalarNode(tag, value, event.start_mark, event.end_mark, event.style)
+        try:
+            return self.constructor.construct_object(node, deep=True)
+        except (yaml.YAMLError, ValueError) as exc:
+            raise ConfigError(
+                f"invalid value {value!r}: {exc}",
+                path=str(self.path),
+                line=event.start_mark.line + 1,
+                column=event.start_mark.column + 1,
+                field=format_loc(at),
+            ) from exc
+
+    def _expand(self, anchored: _Anchored, at: tuple[str | int, ...]) -> Any:
+        """A fresh copy of an anchored value for an alias at ``at``, with its marks."""
+        self._count(anchored.size)
+        if anchored.path is None or not isinstance(anchored.value, (dict, list)):
+            self.marks[at] = anchored.mark
+            return anchored.value
+        self._copy_marks(anchored.value, anchored.path, at)
+        return copy.deepcopy(anchored.value)
+
+    def _copy_marks(self, value: Any, source: tuple[str | int, ...], target: tuple[str | int, ...]) -> None:
+        marks = self.marks
+        marks[target] = marks[source]
+        if isinstance(value, dict):
+            for key, item in value.items():
+                marks[(KEY, *target, key)] = marks[(KEY, *source, key)]
+                self._copy_marks(item, (*source, key), (*target, key))
+        elif isinstance(value, list):
+            for i, item in enumerate(value):
+                self._copy_marks(item, (*source, i), (*target, i))
+
+
+class LocatedProblems:
+    """Gathers the located problems of one file, so that one pass reports all of them."""
+
+    def __init__(self, path: str, marks: Marks) -> None:
+        self.path = path
+        self.marks = marks
+        self.problems: list[ConfigError] = []
+
+    def add(self, loc: tuple[str | int, ...], message: str) -> None:
+        """A problem at ``loc`` (or its nearest marked ancestor)."""
+        line, column = mark_of(self.marks, loc)
+        self.problems.append(ConfigError(message, path=self.path, line=line, column=column, field=format_loc(loc)))
+
+    def source(self, loc: tuple[str | int, ...]) -> Location:
+        """Where ``loc`` stands, as a location."""
+        line, column = mark_of(self.marks, loc)
+        return Location(self.path, line, column)
 
 
 def format_loc(loc: Iterable[str | int]) -> str:

@@ -15,16 +15,15 @@ from seasongate._calendar._compiled import Calendar, build_index, display_path, 
 from seasongate._calendar._index import CalendarIndex, Selector
 from seasongate._calendar._period import MAX_YEAR, MIN_YEAR, Period
 from seasongate._lazy import lazy_names
-from seasongate._vocabulary import PERIOD_KINDS as KINDS
 
 if TYPE_CHECKING:
+    from seasongate._calendar._compile import Problems
     from seasongate._calendar._holidays import holiday_dates
-    from seasongate._calendar._load import Problems
     from seasongate._calendar._rules import Holidays, PeriodRule
 
 _LAZY = {
     "holiday_dates": "seasongate._calendar._holidays",
-    "Problems": "seasongate._calendar._load",
+    "Problems": "seasongate._calendar._compile",
     "Holidays": "seasongate._calendar._rules",
     "PeriodRule": "seasongate._calendar._rules",
 }
@@ -41,16 +40,15 @@ def load_calendar(path: str | Path) -> Calendar:
 def parse_days(values: list[str] | None, loc: tuple[str | int, ...], issues: Problems) -> frozenset[int]:
     """Weekdays (0 = Monday) from names and ranges (``[mon-fri, sunday]``); ``None`` is every
     day. Each unknown entry is reported to ``issues`` at ``(*loc, index)``."""
-    from seasongate._calendar import _load
+    from seasongate._calendar import _compile
 
-    return _load.parse_days(values, loc, issues)
+    return _compile.parse_days(values, loc, issues)
 
 
 __getattr__ = lazy_names(__name__, _LAZY, globals())
 
 
 __all__ = [
-    "KINDS",
     "MAX_YEAR",
     "MIN_YEAR",
     "Calendar",

@@ -72,14 +72,8 @@ class Calendar:
         Years before ``core_first`` are context only (a Christmas peak reaching into
         January): there, a source that cannot answer (holidays before 1991) gives nothing.
         """
-        if first_year > last_year:
-            raise InputError(f"empty year range {first_year}-{last_year}")
-        if first_year < MIN_YEAR or last_year > MAX_YEAR:
-            raise HorizonError(
-                f"calendar {self.name}: years {first_year}-{last_year} are outside "
-                f"{MIN_YEAR}-{MAX_YEAR}, the range calendars answer"
-            )
-        from seasongate._calendar._rules import expand_rules
+        _check_years(self.name, first_year, last_year)
+        from seasongate._calendar._expand import expand_rules
 
         return expand_rules(
             self.rules,
@@ -89,6 +83,16 @@ class Calendar:
             first_year=first_year,
             last_year=last_year,
             core_first=first_year if core_first is None else core_first,
+        )
+
+
+def _check_years(calendar: str, first_year: int, last_year: int) -> None:
+    if first_year > last_year:
+        raise InputError(f"empty year range {first_year}-{last_year}")
+    if first_year < MIN_YEAR or last_year > MAX_YEAR:
+        raise HorizonError(
+            f"calendar {calendar}: years {first_year}-{last_year} are outside "
+            f"{MIN_YEAR}-{MAX_YEAR}, the range calendars answer"
         )
 
 
@@ -104,13 +108,7 @@ def year_bounds(first_year: int, last_year: int, tz: Any) -> tuple[int, int]:
 def build_index(calendar: Calendar, first_year: int, last_year: int) -> CalendarIndex:
     """Expand ``calendar`` for the years and index it (the previous year's occurrences that
     reach into the range, such as a Christmas peak into January, are included)."""
-    if first_year > last_year:
-        raise InputError(f"empty year range {first_year}-{last_year}")
-    if first_year < MIN_YEAR or last_year > MAX_YEAR:
-        raise HorizonError(
-            f"calendar {calendar.name}: years {first_year}-{last_year} are outside "
-            f"{MIN_YEAR}-{MAX_YEAR}, the range calendars answer"
-        )
+    _check_years(calendar.name, first_year, last_year)
     lo, hi = year_bounds(first_year, last_year, calendar.tz)
     periods = calendar.expand(max(first_year - 1, MIN_YEAR), last_year, core_first=first_year)
     return CalendarIndex(periods, tz=calendar.tz, lo=lo, hi=hi)

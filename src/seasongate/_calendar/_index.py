@@ -1,4 +1,12 @@
-"""Fast queries over expanded periods: sorted arrays and binary search, no re-expansion."""
+"""Fast queries over expanded periods: sorted int arrays and binary search, no re-expansion.
+
+An index keeps its periods as columns: parallel lists of start, end and row number, where a
+row is what periods of one rule share (name, kind, tags, source...). Queries about times and
+kinds read only the columns; a :class:`Period` object is made only for a period a query
+returns. :meth:`CalendarIndex.columns` and :meth:`CalendarIndex.from_columns` give and take
+the columns as plain JSON-ready data, so that a cache stores an index without pickling and
+reads it back without building one object per period.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +14,13 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import chain, compress, islice
+from operator import le, sub
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from seasongate._calendar._period import Period
-from seasongate._errors import HorizonError
+from seasongate._errors import HorizonError, Location
 from seasongate._intervals import IntervalSet
 from seasongate._time import iso, to_ts
 
@@ -34,13 +45,17 @@ class Selector:
 
         return cls(as_set(kind), as_set(name), as_set(tag))
 
+    def accepts(self, kind: str, name: str, tags: Iterable[str]) -> bool:
+        """Whether a period of this kind, name and tags is selected."""
+        return (
+            (not self.kinds or kind in self.kinds)
+            and (not self.names or name in self.names)
+            and (not self.tags or not self.tags.isdisjoint(tags))
+        )
+
     def matches(self, period: Period) -> bool:
         """Whether ``period`` is selected."""
-        return (
-            (not self.kinds or period.kind in self.kinds)
-            and (not self.names or period.name in self.names)
-            and (not self.tags or not self.tags.isdisjoint(period.tags))
-        )
+        return self.accepts(period.kind, period.name, period.tags)
 
     def describe(self) -> str:
         """``kind blackout``, ``name oktoberfest``, ``tag peak`` joined."""
@@ -53,6 +68,32 @@ class Selector:
 
 _ANY = Selector()
 
+# A row: what the periods of one rule share, as plain data (Period's fields without start
+# and end, the source as path, line, column).
+_ROW_FIELDS = ("name", "kind", "calendar", "territory", "all_day", "tags", "path", "line", "column", "description")
+
+
+def _row_of(p: Period) -> tuple[Any, ...]:
+    s = p.source
+    return (p.name, p.kind, p.calendar, p.territory, p.all_day, p.tags, s.path, s.line, s.column, p.description)
+
+
+def _row_columns(rows: Any) -> list[tuple[Any, ...]]:
+    """The fields of ``rows`` (lists of :data:`_ROW_FIELDS`) as columns, each checked a column
+    at a time in C (``"".join`` refuses anything but strings); raises ``TypeError``."""
+    if type(rows) is not list or not set(map(type, rows)) <= {list} or not set(map(len, rows)) <= {len(_ROW_FIELDS)}:
+        raise TypeError("a row is [name, kind, calendar, territory, all_day, [tags], path, line, column, ...]")
+    columns = list(zip(*rows, strict=True)) if rows else [()] * len(_ROW_FIELDS)
+    names, kinds, calendars, territories, all_days, tags, paths, lines, cols, descriptions = columns
+    for strings in (names, kinds, calendars, paths, descriptions, chain.from_iterable(tags)):
+        "".join(strings)  # the check itself
+    if not (
+        set(map(type, territories)) <= {str, type(None)} and set(map(type, all_days)) <= {bool}
+        and set(map(type, tags)) <= {list} and set(map(type, lines)) | set(map(type, cols)) <= {int}
+    ):  # fmt: skip
+        raise TypeError("a row's territory is a string or null, all_day a bool, tags a list, line and column ints")
+    return columns
+
 
 class CalendarIndex:
     """The periods of one calendar over ``[lo, hi)`` (epoch seconds), ready for queries.
@@ -62,15 +103,87 @@ class CalendarIndex:
     """
 
     def __init__(self, periods: Iterable[Period], *, tz: ZoneInfo, lo: int, hi: int) -> None:
+        kept = [p for p in periods if p.end > lo and p.start < hi]
+        starts, ends, names = [p.start for p in kept], [p.end for p in kept], [p.name for p in kept]
+        if not _in_order(starts, ends, names):
+            kept.sort(key=lambda p: (p.start, p.end, p.name))
+            starts, ends, names = [p.start for p in kept], [p.end for p in kept], [p.name for p in kept]
+        # One row a period: the rows are only read to select, and the periods are all made.
+        self._setup(tz, lo, hi, starts, ends, list(range(len(kept))))
+        self._names, self._kinds, self._tags = names, [p.kind for p in kept], [p.tags for p in kept]
+        self._made: list[Period | None] = list(kept)
+        self._rows: list[list[Any]] = []  # not needed: every period is made
+
+    def _setup(self, tz: ZoneInfo, lo: int, hi: int, starts: list[int], ends: list[int], row_of: list[int]) -> None:
         self.tz = tz
         self.lo = lo
         self.hi = hi
-        kept = sorted((p for p in periods if p.end > lo and p.start < hi), key=lambda p: (p.start, p.end, p.name))
-        self.periods: tuple[Period, ...] = tuple(kept)
-        self._starts = [p.start for p in kept]
-        self._max_len = max((p.end - p.start for p in kept), default=0)
+        self._starts = starts
+        self._ends = ends
+        self._row_of = row_of
+        self._max_len = max(map(sub, ends, starts), default=0)
+        self._all: tuple[Period, ...] | None = None
         self._swept: tuple[list[int], list[tuple[Period, ...]]] | None = None  # built on first active_at
-        self._selected: dict[Selector, tuple[list[Period], list[int], IntervalSet]] = {}
+        self._selected: dict[Selector, tuple[list[int], list[int], IntervalSet]] = {}
+
+    # -- columns: the plain-data form ----------------------------------------------------------
+
+    def columns(self) -> dict[str, Any]:
+        """The index as JSON-ready data: ``lo``, ``hi``, ``rows`` (lists of the fields named
+        in ``row_fields``, each once) and the parallel int arrays ``start``, ``end``, ``row``."""
+        rows: dict[tuple[Any, ...], int] = {}
+        row_of = [rows.setdefault(_row_of(p), len(rows)) for p in self.periods]
+        return {"lo": self.lo, "hi": self.hi, "row_fields": list(_ROW_FIELDS),
+                "rows": [[*r[:5], list(r[5]), *r[6:]] for r in rows],
+                "start": list(self._starts), "end": list(self._ends), "row": row_of}  # fmt: skip
+
+    @classmethod
+    def from_columns(cls, columns: dict[str, Any], *, tz: ZoneInfo) -> CalendarIndex:
+        """The index :meth:`columns` gave. Checks the types, lengths, range and order of the
+        data (raises ``ValueError``, ``TypeError`` or ``KeyError``), so that a damaged cache
+        entry is refused, never used; makes no :class:`Period` until a query returns one.
+        (Like the cache itself, this guards against damage, not against whoever may write
+        the cache folder: they could store other periods in the right shape.)"""
+        lo, hi, starts, ends, row_of, rows = (columns[k] for k in ("lo", "hi", "start", "end", "row", "rows"))
+        if columns["row_fields"] != list(_ROW_FIELDS):
+            raise ValueError("index rows of another layout")
+        names, kinds, _, _, _, tags, _, _, _, _ = _row_columns(rows)
+        if not (_ints([lo, hi]) and _ints(starts) and _ints(ends) and _ints(row_of)):
+            raise TypeError("the index columns are lists of ints")
+        if not len(starts) == len(ends) == len(row_of):
+            raise ValueError("the index columns differ in length")
+        if starts and (min(ends) <= lo or max(starts) >= hi or not all(map(le, starts, ends))):
+            raise ValueError("a period outside the index's range")
+        if row_of and (min(row_of) < 0 or max(row_of) >= len(rows)):
+            raise ValueError("a period of a row that is not there")
+        # Sorted by start is what the binary searches need (columns() gives (start, end, name)
+        # order; the order of equal starts only orders a listing, and is not checked: cheap).
+        if not all(map(le, starts, islice(starts, 1, None))):
+            raise ValueError("the index columns are not in order")
+        index = cls.__new__(cls)
+        index._setup(tz, lo, hi, starts, ends, row_of)
+        index._rows = rows
+        index._names, index._kinds, index._tags = list(names), list(kinds), list(map(tuple, tags))
+        index._made = [None] * len(starts)
+        return index
+
+    # -- periods, made when asked for ----------------------------------------------------------
+
+    def _period(self, i: int) -> Period:
+        made = self._made[i]
+        if made is None:
+            row = self._row_of[i]
+            name, kind, calendar, territory, all_day, _, path, line, column, description = self._rows[row]
+            made = self._made[i] = Period(name, kind, self._starts[i], self._ends[i], calendar, territory, all_day,
+                                          self._tags[row], Location(path, line, column), description)  # fmt: skip
+        return made
+
+    @property
+    def periods(self) -> tuple[Period, ...]:
+        """Every period of the index, sorted by start."""
+        if self._all is None:
+            self._all = tuple(self._period(i) for i in range(len(self._starts)))
+        return self._all
 
     @staticmethod
     def _sweep(periods: Sequence[Period]) -> tuple[list[int], list[tuple[Period, ...]]]:
@@ -111,20 +224,33 @@ class CalendarIndex:
         """The periods that overlap ``[lo, hi)``, sorted by start."""
         first = bisect_left(self._starts, lo - self._max_len)
         last = bisect_left(self._starts, hi)
-        return [p for p in self.periods[first:last] if p.end > lo and p.start < hi and selector.matches(p)]
+        ends, row_of, kinds, names, tags = self._ends, self._row_of, self._kinds, self._names, self._tags
+        return [
+            self._period(i)
+            for i in range(first, last)
+            if ends[i] > lo and selector.accepts(kinds[row_of[i]], names[row_of[i]], tags[row_of[i]])
+        ]
 
-    def _select(self, selector: Selector) -> tuple[list[Period], list[int], IntervalSet]:
+    def _select(self, selector: Selector) -> tuple[list[int], list[int], IntervalSet]:
         cached = self._selected.get(selector)
         if cached is None:
-            chosen = [p for p in self.periods if selector.matches(p)]
-            starts = [p.start for p in chosen]
-            union = IntervalSet.of((p.start, p.end) for p in chosen)
+            chosen_rows: list[bool] | None
+            if selector.names or selector.tags:
+                rows = zip(self._kinds, self._names, self._tags, strict=True)
+                chosen_rows = [selector.accepts(*row) for row in rows]
+            else:  # by kind only, the common case: one set lookup a row
+                chosen_rows = list(map(selector.kinds.__contains__, self._kinds)) if selector.kinds else None
+            chosen = list(range(len(self._starts)))
+            if chosen_rows is not None:
+                chosen = list(compress(chosen, map(chosen_rows.__getitem__, self._row_of)))
+            starts = list(map(self._starts.__getitem__, chosen))
+            union = IntervalSet.of(zip(starts, map(self._ends.__getitem__, chosen), strict=True))
             cached = self._selected[selector] = (chosen, starts, union)
         return cached
 
     def select(self, selector: Selector) -> list[Period]:
         """All periods the selector matches, sorted by start."""
-        return self._select(selector)[0]
+        return [self._period(i) for i in self._select(selector)[0]]
 
     def union(self, selector: Selector) -> IntervalSet:
         """The selected periods merged into disjoint intervals."""
@@ -136,4 +262,14 @@ class CalendarIndex:
         self._check(ts)
         chosen, starts, _ = self._select(selector)
         i = bisect_right(starts, ts)
-        return chosen[i] if i < len(chosen) else None
+        return self._period(chosen[i]) if i < len(chosen) else None
+
+
+def _in_order(starts: list[int], ends: list[int], names: list[str]) -> bool:
+    """Whether the periods are sorted by (start, end, name), the order queries rely on."""
+    keys = list(zip(starts, ends, names, strict=True))
+    return all(map(le, keys, islice(keys, 1, None)))
+
+
+def _ints(values: list[Any]) -> bool:
+    return type(values) is list and set(map(type, values)) <= {int}

@@ -11,7 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from seasongate._calendar._rules import KINDS
+from seasongate._vocabulary import PERIOD_KINDS
 
 
 class _Strict(BaseModel):
@@ -19,8 +19,8 @@ class _Strict(BaseModel):
 
 
 def _check_kind(value: str) -> str:
-    if value not in KINDS:
-        raise ValueError(f"unknown period kind {value!r} (known: {', '.join(KINDS)})")
+    if value not in PERIOD_KINDS:
+        raise ValueError(f"unknown period kind {value!r} (known: {', '.join(PERIOD_KINDS)})")
     return value
 
 
@@ -29,7 +29,7 @@ class YearsModel(_Strict):
 
     first: int | None = Field(default=None, alias="from")
     last: int | None = Field(default=None, alias="until")
-    skip: list[int] = []
+    skip: list[int] = Field(default_factory=list)
 
 
 class ExceptionModel(_Strict):
@@ -53,7 +53,7 @@ class PeriodModel(_Strict):
 
     name: str = Field(min_length=1)
     kind: str
-    tags: list[str] = []
+    tags: list[str] = Field(default_factory=list)
     description: str = ""
     start: Any = None
     end: Any = None
@@ -66,7 +66,7 @@ class PeriodModel(_Strict):
     dtstart: str | None = None
     duration: str | int | None = None
     years: YearsModel | None = None
-    exceptions: dict[int, ExceptionModel] = {}
+    exceptions: dict[int, ExceptionModel] = Field(default_factory=dict)
 
     _kind = field_validator("kind")(_check_kind)
 
@@ -76,9 +76,9 @@ class HolidaysModel(_Strict):
 
     country: str
     subdivision: str | None = None
-    categories: list[str] = ["public"]
+    categories: list[str] = Field(default_factory=lambda: ["public"])
     kind: str
-    tags: list[str] = ["holiday"]
+    tags: list[str] = Field(default_factory=lambda: ["holiday"])
     description: str = ""
     years: YearsModel | None = None
 
@@ -92,6 +92,6 @@ class CalendarModel(_Strict):
     description: str = ""
     timezone: str | None = None
     territory: str | None = Field(default=None, pattern=r"^[A-Z]{2}$")
-    extends: list[str] = []
-    holidays: list[HolidaysModel] = []
-    periods: list[PeriodModel] = []
+    extends: list[str] = Field(default_factory=list)
+    holidays: list[HolidaysModel] = Field(default_factory=list)
+    periods: list[PeriodModel] = Field(default_factory=list)

@@ -8,7 +8,7 @@ from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
-from seasongate._calendar import KINDS, Calendar, Selector, display_path, load_calendar, parse_days
+from seasongate._calendar import Calendar, Selector, display_path, load_calendar, parse_days
 from seasongate._errors import ConfigError, ConfigErrors, InputError, Location
 from seasongate._policy._decision import OverrideSpec
 from seasongate._policy._engine import Policy, Territory
@@ -21,19 +21,8 @@ from seasongate._policy._rules import (
 )
 from seasongate._time import parse_clock, parse_duration
 from seasongate._versions import Version
-from seasongate._vocabulary import REPEATABLE_CLASS
-from seasongate._yaml import Marks, errors_from_validation, format_loc, load_yaml, mark_of, read_text
-
-
-class _Issues:
-    def __init__(self, path: str, marks: Marks) -> None:
-        self.path = path
-        self.marks = marks
-        self.problems: list[ConfigError] = []
-
-    def add(self, loc: tuple[str | int, ...], message: str) -> None:
-        line, column = mark_of(self.marks, loc)
-        self.problems.append(ConfigError(message, path=self.path, line=line, column=column, field=format_loc(loc)))
+from seasongate._vocabulary import PERIOD_KINDS, REPEATABLE_CLASS
+from seasongate._yaml import LocatedProblems, errors_from_validation, load_yaml, mark_of, read_text
 
 
 def policy_calendar_paths(path: str | Path) -> dict[str, Path]:
@@ -71,7 +60,7 @@ def load_policy(path: str | Path) -> Policy:
         model = PolicyModel.model_validate(data)
     except ValidationError as exc:
         raise errors_from_validation(exc, Path(shown), marks) from None
-    issues = _Issues(shown, marks)
+    issues = LocatedProblems(shown, marks)
 
     calendars: dict[str, Calendar] = {}
     territories: dict[str, Territory] = {}
@@ -151,7 +140,7 @@ def _content_hash(text: str, calendars: dict[str, Calendar]) -> str:
     return digest.hexdigest()
 
 
-def _version(value: str | int, loc: tuple[str | int, ...], issues: _Issues) -> Version | None:
+def _version(value: str | int, loc: tuple[str | int, ...], issues: LocatedProblems) -> Version | None:
     try:
         return Version.parse(value)
     except InputError as exc:
@@ -159,7 +148,7 @@ def _version(value: str | int, loc: tuple[str | int, ...], issues: _Issues) -> V
         return None
 
 
-def _classes(model: Any, issues: _Issues) -> tuple[MigrationClass, ...]:
+def _classes(model: Any, issues: LocatedProblems) -> tuple[MigrationClass, ...]:
     out: list[MigrationClass] = []
     for name, spec in model.classes.items():
         low = _version(spec.first, ("classes", name, "from"), issues)
@@ -198,10 +187,12 @@ def _holiday_names(calendars: dict[str, Calendar]) -> set[str]:
     return names
 
 
-def _selector(model: Any, loc: tuple[str | int, ...], issues: _Issues, calendars: dict[str, Calendar]) -> Selector:
+def _selector(
+    model: Any, loc: tuple[str | int, ...], issues: LocatedProblems, calendars: dict[str, Calendar]
+) -> Selector:
     selector = Selector.of(kind=model.kind, name=model.name, tag=model.tag)
     if not (selector.kinds or selector.names or selector.tags):
-        issues.add(loc, f"name at least one of kind ({', '.join(KINDS)}), name or tag")
+        issues.add(loc, f"name at least one of kind ({', '.join(PERIOD_KINDS)}), name or tag")
     known_names = {r.name for c in calendars.values() for r in c.rules if not r.name.startswith("holidays:")}
     if selector.names - known_names:
         known_names |= _holiday_names(calendars)
@@ -222,7 +213,7 @@ def _selector(model: Any, loc: tuple[str | int, ...], issues: _Issues, calendars
 def _compile_rule(
     rule: Any,
     loc: tuple[str | int, ...],
-    issues: _Issues,
+    issues: LocatedProblems,
     policy: Any,
     classes: tuple[MigrationClass, ...],
     calendars: dict[str, Calendar],

@@ -79,17 +79,14 @@ def windows(
 
 def _territory_calendar(territory: str, project_dir: Path) -> Path:
     from seasongate._policy import policy_calendar_paths
-    from seasongate.api._check import _policy_dirs, _relative
+    from seasongate.api._project import policy_files, policy_folder, relative
 
     known: list[str] = []
-    for directory in _policy_dirs(project_dir):
-        for candidate in sorted([*directory.glob("*.yaml"), *directory.glob("*.yml")]):
-            mapping = policy_calendar_paths(candidate)  # a broken policy file is an error, never skipped
-            if territory in mapping:
-                return _relative(mapping[territory].resolve())
-            known.extend(mapping)
-        if known:
-            break
+    for candidate in policy_files(policy_folder(project_dir)[0]):
+        mapping = policy_calendar_paths(candidate)  # a broken policy file is an error, never skipped
+        if territory in mapping:
+            return relative(mapping[territory].resolve())
+        known.extend(mapping)
     raise InputError(f"unknown territory {territory!r} (known: {', '.join(dict.fromkeys(known)) or 'none'})")
 
 

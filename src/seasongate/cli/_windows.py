@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from seasongate._time import format_duration, from_ts, iso
+from seasongate._vocabulary import PERIOD_KINDS
 from seasongate.cli import _feeds
 
 if TYPE_CHECKING:
@@ -32,12 +33,7 @@ if TYPE_CHECKING:
 @click.option("--from", "start", help="First day (YYYY-MM-DD; default today).")
 @click.option("--to", "end", help="Last day, inclusive (YYYY-MM-DD).")
 @click.option("--days", type=int, help="Number of days (default 365).")
-@click.option(
-    "--kind",
-    "kinds",
-    multiple=True,
-    help="Only these kinds (repeatable): blackout, preparation, maintenance, optimization.",
-)
+@click.option("--kind", "kinds", multiple=True, help=f"Only these kinds (repeatable): {', '.join(PERIOD_KINDS)}.")
 @click.option(
     "--format", "fmt", type=click.Choice(["table", "json", "csv", "ics", "html"]), default="table", show_default=True
 )
