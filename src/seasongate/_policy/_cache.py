@@ -38,7 +38,7 @@ from seasongate._policy._engine import Policy
 if TYPE_CHECKING:
     from seasongate._calendar import Calendar, CalendarIndex
 
-FORMAT = 7  # the layout of an entry; the modules' contents are part of the key as well
+FORMAT = 8  # the layout of an entry; the modules' contents are part of the key as well
 MAX_ENTRY_BYTES = 256 * 1024 * 1024
 _PACKAGE = Path(__file__).resolve().parent.parent
 # Modules whose objects an entry holds (and api/_project.py, which decides what a policy file

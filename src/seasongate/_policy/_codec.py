@@ -3,7 +3,8 @@
 A scalar (str, int, float, bool, None) is itself; everything else is a list whose first item
 is a tag: ["t", ...] tuple, ["l", ...] list, ["f", ...] frozenset, ["m", k, v, k, v...] dict,
 ["d", iso] date, ["T", iso] time, ["D", iso] datetime, ["z", key] zone, ["o", class, {field:
-value}] a seasongate dataclass, ["x", ...] a calendar index (columns of its periods).
+value}] a seasongate dataclass, ["x", zone, columns] a calendar index as its int columns
+(``CalendarIndex.columns``/``from_columns``: no period is built until a query returns it).
 
 :func:`decode` builds nothing but these: a class named in an entry must be a dataclass defined
 in the policy or calendar packages (or the error and version modules), built from its fields.
@@ -22,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 if TYPE_CHECKING:
-    from seasongate._calendar import CalendarIndex
+    pass
 
 # Where the classes an entry may build live.
 _BUILDABLE = ("seasongate._policy.", "seasongate._calendar.")
@@ -55,7 +56,7 @@ def encode(value: Any) -> Any:
     from seasongate._calendar import CalendarIndex
 
     if isinstance(value, CalendarIndex):
-        return ["x", *_encode_index(value)]
+        return ["x", value.tz.key, value.columns()]
     cls = type(value)
     if dataclasses.is_dataclass(value) and (
         cls.__module__.startswith(_BUILDABLE) or cls.__module__ in _BUILDABLE_MODULES
@@ -91,7 +92,13 @@ def decode(value: Any) -> Any:
 
         return zone(str(rest[0]))
     if tag == "x":
-        return _decode_index(*rest)
+        from seasongate._calendar import CalendarIndex
+        from seasongate._time import zone
+
+        columns = rest[1]
+        if not isinstance(columns, dict):
+            raise TypeError("an index is its columns")
+        return CalendarIndex.from_columns(columns, tz=zone(str(rest[0])))
     if tag == "o":
         cls = _buildable(rest[0])
         fields = rest[1]
@@ -116,34 +123,3 @@ def _buildable(name: object) -> Callable[..., Any]:
     if not isinstance(cls, type) or not dataclasses.is_dataclass(cls) or cls.__module__ != module_name:
         raise ValueError(f"{name} is not a class the cache builds")
     return cls
-
-
-def _encode_index(index: CalendarIndex) -> list[Any]:
-    """Periods as columns: each distinct (name, kind, ..., source) once, then per period its
-    row number, start and end."""
-    rows: dict[tuple[Any, ...], int] = {}
-    times: list[int] = []
-    for p in index.periods:
-        row = (p.name, p.kind, p.calendar, p.territory, p.all_day, p.tags, p.source.path,
-               p.source.line, p.source.column, p.description)  # fmt: skip
-        times.extend((rows.setdefault(row, len(rows)), p.start, p.end))
-    return [index.tz.key, index.lo, index.hi, [[*r[:5], list(r[5]), *r[6:]] for r in rows], times]
-
-
-def _decode_index(tz: str, lo: int, hi: int, rows: list[list[Any]], times: list[int]) -> CalendarIndex:
-    from seasongate._calendar import CalendarIndex, Period
-    from seasongate._errors import Location
-    from seasongate._time import zone
-
-    shapes = []
-    for name, kind, calendar, territory, all_day, tags, path, line, column, description in rows:
-        if not (isinstance(name, str) and isinstance(kind, str) and isinstance(all_day, bool)):
-            raise TypeError("a period row is (name, kind, calendar, territory, all_day, tags, source...)")
-        shapes.append(
-            (name, kind, calendar, territory, all_day, tuple(tags), Location(path, line, column), description)
-        )
-    periods = []
-    for i in range(0, len(times), 3):
-        s = shapes[times[i]]
-        periods.append(Period(s[0], s[1], int(times[i + 1]), int(times[i + 2]), s[2], s[3], s[4], s[5], s[6], s[7]))
-    return CalendarIndex(periods, tz=zone(tz), lo=int(lo), hi=int(hi))
