@@ -19,11 +19,8 @@ import json
 import sys
 from collections.abc import Callable
 from datetime import date, datetime, time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from zoneinfo import ZoneInfo
-
-if TYPE_CHECKING:
-    pass
 
 # Where the classes an entry may build live.
 _BUILDABLE = ("seasongate._policy.", "seasongate._calendar.")
