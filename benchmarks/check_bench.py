@@ -227,7 +227,8 @@ def bench_decisions() -> None:
 
     # A different migration version on every call (a migrate run, a dashboard of many
     # migrations): the engine keys its start sets by what the rules read (class, risk,
-    # duration, operation, which version ranges hold), never by the version itself.
+    # duration, operation, which version ranges hold), never by the version itself, and a
+    # new version is resolved from the request's other fields (its "stem") by a class lookup.
     versions = [Version.parse(f"V{rng.randrange(1, 8000)}") for _ in range(DECISIONS)]
     asked = [Request("production", "DE", version) for version in versions]
     rounds = []

@@ -3,13 +3,16 @@ minute, over small random ranges of the shipped calendars and policy."""
 
 from __future__ import annotations
 
+import copy
 from datetime import UTC, datetime
+from pathlib import Path
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from seasongate._calendar import Selector, build_index, load_calendar
-from seasongate._policy import Policy, Request, Rule, load_policy
+from seasongate._policy import GrantApproval, OverrideGrant, Policy, Request, Rule, load_policy
 from seasongate._time import from_ts, to_ts
 from seasongate._versions import Version
 from seasongate.api import slots
@@ -112,15 +115,18 @@ def _attributes(policy: Policy, request: Request) -> dict[str, object]:
     return {"class": cls or policy.default_class, "risk": request.risk or policy.default_risk, "version": request.version}
 
 
-def oracle_allowed(policy: Policy, request: Request, t: int, duration: int) -> bool:
+def oracle_allowed(
+    policy: Policy, request: Request, t: int, duration: int, lifted: frozenset[str] = frozenset()
+) -> bool:
     """The policy's semantics evaluated naively: deny wins; a deny rule matches when any
     minute of the run is in its times; an allow rule when every minute is. Static matching
-    is computed here from the rule's fields, not by the engine."""
+    is computed here from the rule's fields, not by the engine. The deny rules named in
+    ``lifted`` are lifted at ``t`` (an override valid at the start)."""
     attributes = _attributes(policy, request)
     minutes = range(t, t + max(duration, 60), MINUTE)
     allowed = policy.default == "allow"
     for rule in policy.rules:
-        if not _static_holds(rule, request, attributes):
+        if not _static_holds(rule, request, attributes) or (rule.effect == "deny" and rule.name in lifted):
             continue
         if rule.effect == "deny" and any(_rule_times_hold(rule, m) for m in minutes):
             return False
@@ -199,3 +205,87 @@ def test_explain_reads_the_verdict_evaluate_computed(request: Request, t: int) -
             _static_holds(check.rule, request, attributes)
             and check.rule.name in {r.rule for r in decision.reasons}
         )
+
+
+# The shipped policy with version-scoped rules added: a random version must meet exactly the
+# rules its number puts it under, whatever versions the policy object judged before.
+VERSION_RULES = """
+  - name: frozen-range-on-weekends
+    effect: deny
+    message: V500-V2000.5 are frozen on weekend days
+    when: {versions: {from: V500, to: V2000.5}, days: [sat, sun], time: {from: "08:00", to: "18:00"}}
+  - name: retired-range
+    effect: deny
+    message: V3000-V3100 are retired
+    when: {versions: {from: V3000, to: V3100}}
+  - name: late-range-anytime
+    effect: allow
+    message: V7000 and later may run at any time outside a denial
+    when: {versions: {from: V7000}, operations: [apply]}
+"""
+
+
+@pytest.fixture(scope="module")
+def versioned_policy(tmp_path_factory: pytest.TempPathFactory) -> Policy:
+    text = (POLICIES / "production.yaml").read_text(encoding="utf-8")
+    text = text.replace("../calendars/", f"{CALENDARS.as_posix()}/") + VERSION_RULES
+    path: Path = tmp_path_factory.mktemp("versioned") / "production.yaml"
+    path.write_text(text, encoding="utf-8")
+    return load_policy(path)
+
+
+random_versions = st.one_of(
+    st.builds(lambda n: f"V{n}", st.integers(1, 12000)),
+    st.builds(lambda n, m: f"V{n}.{m}", st.sampled_from([499, 500, 2000, 2001, 3000, 3100, 6999, 7000, 7999]),
+              st.integers(0, 9)),
+)  # fmt: skip
+
+
+@settings(max_examples=150, deadline=None)
+@given(random_versions, st.sampled_from(["low", "high", None]), st.sampled_from([1, 45, 330]), instants)
+def test_a_random_version_gets_the_oracles_verdict(
+    versioned_policy: Policy, version: str, risk: str | None, minutes: int, t: int
+) -> None:
+    """A new version on every call, on one policy object (its caches warm from the versions
+    before): the verdict is the oracle's, and the whole decision is what a policy with no
+    cache at all decides."""
+    request = _request(risk, minutes, version, None)
+    decision = versioned_policy.evaluate(request, t)
+    assert decision.allowed == oracle_allowed(versioned_policy, request, t, request.duration or 0)
+    assert decision.migration.version == request.version
+    cold = copy.copy(versioned_policy)  # the compiled policy and its expanded years; no cache
+    assert cold.evaluate(request, t) == decision
+
+
+def test_new_versions_share_the_start_sets_of_their_shape(versioned_policy: Policy) -> None:
+    """Structural: the start sets are keyed by what the rules tell apart, not by version. V1 to
+    V499 meet the same rules (production class, in none of the version-scoped ranges), so
+    judging 499 of them builds one set of start sets; V3050 (a retired range) adds one."""
+    cold = copy.copy(versioned_policy)
+    t = to_ts(datetime.fromisoformat("2026-06-24T12:00Z"))
+    for n in range(1, 500):
+        cold.evaluate(_request("medium", 15, f"V{n}", None), t)
+    assert len(cold._coverage["DE"].start_sets) == 1
+    cold.evaluate(_request("medium", 15, "V3050", None), t)
+    assert len(cold._coverage["DE"].start_sets) == 2
+
+
+OVERRIDABLE = [r.name for r in POLICY.rules if r.effect == "deny" and r.override is not None]
+
+
+@settings(max_examples=80, deadline=None)
+@given(requests, instants, st.sets(st.sampled_from(OVERRIDABLE), min_size=1, max_size=2),
+       st.integers(-6 * 60, 6 * 60), st.integers(1, 12 * 60))  # fmt: skip
+def test_an_override_lifts_exactly_while_it_is_valid(
+    request: Request, t: int, rules: set[str], offset: int, validity: int
+) -> None:
+    """A fully approved grant (within every rule's limits) lifts the rules it names at the
+    starts inside its validity and nowhere else: the oracle with those rules skipped there."""
+    valid_from = t + offset * MINUTE
+    approvals = (GrantApproval("anna", "release_manager"), GrantApproval("jonas", "release_manager"))
+    grant = OverrideGrant("o1", "production", "DE", None, frozenset(rules), valid_from,
+                          valid_from + validity * MINUTE, "lea", approvals, "incident", "INC-1")  # fmt: skip
+    decision = POLICY.evaluate(request, t, [grant])
+    lifted = frozenset(rules) if grant.valid_from <= t < grant.valid_until else frozenset()
+    assert decision.allowed == oracle_allowed(POLICY, request, t, request.duration or 0, lifted)
+    assert not decision.unapplied_overrides

@@ -1,20 +1,11 @@
-"""The policy engine: a request and an instant in, a decision out, by interval algebra.
+"""The compiled policy: what it declares, the years it has expanded, and its decisions.
 
-For one request (environment, territory, class, risk, duration, operation) every rule whose
-static conditions hold becomes a set of *start instants*:
-
-- a deny rule with time set ``T`` denies a start ``t`` when the run ``[t, t + duration)``
-  touches ``T`` (a migration may not run *into* a blackout);
-- an allow rule allows ``t`` when the whole run lies inside ``T``.
-
-The allowed starts are ``union(allow) - union(deny)`` (default deny) or ``all - union(deny)``
-(default allow): deny wins, rule order only orders the reasons. ``next_allowed_at`` and
-``allowed_until`` are then one binary search each, exact to the second, with no stepping
-through time. The sets of a request are cached, so many evaluations cost microseconds.
-
-What a request states and which static conditions it meets is ``_matching``'s; this module
-is the one cohesive rest (the covered years, the start sets of a request shape, a decision
-and its explanation read from them), which is why it is longer than most.
+:class:`Policy` answers a request at an instant. It resolves the request once (classified,
+keyed by what the rules can tell apart: never the version itself, only which version ranges
+hold), keeps the expanded calendar years of each territory, and caches the start sets of each
+request shape over them (``_starts``); a decision is then one binary search per rule that
+matched (``_verdict``). ``next_allowed_at`` and ``allowed_until`` are exact to the second,
+with no stepping through time, and many evaluations cost microseconds.
 """
 
 from __future__ import annotations
@@ -27,27 +18,17 @@ from zoneinfo import ZoneInfo
 from seasongate._calendar import MAX_YEAR, MIN_YEAR, Calendar, CalendarIndex, Selector, build_index
 from seasongate._errors import HorizonError, InputError
 from seasongate._intervals import IntervalSet
-from seasongate._policy._decision import (
-    Decision,
-    MigrationInfo,
-    OverrideGrant,
-    OverrideSpec,
-    PeriodRef,
-    Reason,
-    Request,
-    UnappliedOverride,
-)
-from seasongate._policy._matching import (
-    classify_request,
-    in_range,
-    override_shortfall,
-    request_notes,
-    static_conditions,
-)
+from seasongate._policy._decision import Decision, MigrationInfo, OverrideGrant, OverrideSpec, Request
+from seasongate._policy._matching import classify_request, in_range, request_notes, shape_key
 from seasongate._policy._rules import MigrationClass, Rule
+from seasongate._policy._starts import StartSets, allowed_with, lifting, rule_times, start_sets
+from seasongate._policy._verdict import Asked, RuleCheck, decide, rule_checks
 from seasongate._time import from_ts, iso, to_ts, zone
 from seasongate._versions import Version
 from seasongate._vocabulary import Risk
+
+# How many resolved requests and start sets a policy keeps before it starts afresh.
+_CACHE_LIMIT = 4096
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,49 +40,27 @@ class Territory:
     timezone: str
 
 
-@dataclass(frozen=True, slots=True)
-class _RuleVerdict:
-    """One rule for one request shape: its static conditions with their verdicts, whether
-    they all hold, and the start instants at which the rule speaks (deny: the run would
-    touch its times; allow: the whole run lies inside them)."""
-
-    rule: Rule
-    conditions: tuple[tuple[str, bool], ...]
-    matched: bool
-    starts: IntervalSet
-
-
-@dataclass(frozen=True)
-class _ShapeStarts:
-    """The start sets of one request shape over the covered range: every rule's verdict,
-    and the allowed starts before any override."""
-
-    verdicts: tuple[_RuleVerdict, ...]
-    base: IntervalSet  # the allow union (default deny) or everything (default allow)
-    allowed: IntervalSet
-    matched: tuple[_RuleVerdict, ...] = ()  # the verdicts whose static conditions hold
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "matched", tuple(v for v in self.verdicts if v.matched))
-
-
 @dataclass
-class _TerritoryState:
+class _Coverage:
+    """The expanded years of one territory's calendar, and what was computed over them."""
+
     index: CalendarIndex
     first_year: int
     last_year: int
     rule_times: dict[str, IntervalSet] = field(default_factory=dict)
-    shapes: dict[tuple[object, ...], _ShapeStarts] = field(default_factory=dict)
+    condition_times: dict[object, IntervalSet] = field(default_factory=dict)
+    start_sets: dict[tuple[object, ...], StartSets] = field(default_factory=dict)
 
 
-@dataclass(frozen=True, slots=True)
-class RuleCheck:
-    """One rule examined for ``explain``: did it match, and each condition's verdict."""
+class _Stem:
+    """The requests alike in everything but the version: each version resolved so far, and
+    the first request resolved in full of each migration class (``None``: no version class)."""
 
-    rule: Rule
-    matched: bool
-    conditions: tuple[tuple[str, bool], ...]
-    reason: Reason | None
+    __slots__ = ("by_class", "by_version")
+
+    def __init__(self) -> None:
+        self.by_version: dict[tuple[int, ...] | None, Asked] = {}
+        self.by_class: dict[str | None, Asked] = {}
 
 
 class Policy:
@@ -145,27 +104,27 @@ class Policy:
         # cached, so a warm ``check`` neither parses nor expands anything.
         self.indexes: dict[tuple[str, int, int], CalendarIndex] = {}
         self.on_new_index: Callable[[Policy], None] | None = None
-        self._states: dict[str, _TerritoryState] = {}
-        self._resolved: dict[Request, tuple[MigrationInfo, tuple[object, ...]]] = {}
         # The rules scoped by a version range: a request's shape records which of them hold.
         self._version_rules = tuple(r for r in rules if r.versions is not None)
-        # The reason a rule gives is the same at every instant when it names no periods.
-        self._fixed_reasons: dict[str, Reason] = {}
+        self._start_caches()
+
+    def _start_caches(self) -> None:
+        """Empty the transient caches (never stored with the policy; rebuilt on use)."""
+        self._coverage: dict[str, _Coverage] = {}
+        # Requests resolved, by everything but the version (the stem), then by version.
+        self._stems: dict[tuple[object, ...], _Stem] = {}
 
     def __getstate__(self) -> dict[str, object]:
         state = dict(self.__dict__)
-        state["_states"] = {}
-        state["_resolved"] = {}
-        state["_fixed_reasons"] = {}
+        for transient in ("_coverage", "_stems"):
+            state[transient] = {}
         state["on_new_index"] = None
         return state
 
     def __setstate__(self, state: dict[str, object]) -> None:
         self.__dict__.update(state)
-        # Transient caches are rebuilt, whatever the pickled state held.
-        self._states = {}
-        self._resolved = {}
-        self._fixed_reasons = {}
+        # Transient caches are rebuilt, whatever the stored state held.
+        self._start_caches()
         self.on_new_index = None
 
     # -- what the policy declares --------------------------------------------------------
@@ -236,23 +195,29 @@ class Policy:
 
     def index(self, territory: str, at: int) -> CalendarIndex:
         """The calendar index of ``territory`` covering ``at`` and the horizon after it."""
-        return self._state(territory, at).index
+        return self._covered(territory, at).index
 
-    def _state(self, territory: str, at: int) -> _TerritoryState:
-        state = self._states.get(territory)
+    def _covered(self, territory: str, at: int, through: int | None = None) -> _Coverage:
+        """The expanded years of ``territory`` covering ``at`` and the horizon after it (and,
+        when ``through`` lies beyond them, up to that instant and the horizon after it)."""
+        coverage = self._coverage.get(territory)
+        margin = (self.horizon_days + 45) * 86400
         # Fast path: the instant and its horizon lie well inside the covered years.
-        if state is not None and state.index.lo <= at < state.index.hi - (self.horizon_days + 45) * 86400:
-            return state
+        if (
+            coverage is not None and coverage.index.lo <= at < coverage.index.hi - margin
+            and (through is None or through < coverage.index.hi)
+        ):  # fmt: skip
+            return coverage
         tz = self.zone(territory)
         year = from_ts(at, tz).year
         if not MIN_YEAR <= year <= MAX_YEAR:
             raise HorizonError(f"{iso(at, tz)} is outside {MIN_YEAR}-{MAX_YEAR}, the years calendars answer")
-        need_last = from_ts(at + (self.horizon_days + 45) * 86400, tz).year
-        if state is not None and state.first_year <= year and need_last <= state.last_year:
-            return state
+        need_last = from_ts(max(at, through or at) + margin, tz).year
+        if coverage is not None and coverage.first_year <= year and need_last <= coverage.last_year:
+            return coverage
         first, last = year, max(need_last, year + 1)
-        if state is not None:
-            first, last = min(first, state.first_year), max(last, state.last_year)
+        if coverage is not None:
+            first, last = min(first, coverage.first_year), max(last, coverage.last_year)
         for (code, have_first, have_last), stored in self.indexes.items():
             if code == territory and have_first <= first and last <= have_last:
                 index, first, last = stored, have_first, have_last
@@ -264,98 +229,75 @@ class Policy:
             self.indexes[(territory, first, last)] = index
             if self.on_new_index is not None:
                 self.on_new_index(self)
-        state = _TerritoryState(index, first, last)
-        self._states[territory] = state
-        return state
-
-    # -- evaluation --------------------------------------------------------------------------
-
-    def _resolve(self, request: Request) -> tuple[MigrationInfo, tuple[object, ...]]:
-        """The request as classified, and the key of its shape: everything the rules'
-        static conditions read (never the version itself, only which version ranges hold)."""
-        found = self._resolved.get(request)
-        if found is None:
-            info = classify_request(self, request)
-            ranges = None if info.version is None else tuple(in_range(r, info.version) for r in self._version_rules)
-            key = (request.environment, request.territory, info.migration_class, info.risk,
-                   info.operation, info.duration or 0, ranges)  # fmt: skip
-            if len(self._resolved) > 4096:
-                self._resolved.clear()
-            found = self._resolved[request] = (info, key)
-        return found
+        coverage = self._coverage[territory] = _Coverage(index, first, last)
+        return coverage
 
     def rule_times(self, rule: Rule, territory: str, at: int) -> IntervalSet:
         """The times (not yet widened by a run's duration) when ``rule``'s time conditions
         hold in ``territory``, over the years covered around ``at``."""
-        return self._rule_times(self._state(territory, at), rule)
+        return self._rule_times(self._covered(territory, at), rule)
 
-    def _rule_times(self, state: _TerritoryState, rule: Rule) -> IntervalSet:
-        cached = state.rule_times.get(rule.name)
+    @staticmethod
+    def _rule_times(coverage: _Coverage, rule: Rule) -> IntervalSet:
+        cached = coverage.rule_times.get(rule.name)
         if cached is None:
-            index = state.index
-            times = IntervalSet([index.lo], [index.hi])
-            for cond in rule.periods:
-                times = times.intersection(cond.times(index))
-            if rule.clock is not None:
-                times = times.intersection(rule.clock.times(index))
-            if rule.finish_before is not None:
-                times = times.intersection(rule.finish_before.times(index))
-            cached = state.rule_times[rule.name] = times
+            cached = coverage.rule_times[rule.name] = rule_times(coverage.index, rule, coverage.condition_times)
         return cached
 
-    def _shape_starts(
-        self, state: _TerritoryState, request: Request, info: MigrationInfo, key: tuple[object, ...]
-    ) -> _ShapeStarts:
-        shape = state.shapes.get(key)
-        if shape is not None:
-            return shape
-        duration = info.duration or 0
-        index = state.index
-        verdicts: list[_RuleVerdict] = []
-        allow = IntervalSet.empty()
-        for rule in self.rules:
-            conditions = static_conditions(rule, request, info)
-            times = self._rule_times(state, rule)
-            starts = times.touching_starts(duration) if rule.effect == "deny" else times.fitting_starts(duration)
-            matched = all(ok for _, ok in conditions)
-            verdicts.append(_RuleVerdict(rule, conditions, matched, starts))
-            if matched and rule.effect == "allow":
-                allow = allow.union(starts)
-        base = allow if self.default == "deny" else IntervalSet([index.lo], [index.hi])
-        shape = _ShapeStarts(tuple(verdicts), base, _allowed(base, verdicts, {}))
-        if len(state.shapes) > 4096:
-            state.shapes.clear()
-        state.shapes[key] = shape
-        return shape
+    # -- evaluation --------------------------------------------------------------------------
 
-    def _overrides(
-        self, shape: _ShapeStarts, request: Request, grants: Sequence[OverrideGrant]
-    ) -> tuple[dict[str, list[OverrideGrant]], list[tuple[OverrideGrant, str, str]]]:
-        """Which covering grants lift which matched deny rules, and which covering grants
-        name a matched deny rule but fall short of what it requires (with why)."""
-        lifting: dict[str, list[OverrideGrant]] = {}
-        short: list[tuple[OverrideGrant, str, str]] = []
-        for grant in grants:
-            if not grant.covers(request):
-                continue
-            for verdict in shape.matched:
-                rule = verdict.rule
-                if rule.effect != "deny" or rule.name not in grant.rules:
-                    continue
-                why = override_shortfall(grant, rule.override)
-                if why is None:
-                    lifting.setdefault(rule.name, []).append(grant)
-                else:
-                    short.append((grant, rule.name, why))
-        return lifting, short
+    def _resolve(self, request: Request) -> Asked:
+        """The request as classified, the key of its shape, and its notes: looked up by the
+        request's other fields (its stem), then by its version."""
+        key = (request.environment, request.territory, request.operation, request.risk, request.duration,
+               request.repeatable, request.migration_class)  # fmt: skip
+        stem = self._stems.get(key)
+        if stem is None:
+            if len(self._stems) >= _CACHE_LIMIT:
+                self._stems.clear()
+            stem = self._stems[key] = _Stem()
+        version = request.version
+        parts = None if version is None else version.parts
+        asked = stem.by_version.get(parts)
+        if asked is None:
+            asked = self._resolve_version(stem, request)
+            if len(stem.by_version) >= _CACHE_LIMIT:
+                stem.by_version.clear()
+            stem.by_version[parts] = asked
+        return asked
 
-    def _allowed_with(self, shape: _ShapeStarts, lifting: dict[str, list[OverrideGrant]]) -> IntervalSet:
-        if not lifting:
-            return shape.allowed
-        lifted = {
-            name: IntervalSet.of((g.valid_from, g.valid_until) for g in grants) for name, grants in lifting.items()
-        }
-        return _allowed(shape.base, shape.verdicts, lifted)
+    def _resolve_version(self, stem: _Stem, request: Request) -> Asked:
+        """A version new to its stem: requests alike but for versions of one class are
+        classified alike, so only the first of each class is classified in full."""
+        version = request.version
+        if version is None:
+            info = classify_request(self, request)  # every check of the request; raises on a bad one
+            return Asked(info, shape_key(request, info), request_notes(self, info))
+        version_class = self.classify(version) if self.migration_classes else None
+        first = stem.by_class.get(version_class)
+        if first is None:
+            info = classify_request(self, request)  # raises for a version in no class
+            first = stem.by_class[version_class] = Asked(info, shape_key(request, info), request_notes(self, info))
+        base = first.info
+        info = base if base.version == version else MigrationInfo(
+            version, base.migration_class, base.risk, base.duration, base.operation, base.unknown, base.assumed
+        )  # fmt: skip
+        if not self._version_rules:
+            return Asked(info, first.shape, first.notes)
+        in_ranges = tuple(in_range(r, version) for r in self._version_rules)
+        return Asked(info, (*first.shape[:-1], in_ranges), first.notes)
+
+    def _start_sets(self, coverage: _Coverage, request: Request, asked: Asked) -> StartSets:
+        sets = coverage.start_sets.get(asked.shape)
+        if sets is None:
+            sets = start_sets(
+                self.rules, self.default, coverage.index, lambda rule: self._rule_times(coverage, rule),
+                request, asked.info,
+            )  # fmt: skip
+            if len(coverage.start_sets) >= _CACHE_LIMIT:
+                coverage.start_sets.clear()
+            coverage.start_sets[asked.shape] = sets
+        return sets
 
     def evaluate(self, request: Request, at: datetime | int, overrides: Sequence[OverrideGrant] = ()) -> Decision:
         """Decide ``request`` at instant ``at`` (aware datetime or epoch seconds).
@@ -364,120 +306,35 @@ class Policy:
         the overridable deny rules they name while they are valid. One that names a denying
         rule but does not meet its requirements is reported in ``unapplied_overrides``.
         """
+        if isinstance(at, int):  # the common case, first
+            return self._decide(request, at, overrides)[0]
+        return self._judge(request, at, overrides)[0]
+
+    def _judge(
+        self, request: Request, at: datetime | int, overrides: Sequence[OverrideGrant]
+    ) -> tuple[Decision, StartSets]:
+        """The decision at ``at`` and the start sets it was read from."""
+        ts = at if isinstance(at, int) else to_ts(at)
         if isinstance(at, datetime) and at.microsecond:
             # Instants are whole seconds; a fractional start is judged at both neighbours
             # and allowed only if both are (fail closed at an edge).
-            early = self.evaluate(request, to_ts(at), overrides)
-            late = self.evaluate(request, to_ts(at) + 1, overrides)
-            return early if early.allowed == late.allowed or not early.allowed else late
-        return self._decide(request, at if isinstance(at, int) else to_ts(at), overrides)[0]
+            early = self._decide(request, ts, overrides)
+            late = self._decide(request, ts + 1, overrides)
+            return early if early[0].allowed == late[0].allowed or not early[0].allowed else late
+        return self._decide(request, ts, overrides)
 
     def _decide(
         self, request: Request, ts: int, overrides: Sequence[OverrideGrant]
-    ) -> tuple[Decision, _ShapeStarts]:
-        info, key = self._resolve(request)
-        state = self._state(request.territory, ts)
-        index = state.index
-        shape = self._shape_starts(state, request, info, key)
-        lifting, short = self._overrides(shape, request, overrides) if overrides else ({}, [])
-        allowed_set = self._allowed_with(shape, lifting)
-        duration = info.duration or 0
-        run_end = ts + max(duration, 1)
-        reasons: list[Reason] = []
-        used: OverrideGrant | None = None
-        for verdict in shape.matched:
-            if not verdict.starts.contains(ts):
-                continue
-            rule = verdict.rule
-            lifted_by = None
-            if rule.effect == "deny":
-                for grant in lifting.get(rule.name, ()):
-                    if grant.valid_from <= ts < grant.valid_until:
-                        lifted_by = grant.id
-                        used = used or grant
-                        break
-            reasons.append(self._reason(rule, index, ts, run_end, lifted_by))
-        allowed = allowed_set.contains(ts)
-        horizon_end = index.hi
-        allowed_until = latest_start = next_allowed = None
-        if allowed:
-            span = allowed_set.containing(ts)
-            until = None if span is None else span[1] - 1 + max(duration, 1)
-            if until is not None and until < horizon_end:  # at the horizon: unknown, say None
-                allowed_until = until
-                latest_start = until - duration if duration else None
-        else:
-            next_allowed = allowed_set.next_start(ts)
-        # No rule decided: neither an allow nor a (standing) deny matched.
-        default_applied = True
-        for reason in reasons:
-            if reason.effect == "allow" or reason.lifted_by is None:
-                default_applied = False
-                break
-        unapplied: tuple[UnappliedOverride, ...] = ()
-        if short:
-            denying_now = {r.rule for r in reasons if r.effect == "deny" and r.lifted_by is None}
-            unapplied = tuple(
-                UnappliedOverride(grant.id, rule, why, grant.ticket)
-                for grant, rule, why in short
-                if rule in denying_now and grant.valid_from <= ts < grant.valid_until
-            )
-        decision = Decision(
-            allowed=allowed,
-            at=ts,
-            environment=request.environment,
-            territory=request.territory,
-            migration=info,
-            reasons=tuple(reasons),
-            zone=index.tz,
-            policy_path=self.path,
-            policy_sha256=self.sha256,
-            allowed_until=allowed_until,
-            latest_start=latest_start,
-            next_allowed_at=next_allowed,
-            default_applied=default_applied,
-            override=used if allowed else None,
-            horizon_end=horizon_end,
-            notes=request_notes(self, info),
-            unapplied_overrides=unapplied,
-        )
-        return decision, shape
+    ) -> tuple[Decision, StartSets]:
+        asked = self._resolve(request)
+        coverage = self._covered(request.territory, ts)
+        sets = self._start_sets(coverage, request, asked)
+        decision = decide(sets, coverage.index, request, asked, ts, overrides, (self.path, self.sha256))
+        return decision, sets
 
     def request_notes(self, request: Request) -> tuple[str, ...]:
         """What a decision on ``request`` would note as assumed or unknown."""
-        return request_notes(self, self._resolve(request)[0])
-
-    def _reason(self, rule: Rule, index: CalendarIndex, ts: int, run_end: int, lifted_by: str | None) -> Reason:
-        names_periods = rule.finish_before is not None or any(not c.negate for c in rule.periods)
-        if lifted_by is None and not names_periods:
-            fixed = self._fixed_reasons.get(rule.name)
-            if fixed is None:
-                fixed = self._fixed_reasons[rule.name] = self._reason_with(rule, (), None)
-            return fixed
-        periods: list[PeriodRef] = []
-        for cond in rule.periods:
-            if not cond.negate:
-                for p in index.overlapping(ts, run_end, cond.selector):
-                    periods.append(PeriodRef(p.name, p.kind, p.calendar, p.start, p.end))
-        if rule.finish_before is not None:
-            fb = rule.finish_before
-            upcoming = index.next_start(fb.selector, ts)
-            if upcoming is not None:
-                periods.append(PeriodRef(upcoming.name, upcoming.kind, upcoming.calendar, upcoming.start, upcoming.end))
-        return self._reason_with(rule, tuple(dict.fromkeys(periods)), lifted_by)
-
-    @staticmethod
-    def _reason_with(rule: Rule, periods: tuple[PeriodRef, ...], lifted_by: str | None) -> Reason:
-        return Reason(
-            rule=rule.name,
-            effect=rule.effect,
-            message=rule.message or f"rule {rule.name}",
-            source=rule.source,
-            periods=periods,
-            overridable=rule.override is not None,
-            override=rule.override,
-            lifted_by=lifted_by,
-        )
+        return self._resolve(request).notes
 
     def allowed_starts(
         self, request: Request, at: datetime | int, overrides: Sequence[OverrideGrant] = (), *, until: int | None = None
@@ -485,55 +342,19 @@ class Policy:
         """The set of allowed start instants over the horizon from ``at`` (and, when
         ``until`` is given, at least up to it), with the end of what was examined."""
         ts = at if isinstance(at, int) else to_ts(at)
-        info, key = self._resolve(request)
-        state = self._state(request.territory, ts)
-        if until is not None and until >= state.index.hi:
-            self._state(request.territory, until)  # widens the expanded years to cover it
-            state = self._state(request.territory, ts)
-        shape = self._shape_starts(state, request, info, key)
-        lifting, _ = self._overrides(shape, request, overrides)
-        return self._allowed_with(shape, lifting), state.index.hi, info
+        asked = self._resolve(request)
+        coverage = self._covered(request.territory, ts, until)
+        sets = self._start_sets(coverage, request, asked)
+        lifts, _ = lifting(sets, request, overrides)
+        return allowed_with(sets, lifts), coverage.index.hi, asked.info
 
     def explain(
         self, request: Request, at: datetime | int, overrides: Sequence[OverrideGrant] = ()
     ) -> tuple[Decision, tuple[RuleCheck, ...]]:
         """The decision and every rule examined, with each condition's verdict: read from
         the same rule verdicts the decision was computed from."""
-        ts = at if isinstance(at, int) else to_ts(at)
-        decision, shape = self._decide(request, ts, overrides)
-        if isinstance(at, datetime) and at.microsecond:
-            decision = self.evaluate(request, at, overrides)
-        duration = decision.migration.duration or 0
-        by_rule = {r.rule: r for r in decision.reasons}
-        checks = []
-        for verdict in shape.verdicts:
-            rule = verdict.rule
-            conds = list(verdict.conditions)
-            if rule.temporal:
-                parts = [c.describe() for c in rule.periods]
-                if rule.clock:
-                    parts.append(rule.clock.describe())
-                if rule.finish_before:
-                    parts.append(rule.finish_before.describe())
-                verb = "the run touches" if rule.effect == "deny" else "the whole run is"
-                label = f"{verb}: {' and '.join(parts)}" if duration else f"now is {' and '.join(parts)}"
-                conds.append((label, verdict.starts.contains(decision.at)))
-            matched = all(ok for _, ok in conds)
-            checks.append(RuleCheck(rule, matched, tuple(conds), by_rule.get(rule.name)))
-        return decision, tuple(checks)
-
-
-def _allowed(base: IntervalSet, verdicts: Sequence[_RuleVerdict], lifted: dict[str, IntervalSet]) -> IntervalSet:
-    """``base`` minus the starts of every matched deny rule, less the times an override
-    lifts that rule: one formula for the plain verdict and the overridden one."""
-    deny = IntervalSet.empty()
-    for verdict in verdicts:
-        if verdict.matched and verdict.rule.effect == "deny":
-            starts = verdict.starts
-            if verdict.rule.name in lifted:
-                starts = starts.difference(lifted[verdict.rule.name])
-            deny = deny.union(starts)
-    return base.difference(deny)
+        decision, sets = self._judge(request, at, overrides)
+        return decision, rule_checks(sets, decision)
 
 
 __all__ = ["Policy", "RuleCheck", "Selector", "Territory"]

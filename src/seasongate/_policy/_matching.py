@@ -122,6 +122,17 @@ def static_conditions(rule: Rule, request: Request, info: MigrationInfo) -> tupl
     return tuple(conds)
 
 
+def shape_key(request: Request, info: MigrationInfo) -> tuple[object, ...]:
+    """Everything :func:`static_conditions` reads of a request, but the version: requests
+    alike in these meet the same rules and share their start sets. The last member says
+    which version ranges can hold: "unknown" (no version stated), None (a repeatable script:
+    none), or ``()`` to be filled with one flag per version-scoped rule (:func:`in_range`).
+    A new static condition reads its attribute here too."""
+    versions = "unknown" if "version" in info.unknown else None if info.version is None else ()
+    return (request.environment, request.territory, info.migration_class, info.risk, info.operation,
+            info.duration or 0, versions)  # fmt: skip
+
+
 def request_notes(policy: Policy, info: MigrationInfo) -> tuple[str, ...]:
     """What the decision assumed or did not know, where some rule depends on it."""
     if not info.unknown and not info.assumed:

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 from seasongate._calendar import CalendarIndex, Selector
 from seasongate._errors import Location
 from seasongate._intervals import IntervalSet
-from seasongate._policy._decision import OverrideSpec
+from seasongate._policy._decision import OverrideSpec, PeriodRef, Reason
 from seasongate._time import local_to_ts
 from seasongate._versions import Version
 
@@ -119,6 +119,7 @@ class Rule:
     effect: Literal["allow", "deny"]
     message: str
     source: Location
+    override: OverrideSpec | None = None  # what lifting it takes; None: it cannot be overridden
     environments: frozenset[str] | None = None
     territories: frozenset[str] | None = None
     classes: frozenset[str] | None = None
@@ -128,12 +129,23 @@ class Rule:
     periods: tuple[PeriodCondition, ...] = ()
     clock: ClockCondition | None = None
     finish_before: FinishBefore | None = None
-    override: OverrideSpec | None = None
 
     @property
     def temporal(self) -> bool:
         """Whether the rule depends on the time of the run."""
         return bool(self.periods or self.clock or self.finish_before)
+
+    @property
+    def names_periods(self) -> bool:
+        """Whether the rule's reason names calendar periods (so it differs from run to run)."""
+        return self.finish_before is not None or any(not c.negate for c in self.periods)
+
+    def reason(self, periods: tuple[PeriodRef, ...] = (), lifted_by: str | None = None) -> Reason:
+        """What the rule says when it matches a run touching ``periods`` (``lifted_by``: the
+        override that lifted this denial)."""
+        message = self.message or f"rule {self.name}"
+        return Reason(self.name, self.effect, message, self.source, periods, self.override is not None,
+                      self.override, lifted_by)  # fmt: skip
 
 
 def _local_date(ts: int, tz: ZoneInfo) -> date:

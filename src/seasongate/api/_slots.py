@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Unpack
+from zoneinfo import ZoneInfo
 
 from seasongate._errors import InputError
 from seasongate._intervals import IntervalSet
@@ -27,15 +28,16 @@ class Slot:
 
 @dataclass(frozen=True)
 class SlotsResult:
-    """The free slots for a request, with what was searched."""
+    """The free slots for a request (the first ``limit`` of them), then what was searched:
+    runs of ``duration`` seconds starting from ``start`` to ``end``, in the territory's zone."""
 
     request: Request
+    slots: tuple[Slot, ...]
+    truncated: bool  # more slots were found than listed
     duration: int
     start: int
     end: int
-    slots: tuple[Slot, ...]
-    truncated: bool
-    zone: object
+    zone: ZoneInfo
     horizon_clipped: bool = False
     notes: tuple[str, ...] = ()
 

@@ -173,8 +173,7 @@ def _policy_warnings(policy: Policy, at: datetime) -> list[ConfigError]:
         territories = sorted(rule.territories or policy.territories)
         never = True
         for territory in territories:
-            state = policy._state(territory, ts)
-            if policy._rule_times(state, rule):
+            if policy.rule_times(rule, territory, ts):
                 never = False
                 break
         if never:
