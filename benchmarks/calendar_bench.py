@@ -296,7 +296,7 @@ def bench_index_columns(work: Path) -> None:
     import json
 
     from seasongate._calendar import CalendarIndex, build_index, load_calendar
-    from seasongate._policy import _cache
+    from seasongate._policy import _codec
 
     if not hasattr(CalendarIndex, "from_columns"):
         return
@@ -304,9 +304,9 @@ def bench_index_columns(work: Path) -> None:
     shutil.copytree(ROOT / "calendars", calendars)
     _one_off_calendar(calendars / "many.yaml", MANY_PERIODS)
     index = build_index(load_calendar(calendars / "many.yaml"), 2026, 2027)
-    today = json.dumps(_cache._encode(index))
+    today = json.dumps(_codec.encode(index))
     columns = json.dumps(index.columns())
-    codec = statistics.median(_timed(lambda: _cache._decode(json.loads(today)))[0] for _ in range(WARM_REPEATS))
+    codec = statistics.median(_timed(lambda: _codec.decode(json.loads(today)))[0] for _ in range(WARM_REPEATS))
     taken = statistics.median(
         _timed(lambda: CalendarIndex.from_columns(json.loads(columns), tz=index.tz))[0] for _ in range(WARM_REPEATS)
     )

@@ -2,11 +2,14 @@
 
 Start-up is measured as a pipeline meets it: a warm expansion cache, the first check on a fresh
 runner whose cache folder CI restored (another checkout path, the same files) and a truly
-empty cache, each paired with the floor of importing yaml, click and pydantic in the same run.
+empty cache, each paired with the floor of importing yaml, click and pydantic in the same run;
+and ``check --store postgresql://...`` paired with the SQLite-store check (a real server:
+``SEASONGATE_TEST_DSN``, else a private one started like the test suite's, else skipped).
 
 Run from the repository root::
 
-    python benchmarks/check_bench.py
+    python benchmarks/check_bench.py            # everything
+    python benchmarks/check_bench.py --startup  # only (1), the processes
 
 Prints figures beside their targets; asserts nothing. The ``check`` processes run in a
 temporary project directory (so the default SQLite store lands there) with a temporary
@@ -39,6 +42,7 @@ SLOT_RUNS = 15
 SEED = 20260925
 
 STARTUP_TARGET = 1.5  # x the floor, check with the SQLite store
+POSTGRES_TARGET = 1.3  # x the SQLite-store check
 WARM_TARGET = 1.15  # x the floor
 RESTORED_TARGET = 1.2  # x the floor: the first check on a fresh runner whose cache was restored
 EMPTY_TARGET = 2.5  # x the floor
@@ -78,10 +82,40 @@ def _checkout(root: Path) -> Path:
     return root
 
 
+def _postgres_dsn() -> tuple[str | None, Callable[[], None]]:
+    """A PostgreSQL server to check against and how to stop it: ``SEASONGATE_TEST_DSN``, else a
+    private cluster started as the test suite starts it; (None, ...) when neither is possible."""
+    given = os.environ.get("SEASONGATE_TEST_DSN")
+    if given:
+        return given, lambda: None
+    sys.path.insert(0, str(ROOT))
+    try:
+        from tests.pgcluster import ClusterUnavailable, start_cluster
+    except ImportError:
+        return None, lambda: None
+    finally:
+        sys.path.remove(str(ROOT))
+    try:
+        cluster = start_cluster()
+    except ClusterUnavailable as exc:
+        print(f"    (no PostgreSQL server for the --store postgresql:// pairing: {exc})")
+        return None, lambda: None
+    return cluster.dsn(), cluster.stop
+
+
 def bench_startup(work: Path) -> None:
     """``seasongate check`` processes paired with the floor of importing yaml, click, pydantic:
     a warm cache, a fresh runner whose cache folder was restored from an earlier job (another
-    checkout path, the same files), and a truly empty cache."""
+    checkout path, the same files), and a truly empty cache; and the PostgreSQL-store check
+    paired with the SQLite-store one."""
+    dsn, stop_postgres = _postgres_dsn()
+    try:
+        _bench_startup(work, dsn)
+    finally:
+        stop_postgres()
+
+
+def _bench_startup(work: Path, dsn: str | None) -> None:
     first_job = _checkout(work / "job-1" / "repo")
     fresh_runner = _checkout(work / "job-2" / "other" / "checkout")
     cache = work / "cache"
@@ -100,15 +134,20 @@ def bench_startup(work: Path) -> None:
     _run(FLOOR, cwd=first_job, env=env)
     _run((*check, "--no-store"), cwd=first_job, env=dict(env, SEASONGATE_CACHE_DIR=str(work / "bytecode-run")))
 
-    # The earlier job fills the cache (and creates its SQLite store).
-    for args in (("--no-store",), ()):
+    # The earlier job fills the cache (and creates its SQLite store, and the PostgreSQL one).
+    stores: list[tuple[str, tuple[str, ...]]] = [("warm", ("--no-store",)), ("warm-store", ())]
+    if dsn is not None:
+        stores.append(("warm-postgres", ("--store", dsn)))
+    for _, args in stores:
         _, code, err = _run((*check, *args), cwd=first_job, env=env)
         _note_exit("warm-up check", code, err)
 
-    runs: dict[str, list[float]] = {k: [] for k in ("floor", "warm", "warm-store", "restored", "empty")}
+    runs: dict[str, list[float]] = {
+        k: [] for k in ("floor", "warm", "warm-store", "warm-postgres", "restored", "empty")
+    }
     for i in range(PROCESS_RUNS):  # interleaved, so drift hits all alike
         runs["floor"].append(_run(FLOOR, cwd=first_job, env=env)[0])
-        for label, args in (("warm", ("--no-store",)), ("warm-store", ())):
+        for label, args in stores:
             seconds, code, err = _run((*check, *args), cwd=first_job, env=env)
             _note_exit(f"check {label}", code, err)
             runs[label].append(seconds)
@@ -138,6 +177,14 @@ def bench_startup(work: Path) -> None:
         print(
             f"    {label:<72} median {median * 1000:7.1f} ms = {ratio:.2f}x the floor"
             f"   target <= {target}x: {_verdict(ratio <= target)}"
+        )
+    if runs["warm-postgres"]:
+        median = statistics.median(runs["warm-postgres"])
+        ratio = median / statistics.median(runs["warm-store"])
+        label = "warm cache, --store postgresql://... (a local server)"
+        print(
+            f"    {label:<72} median {median * 1000:7.1f} ms = {ratio:.2f}x the SQLite-store check"
+            f"   target <= {POSTGRES_TARGET}x: {_verdict(ratio <= POSTGRES_TARGET)}"
         )
 
 
@@ -248,10 +295,11 @@ def bench_slots() -> None:
 
 
 def main() -> None:
-    """Run the gate benchmarks and print the figures (``--decisions``: only those)."""
+    """Run the gate benchmarks and print the figures (``--decisions`` or ``--startup``: only those)."""
     if sys.argv[1:] == ["--decisions"]:
         bench_decisions()
         return
+    only_startup = sys.argv[1:] == ["--startup"]
     with tempfile.TemporaryDirectory(prefix="seasongate-bench-") as tmp:
         work = Path(tmp)
         os.environ["SEASONGATE_CACHE_DIR"] = str(work / "cache-in-process")
@@ -259,8 +307,9 @@ def main() -> None:
         print(f"seasongate check benchmarks (Python {sys.version.split()[0]}, {datetime.now(UTC):%Y-%m-%d})")
         print()
         bench_startup(work)
-        bench_decisions()
-        bench_slots()
+        if not only_startup:
+            bench_decisions()
+            bench_slots()
 
 
 if __name__ == "__main__":

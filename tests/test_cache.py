@@ -229,3 +229,80 @@ def test_a_warm_windows_imports_neither_pydantic_nor_holidays(tmp_path: Path) ->
     cold, warm = (set(r.stderr.split()) for r in runs)
     assert {"pydantic", "holidays"} <= cold
     assert not {"pydantic", "holidays"} & warm
+
+
+# -- which policy file covers which environment ----------------------------------------------
+
+
+def _claims_entries() -> list[Path]:
+    return sorted(cache_dir().glob("claims-*.json"))
+
+
+def _discover(root: Path) -> dict[str, str]:
+    from seasongate.api import find_policy
+
+    return {env: str(find_policy(None, env, root).name) for env in ("production", "staging")}
+
+
+def test_discovery_is_served_from_the_cache_without_parsing_a_policy(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import yaml
+
+    _project(tmp_path)
+    first = _discover(tmp_path)
+    assert len(_claims_entries()) == 1
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("parsed a policy file although the cache should have answered")
+
+    monkeypatch.setattr(yaml, "load", refuse)
+    assert _discover(tmp_path) == first
+    shutil.copytree(tmp_path / "policies", tmp_path / "second-checkout" / "policies")
+    assert _discover(tmp_path / "second-checkout") == first  # another checkout path: a hit
+
+
+@pytest.mark.parametrize(
+    ("name", "body", "message"),
+    [
+        ("stale.yaml", "environments: [production]\n", "environment 'production' is claimed by"),
+        ("broken.yml", "environments: [production\n", "broken.yml:"),
+        ("nameless.yaml", "territories: {}\n", "names its environments"),
+    ],
+)
+def test_a_broken_or_duplicate_policy_file_is_refused_even_with_a_warm_cache(
+    tmp_path: Path, name: str, body: str, message: str
+) -> None:
+    from seasongate._errors import ConfigErrors
+
+    _project(tmp_path)
+    _discover(tmp_path)
+    (tmp_path / "policies" / name).write_text(body, encoding="utf-8")
+    for _ in range(2):  # a refused folder is never cached: refused again
+        with pytest.raises(ConfigErrors) as caught:
+            _discover(tmp_path)
+        assert message in str(caught.value)
+    (tmp_path / "policies" / name).unlink()
+    assert _discover(tmp_path)["production"] == "production.yaml"
+
+
+@pytest.mark.parametrize(
+    "owner",
+    [
+        {"production": "../elsewhere.yaml"},  # a file that is not in the folder
+        {"production": 1},
+        "production.yaml",
+    ],
+)
+def test_a_forged_or_corrupt_discovery_entry_is_ignored(tmp_path: Path, owner: object) -> None:
+    _project(tmp_path)
+    expected = _discover(tmp_path)
+    (entry,) = _claims_entries()
+    document = json.loads(entry.read_bytes())
+    stored = document["owner"]
+    document["owner"] = owner
+    entry.write_text(json.dumps(document), encoding="utf-8")
+    assert _discover(tmp_path) == expected
+    entry.write_bytes(b"\xff not json")
+    assert _discover(tmp_path) == expected
+    assert json.loads(entry.read_bytes())["owner"] == stored  # rewritten

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import subprocess
 import sys
 
@@ -40,13 +41,20 @@ def test_all_matches_the_lazy_export_table() -> None:
 
 
 def test_a_warm_check_imports_nothing_heavy(tmp_path: object) -> None:
-    """``seasongate check`` is on every pipeline's critical path."""
+    """``seasongate check`` is on every pipeline's critical path: importing ``seasongate.cli``
+    and running ``check --no-store`` loads neither a database driver, the holiday tables, the
+    iCalendar writer, the executor nor, once the cache is warm, any parser (YAML, pydantic)."""
     import os
 
-    heavy = (
-        "pydantic.main", "holidays", "psycopg", "icalendar", "seasongate._executor", "seasongate._gate",
-        "seasongate._health", "urllib.request",
+    never = (
+        "psycopg", "psycopg_binary", "icalendar", "seasongate._executor", "seasongate._gate",
+        "seasongate._health", "seasongate._store", "seasongate._overrides", "sqlite3", "urllib.request", "asyncio",
     )  # fmt: skip
+    warm_only = (
+        "holidays", "dateutil", "pydantic", "yaml", "importlib.metadata", "seasongate._policy._load",
+        "seasongate._calendar._load", "_hashlib",
+    )  # fmt: skip
+    heavy = (*never, *warm_only)
     code = (
         "import sys\n"
         "sys.argv = ['seasongate', 'check', '--env', 'production', '-t', 'DE', '-m', 'V226',"
@@ -56,6 +64,35 @@ def test_a_warm_check_imports_nothing_heavy(tmp_path: object) -> None:
         f"print(sorted(m for m in {heavy!r} if m in sys.modules), file=sys.stderr)\n"
     )
     env = {**os.environ, "SEASONGATE_CACHE_DIR": str(tmp_path)}
-    subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)  # fills the cache
+    cold = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
     warm = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
+    loaded_cold = ast.literal_eval(cold.stderr.strip().splitlines()[-1])
+    assert not set(never) & set(loaded_cold), loaded_cold  # not even on an empty cache
+    assert {"holidays", "pydantic", "yaml"} <= set(loaded_cold)  # (the cold check did parse and expand)
     assert warm.stderr.strip().splitlines()[-1] == "[]"
+
+
+def test_a_check_with_the_postgresql_store_loads_psycopg_without_the_metadata_scan(
+    tmp_path: object, pg_dsn: str
+) -> None:
+    """psycopg is first imported through ``seasongate._pgdriver``: the same versions, without
+    ``importlib.metadata`` (which psycopg would import only to learn its own version; a warm
+    check imports nothing else that needs it)."""
+    import os
+    from importlib import metadata
+
+    code = (
+        "import sys\n"
+        "sys.argv = ['seasongate', 'check', '--env', 'production', '-t', 'DE', '-m', 'V226',"
+        f" '--at', '2026-09-25T10:00+02:00', '--store', {pg_dsn!r}]\n"
+        "from seasongate.cli import main\n"
+        "try:\n    main()\nexcept SystemExit as exc:\n    assert exc.code == 1, exc.code\n"
+        "import psycopg, psycopg_binary\n"
+        "print(psycopg.__version__, psycopg.version.__version__, psycopg_binary.__version__,"
+        " 'importlib.metadata' in sys.modules, file=sys.stderr)\n"
+    )
+    env = {**os.environ, "SEASONGATE_CACHE_DIR": str(tmp_path)}
+    subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)  # the cache
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
+    versions = (metadata.version("psycopg"), metadata.version("psycopg"), metadata.version("psycopg-binary"))
+    assert done.stderr.split()[-4:] == [*versions, "False"]

@@ -13,145 +13,43 @@ One function per command lives in :mod:`seasongate.api` (``check``, ``slots``, `
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from seasongate._lazy import lazy_names
 from seasongate._version import __version__ as __version__
 
 # name -> module that defines it
 _EXPORTS = {
-    # calendars
-    "Calendar": "seasongate._calendar",
-    "CalendarIndex": "seasongate._calendar",
-    "Period": "seasongate._calendar",
-    "Selector": "seasongate._calendar",
-    "load_calendar": "seasongate._calendar",
-    # policies and decisions
-    "Decision": "seasongate._policy",
-    "OverrideGrant": "seasongate._policy",
-    "Policy": "seasongate._policy",
-    "Reason": "seasongate._policy",
-    "Request": "seasongate._policy",
-    "load_policy": "seasongate._policy",
+    **dict.fromkeys(["Calendar", "CalendarIndex", "Period", "Selector", "load_calendar"], "seasongate._calendar"),
+    **dict.fromkeys(
+        ["Decision", "OverrideGrant", "Policy", "Reason", "Request", "load_policy"], "seasongate._policy"
+    ),
     "Version": "seasongate._versions",
-    # the store
-    "Store": "seasongate._store",
-    "open_store": "seasongate._store",
-    # the api: one function per command
-    "audit_head": "seasongate.api",
-    "audit_list": "seasongate.api",
-    "audit_verify": "seasongate.api",
-    "check": "seasongate.api",
-    "explain": "seasongate.api",
-    "health_check": "seasongate.api",
-    "load_health_file": "seasongate.api",
-    "override_approve": "seasongate.api",
-    "override_list": "seasongate.api",
-    "override_reject": "seasongate.api",
-    "override_request": "seasongate.api",
-    "override_revoke": "seasongate.api",
-    "override_show": "seasongate.api",
-    "slots": "seasongate.api",
-    "validate": "seasongate.api",
-    "windows": "seasongate.api",
-    "calendar_feed": "seasongate.api",
-    "export_blackouts": "seasongate.api",
-    "serve": "seasongate.api",
-    "year_view": "seasongate.api",
-    "info": "seasongate.api",
-    "lint": "seasongate.api",
-    "migrate": "seasongate.api",
-    "migrate_with_health": "seasongate.api",
-    "new_migration": "seasongate.api",
-    "open_gate": "seasongate.api",
-    "rollback": "seasongate.api",
-    "run": "seasongate.api",
-    "load_project_config": "seasongate.api",
-    "show_config": "seasongate.api",
-    "baseline": "seasongate.api",
-    "clean": "seasongate.api",
-    "repair": "seasongate.api",
-    "run_with_health": "seasongate.api",
+    **dict.fromkeys(["Store", "open_store"], "seasongate._store"),
     "Gate": "seasongate._gate",
-    # errors
-    "ConfigError": "seasongate._errors",
-    "GateDenied": "seasongate._errors",
-    "HorizonError": "seasongate._errors",
-    "InputError": "seasongate._errors",
-    "MigrationError": "seasongate._errors",
-    "OverrideError": "seasongate._errors",
-    "SeasongateError": "seasongate._errors",
-    "StoreError": "seasongate._errors",
-}
+    # the api: one function per command
+    **dict.fromkeys(
+        [
+            "audit_head", "audit_list", "audit_verify", "baseline", "calendar_feed", "check", "clean", "explain",
+            "export_blackouts", "health_check", "info", "lint", "load_health_file", "load_project_config",
+            "migrate", "migrate_with_health", "new_migration", "open_gate", "override_approve", "override_list",
+            "override_reject", "override_request", "override_revoke", "override_show", "repair", "rollback",
+            "run", "run_with_health", "serve", "show_config", "slots", "validate", "windows", "year_view",
+        ],
+        "seasongate.api",
+    ),
+    **dict.fromkeys(
+        [
+            "ConfigError", "GateDenied", "HorizonError", "InputError", "MigrationError", "OverrideError",
+            "SeasongateError", "StoreError",
+        ],
+        "seasongate._errors",
+    ),
+}  # fmt: skip
 
-__all__ = [
-    "Calendar",
-    "CalendarIndex",
-    "ConfigError",
-    "Decision",
-    "Gate",
-    "GateDenied",
-    "HorizonError",
-    "InputError",
-    "MigrationError",
-    "OverrideError",
-    "OverrideGrant",
-    "Period",
-    "Policy",
-    "Reason",
-    "Request",
-    "SeasongateError",
-    "Selector",
-    "Store",
-    "StoreError",
-    "Version",
-    "audit_head",
-    "audit_list",
-    "audit_verify",
-    "baseline",
-    "calendar_feed",
-    "check",
-    "clean",
-    "explain",
-    "export_blackouts",
-    "health_check",
-    "info",
-    "lint",
-    "load_calendar",
-    "load_health_file",
-    "load_policy",
-    "load_project_config",
-    "migrate",
-    "migrate_with_health",
-    "new_migration",
-    "open_gate",
-    "open_store",
-    "override_approve",
-    "override_list",
-    "override_reject",
-    "override_request",
-    "override_revoke",
-    "override_show",
-    "repair",
-    "rollback",
-    "run",
-    "run_with_health",
-    "serve",
-    "show_config",
-    "slots",
-    "validate",
-    "windows",
-    "year_view",
-]
+__all__ = sorted(_EXPORTS)
 
-
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'seasongate' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_names(__name__, _EXPORTS, globals())
 
 
 def __dir__() -> list[str]:
@@ -159,49 +57,55 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:
-    from seasongate._calendar import Calendar, CalendarIndex, Period, Selector, load_calendar
-    from seasongate._errors import (
-        ConfigError,
-        GateDenied,
-        HorizonError,
-        InputError,
-        MigrationError,
-        OverrideError,
-        SeasongateError,
-        StoreError,
-    )
-    from seasongate._gate import Gate
-    from seasongate._policy import Decision, OverrideGrant, Policy, Reason, Request, load_policy
-    from seasongate._store import Store, open_store
-    from seasongate._versions import Version
-    from seasongate.api import (
-        audit_head,
-        audit_list,
-        audit_verify,
-        calendar_feed,
-        check,
-        explain,
-        export_blackouts,
-        health_check,
-        info,
-        lint,
-        load_health_file,
-        migrate,
-        migrate_with_health,
-        new_migration,
-        open_gate,
-        override_approve,
-        override_list,
-        override_reject,
-        override_request,
-        override_revoke,
-        override_show,
-        rollback,
-        run,
-        run_with_health,
-        serve,
-        slots,
-        validate,
-        windows,
-        year_view,
-    )
+    from seasongate._calendar import Calendar as Calendar
+    from seasongate._calendar import CalendarIndex as CalendarIndex
+    from seasongate._calendar import Period as Period
+    from seasongate._calendar import Selector as Selector
+    from seasongate._calendar import load_calendar as load_calendar
+    from seasongate._errors import ConfigError as ConfigError
+    from seasongate._errors import GateDenied as GateDenied
+    from seasongate._errors import HorizonError as HorizonError
+    from seasongate._errors import InputError as InputError
+    from seasongate._errors import MigrationError as MigrationError
+    from seasongate._errors import OverrideError as OverrideError
+    from seasongate._errors import SeasongateError as SeasongateError
+    from seasongate._errors import StoreError as StoreError
+    from seasongate._gate import Gate as Gate
+    from seasongate._policy import Decision as Decision
+    from seasongate._policy import OverrideGrant as OverrideGrant
+    from seasongate._policy import Policy as Policy
+    from seasongate._policy import Reason as Reason
+    from seasongate._policy import Request as Request
+    from seasongate._policy import load_policy as load_policy
+    from seasongate._store import Store as Store
+    from seasongate._store import open_store as open_store
+    from seasongate._versions import Version as Version
+    from seasongate.api import audit_head as audit_head
+    from seasongate.api import audit_list as audit_list
+    from seasongate.api import audit_verify as audit_verify
+    from seasongate.api import calendar_feed as calendar_feed
+    from seasongate.api import check as check
+    from seasongate.api import explain as explain
+    from seasongate.api import export_blackouts as export_blackouts
+    from seasongate.api import health_check as health_check
+    from seasongate.api import info as info
+    from seasongate.api import lint as lint
+    from seasongate.api import load_health_file as load_health_file
+    from seasongate.api import migrate as migrate
+    from seasongate.api import migrate_with_health as migrate_with_health
+    from seasongate.api import new_migration as new_migration
+    from seasongate.api import open_gate as open_gate
+    from seasongate.api import override_approve as override_approve
+    from seasongate.api import override_list as override_list
+    from seasongate.api import override_reject as override_reject
+    from seasongate.api import override_request as override_request
+    from seasongate.api import override_revoke as override_revoke
+    from seasongate.api import override_show as override_show
+    from seasongate.api import rollback as rollback
+    from seasongate.api import run as run
+    from seasongate.api import run_with_health as run_with_health
+    from seasongate.api import serve as serve
+    from seasongate.api import slots as slots
+    from seasongate.api import validate as validate
+    from seasongate.api import windows as windows
+    from seasongate.api import year_view as year_view

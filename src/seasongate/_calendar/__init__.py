@@ -9,11 +9,12 @@ on first use.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from seasongate._calendar._compiled import Calendar, build_index, display_path, source_path, year_bounds
 from seasongate._calendar._index import CalendarIndex, Selector
 from seasongate._calendar._period import MAX_YEAR, MIN_YEAR, Period
+from seasongate._lazy import lazy_names
 
 if TYPE_CHECKING:
     from seasongate._calendar._compile import Problems
@@ -44,15 +45,7 @@ def parse_days(values: list[str] | None, loc: tuple[str | int, ...], issues: Pro
     return _compile.parse_days(values, loc, issues)
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'seasongate._calendar' has no attribute {name!r}")
-    import importlib
-
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_names(__name__, _LAZY, globals())
 
 
 __all__ = [

@@ -20,7 +20,7 @@ from seasongate._policy._engine import Policy, RuleCheck, Territory
 from seasongate._policy._rules import MigrationClass, Rule
 
 if TYPE_CHECKING:
-    from seasongate._policy._cache import expand_calendar_cached
+    from seasongate._policy._cache import discover_cached, expand_calendar_cached
     from seasongate._policy._load import load_policy, policy_calendar_paths
 
 
@@ -41,11 +41,12 @@ def __getattr__(name: str) -> Any:
         value = getattr(_load, name)
         globals()[name] = value
         return value
-    if name == "expand_calendar_cached":
+    if name in ("expand_calendar_cached", "discover_cached"):
         from seasongate._policy import _cache
 
-        globals()[name] = _cache.expand_calendar_cached
-        return _cache.expand_calendar_cached
+        value = getattr(_cache, name)
+        globals()[name] = value
+        return value
     raise AttributeError(f"module 'seasongate._policy' has no attribute {name!r}")
 
 
@@ -64,6 +65,7 @@ __all__ = [
     "RuleCheck",
     "Territory",
     "UnappliedOverride",
+    "discover_cached",
     "expand_calendar_cached",
     "load_policy",
     "load_policy_cached",

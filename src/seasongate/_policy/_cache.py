@@ -1,18 +1,18 @@
 """A cache of compiled policies and expanded calendars, keyed by the files' contents.
 
 ``seasongate check`` runs on every pipeline's critical path, usually on a fresh CI runner. A
-warm check reads the policy file, hashes it and the calendar files it depends on, and reads
-the compiled policy with its expanded calendars back: no YAML parsing, no pydantic, no
-``holidays`` import.
+warm check reads the policy files, hashes them and the calendar files the chosen one depends
+on, and reads which file covers the environment and the compiled policy with its expanded
+calendars back: no YAML parsing, no pydantic, no ``holidays`` import.
 
 **What the key is.** The entry is named by a hash of seasongate's version, the contents of
 the modules whose objects are stored, the policy file's shown path and its bytes; it lists
-the calendar files (relative to the policy's folder) with their SHA-256, checked on every
+the calendar files (relative to the policy's folder) with their BLAKE2b digest, checked on every
 read. No modification time, absolute path or working directory enters, so a cache folder
 restored by CI, a new virtualenv or a second checkout of the same files hit.
 
 **Why it cannot run code.** The entry is JSON of strings, numbers and lists, decoded by a
-small tagged codec that can only build seasongate's own frozen dataclasses (from the policy
+small tagged codec (``_codec``) that can only build seasongate's own frozen dataclasses (from the policy
 and calendar packages, by their fields) and a few value types (dates, times, zones). A
 corrupt, foreign or tampered entry fails to decode or to match its key and is ignored and
 rebuilt; it is never executed. (Whoever can write the cache folder can still make the gate
@@ -25,31 +25,26 @@ ignored. Failing to write the cache never fails a command.
 
 from __future__ import annotations
 
-import dataclasses
-import hashlib
-import importlib
 import json
 import os
 import sys
-from collections.abc import Callable, Iterator, Mapping
-from datetime import date, datetime, time
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from zoneinfo import ZoneInfo
 
+from seasongate._policy._codec import decode, encode
 from seasongate._policy._engine import Policy
 
 if TYPE_CHECKING:
     from seasongate._calendar import Calendar, CalendarIndex
 
-FORMAT = 6  # the layout of an entry; the modules' contents are part of the key as well
+FORMAT = 8  # the layout of an entry; the modules' contents are part of the key as well
 MAX_ENTRY_BYTES = 256 * 1024 * 1024
 _PACKAGE = Path(__file__).resolve().parent.parent
-# Modules whose objects an entry holds: their contents are part of the key.
-_SHAPING = ("_policy", "_calendar", "_intervals.py", "_versions.py", "_time.py", "_errors.py", "_vocabulary.py")
-# Where the classes an entry may build live.
-_BUILDABLE = ("seasongate._policy.", "seasongate._calendar.")
-_BUILDABLE_MODULES = ("seasongate._errors", "seasongate._versions")
+# Modules whose objects an entry holds (and api/_project.py, which decides what a policy file
+# claims): their contents are part of the key.
+_SHAPING = ("_policy", "_calendar", "_intervals.py", "_versions.py", "_time.py", "_errors.py", "_vocabulary.py",
+            "_yaml.py", "api/_project.py")  # fmt: skip
 
 
 def cache_dir() -> Path:
@@ -70,38 +65,62 @@ def _read(path: Path, limit: int) -> bytes | None:
         return None
 
 
+def _hasher(data: bytes = b"") -> Any:
+    """A BLAKE2b-256 hasher (cryptographic, like SHA-256, and as fast as OpenSSL's SHA-256).
+    CPython's built-in ``_blake2`` spares the check the ~5 ms ``hashlib`` spends loading
+    OpenSSL; its own ``_sha256`` would be seven times slower on a large calendar."""
+    try:
+        from _blake2 import blake2b
+    except ImportError:  # another interpreter
+        from hashlib import blake2b
+    return blake2b(data, digest_size=32)
+
+
 def _digest(path: Path) -> str | None:
     from seasongate._yaml import MAX_BYTES
 
     data = _read(path, MAX_BYTES)
-    return None if data is None else hashlib.sha256(data).hexdigest()
+    return None if data is None else str(_hasher(data).hexdigest())
+
+
+_CODE_DIGEST: list[str] = []  # computed once per process
 
 
 def _code_digest() -> str:
-    """SHA-256 over the source of the modules whose objects are stored: a changed seasongate
+    """A digest of the source of the modules whose objects are stored: a changed seasongate
     never reads an entry written by other code, and the same code on another machine does."""
-    digest = hashlib.sha256()
+    if _CODE_DIGEST:
+        return _CODE_DIGEST[0]
+    digest = _hasher()
     for name in _SHAPING:
         target = _PACKAGE / name
-        modules = sorted(target.glob("*.py")) if target.is_dir() else [target]
+        modules = (
+            [target / f for f in sorted(os.listdir(target)) if f.endswith(".py")] if target.is_dir() else [target]
+        )
         for module in modules:
             try:
                 source = module.read_bytes()
             except OSError:
                 source = b"?"  # installed without sources: the version alone tells the code apart
             digest.update(module.name.encode() + b"\0" + source + b"\0")
-    return digest.hexdigest()
+    _CODE_DIGEST.append(str(digest.hexdigest()))
+    return _CODE_DIGEST[0]
+
+
+def _version_and_code() -> str:
+    """seasongate's version, the digest of its entry-shaping code and Python's version."""
+    from seasongate._version import __version__ as ours
+
+    return f"{ours}\0{_code_digest()}\0{sys.version_info[0]}.{sys.version_info[1]}"
 
 
 def entry_key(shown_path: str, policy_bytes: bytes) -> str:
     """The key of a policy's entry: format, version, code, the policy's shown path and bytes."""
-    from seasongate._version import __version__ as ours
-
-    key = hashlib.sha256()
-    for part in (str(FORMAT), ours, _code_digest(), f"{sys.version_info[0]}.{sys.version_info[1]}", shown_path):
+    key = _hasher()
+    for part in (str(FORMAT), _version_and_code(), shown_path):
         key.update(part.encode() + b"\0")
     key.update(policy_bytes)
-    return key.hexdigest()
+    return str(key.hexdigest())
 
 
 def load_policy_cached(path: str | Path) -> Policy:
@@ -138,6 +157,34 @@ def _parse(policy_path: Path) -> Policy:
     return _load.load_policy(policy_path)
 
 
+# -- which policy file covers which environment -------------------------------------------------
+
+
+def discover_cached(
+    files: Sequence[tuple[str, bytes]], discover: Callable[[], Mapping[str, str]]
+) -> dict[str, str]:
+    """Environment -> file name for a policy folder whose files (name, bytes) are ``files``:
+    served from the cache when a folder with exactly these names and contents was read
+    before, else ``discover()`` (which parses every file and raises on a broken one or an
+    environment claimed twice; only its successful answer is stored, so a broken folder is
+    parsed, and refused, every time)."""
+    key = _hasher()
+    for part in (f"claims {FORMAT}", _version_and_code()):
+        key.update(part.encode() + b"\0")
+    for name, data in files:
+        key.update(name.encode() + b"\0" + str(len(data)).encode() + b"\0" + data)
+    hexkey = str(key.hexdigest())
+    entry = cache_dir() / f"claims-{hexkey[:32]}.json"
+    names = {name for name, _ in files}
+    document = _read_document(entry, hexkey)
+    owner = document.get("owner") if document is not None else None
+    if isinstance(owner, dict) and all(isinstance(e, str) and v in names for e, v in owner.items()):
+        return dict(owner)
+    found = dict(discover())
+    _write_document(entry, {"format": FORMAT, "key": hexkey, "owner": found})
+    return found
+
+
 # -- dependencies ------------------------------------------------------------------------------
 
 
@@ -148,7 +195,7 @@ def _real_path(shown: str) -> Path:
 
 
 def _dependencies(policy: Policy, policy_path: Path) -> list[tuple[str, str | None]]:
-    """Each calendar file the policy read, relative to the policy's folder, with its SHA-256."""
+    """Each calendar file the policy read, relative to the policy's folder, with its digest."""
     base = policy_path.resolve().parent
     files: list[Path] = []
     for calendar in policy.calendars.values():
@@ -218,7 +265,7 @@ def _read_document(entry: Path, key: str) -> dict[str, Any] | None:
 
 
 def _intact(document: dict[str, Any], base: Path) -> bool:
-    """Whether every file the entry was built from still has the recorded SHA-256."""
+    """Whether every file the entry was built from still has the recorded digest."""
     try:
         return all(_digest(base / str(relative)) == digest for relative, digest in document["deps"])
     except (KeyError, TypeError, ValueError):
@@ -232,7 +279,7 @@ def _load_entry(entry: Path, key: str, policy_path: Path) -> tuple[Policy, list[
     if document is None or not _intact(document, base):
         return None
     try:
-        state = _decode(document["policy"])
+        state = decode(document["policy"])
         if not isinstance(state, dict):
             return None
         state["calendars"] = _SourceCalendars({code: base / rel for code, rel in document["calendars"].items()})
@@ -253,7 +300,7 @@ def _write(entry: Path, key: str, deps: list[tuple[str, str | None]], policy: Po
             "key": key,
             "deps": deps,
             "calendars": _calendar_paths(policy, policy_path),
-            "policy": _encode(state),
+            "policy": encode(state),
         }
     except TypeError:
         return  # a value the codec does not know: this policy is not cached (only costs speed)
@@ -302,10 +349,10 @@ def expand_calendar_cached(path: str | Path, first_year: int, last_year: int) ->
     document = _read_document(entry, key)
     if document is not None and _intact(document, base):
         try:
-            found = _decode(document["calendar"])
+            found = decode(document["calendar"])
             indexes = dict(document["indexes"])
             if span in indexes:
-                index = _decode(indexes[span])
+                index = decode(indexes[span])
                 if isinstance(found, Calendar) and isinstance(index, CalendarIndex):
                     return found, index
         except (ValueError, KeyError, TypeError, AttributeError, IndexError, RecursionError):
@@ -316,143 +363,17 @@ def expand_calendar_cached(path: str | Path, first_year: int, last_year: int) ->
     index = build_index(calendar, first_year, last_year)
     indexes.pop(span, None)
     try:
-        indexes[span] = _encode(index)
+        indexes[span] = encode(index)
         resolved = base.resolve()
         deps = [(os.path.relpath(_real_path(f).resolve(), resolved), _digest(_real_path(f))) for f in calendar.files]
         document = {
             "format": FORMAT,
             "key": key,
             "deps": deps,
-            "calendar": _encode(calendar),
+            "calendar": encode(calendar),
             "indexes": dict(list(indexes.items())[-KEPT_SPANS:]),
         }
     except TypeError:
         return calendar, index
     _write_document(entry, document)
     return calendar, index
-
-
-# -- the codec: tagged JSON that builds only plain data ------------------------------------------
-#
-# A scalar (str, int, float, bool, None) is itself; everything else is a list whose first item
-# is a tag: ["t", ...] tuple, ["l", ...] list, ["f", ...] frozenset, ["m", k, v, k, v...] dict,
-# ["d", iso] date, ["T", iso] time, ["D", iso] datetime, ["z", key] zone, ["o", class, {field:
-# value}] a seasongate dataclass, ["x", ...] a calendar index (columns of its periods).
-
-
-def _encode(value: Any) -> Any:
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return value
-    if isinstance(value, tuple):
-        return ["t", *map(_encode, value)]
-    if isinstance(value, list):
-        return ["l", *map(_encode, value)]
-    if isinstance(value, (frozenset, set)):
-        return ["f", *sorted(map(_encode, value), key=lambda v: json.dumps(v, sort_keys=True))]
-    if isinstance(value, dict):
-        out: list[Any] = ["m"]
-        for k, v in value.items():
-            out.extend((_encode(k), _encode(v)))
-        return out
-    if isinstance(value, datetime):
-        return ["D", value.isoformat()]
-    if isinstance(value, date):
-        return ["d", value.isoformat()]
-    if isinstance(value, time):
-        return ["T", value.isoformat()]
-    if isinstance(value, ZoneInfo):
-        return ["z", value.key]
-    from seasongate._calendar import CalendarIndex
-
-    if isinstance(value, CalendarIndex):
-        return ["x", *_encode_index(value)]
-    cls = type(value)
-    if dataclasses.is_dataclass(value) and (
-        cls.__module__.startswith(_BUILDABLE) or cls.__module__ in _BUILDABLE_MODULES
-    ):
-        fields = {f.name: _encode(getattr(value, f.name)) for f in dataclasses.fields(value) if f.init}
-        return ["o", f"{cls.__module__}:{cls.__qualname__}", fields]
-    raise TypeError(f"the expansion cache cannot store {cls.__module__}.{cls.__qualname__}")
-
-
-def _decode(value: Any) -> Any:
-    if not isinstance(value, list):
-        if value is None or isinstance(value, (bool, int, float, str)):
-            return value
-        raise TypeError("not a cache value")
-    tag, rest = value[0], value[1:]
-    if tag == "t":
-        return tuple(map(_decode, rest))
-    if tag == "l":
-        return list(map(_decode, rest))
-    if tag == "f":
-        return frozenset(map(_decode, rest))
-    if tag == "m":
-        return {_decode(rest[i]): _decode(rest[i + 1]) for i in range(0, len(rest), 2)}
-    if tag == "D":
-        return datetime.fromisoformat(rest[0])
-    if tag == "d":
-        return date.fromisoformat(rest[0])
-    if tag == "T":
-        return time.fromisoformat(rest[0])
-    if tag == "z":
-        from seasongate._time import zone
-
-        return zone(str(rest[0]))
-    if tag == "x":
-        return _decode_index(*rest)
-    if tag == "o":
-        cls = _buildable(rest[0])
-        fields = rest[1]
-        if not isinstance(fields, dict):
-            raise TypeError("fields are a mapping")
-        return cls(**{str(k): _decode(v) for k, v in fields.items()})
-    raise ValueError(f"unknown tag {tag!r}")
-
-
-def _buildable(name: object) -> Callable[..., Any]:
-    """A seasongate dataclass named ``module:Class``; nothing else can be built."""
-    if not isinstance(name, str) or ":" not in name:
-        raise ValueError("a class is named module:Class")
-    module_name, _, qualname = name.partition(":")
-    if not (module_name.startswith(_BUILDABLE) or module_name in _BUILDABLE_MODULES) or "." in qualname:
-        raise ValueError(f"{name} is not a class the cache builds")
-    try:
-        module = sys.modules.get(module_name) or importlib.import_module(module_name)  # seasongate's own
-    except ImportError:
-        raise ValueError(f"{name} is not a class the cache builds") from None
-    cls = getattr(module, qualname, None)
-    if not isinstance(cls, type) or not dataclasses.is_dataclass(cls) or cls.__module__ != module_name:
-        raise ValueError(f"{name} is not a class the cache builds")
-    return cls
-
-
-def _encode_index(index: CalendarIndex) -> list[Any]:
-    """Periods as columns: each distinct (name, kind, ..., source) once, then per period its
-    row number, start and end."""
-    rows: dict[tuple[Any, ...], int] = {}
-    times: list[int] = []
-    for p in index.periods:
-        row = (p.name, p.kind, p.calendar, p.territory, p.all_day, p.tags, p.source.path,
-               p.source.line, p.source.column, p.description)  # fmt: skip
-        times.extend((rows.setdefault(row, len(rows)), p.start, p.end))
-    return [index.tz.key, index.lo, index.hi, [[*r[:5], list(r[5]), *r[6:]] for r in rows], times]
-
-
-def _decode_index(tz: str, lo: int, hi: int, rows: list[list[Any]], times: list[int]) -> CalendarIndex:
-    from seasongate._calendar import CalendarIndex, Period
-    from seasongate._errors import Location
-    from seasongate._time import zone
-
-    shapes = []
-    for name, kind, calendar, territory, all_day, tags, path, line, column, description in rows:
-        if not (isinstance(name, str) and isinstance(kind, str) and isinstance(all_day, bool)):
-            raise TypeError("a period row is (name, kind, calendar, territory, all_day, tags, source...)")
-        shapes.append(
-            (name, kind, calendar, territory, all_day, tuple(tags), Location(path, line, column), description)
-        )
-    periods = []
-    for i in range(0, len(times), 3):
-        s = shapes[times[i]]
-        periods.append(Period(s[0], s[1], int(times[i + 1]), int(times[i + 2]), s[2], s[3], s[4], s[5], s[6], s[7]))
-    return CalendarIndex(periods, tz=zone(tz), lo=int(lo), hi=int(hi))

@@ -100,7 +100,7 @@ class PostgresStore(BaseStore):
     def open(cls, url: str) -> PostgresStore:
         """Connect, set the session's timeouts and bring the schema up to date."""
         try:
-            import psycopg
+            from seasongate._pgdriver import psycopg  # the first import of psycopg: see there
         except ImportError as exc:  # pragma: no cover - psycopg is a dependency
             raise StoreError("the PostgreSQL store needs psycopg: pip install psycopg") from exc
         shown = display_url(url)

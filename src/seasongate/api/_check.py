@@ -9,21 +9,16 @@ their fields as keywords).
 from __future__ import annotations
 
 from datetime import datetime
-from pathlib import Path
 from typing import Unpack
 
 from seasongate._policy import Decision, RuleCheck
-from seasongate.api._project import Project, find_policy, open_policy, open_store, policy_folder, project_of, relative
+from seasongate.api._project import Project, find_policy, open_policy, open_store, project_of, relative
 from seasongate.api._request import CommandFields, RequestSpec, bounded_instant, build_request, spec_of
 
-# Names other modules import from here; they live in api._project and api._request now.
+# Names api._migrate and api._validate still import from here (they live in api._project):
+# to go once those import them from there.
 _open_store = open_store
 _relative = relative
-
-
-def _policy_dirs(project_dir: Path) -> list[Path]:
-    """The folder policies are found in: the project's ``policies/``, else the bundled one."""
-    return [policy_folder(project_dir)[0]]
 
 
 # -- check / explain ---------------------------------------------------------------------------

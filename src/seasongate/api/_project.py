@@ -48,24 +48,23 @@ def policy_files(directory: Path) -> list[Path]:
     return sorted({p for pattern in POLICY_SUFFIXES for p in directory.glob(pattern)})
 
 
-def _claims(path: Path) -> tuple[list[str], tuple[int, int]]:
-    """The environments a policy file claims and where its ``environments`` key is.
+def _claims(path: Path, text: str) -> list[str]:
+    """The environments a policy file claims.
 
     Reads the YAML without marks first (cheap); a file that is not right is read again with
     marks, so the error names file, line and column."""
     import yaml
 
-    from seasongate._yaml import load_yaml, mark_of, read_text
+    from seasongate._yaml import load_yaml, mark_of
 
     shown = relative(path)
-    text = read_text(path)
     try:
         data: Any = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     except yaml.YAMLError:
         data = None
     envs = data.get("environments") if isinstance(data, dict) else None
     if isinstance(envs, list) and envs and all(isinstance(e, str) and e for e in envs):
-        return envs, (0, 0)
+        return envs
     data, marks = load_yaml(shown, text)  # raises the located syntax error, if that is it
     if not isinstance(data, dict):
         raise ConfigError("a policy file is a mapping (environments, territories, rules...)", path=str(shown),
@@ -77,19 +76,25 @@ def _claims(path: Path) -> tuple[list[str], tuple[int, int]]:
     )  # fmt: skip
 
 
-def discover_policies(project_dir: Path | None = None) -> dict[str, Path]:
-    """Environment -> policy file, for the project's ``policies/`` folder (else the bundled
-    one). Raises :class:`ConfigErrors` naming every file that cannot be read, and both files
-    when two claim the same environment."""
-    directory, own = policy_folder(project_dir or Path.cwd())
-    files = policy_files(directory)
-    if own and not files:
-        raise InputError(f"{relative(directory)}/ has no policy files (*.yaml, *.yml); add one or pass --policy")
+def _read_policy_file(path: Path) -> bytes:
+    from seasongate._fileio import UnreadableFile, read_regular_file
+    from seasongate._yaml import MAX_BYTES
+
+    try:
+        return read_regular_file(path, limit=MAX_BYTES)
+    except UnreadableFile:
+        return b""  # not cached: ``_discover`` reads it again and reports the problem
+
+
+def _discover(files: list[Path]) -> dict[str, str]:
+    """Parse every policy file: environment -> file name, or every problem at once."""
+    from seasongate._yaml import read_text
+
     owner: dict[str, Path] = {}
     problems: list[ConfigError] = []
     for path in files:
         try:
-            envs, _ = _claims(path)
+            envs = _claims(path, read_text(path))
         except ConfigErrors as exc:
             problems.extend(exc.problems)
             continue
@@ -107,7 +112,33 @@ def discover_policies(project_dir: Path | None = None) -> dict[str, Path]:
                 owner[env] = path
     if problems:
         raise ConfigErrors(problems)
-    return owner
+    return {env: path.name for env, path in owner.items()}
+
+
+def discover_policies(project_dir: Path | None = None) -> dict[str, Path]:
+    """Environment -> policy file, for the project's ``policies/`` folder (else the bundled
+    one). Raises :class:`ConfigErrors` naming every file that cannot be read, and both files
+    when two claim the same environment.
+
+    Every file is read every time; parsing them is skipped when a folder with exactly these
+    file names and contents was discovered before (the answer is cached under a key of all
+    of them, and only a successful answer is cached: a broken or duplicate file is refused
+    on every run)."""
+    from seasongate._policy import discover_cached
+
+    directory, own = policy_folder(project_dir or Path.cwd())
+    files = policy_files(directory)
+    if own and not files:
+        raise InputError(f"{relative(directory)}/ has no policy files (*.yaml, *.yml); add one or pass --policy")
+    contents = [_read_policy_file(path) for path in files]
+    if all(contents):
+        owner = discover_cached(
+            [(path.name, data) for path, data in zip(files, contents, strict=True)],
+            lambda: _discover(files),
+        )
+    else:
+        owner = _discover(files)
+    return {env: directory / name for env, name in owner.items()}
 
 
 def find_policy(policy: str | Path | None, environment: str | None, project_dir: Path | None = None) -> Path:

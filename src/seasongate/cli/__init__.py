@@ -75,7 +75,7 @@ def _apply_project_config(ctx: click.Context) -> None:
 # ``seasongate check`` sits on every pipeline's critical path and must start fast.
 _COMMAND_MODULES = {
     "baseline": "seasongate.cli._flyway",
-    "check": "seasongate.cli._plan",
+    "check": "seasongate.cli._check",
     "clean": "seasongate.cli._flyway",
     "config": "seasongate.cli._config",
     "explain": "seasongate.cli._plan",
