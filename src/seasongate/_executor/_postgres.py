@@ -86,7 +86,7 @@ class Applied:
 
 
 def _connect(dsn: str, options: ExecutorOptions, purpose: str) -> psycopg.Connection[Any]:
-    import psycopg
+    from seasongate._pgdriver import psycopg  # the first import of psycopg: see there
 
     try:
         return psycopg.connect(

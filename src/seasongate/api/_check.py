@@ -12,14 +12,8 @@ from datetime import datetime
 from typing import Unpack
 
 from seasongate._policy import Decision, RuleCheck
-from seasongate.api._project import Project, find_policy, open_policy, open_store, project_of, relative
+from seasongate.api._project import Project, find_policy, open_policy, project_of
 from seasongate.api._request import CommandFields, RequestSpec, bounded_instant, build_request, spec_of
-
-# Names api._migrate and api._validate still import from here (they live in api._project):
-# to go once those import them from there.
-_open_store = open_store
-_relative = relative
-
 
 # -- check / explain ---------------------------------------------------------------------------
 
