@@ -5,6 +5,9 @@ from __future__ import annotations
 import ast
 import subprocess
 import sys
+from pathlib import Path
+
+import pytest
 
 import seasongate
 
@@ -96,3 +99,23 @@ def test_a_check_with_the_postgresql_store_loads_psycopg_without_the_metadata_sc
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
     versions = (metadata.version("psycopg"), metadata.version("psycopg"), metadata.version("psycopg-binary"))
     assert done.stderr.split()[-4:] == [*versions, "False"]
+
+
+def test_the_store_interface_the_docs_show_is_public(tmp_path: Path) -> None:
+    """docs/overrides.md opens the store through ``seasongate.api.open_store``: a URL opens
+    the store it names, a malformed one is a StoreError, never another store."""
+    from datetime import UTC, datetime
+
+    from seasongate import StoreError
+    from seasongate.api import open_store
+
+    store = open_store(f"sqlite:///{tmp_path / 'gate.db'}", tmp_path)
+    try:
+        entry = store.append_audit(store.identity(), "decision", "production/DE", {"allowed": True},
+                                   datetime(2026, 9, 25, 8, tzinfo=UTC))
+        assert store.audit_head() == f"{entry.seq}:{entry.hash}"
+    finally:
+        store.close()
+    assert (tmp_path / "gate.db").is_file()
+    with pytest.raises(StoreError):
+        open_store("mysql://nowhere/x", tmp_path)

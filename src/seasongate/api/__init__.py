@@ -15,6 +15,7 @@ from seasongate.api._project import Project as Project
 from seasongate.api._project import find_policy as find_policy
 from seasongate.api._project import open_policy as open_policy
 from seasongate.api._project import open_project as open_project
+from seasongate.api._project import open_store as open_store
 from seasongate.api._request import RequestSpec as RequestSpec
 from seasongate.api._request import build_request as build_request
 
@@ -109,5 +110,5 @@ if TYPE_CHECKING:
 # The names imported above and the lazy ones, in one sorted list.
 __all__ = sorted(
     ["Project", "RequestSpec", "build_request", "check", "explain", "find_policy", "open_policy", "open_project",
-     *_LAZY]
+     "open_store", *_LAZY]
 )  # fmt: skip
