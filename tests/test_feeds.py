@@ -13,6 +13,7 @@ import yaml
 from click.testing import CliRunner
 
 from seasongate import api
+from seasongate._errors import InputError
 from seasongate._render import ExportedWindow
 from seasongate._time import from_ts, to_ts
 from seasongate.cli import main
@@ -187,3 +188,18 @@ def test_a_window_across_a_dst_change_says_so_and_keeps_its_elapsed_length() -> 
     assert window.start_cron == "0 0 20 10 *" and window.end_cron == "0 0 31 10 *"
     assert any("DST" in note for note in window.notes())
     assert from_ts(start + go_seconds(window.go_duration), BERLIN).hour == 0  # Argo CD's end is local midnight
+
+
+def test_export_without_from_starts_on_today_in_the_territory_not_in_utc() -> None:
+    """At half past midnight on 1 July in Berlin it is still 30 June in UTC: the export of
+    one month from "today" covers July (Berlin's day), up to 1 August."""
+    from freezegun import freeze_time
+
+    with freeze_time("2027-06-30 22:30:00"):  # 2027-07-01 00:30 in Berlin (CEST)
+        code, out, err = sg("export", "argocd", "-t", "DE", "--months", "1")
+    assert code == 0, err
+    assert "touching 2027-07-01 to 2027-08-01" in out
+    at = datetime(2027, 6, 30, 22, 30, tzinfo=ZoneInfo("UTC"))
+    assert api.export_blackouts(target="argocd", territory="DE", start=at, months=1) == out
+    with pytest.raises(InputError, match="no UTC offset"):
+        api.export_blackouts(target="argocd", territory="DE", start=datetime(2027, 7, 1), months=1)

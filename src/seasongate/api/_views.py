@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import calendar as _cal
 from collections.abc import Sequence
-from datetime import UTC, date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -30,6 +30,16 @@ def _windows(
     from seasongate.api import windows
 
     return windows(start=start, end=end, territory=territory, kinds=kinds, project_dir=project_dir)
+
+
+def _local_day(at: datetime, territory: str, project_dir: Path | None) -> date:
+    """The day ``at`` falls on in the time zone of ``territory``'s calendar."""
+    from seasongate._calendar import load_calendar
+    from seasongate.api._windows import territory_calendar
+
+    if at.tzinfo is None or at.utcoffset() is None:
+        raise InputError(f"the instant {at.isoformat()} has no UTC offset: give an aware datetime")
+    return at.astimezone(load_calendar(territory_calendar(territory, project_dir or Path.cwd())).tz).date()
 
 
 def _first_open_class(policy: Policy, environment: str, territory: str) -> str | None:
@@ -118,7 +128,7 @@ def export_blackouts(
     *,
     target: str,
     territory: str,
-    start: date,
+    start: date | datetime,
     months: int = 12,
     applications: Sequence[str] = ("*",),
     namespaces: Sequence[str] = (),
@@ -129,9 +139,13 @@ def export_blackouts(
     """The territory's blackouts that touch the ``months`` from ``start`` as Argo CD sync
     windows (YAML, ``target="argocd"``) or GitLab freeze periods (JSON, ``"gitlab"``).
 
-    A cron line has no year: at most twelve months are exported, so no date appears twice."""
+    A cron line has no year: at most twelve months are exported, so no date appears twice.
+    ``start`` is a day, or an aware instant whose day in the territory's time zone is meant
+    (half past midnight in Berlin is still the day before in UTC)."""
     from seasongate._render import argocd_sync_windows, blackout_windows, gitlab_freeze_periods
 
+    if isinstance(start, datetime):
+        start = _local_day(start, territory, project_dir)
     if target not in EXPORT_TARGETS:
         raise InputError(f"unknown export target {target!r} (known: {', '.join(EXPORT_TARGETS)})")
     if not 1 <= months <= MAX_EXPORT_MONTHS:

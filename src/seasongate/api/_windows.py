@@ -57,7 +57,7 @@ def windows(
     sources: list[tuple[str | None, Path]] = [(None, Path(c)) for c in calendars]
     if not sources:
         project = project_dir or Path.cwd()
-        sources = [(code, _territory_calendar(code, project)) for code in codes or ["DE"]]
+        sources = [(code, territory_calendar(code, project)) for code in codes or ["DE"]]
     loaded: list[Calendar] = []
     found: list[Period] = []
     selector = Selector.of(kind=kinds)
@@ -77,7 +77,8 @@ def windows(
     return WindowsResult(tuple(found), unique, start, end, tuple(codes) or listed)
 
 
-def _territory_calendar(territory: str, project_dir: Path) -> Path:
+def territory_calendar(territory: str, project_dir: Path) -> Path:
+    """The calendar file the project's policies name for ``territory``; an unknown one is an error."""
     from seasongate._policy import policy_calendar_paths
     from seasongate.api._project import policy_files, policy_folder, relative
 

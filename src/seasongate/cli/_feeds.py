@@ -174,7 +174,7 @@ def year_only_check(fmt: str, options: dict[str, Any]) -> None:
 @click.command()
 @click.argument("target", type=click.Choice(["argocd", "gitlab"]))
 @click.option("--territory", "-t", default="DE", show_default=True, help="Territory whose calendar to export.")
-@click.option("--from", "start", help="First day (YYYY-MM-DD; default today).")
+@click.option("--from", "start", help="First day (YYYY-MM-DD; default today in the territory's time zone).")
 @click.option("--months", type=int, default=12, show_default=True, help="How many months (1 to 12).")
 @click.option("--applications", default="*", show_default=True, help="argocd: applications (comma separated).")
 @click.option("--namespaces", default="", help="argocd: namespaces (comma separated).")
@@ -195,7 +195,8 @@ def export(target: str, territory: str, start: str | None, months: int, applicat
     def split(text: str) -> list[str]:
         return [v.strip() for v in text.split(",") if v.strip()]
 
-    first = parse_date(start) if start else datetime.now(UTC).date()
+    # Without --from: today in the territory's time zone (the api converts the instant).
+    first = parse_date(start) if start else datetime.now(UTC)
     text = api.export_blackouts(
         target=target, territory=territory, start=first, months=months, applications=split(applications),
         namespaces=split(namespaces), clusters=split(clusters), manual_sync=manual_sync,
