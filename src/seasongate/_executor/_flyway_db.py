@@ -27,6 +27,7 @@ from seasongate._executor._flyway import (
     select_sql,
 )
 from seasongate._executor._flyway_repair import RepairPlan
+from seasongate._executor._pghistory import columns_of
 from seasongate._executor._plan import HistoryRow
 from seasongate._executor._postgres import LockBusy
 from seasongate._versions import Version
@@ -102,11 +103,7 @@ def table_exists(conn: psycopg.Connection[Any], schema: str, table: str) -> bool
 
 def check_flyway_table(conn: psycopg.Connection[Any], schema: str, table: str) -> None:
     """Refuse a table that does not have Flyway's ten columns."""
-    rows = conn.execute(
-        "SELECT column_name FROM information_schema.columns WHERE table_schema = %s AND table_name = %s",
-        (schema, table),
-    ).fetchall()
-    present = {r[0] for r in rows}
+    present = columns_of(conn, schema, (table,)).get(table, set())
     missing = [c for c in COLUMNS if c not in present]
     if missing:
         raise MigrationError(

@@ -30,6 +30,8 @@ class MigrationFolder:
     duplicate pair, which is reported as E002); ``undo`` maps versions to the undo scripts that
     were read, ``undo_paths`` to every undo file found (a folder scanned with
     ``read_undo=False`` reads none: :meth:`undo_script` reads one when it is needed).
+    ``beside`` lists the repeatable scripts and callbacks found (the Flyway layer reads them),
+    so that the folder is listed once.
     """
 
     directory: Path
@@ -39,6 +41,7 @@ class MigrationFolder:
     classes: tuple[MigrationClass, ...]
     findings: tuple[Finding, ...]
     undo_paths: Mapping[Version, Path] = field(default_factory=dict)
+    beside: tuple[Path, ...] = ()
 
     def undo_script(self, version: Version) -> tuple[MigrationScript | None, tuple[Finding, ...]]:
         """The undo script of ``version``; read now, with its findings, when the scan did not
@@ -116,9 +119,11 @@ def scan(
     versioned: dict[Version, MigrationScript] = {}
     undo: dict[Version, MigrationScript] = {}
     undo_paths: dict[Version, Path] = {}
+    beside: list[Path] = []
     for path in sql_files(directory):
         if is_repeatable(path.name) or is_callback(path.name):
-            continue  # read by the Flyway layer: seasongate._executor._flyway, _callbacks
+            beside.append(path)  # read by the Flyway layer: seasongate._gate._flyway.load_extras
+            continue
         if not read_undo:
             named = FILE_RE.match(path.name)
             if named is not None and named.group("prefix") == "U":
@@ -168,7 +173,8 @@ def scan(
                 )
             )
     return MigrationFolder(
-        folder.directory, folder.migrations, folder.undo, numbering, classes, tuple(findings), undo_paths
+        folder.directory, folder.migrations, folder.undo, numbering, classes, tuple(findings), undo_paths,
+        tuple(beside),
     )
 
 

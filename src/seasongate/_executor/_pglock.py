@@ -5,9 +5,11 @@ A waiting run polls ``pg_try_advisory_lock`` with backoff instead of blocking in
 ``pg_advisory_lock``: a blocked statement holds a snapshot the whole time it waits, and
 ``CREATE INDEX CONCURRENTLY`` in the running migration would wait for that snapshot.
 
-The proof that a session still holds both locks is one statement (:func:`check_sql`) that
-fails with SQLSTATE :data:`LOCK_LOST` otherwise; a transactional migration runs it inside its
-own transaction, after the script, so it costs no round trip of its own.
+The proof that a session still holds both locks is one plain ``SELECT`` (:func:`check_sql`)
+that fails otherwise (:func:`check_failed` tells that failure from any other); a
+transactional migration runs it inside its own transaction, after the script, so it costs no
+round trip of its own. Plain SQL, not a ``DO`` block: PostgreSQL plans a ``DO`` block's query
+afresh each time, which cost more server time per migration than the check itself.
 """
 
 from __future__ import annotations
@@ -24,17 +26,21 @@ if TYPE_CHECKING:
     import psycopg
 
 LOCK_CLASS = 0x5347  # "SG": the first key of the two-key advisory lock
-LOCK_LOST = "SGLCK"
-"""The SQLSTATE of the lock check (:func:`check_sql`)."""
+LOCK_LOST = "seasongate: the migration lock is not held"
+"""What the failing lock check says (:func:`check_sql`, :func:`check_failed`)."""
 _POLL_FIRST = 0.05  # seconds between lock polls, doubled up to _POLL_MAX
 _POLL_MAX = 1.0
-# Both locks, in one scan of pg_locks; advisory locks belong to a database.
+# Both locks, in one scan of pg_locks; advisory locks belong to a database. Plain SQL cannot
+# raise an error of its own: when a lock is missing, the check casts its message to an integer,
+# which fails (SQLSTATE 22P02) with the message quoted. The ELSE branch depends on the count,
+# so the planner cannot evaluate it ahead of time.
 _CHECK = (
-    "DO $seasongate$BEGIN IF (SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted "
-    "AND pid = pg_backend_pid() AND database = (SELECT oid FROM pg_database WHERE datname = current_database()) "
-    "AND (({ours}) OR ({flyway}))) < 2 THEN RAISE EXCEPTION 'the migration lock is not held' "
-    "USING ERRCODE = '{state}'; END IF; END$seasongate$"
+    "SELECT CASE WHEN count(*) >= 2 THEN 0 ELSE ('{message} (' || count(*) || ' of 2 held)')::int END "
+    "FROM pg_locks WHERE locktype = 'advisory' AND granted AND pid = pg_backend_pid() "
+    "AND database = (SELECT oid FROM pg_database WHERE datname = current_database()) "
+    "AND (({ours}) OR ({flyway}))"
 )
+_CHECK_STATE = "22P02"  # invalid_text_representation: the cast of the check's message
 
 
 def lock_key(schema: str, table: str) -> tuple[int, int]:
@@ -99,8 +105,8 @@ def _busy(conn: psycopg.Connection[Any], key: tuple[int, int], wait: float) -> L
 
 
 def check_sql(schema: str, table: str) -> str:
-    """A statement that fails with SQLSTATE :data:`LOCK_LOST` unless this session holds both
-    advisory locks (ours and Flyway's) in this database: one scan of ``pg_locks``."""
+    """A statement that fails (:func:`check_failed`) unless this session holds both advisory
+    locks (ours and Flyway's) in this database: one scan of ``pg_locks``."""
     from seasongate._executor._flyway import lock_key as flyway_key
 
     key1, key2 = lock_key(schema, table)
@@ -109,13 +115,18 @@ def check_sql(schema: str, table: str) -> str:
     return _CHECK.format(
         ours=f"classid = ({key1})::int::oid AND objid = ({key2})::int::oid AND objsubid = 2",
         flyway=f"classid = ({high})::bigint::oid AND objid = ({low})::bigint::oid AND objsubid = 1",
-        state=LOCK_LOST,
+        message=LOCK_LOST,
     )
+
+
+def check_failed(exc: BaseException) -> bool:
+    """Whether ``exc`` is the lock check of :func:`check_sql` failing (a lock is not held)."""
+    return getattr(exc, "sqlstate", None) == _CHECK_STATE and LOCK_LOST in str(exc)
 
 
 def lost(exc: BaseException) -> LockLost:
     """The :class:`LockLost` for a failed lock check or a connection that broke."""
-    if getattr(exc, "sqlstate", None) == LOCK_LOST:
+    if check_failed(exc):
         return LockLost("lost the migration lock; stopped before the next migration")
     return LockLost(
         f"lost the migration lock: the connection holding it failed ({error_text(exc)}); "

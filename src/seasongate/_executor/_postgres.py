@@ -223,7 +223,7 @@ class PostgresSession:
     def _connection_lost(self, exc: BaseException) -> bool:
         """Whether ``exc`` is the lock check failing or the connection (and with it the lock)
         being gone: then nothing may be recorded, since another run may be working."""
-        return getattr(exc, "sqlstate", None) == lock.LOCK_LOST or self._conn is None or bool(self._conn.broken)
+        return lock.check_failed(exc) or self._conn is None or bool(self._conn.broken)
 
     def _setup(self, conn: psycopg.Connection[Any]) -> None:
         """Session settings: no idle timeout may end the connection that holds the lock."""

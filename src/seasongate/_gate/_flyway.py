@@ -31,6 +31,7 @@ from seasongate._executor import (
     Callbacks,
     FlywayInfo,
     MigrationFailed,
+    MigrationFolder,
     MigrationScript,
     Placeholders,
     Plan,
@@ -59,13 +60,10 @@ class Extras:
     problems: tuple[str, ...] = ()
 
 
-def load_extras(directory: Path) -> Extras:
-    """Read the ``R__`` scripts and the callbacks of ``directory`` (hidden folders skipped)."""
-    paths = [
-        p
-        for p in directory.rglob("*.sql")
-        if p.is_file() and not any(part.startswith(".") for part in p.relative_to(directory).parts)
-    ]
+def load_extras(folder: MigrationFolder) -> Extras:
+    """Read the ``R__`` scripts and the callbacks the scan of ``folder`` found beside the
+    versioned scripts (hidden folders skipped; only regular files, as before)."""
+    paths = [p for p in folder.beside if p.is_file()]
     repeatables, found = read_repeatables(paths, read_text)
     callbacks, more = find_callbacks(paths, read_text)
     problems = tuple(f.render() for f in (*found, *more) if f.blocking or f.code.startswith("E"))

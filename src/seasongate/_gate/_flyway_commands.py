@@ -158,7 +158,7 @@ def repair(
         rows = session.history()
         classes = gate.policy.migration_classes
         folder = scan(migrations, classes=classes)
-        plan = repair_plan(folder.migrations, load_extras(migrations), rows, classes, originals)
+        plan = repair_plan(folder.migrations, load_extras(folder), rows, classes, originals)
         if plan.empty:
             return RepairReport(plan, dry_run, "nothing")
         decisions = tuple(gate.decide(r) for r in _repair_requests(plan, env, terr))

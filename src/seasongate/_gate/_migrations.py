@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from seasongate._dsn import database_label
 from seasongate._errors import InputError
@@ -45,9 +45,6 @@ from seasongate._gate._hook import PolicyHook
 from seasongate._policy import Policy
 from seasongate._versions import REPEATABLE, Version
 from seasongate._vocabulary import REPEATABLE_CLASS, Operation
-
-if TYPE_CHECKING:
-    from seasongate._store import AuditEntry
 
 Progress = Callable[[StepResult], None]
 
@@ -186,7 +183,7 @@ def _run(
         )  # fmt: skip
         if not dry_run:  # under the lock: no other run is writing its outcomes now
             reconcile(gate, plan, database_label(dsn))
-        extras = flyway.load_extras(migrations)
+        extras = flyway.load_extras(plan.folder)
         if extras.problems:
             plan = replace(plan, problems=(*plan.problems, *extras.problems))
         plan.check()
@@ -219,21 +216,12 @@ def reconcile(gate: Gate, plan: Plan, database: str | None) -> int:
     many. Afterwards every start has exactly one outcome."""
     if gate.store is None or database is None:
         return 0
-    starts: dict[int, AuditEntry] = {}
-    settled: set[object] = set()
-    for entry in gate.store.audit_entries():
-        if entry.action == _audit.START and entry.payload.get("database") == database:
-            starts[entry.seq] = entry
-        elif entry.action in _audit.OUTCOME.values():
-            settled.add(entry.payload.get("start_seq"))
     written = 0
-    for seq, start in starts.items():
-        if seq in settled:
-            continue
+    for start in gate.store.unsettled_starts(database):
         facts = start.payload
         operation: Operation = "rollback" if facts.get("operation") == "rollback" else "apply"
-        status, rank = _settled(plan, seq, Version.parse(str(facts.get("version"))), operation)
-        payload = _audit.reconciled_payload(facts, status=status, installed_rank=rank, start_seq=seq)
+        status, rank = _settled(plan, start.seq, Version.parse(str(facts.get("version"))), operation)
+        payload = _audit.reconciled_payload(facts, status=status, installed_rank=rank, start_seq=start.seq)
         gate.audit(_audit.OUTCOME[operation], start.subject, payload)
         written += 1
     return written
@@ -331,7 +319,7 @@ def info(
     include = _include(policy, classes, (env, terr))
     with PostgresSession(dsn, options).open(lock=False, create=False) as session:
         plan = _plan(policy, session, migrations, include, read_undo=False)
-        extras = flyway.load_extras(migrations)
+        extras = flyway.load_extras(plan.folder)
         values = flyway.session_placeholders(
             session, placeholders or Placeholders(), environment=env, territory=terr
         )

@@ -111,6 +111,11 @@ class Store(ABC):
         """The entries with these numbers that the trail still holds."""
 
     @abstractmethod
+    def unsettled_starts(self, database: str) -> list[AuditEntry]:
+        """The ``migration.start`` entries about ``database`` that no outcome names by its
+        ``start_seq`` (their run died), in order; found by the store, not by reading the trail."""
+
+    @abstractmethod
     def close(self) -> None:
         """Release the connection."""
 

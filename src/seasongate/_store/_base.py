@@ -171,6 +171,10 @@ class BaseStore(Store):
         """The stored head text."""
 
     @abstractmethod
+    def _select_unsettled(self, database: str) -> list[AuditEntry]:
+        """The starts on ``database`` without an outcome (see :meth:`unsettled_starts`)."""
+
+    @abstractmethod
     def _count_entries(self) -> int:
         """How many entries the trail holds."""
 
@@ -370,6 +374,12 @@ class BaseStore(Store):
             if since is None:
                 return self._select_entries("", ())
             return self._select_entries(f"at >= {self.param}", (self._instant(to_ts(since)),))
+
+    def unsettled_starts(self, database: str) -> list[AuditEntry]:
+        """The ``migration.start`` entries about ``database`` that no outcome names (their run
+        died before writing one), in chain order: one query, whatever the trail's length."""
+        with self._errors("reading the audit trail"):
+            return self._select_unsettled(database)
 
     def audit_count(self) -> int:
         """How many entries there are."""

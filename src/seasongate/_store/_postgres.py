@@ -53,6 +53,13 @@ FROM seasongate.overrides o
 
 _AUDIT_COLUMNS = "seq, extract(epoch FROM at)::bigint, actor, action, subject, payload::text, prev_hash, hash"
 _SELECT_AUDIT = f"SELECT {_AUDIT_COLUMNS} FROM seasongate.audit"
+# The starts about a database that no outcome names (compared as text: what the outcome wrote).
+_UNSETTLED = (
+    f"{_SELECT_AUDIT} WHERE action = 'migration.start' AND payload->>'database' = %s "
+    "AND seq::text NOT IN (SELECT payload->>'start_seq' FROM seasongate.audit "
+    "WHERE action IN ('migration.apply', 'migration.rollback') AND payload->>'start_seq' IS NOT NULL) "
+    "ORDER BY seq"
+)
 
 # Who holds a lock on the store's tables or the schema lock, for "the store is busy".
 _LOCK_HOLDERS = """
@@ -216,6 +223,9 @@ class PostgresStore(BaseStore):
         ).fetchone()
         assert row is not None
         return _entry(row)
+
+    def _select_unsettled(self, database: str) -> list[AuditEntry]:
+        return [_entry(r) for r in self._conn.execute(_UNSETTLED, (database,)).fetchall()]
 
     def _count_entries(self) -> int:
         row = self._conn.execute("SELECT count(*) FROM seasongate.audit").fetchone()

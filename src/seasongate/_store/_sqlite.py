@@ -38,6 +38,28 @@ from seasongate._store._sqlite_schema import OVERRIDE_COLUMNS, SCHEMA, SELECT_AU
 from seasongate._time import iso, to_ts
 
 BUSY_TIMEOUT_MS = 30_000
+# An append's statements (the same text each time: sqlite3 keeps them prepared). The trail's
+# last entry and the stored head are read together; either may be missing.
+_TAIL = (
+    "SELECT h.value, a.seq, a.at, a.hash FROM (SELECT 1) "
+    "LEFT JOIN meta h ON h.key = 'audit_head' "
+    "LEFT JOIN (SELECT seq, at, hash FROM audit ORDER BY seq DESC LIMIT 1) a ON 1"
+)
+# The starts about a database that no outcome names. An entry that is not JSON (changed behind
+# seasongate's back: audit verify reports it) names nothing and is about no database.
+_UNSETTLED = (
+    f"{SELECT_AUDIT} WHERE action = 'migration.start' "
+    "AND CASE WHEN json_valid(payload) THEN json_extract(payload, '$.database') END = ? "
+    "AND seq NOT IN (SELECT json_extract(payload, '$.start_seq') FROM audit WHERE json_valid(payload) "
+    "AND action IN ('migration.apply', 'migration.rollback') AND json_extract(payload, '$.start_seq') IS NOT NULL) "
+    "ORDER BY seq"
+)
+_INSERT_ENTRY = (
+    "INSERT INTO audit (seq, at, actor, action, subject, payload, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_SET_HEAD = (
+    "INSERT INTO meta (key, value) VALUES ('audit_head', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value"
+)
 _SETUP_ATTEMPTS = 400  # of 20-50 ms: up to about 10-20 s for the first open under contention
 
 
@@ -213,26 +235,22 @@ class SQLiteStore(BaseStore):
 
         The time is ``at`` or, if later, the previous entry's: audit times never go
         backwards. Refuses when the trail does not end where seasongate left it (the stored
-        head): an append must never paper over entries deleted or changed behind its back."""
+        head): an append must never paper over entries deleted or changed behind its back.
+        Three statements: the trail's end and the stored head in one read, the entry, the
+        new head."""
         actor = self.identity()
-        row = conn.execute(f"{SELECT_AUDIT} ORDER BY seq DESC LIMIT 1").fetchone()
-        last = None if row is None else read_entry(row)
-        expected = None if last is None else (last.seq, last.hash)
-        if parse_head(self._stored_head()) != expected:
+        head, last_seq, last_at, last_hash = conn.execute(_TAIL).fetchone()
+        expected = None if last_seq is None else (int(last_seq), str(last_hash))
+        if parse_head(head) != expected:
             raise REFUSALS["trail_changed"]()
-        seq, prev = (1, GENESIS) if last is None else (last.seq + 1, last.hash)
-        at = at if last is None else max(at, last.at)
+        if expected is None:
+            seq, prev = 1, GENESIS
+        else:
+            seq, prev = expected[0] + 1, expected[1]
+            at = max(at, read_ts(last_at))
         digest = entry_hash(seq, at, actor, action, subject, text, prev)
-        conn.execute(
-            "INSERT INTO audit (seq, at, actor, action, subject, payload, prev_hash, hash) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (seq, iso(at), actor, action, subject, text, prev, digest),
-        )
-        conn.execute(
-            "INSERT INTO meta (key, value) VALUES ('audit_head', ?) "
-            "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-            (f"{seq}:{digest}",),
-        )
+        conn.execute(_INSERT_ENTRY, (seq, iso(at), actor, action, subject, text, prev, digest))
+        conn.execute(_SET_HEAD, (f"{seq}:{digest}",))
         return AuditEntry(seq, at, actor, action, subject, text, prev, digest)
 
     def _stamp(self, conn: sqlite3.Connection, ts: int) -> int:
@@ -245,6 +263,9 @@ class SQLiteStore(BaseStore):
         ts = to_ts(at)
         with self._write() as conn:
             return self._append(conn, action, subject, payload_text, ts)
+
+    def _select_unsettled(self, database: str) -> list[AuditEntry]:
+        return [read_entry(r) for r in self._conn.execute(_UNSETTLED, (database,)).fetchall()]
 
     def _count_entries(self) -> int:
         return int(self._conn.execute("SELECT count(*) FROM audit").fetchone()[0])
