@@ -251,3 +251,21 @@ def test_garbled_rows_are_one_clear_error_not_a_traceback(tmp_path: Path) -> Non
     result = CliRunner().invoke(main, ["audit", "verify", "--store", f"sqlite:///{path}"])
     assert result.exit_code == 2
     assert "unreadable data" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_the_store_names_the_migration_starts_no_outcome_settles(actors: Actors) -> None:
+    # What reconcile asks on every real run: answered by one query, not by reading the trail.
+    with actors.open(CI_USER) as store:
+
+        def start(database: str, version: str) -> AuditEntry:
+            facts = {"database": database, "version": version, "operation": "apply", "status": "started"}
+            return store.append_audit(CI_USER, "migration.start", f"ci/DE/{version}", facts, AT)
+
+        applied, died, elsewhere, undone = start("db1", "V1"), start("db1", "V2"), start("db2", "V1"), start("db1", "V3")
+        store.append_audit(CI_USER, "migration.apply", "ci/DE/V1", {"database": "db1", "start_seq": applied.seq}, AT)
+        store.append_audit(CI_USER, "migration.rollback", "ci/DE/V3", {"database": "db1", "start_seq": undone.seq}, AT)
+        store.append_audit(CI_USER, "decision", "ci/DE/V2", {"start_seq": died.seq}, AT)  # not an outcome
+        assert [e.seq for e in store.unsettled_starts("db1")] == [died.seq]
+        assert [e.payload["version"] for e in store.unsettled_starts("db2")] == ["V1"]
+        assert store.unsettled_starts("db3") == []
+        assert elsewhere.seq not in {e.seq for e in store.unsettled_starts("db1")}

@@ -492,3 +492,28 @@ def test_check_lint_and_migrate_agree_on_a_dotted_class_bound(pg_dsn: str, tmp_p
     g = Gate(early, None, now=fixed(NOVEMBER_WEEKEND_NIGHT), environment="ci", territory="DE")
     with pytest.raises(ValidationError, match=r"V2.9 is in no migration class of the policy \(early V1-V2.5\)"):
         migrate(g, pg_dsn, folder, options=OPTIONS)
+
+
+@pytest.mark.postgres
+def test_a_migration_costs_one_store_transaction(policy: Policy, store: Store, pg_dsn: str) -> None:
+    # A structural count, not a timing: each step's outcome is written with the next step's
+    # start (the last one on its own), so N migrations cost N + 1 write transactions of the
+    # SQLite store, each one read of the trail's end and one write of its head.
+    statements: list[str] = []
+    conn = store._conn  # type: ignore[attr-defined]  # the SQLite store's connection
+    conn.set_trace_callback(statements.append)
+    try:
+        report = migrate(
+            gate(policy, store, fixed(NOVEMBER_WEEKEND_NIGHT)), pg_dsn, MIGRATIONS, target=Version.parse("V216"),
+            options=OPTIONS,
+        )  # fmt: skip
+    finally:
+        conn.set_trace_callback(None)
+    assert [str(s.version) for s in report.done] == ["V214", "V215", "V216"]
+    assert actions(store) == ["migration.start", "migration.apply"] * 3  # the trail's order is kept
+    transactions = len(report.done) + 1
+    assert statements.count("BEGIN IMMEDIATE") == transactions
+    assert sum(s.startswith("INSERT INTO audit ") for s in statements) == 2 * len(report.done)
+    assert sum(s.startswith("INSERT INTO meta ") for s in statements) == transactions
+    reads = [s for s in statements if "FROM audit" in s and not s.startswith("INSERT")]
+    assert len(reads) == transactions + 1  # the tails, and reconcile's one query (no read of the trail)

@@ -84,7 +84,7 @@ def sql_files(directory: Path) -> list[Path]:
     """Every ``.sql`` entry below ``directory`` that is not a directory (hidden folders and
     files skipped; symbolic links to folders not followed), by name. Not only regular files:
     a FIFO or device named like a migration is an error (E014), never silently skipped."""
-    found: list[Path] = []
+    found: list[tuple[str, str]] = []  # (name, path): sorted as text, a Path made once each
     pending = [str(directory)]
     while pending:
         try:
@@ -99,8 +99,8 @@ def sql_files(directory: Path) -> list[Path]:
                     if not entry.is_symlink():
                         pending.append(entry.path)
                 elif entry.name.lower().endswith(".sql"):
-                    found.append(Path(entry.path))
-    return sorted(found, key=lambda p: (p.name, str(p)))
+                    found.append((entry.name, entry.path))
+    return [Path(path) for _, path in sorted(found)]
 
 
 def scan(
@@ -121,11 +121,12 @@ def scan(
     undo_paths: dict[Version, Path] = {}
     beside: list[Path] = []
     for path in sql_files(directory):
-        if is_repeatable(path.name) or is_callback(path.name):
+        name = path.name
+        if is_repeatable(name) or is_callback(name):
             beside.append(path)  # read by the Flyway layer: seasongate._gate._flyway.load_extras
             continue
         if not read_undo:
-            named = FILE_RE.match(path.name)
+            named = FILE_RE.match(name)
             if named is not None and named.group("prefix") == "U":
                 version = Version.parse(named.group("version"))
                 if version in undo_paths:

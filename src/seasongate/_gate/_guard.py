@@ -199,6 +199,13 @@ class Gate:
             return None
         return self.store.append_audit(self.actor(), action, subject, payload, self.recorded())
 
+    def audit_all(self, entries: Sequence[tuple[str, str, Mapping[str, Any]]]) -> list[AuditEntry]:
+        """Append ``(action, subject, payload)`` entries in order at the real time, in one store
+        transaction where the store has one for it (none without a store)."""
+        if self.store is None:
+            return []
+        return self.store.append_audits(self.actor(), entries, self.recorded())
+
     def claim(self, decision: Decision, subject: str) -> None:
         """Consume a single-use override *before* the run it allows: the first run that uses
         it spends it, whatever its outcome, and a concurrent second run is refused."""

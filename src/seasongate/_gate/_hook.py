@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import replace
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -13,6 +14,7 @@ from seasongate._time import format_duration, from_ts
 
 if TYPE_CHECKING:
     from seasongate._gate._guard import Gate
+    from seasongate._store import AuditEntry
 
 
 def answer_of(decision: Decision) -> GateAnswer:
@@ -41,6 +43,14 @@ class PolicyHook:
     ``migration.start`` and returns it as the history row's anchor; ``record`` writes the
     outcome (``migration.apply`` / ``migration.rollback``) or, for a denial, the
     ``decision``. With ``audit=False`` (a dry run) nothing is written and nothing claimed.
+
+    One store transaction per migration: an outcome is held until the next entry of the run
+    (the next step's start, a denial) and written with it in one transaction, in the
+    trail's order (start, outcome, next start). So it is written before the next migration
+    runs, before anything else is written (a claim), and at the latest by :meth:`finish`,
+    which the run calls when its loop ends, however it ends. A run killed in between leaves
+    a start without an outcome, which the next run reconciles from the history, as it does
+    for a run killed between a commit and its outcome.
     """
 
     def __init__(
@@ -54,7 +64,10 @@ class PolicyHook:
         self.audit = audit
         self.database = database
         self._claimed: list[OverrideGrant] = []
-        self._starts: dict[tuple[str, str], int] = {}  # (version, operation) -> seq of its start
+        # (version, operation) -> the seq and payload of its start: the outcome is that payload
+        # with the result, built once per step.
+        self._starts: dict[tuple[str, str], tuple[int, dict[str, object]]] = {}
+        self._held: list[tuple[str, str, Mapping[str, object]]] = []  # an outcome not yet written
 
     def _subject(self, step: Step) -> str:
         return _audit.subject(self.environment, self.territory, step.version)
@@ -78,6 +91,8 @@ class PolicyHook:
         if self.audit and decision.allowed and override is not None and override not in self._claimed:
             # Spent as the run's first step starts, so no other run can use it; this run
             # goes on using it for the rest of its steps.
+            if override.single_use:
+                self.finish()  # the held outcome first: the trail keeps the order things happened
             self.gate.claim(decision, self._subject(step))
             if override.single_use:
                 self._claimed.append(override)
@@ -102,10 +117,12 @@ class PolicyHook:
         if not self.audit:
             return None
         decision = answer.detail if isinstance(answer.detail, Decision) else None
-        entry = self.gate.audit(_audit.START, self._subject(step), self._payload(step, decision, "started"))
-        if entry is None:
+        payload = self._payload(step, decision, "started")
+        written = self._write((_audit.START, self._subject(step), payload))
+        if not written:
             return None
-        self._starts[(str(step.version), step.operation)] = entry.seq
+        entry = written[-1]
+        self._starts[(str(step.version), step.operation)] = (entry.seq, payload)
         return AuditAnchor(entry.seq, entry.hash)
 
     def record(self, step: Step, answer: GateAnswer, result: StepResult) -> None:
@@ -114,15 +131,31 @@ class PolicyHook:
             return
         decision = answer.detail if isinstance(answer.detail, Decision) else None
         if result.status == "denied":
-            self.gate.audit(_audit.DECISION, self._subject(step), {} if decision is None else decision.to_dict())
+            self._write((_audit.DECISION, self._subject(step), {} if decision is None else decision.to_dict()))
             return
-        payload = self._payload(
-            step, decision, result.status,
-            execution_ms=None if result.seconds is None else round(result.seconds * 1000),
-            installed_rank=result.installed_rank, error=result.error,
-            start_seq=self._starts.pop((str(step.version), step.operation), None),
-        )  # fmt: skip
-        self.gate.audit(_audit.OUTCOME[step.operation], self._subject(step), payload)
+        ms = None if result.seconds is None else round(result.seconds * 1000)
+        started = self._starts.pop((str(step.version), step.operation), None)
+        if started is None:  # no start was written for it
+            payload = self._payload(step, decision, result.status, execution_ms=ms,
+                                    installed_rank=result.installed_rank, error=result.error)  # fmt: skip
+        else:  # the start's payload with the result: the same facts, built once
+            seq, facts = started
+            payload = {**facts, "status": result.status, "execution_ms": ms,
+                       "installed_rank": result.installed_rank, "error": result.error, "start_seq": seq}  # fmt: skip
+        self._held.append((_audit.OUTCOME[step.operation], self._subject(step), payload))
+
+    def finish(self) -> None:
+        """Write the outcome still held (the run's last one): called when the loop ends."""
+        self._write()
+
+    def _write(self, *entries: tuple[str, str, Mapping[str, object]]) -> list[AuditEntry]:
+        """The held outcome and ``entries``, in one store transaction; the outcome stays held
+        when the write fails (a later :meth:`finish` tries again)."""
+        if not self._held and not entries:
+            return []
+        written = self.gate.audit_all((*self._held, *entries))
+        self._held.clear()
+        return written[len(written) - len(entries) :] if written else []
 
     def _payload(
         self,

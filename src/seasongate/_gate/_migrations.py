@@ -9,13 +9,14 @@ target that executes nothing.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from contextlib import suppress
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from seasongate._dsn import database_label
-from seasongate._errors import InputError
+from seasongate._errors import InputError, SeasongateError
 from seasongate._executor import (
     AFTER_MIGRATE,
     AFTER_MIGRATE_ERROR,
@@ -201,13 +202,33 @@ def _run(
         where: Target = DryRun() if dry_run else flyway.FlywayTarget(session, prepared)
         if not dry_run and operation == "migrate":
             flyway.run_callbacks(session, prepared, BEFORE_MIGRATE)
-        report = run_steps(where, steps, hook, operation=operation, progress=progress)
+        report = _run_steps(where, steps, hook, operation, progress)
         if not dry_run and operation == "migrate":
             event = AFTER_MIGRATE if report.status == "ok" else AFTER_MIGRATE_ERROR
             flyway.run_callbacks(session, prepared, event)
     finally:
         session.close()
     return replace(report, dry_run=dry_run)
+
+
+def _run_steps(
+    where: Target, steps: Sequence[Step], hook: PolicyHook, operation: str, progress: Progress | None
+) -> MigrateReport:
+    """The executor's loop, then the outcome the hook still holds, written however the loop
+    ended; a failure to write it fails the run as a failure to record any outcome does."""
+    try:
+        report = run_steps(where, steps, hook, operation=operation, progress=progress)
+    except BaseException:
+        with suppress(SeasongateError):  # the loop's own error is the one to report
+            hook.finish()
+        raise
+    try:
+        hook.finish()
+    except SeasongateError as exc:
+        last = report.steps[-1]
+        error = f"{last.script}: {last.status}, but recording it (audit trail, override) failed: {exc}; stopped"
+        return replace(report, status="failed", error=report.error or error)
+    return report
 
 
 def reconcile(gate: Gate, plan: Plan, database: str | None) -> int:

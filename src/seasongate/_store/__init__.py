@@ -102,6 +102,13 @@ class Store(ABC):
         """
 
     @abstractmethod
+    def append_audits(
+        self, actor: str, entries: Sequence[tuple[str, str, Mapping[str, Any]]], at: datetime
+    ) -> list[AuditEntry]:
+        """Append ``(action, subject, payload)`` entries in order, as :meth:`append_audit`
+        does one; SQLite writes them in one transaction (all or none)."""
+
+    @abstractmethod
     def audit_head(self) -> str | None:
         """The head of the intact trail as ``<seq>:<sha256>``, for a pipeline to keep
         elsewhere (None when the trail is empty)."""

@@ -358,15 +358,29 @@ class BaseStore(Store):
         self, actor: str, action: str, subject: str, payload: Mapping[str, Any], at: datetime
     ) -> AuditEntry:
         """Append one entry of a known, non-override action in the name of :meth:`identity`."""
-        check_append(actor, action, subject)
+        return self.append_audits(actor, ((action, subject, payload),), at)[0]
+
+    def append_audits(
+        self, actor: str, entries: Sequence[tuple[str, str, Mapping[str, Any]]], at: datetime
+    ) -> list[AuditEntry]:
+        """Append entries of known, non-override actions in order, in the name of
+        :meth:`identity`; each payload is serialized once, before the lock is taken."""
+        for action, subject, _ in entries:
+            check_append(actor, action, subject)
         identity = self.identity()
         if actor != identity:
             raise InputError(
                 f"audit entries are written in the name of whoever runs seasongate ({identity}), not {actor}"
             )
-        text = payload_json(payload)  # refuse an unserialisable payload before taking a lock
+        # Serialized once, and an unserialisable payload refused before the lock is taken.
+        texts = [(action, subject, payload_json(payload)) for action, subject, payload in entries]
         with self._errors("appending to the audit trail"):
-            return self._append_entry(action, subject, text, at)
+            return self._append_entries(texts, at)
+
+    def _append_entries(self, entries: Sequence[tuple[str, str, str]], at: datetime) -> list[AuditEntry]:
+        """Extend the chain with checked ``(action, subject, payload text)`` entries; a
+        backend that can writes them in one transaction."""
+        return [self._append_entry(action, subject, text, at) for action, subject, text in entries]
 
     def audit_entries(self, since: datetime | None = None) -> list[AuditEntry]:
         """Entries in order, optionally only those at or after ``since``."""

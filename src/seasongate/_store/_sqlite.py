@@ -231,13 +231,17 @@ class SQLiteStore(BaseStore):
     # -- audit -------------------------------------------------------------------------------
 
     def _append(self, conn: sqlite3.Connection, action: str, subject: str, text: str, at: int) -> AuditEntry:
-        """Extend the chain as :meth:`identity`; the caller holds the write lock (``_write``).
+        """Extend the chain by one entry as :meth:`identity` (see :meth:`_extend`)."""
+        return self._extend(conn, ((action, subject, text),), at)[-1]
+
+    def _extend(self, conn: sqlite3.Connection, entries: Sequence[tuple[str, str, str]], at: int) -> list[AuditEntry]:
+        """Extend the chain with ``(action, subject, payload text)`` entries as :meth:`identity`;
+        the caller holds the write lock (``_write``).
 
         The time is ``at`` or, if later, the previous entry's: audit times never go
         backwards. Refuses when the trail does not end where seasongate left it (the stored
         head): an append must never paper over entries deleted or changed behind its back.
-        Three statements: the trail's end and the stored head in one read, the entry, the
-        new head."""
+        One read of the trail's end and the head, the entries, one write of the new head."""
         actor = self.identity()
         head, last_seq, last_at, last_hash = conn.execute(_TAIL).fetchone()
         expected = None if last_seq is None else (int(last_seq), str(last_hash))
@@ -248,10 +252,16 @@ class SQLiteStore(BaseStore):
         else:
             seq, prev = expected[0] + 1, expected[1]
             at = max(at, read_ts(last_at))
-        digest = entry_hash(seq, at, actor, action, subject, text, prev)
-        conn.execute(_INSERT_ENTRY, (seq, iso(at), actor, action, subject, text, prev, digest))
-        conn.execute(_SET_HEAD, (f"{seq}:{digest}",))
-        return AuditEntry(seq, at, actor, action, subject, text, prev, digest)
+        out: list[AuditEntry] = []
+        for action, subject, text in entries:
+            digest = entry_hash(seq, at, actor, action, subject, text, prev)
+            out.append(AuditEntry(seq, at, actor, action, subject, text, prev, digest))
+            seq, prev = seq + 1, digest
+        stamp = iso(at)
+        rows = [(e.seq, stamp, actor, e.action, e.subject, e.payload_text, e.prev_hash, e.hash) for e in out]
+        conn.executemany(_INSERT_ENTRY, rows)
+        conn.execute(_SET_HEAD, (f"{out[-1].seq}:{out[-1].hash}",))
+        return out
 
     def _stamp(self, conn: sqlite3.Connection, ts: int) -> int:
         """When a change made under the write lock happens: ``ts``, or the last entry's time
@@ -260,9 +270,13 @@ class SQLiteStore(BaseStore):
         return ts if row is None else max(ts, read_ts(row[0]))
 
     def _append_entry(self, action: str, subject: str, payload_text: str, at: datetime) -> AuditEntry:
-        ts = to_ts(at)
+        return self._append_entries(((action, subject, payload_text),), at)[0]
+
+    def _append_entries(self, entries: Sequence[tuple[str, str, str]], at: datetime) -> list[AuditEntry]:
+        """One write transaction for all of them: a migration's outcome and the next one's
+        start cost one commit."""
         with self._write() as conn:
-            return self._append(conn, action, subject, payload_text, ts)
+            return self._extend(conn, entries, to_ts(at))
 
     def _select_unsettled(self, database: str) -> list[AuditEntry]:
         return [read_entry(r) for r in self._conn.execute(_UNSETTLED, (database,)).fetchall()]
