@@ -11,7 +11,7 @@ import hashlib
 import re
 import zlib
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -237,12 +237,11 @@ def read_script(path: Path) -> tuple[MigrationScript | None, list[Finding]]:
     a name that is not a migration's (E001), or a file that is not a regular file, too large
     or not UTF-8 (E014). An empty script (E013), transaction control in a transactional one
     (E012) and header errors (E008) come back as findings beside the script."""
-    shown = display_path(path)
     match = FILE_RE.match(path.name)
     if not match:
         return None, [
             Finding(
-                shown,
+                display_path(path),
                 0,
                 "E001",
                 f"{path.name!r} is not a migration file name: expected "
@@ -253,22 +252,27 @@ def read_script(path: Path) -> tuple[MigrationScript | None, list[Finding]]:
     try:
         text = _decode(read_regular_file(path, limit=_MAX_SCRIPT_BYTES))
     except UnicodeDecodeError as exc:
-        return None, [Finding(shown, 0, "E014", f"not UTF-8 text ({exc.reason} at byte {exc.start})")]
+        return None, [Finding(display_path(path), 0, "E014", f"not UTF-8 text ({exc.reason} at byte {exc.start})")]
     except UnreadableFile as exc:
-        return None, [Finding(shown, 0, "E014", str(exc))]
-    directives, problems = parse_directives(text, shown)
+        return None, [Finding(display_path(path), 0, "E014", str(exc))]
+    # The findings are made without the path and given the shown path when there are any:
+    # most scripts have none, and the shown path costs a look at the working directory.
+    directives, problems = parse_directives(text, "")
     description = match.group("description")
     findings = list(problems)
     if not _SNAKE.match(description):
         findings.append(
             Finding(
-                shown,
+                "",
                 0,
                 "E010",
                 f"description {description!r} should be snake_case (lower-case letters, digits and single underscores)",
             )
         )
-    findings.extend(_body_findings(text, shown, transactional=directives.transaction))
+    findings.extend(_body_findings(text, "", transactional=directives.transaction))
+    if findings:
+        shown = display_path(path)
+        findings = [replace(f, path=shown) for f in findings]
     script = MigrationScript(
         kind=match.group("prefix"),
         version=Version.parse(match.group("version")),

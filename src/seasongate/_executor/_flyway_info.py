@@ -16,7 +16,7 @@ from pathlib import Path
 from seasongate._executor._files import MigrationScript, classify
 from seasongate._executor._plan import APPLY_TYPES as _APPLY_TYPES
 from seasongate._executor._plan import BASELINE_TYPES as _BASELINE_TYPES
-from seasongate._executor._plan import HistoryRow
+from seasongate._executor._plan import HistoryRow, version_order
 from seasongate._executor._repeatables import RepeatableScript
 from seasongate._policy import MigrationClass
 from seasongate._versions import Version
@@ -136,7 +136,7 @@ def _versioned(
 ) -> tuple[tuple[FlywayEntry, ...], tuple[MigrationScript, ...]]:
     """The entries of the versioned migrations (files and rows) and the pending ones."""
     files = {m.version: m for m in migrations}
-    top_resolved = max(files, default=None)
+    top_resolved = max(files, key=version_order, default=None)
     latest: dict[Version, tuple[str, HistoryRow]] = {}
     for version, its_rows in versions.items():
         for one in its_rows:
@@ -162,7 +162,7 @@ def _versioned(
 
     entries: list[FlywayEntry] = []
     pending: list[MigrationScript] = []
-    for version in sorted(set(files) | set(latest)):
+    for version in sorted(set(files) | set(latest), key=version_order):
         script = files.get(version)
         what, row = latest.get(version, ("", None))
         name = script.name if script else (row.script if row else "")

@@ -84,11 +84,14 @@ def sql_files(directory: Path) -> list[Path]:
     """Every ``.sql`` entry below ``directory`` that is not a directory (hidden folders and
     files skipped; symbolic links to folders not followed), by name. Not only regular files:
     a FIFO or device named like a migration is an error (E014), never silently skipped."""
-    found: list[tuple[str, str]] = []  # (name, path): sorted as text, a Path made once each
-    pending = [str(directory)]
+    # (name, path text, folder): sorted as text; each Path is made as its folder's child,
+    # which parses only the name (a folder of 4,000 scripts made 4,000 full parses).
+    found: list[tuple[str, str, Path]] = []
+    pending = [directory]
     while pending:
+        folder = pending.pop()
         try:
-            listing = os.scandir(pending.pop())
+            listing = os.scandir(folder)
         except PermissionError:
             continue  # as pathlib's rglob: a folder that cannot be listed holds nothing
         with listing as entries:
@@ -97,10 +100,10 @@ def sql_files(directory: Path) -> list[Path]:
                     continue
                 if entry.is_dir():
                     if not entry.is_symlink():
-                        pending.append(entry.path)
+                        pending.append(folder / entry.name)
                 elif entry.name.lower().endswith(".sql"):
-                    found.append((entry.name, entry.path))
-    return [Path(path) for _, path in sorted(found)]
+                    found.append((entry.name, entry.path, folder))
+    return [folder / name for name, _, folder in sorted(found, key=lambda f: f[:2])]
 
 
 def scan(

@@ -241,7 +241,7 @@ class ValidationError(MigrationError):
         super().__init__(f"{head} ({count} problem{'s' if count != 1 else ''}); nothing was run:\n{lines}")
 
 
-def _parts(version: Version) -> tuple[int, ...]:
+def version_order(version: Version) -> tuple[int, ...]:
     """Sort key of a version (its parts: no comparison method per pair)."""
     return version.parts
 
@@ -311,7 +311,7 @@ def build_plan(
         entries.append(Entry(version, description, state, script, row, problem))
         problems.append(problem)
 
-    for version in sorted(set(files) | set(folded), key=_parts):
+    for version in sorted(set(files) | set(folded), key=version_order):
         script = files.get(version)
         state, row = folded.get(version, ("pending", None))
         description = script.title if script is not None else (row.description if row else "")
