@@ -114,6 +114,8 @@ def prepare(scripts: Sequence[MigrationScript], extras: Extras, placeholders: Pl
     callback, before anything runs: a missing placeholder is an error naming file and line."""
 
     def replaced(script: MigrationScript | RepeatableScript | Callback) -> str:
+        if not placeholders.enabled or placeholders.prefix not in script.sql:
+            return script.sql  # nothing to replace: no per-script placeholders built
         return for_script(placeholders, script.name).replace(script.sql, str(script.path))
 
     runnable: list[MigrationScript | RepeatableScript] = [*scripts, *extras.repeatables]

@@ -173,7 +173,8 @@ def print_info(report: Any, fmt: str) -> None:
         return
     rows = info_rows(report)
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    for row in rows:
-        click.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+    # One write for the table: thousands of rows are thousands of flushed writes otherwise.
+    lines = ("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows)
+    click.echo("\n".join(lines))
     for problem in report.problems:
         click.echo(f"problem: {problem}", err=True)
