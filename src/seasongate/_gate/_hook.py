@@ -11,6 +11,7 @@ from seasongate._executor import AuditAnchor, GateAnswer, Step, StepResult
 from seasongate._gate import _audit
 from seasongate._policy import Decision, OverrideGrant, Request
 from seasongate._time import format_duration, from_ts
+from seasongate._versions import Version
 
 if TYPE_CHECKING:
     from seasongate._gate._guard import Gate
@@ -64,9 +65,9 @@ class PolicyHook:
         self.audit = audit
         self.database = database
         self._claimed: list[OverrideGrant] = []
-        # (version, operation) -> the seq and payload of its start: the outcome is that payload
-        # with the result, built once per step.
-        self._starts: dict[tuple[str, str], tuple[int, dict[str, object]]] = {}
+        # (version, operation) -> the seq, subject and payload of its start: the outcome is
+        # that payload with the result, built once per step.
+        self._starts: dict[tuple[Version, str], tuple[int, str, dict[str, object]]] = {}
         self._held: list[tuple[str, str, Mapping[str, object]]] = []  # an outcome not yet written
 
     def _subject(self, step: Step) -> str:
@@ -118,11 +119,12 @@ class PolicyHook:
             return None
         decision = answer.detail if isinstance(answer.detail, Decision) else None
         payload = self._payload(step, decision, "started")
-        written = self._write((_audit.START, self._subject(step), payload))
+        subject = self._subject(step)
+        written = self._write((_audit.START, subject, payload))
         if not written:
             return None
         entry = written[-1]
-        self._starts[(str(step.version), step.operation)] = (entry.seq, payload)
+        self._starts[(step.version, step.operation)] = (entry.seq, subject, payload)
         return AuditAnchor(entry.seq, entry.hash)
 
     def record(self, step: Step, answer: GateAnswer, result: StepResult) -> None:
@@ -134,15 +136,16 @@ class PolicyHook:
             self._write((_audit.DECISION, self._subject(step), {} if decision is None else decision.to_dict()))
             return
         ms = None if result.seconds is None else round(result.seconds * 1000)
-        started = self._starts.pop((str(step.version), step.operation), None)
+        started = self._starts.pop((step.version, step.operation), None)
         if started is None:  # no start was written for it
+            subject = self._subject(step)
             payload = self._payload(step, decision, result.status, execution_ms=ms,
                                     installed_rank=result.installed_rank, error=result.error)  # fmt: skip
         else:  # the start's payload with the result: the same facts, built once
-            seq, facts = started
+            seq, subject, facts = started
             payload = {**facts, "status": result.status, "execution_ms": ms,
                        "installed_rank": result.installed_rank, "error": result.error, "start_seq": seq}  # fmt: skip
-        self._held.append((_audit.OUTCOME[step.operation], self._subject(step), payload))
+        self._held.append((_audit.OUTCOME[step.operation], subject, payload))
 
     def finish(self) -> None:
         """Write the outcome still held (the run's last one): called when the loop ends."""
