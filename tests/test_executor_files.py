@@ -337,3 +337,37 @@ def test_has_statement_agrees_with_split_statements() -> None:
     cases += ["".join(rng.choice(pieces) for _ in range(rng.randint(0, 12))) for _ in range(5000)]
     for text in cases:
         assert has_statement(text) == bool(split_statements(text)), repr(text)
+
+
+def test_repeatables_and_callbacks_come_from_the_scan_without_listing_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+
+    from seasongate._executor import scan
+    from seasongate._gate._flyway import load_extras
+
+    (tmp_path / "V1__a.sql").write_text("SELECT 1;\n", encoding="utf-8")
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "R__view.sql").write_text("SELECT 2;\n", encoding="utf-8")
+    (tmp_path / "beforeMigrate.sql").write_text("SELECT 3;\n", encoding="utf-8")
+    (tmp_path / ".hidden").mkdir()
+    (tmp_path / ".hidden" / "R__skipped.sql").write_text("SELECT 4;\n", encoding="utf-8")
+    folder = scan(tmp_path)
+
+    def listing(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the migrations folder was listed a second time")
+
+    monkeypatch.setattr(os, "scandir", listing)
+    monkeypatch.setattr(Path, "rglob", listing)
+    extras = load_extras(folder)
+    assert [r.path.name for r in extras.repeatables] == ["R__view.sql"]
+    assert [c.path.name for c in extras.callbacks.scripts] == ["beforeMigrate.sql"]
+
+
+def test_the_lock_check_is_one_plain_statement() -> None:
+    # It runs inside every migration's transaction; a DO block would be planned afresh each time.
+    from seasongate._executor._pglock import check_sql
+
+    sql = check_sql("public", "seasongate_schema_history")
+    assert sql.startswith("SELECT ") and "DO $" not in sql and ";" not in sql
