@@ -56,15 +56,20 @@ def read_text(path: Path) -> str:
         raise ConfigError(f"cannot read file as UTF-8 text: {exc}", path=str(path)) from exc
 
 
-def load_yaml(path: Path, text: str | None = None) -> tuple[Any, Marks]:
-    """Load one YAML document from ``path`` (or ``text``), with line marks."""
+def load_yaml(path: Path, text: str | None = None, *, scalar_marks: bool = True) -> tuple[Any, Marks]:
+    """Load one YAML document from ``path`` (or ``text``), with line marks.
+
+    With ``scalar_marks=False`` only the mappings and sequences are marked (not each scalar,
+    nor where each key stands): cheaper for a big file, enough to name where each entry
+    starts. A caller that finds a problem reads the file again with every mark to place it.
+    """
     import yaml
 
     if text is None:
         text = read_text(path)
     loader = _loader()(text)
     try:
-        return _Builder(loader, path).document()
+        return _Builder(loader, path, scalar_marks=scalar_marks).document()
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         message = " ".join(str(p) for p in (exc.context, exc.problem) if p) or "invalid YAML"
@@ -103,8 +108,10 @@ class _Builder:
     a collection's tag is ignored, a scalar is resolved by the loader's implicit resolvers.
     """
 
-    def __init__(self, loader: Any, path: Path) -> None:
+    def __init__(self, loader: Any, path: Path, *, scalar_marks: bool = True) -> None:
         import yaml
+
+        self.scalar_marks = scalar_marks
 
         self.events = yaml.events
         self.get = loader.get_event
@@ -171,7 +178,8 @@ class _Builder:
         before = self.remaining
         self._count(1)
         mark = event.start_mark
-        self.marks[at] = (mark.line + 1, mark.column + 1)
+        if kind is not events.ScalarEvent or self.scalar_marks:
+            self.marks[at] = (mark.line + 1, mark.column + 1)
         tag = None
         if kind is events.ScalarEvent:
             tag = self._tag(event)
@@ -186,7 +194,8 @@ class _Builder:
         else:
             value = self._sequence(at, depth)
         if event.anchor is not None:
-            self.anchors[event.anchor] = _Anchored(value, at, before - self.remaining, self.marks[at], tag)
+            where = (mark.line + 1, mark.column + 1)
+            self.anchors[event.anchor] = _Anchored(value, at, before - self.remaining, where, tag)
         return value
 
     def _sequence(self, at: tuple[str | int, ...], depth: int) -> list[Any]:
@@ -202,6 +211,7 @@ class _Builder:
         events = self.events
         scalar, end = events.ScalarEvent, events.MappingEndEvent
         get, marks, tags, path = self.get, self.marks, self.tags, str(self.path)
+        scalar_marks = self.scalar_marks
         out: dict[Any, Any] = {}
         event = get()
         while type(event) is not end:
@@ -225,24 +235,24 @@ class _Builder:
             if key in out:
                 raise ConfigError(f"duplicate key {key!r}", path=path, line=line, column=column,
                                   field=format_loc((*at, str(key))))  # fmt: skip
-            child = (*at, key)
             event = get()
             if type(event) is scalar and event.anchor is None:
                 self.remaining -= 1
                 if self.remaining < 0:
                     self._count(0)
-                mark = event.start_mark
-                marks[child] = (mark.line + 1, mark.column + 1)
                 value = event.value
                 if event.tag is None and event.implicit[0]:
                     tag = tags.get(value) or self._tag(event)
                 else:
                     tag = self._tag(event)
-                out[key] = value if tag == _STR else self._scalar(event, tag, child)
+                if scalar_marks:
+                    mark = event.start_mark
+                    marks[(*at, key)] = (mark.line + 1, mark.column + 1)
+                out[key] = value if tag == _STR else self._scalar(event, tag, (*at, key))
             else:
-                out[key] = self.node(event, child, depth + 1)
-            # Where the key itself stands: an unknown key is reported there.
-            marks[(KEY, *child)] = (line, column)
+                out[key] = self.node(event, (*at, key), depth + 1)
+            if scalar_marks:  # where the key itself stands: an unknown key is reported there
+                marks[(KEY, *at, key)] = (line, column)
             event = get()
         return out
 
@@ -322,10 +332,12 @@ class _Builder:
 
     def _copy_marks(self, value: Any, source: tuple[str | int, ...], target: tuple[str | int, ...]) -> None:
         marks = self.marks
-        marks[target] = marks[source]
+        if source in marks:  # a scalar has none without scalar_marks
+            marks[target] = marks[source]
         if isinstance(value, dict):
             for key, item in value.items():
-                marks[(KEY, *target, key)] = marks[(KEY, *source, key)]
+                if (KEY, *source, key) in marks:
+                    marks[(KEY, *target, key)] = marks[(KEY, *source, key)]
                 self._copy_marks(item, (*source, key), (*target, key))
         elif isinstance(value, list):
             for i, item in enumerate(value):

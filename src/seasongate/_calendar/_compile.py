@@ -133,12 +133,13 @@ def compile_period(entry: Any, loc: Loc, issues: LocatedProblems) -> PeriodRule 
         return None
     kind = shapes[0]
     count = len(issues.problems)
-    label = "a dated (start/end)" if kind == "start" else f"a {kind}"
-    for key in _FOREIGN[kind]:
-        if key in given and getattr(entry, key) not in (None, {}):
-            issues.add((*loc, key), f"{key} does not apply to {label} period")
-    if len(issues.problems) > count:
-        return None
+    if not given.isdisjoint(_FOREIGN[kind]):
+        label = "a dated (start/end)" if kind == "start" else f"a {kind}"
+        for key in _FOREIGN[kind]:
+            if key in given and getattr(entry, key) not in (None, {}):
+                issues.add((*loc, key), f"{key} does not apply to {label} period")
+        if len(issues.problems) > count:
+            return None
     years = _EVERY_YEAR if entry.years is None else compile_years(entry.years, loc, issues)
     if kind == "start":
         shape: Any = _dated(entry, loc, issues)
@@ -161,8 +162,8 @@ def _dated(entry: Any, loc: Loc, issues: Problems) -> Dated | None:
             exprs.append(parse_date_expr(raw))
         except ValueError as exc:
             issues.add((*loc, key), str(exc))
-    start_time = _clock(entry.start_time, (*loc, "start_time"), issues)
-    end_time = _clock(entry.end_time, (*loc, "end_time"), issues)
+    start_time = None if entry.start_time is None else _clock(entry.start_time, (*loc, "start_time"), issues)
+    end_time = None if entry.end_time is None else _clock(entry.end_time, (*loc, "end_time"), issues)
     exceptions = {}
     for year, moved in entry.exceptions.items():
         _in_range(year, (*loc, "exceptions", year), issues)

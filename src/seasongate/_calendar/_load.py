@@ -71,13 +71,26 @@ def load_calendar(path: str | Path) -> Calendar:
     )
 
 
+class _Misplaced(Exception):
+    """A problem found with only the collections marked: read the file again to place it."""
+
+
 def _load(path: Path, stack: tuple[Path, ...], *, display: Path) -> _Loaded:
+    text = read_text(display if display.exists() else path)
+    try:
+        return _load_text(path, stack, display=display, text=text, placed=False)
+    except _Misplaced:  # the error path: every mark, so each problem names its line and column
+        return _load_text(path, stack, display=display, text=text, placed=True)
+
+
+def _load_text(path: Path, stack: tuple[Path, ...], *, display: Path, text: str, placed: bool) -> _Loaded:
+    """Load one file's text. Unless ``placed``, the YAML is read with only its collections
+    marked (what the rules' sources need), and any problem raises :class:`_Misplaced`."""
     from pydantic import ValidationError
 
     from seasongate._calendar._model import CalendarModel
 
-    text = read_text(display if display.exists() else path)
-    data, marks = load_yaml(display, text)
+    data, marks = load_yaml(display, text, scalar_marks=placed)
     if not isinstance(data, dict):
         raise ConfigError(
             f"a calendar file is a mapping (name, timezone, periods...), not a {type(data).__name__}",
@@ -88,6 +101,8 @@ def _load(path: Path, stack: tuple[Path, ...], *, display: Path) -> _Loaded:
     try:
         model = CalendarModel.model_validate(data)
     except ValidationError as exc:
+        if not placed:
+            raise _Misplaced from None
         raise errors_from_validation(exc, Path(display_path(display)), marks) from None
     issues = LocatedProblems(display_path(display), marks)
 
@@ -147,6 +162,8 @@ def _load(path: Path, stack: tuple[Path, ...], *, display: Path) -> _Loaded:
         seen[compiled.name] = i
         own.append(compiled)
     if issues.problems:
+        if not placed:
+            raise _Misplaced
         raise ConfigErrors(issues.problems)
 
     for rule in own:
