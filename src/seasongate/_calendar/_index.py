@@ -102,6 +102,10 @@ class CalendarIndex:
     range is a :class:`HorizonError`, never a silent empty answer.
     """
 
+    # Elementary segments and their periods, swept by the first ``active_at`` (absent before).
+    _bounds: list[int]
+    _segments: list[tuple[Period, ...]]
+
     def __init__(self, periods: Iterable[Period], *, tz: ZoneInfo, lo: int, hi: int) -> None:
         kept = [p for p in periods if p.end > lo and p.start < hi]
         starts, ends, names = [p.start for p in kept], [p.end for p in kept], [p.name for p in kept]
@@ -123,7 +127,6 @@ class CalendarIndex:
         self._row_of = row_of
         self._max_len = max(map(sub, ends, starts), default=0)
         self._all: tuple[Period, ...] | None = None
-        self._swept: tuple[list[int], list[tuple[Period, ...]]] | None = None  # built on first active_at
         self._selected: dict[Selector, tuple[list[int], list[int], IntervalSet]] = {}
 
     # -- columns: the plain-data form ----------------------------------------------------------
@@ -212,13 +215,16 @@ class CalendarIndex:
 
     def active_at(self, at: int | datetime) -> tuple[Period, ...]:
         """The periods that cover the instant."""
+        # The hot path of every decision: one range test and one binary search, nothing else.
         ts = at if isinstance(at, int) else to_ts(at)
-        self._check(ts)
-        if self._swept is None:
-            self._swept = self._sweep(self.periods)
-        bounds, segments = self._swept
-        i = bisect_right(bounds, ts) - 1
-        return segments[i] if i >= 0 else ()
+        if not self.lo <= ts < self.hi:
+            self._check(ts)
+        try:
+            i = bisect_right(self._bounds, ts) - 1
+        except AttributeError:  # the first instant query sweeps the segments
+            self._bounds, self._segments = self._sweep(self.periods)
+            i = bisect_right(self._bounds, ts) - 1
+        return self._segments[i] if i >= 0 else ()
 
     def overlapping(self, lo: int, hi: int, selector: Selector = _ANY) -> list[Period]:
         """The periods that overlap ``[lo, hi)``, sorted by start."""
