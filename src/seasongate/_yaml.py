@@ -359,7 +359,7 @@ class LocatedProblems:
 
     def source(self, loc: tuple[str | int, ...]) -> Location:
         """Where ``loc`` stands, as a location."""
-        line, column = mark_of(self.marks, loc)
+        line, column = self.marks.get(loc) or mark_of(self.marks, loc)
         return Location(self.path, line, column)
 
 

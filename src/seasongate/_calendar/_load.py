@@ -219,5 +219,9 @@ def _dependency_order(rules: list[PeriodRule]) -> list[PeriodRule]:
         ordered.append(by_name[name])
 
     for rule in rules:
-        visit(rule.name, ())
+        if rule.name in deps or rule.name in state:
+            visit(rule.name, ())
+        else:  # refers to nothing and nothing before it referred to it: in the file's order
+            state[rule.name] = 2
+            ordered.append(rule)
     return ordered
