@@ -11,7 +11,7 @@ reads it back without building one object per period.
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from itertools import chain, compress, islice
@@ -240,14 +240,19 @@ class CalendarIndex:
     def _select(self, selector: Selector) -> tuple[list[int], list[int], IntervalSet]:
         cached = self._selected.get(selector)
         if cached is None:
-            chosen_rows: list[bool] | None
-            if selector.names or selector.tags:
-                rows = zip(self._kinds, self._names, self._tags, strict=True)
-                chosen_rows = [selector.accepts(*row) for row in rows]
-            else:  # by kind only, the common case: one set lookup a row
-                chosen_rows = list(map(selector.kinds.__contains__, self._kinds)) if selector.kinds else None
+            # Selector.accepts a column at a time, with C-level maps (one set lookup a row and
+            # criterion; the tags asked once per distinct tag tuple): thousands of rows are cheap.
+            tests: list[Iterator[bool]] = []
+            if selector.kinds:
+                tests.append(map(selector.kinds.__contains__, self._kinds))
+            if selector.names:
+                tests.append(map(selector.names.__contains__, self._names))
+            if selector.tags:
+                tagged = {tags: not selector.tags.isdisjoint(tags) for tags in set(self._tags)}
+                tests.append(map(tagged.__getitem__, self._tags))
             chosen = list(range(len(self._starts)))
-            if chosen_rows is not None:
+            if tests:
+                chosen_rows = list(tests[0]) if len(tests) == 1 else list(map(all, zip(*tests, strict=True)))
                 chosen = list(compress(chosen, map(chosen_rows.__getitem__, self._row_of)))
             starts = list(map(self._starts.__getitem__, chosen))
             union = IntervalSet.of(zip(starts, map(self._ends.__getitem__, chosen), strict=True))
