@@ -176,7 +176,9 @@ class _Builder:
         if event.anchor is not None:
             self._define(event)
         before = self.remaining
-        self._count(1)
+        self.remaining -= 1  # self._count(1), inline: once a node
+        if self.remaining < 0:
+            self._count(0)
         mark = event.start_mark
         if kind is not events.ScalarEvent or self.scalar_marks:
             self.marks[at] = (mark.line + 1, mark.column + 1)
@@ -223,16 +225,17 @@ class _Builder:
                 tag = tags.get(key) or self._tag(event)
                 if tag != _STR:
                     key = None if tag == _MERGE else self._scalar(event, tag, at)
-                mark = event.start_mark
-                line, column = mark.line + 1, mark.column + 1
+                key_mark = event.start_mark
+                where = None  # (line, column), worked out only when asked for
             else:
-                key, tag, (line, column) = self._key(event, at)
-            if tag == _MERGE:
-                raise ConfigError("YAML merge keys (<<) are not supported; write the keys out",
-                                  path=path, line=line, column=column)  # fmt: skip
-            if key is None or isinstance(key, (list, dict)):
-                raise ConfigError("mapping keys must be plain scalars", path=path, line=line, column=column)
-            if key in out:
+                key, tag, where = self._key(event, at)
+            if tag == _MERGE or key is None or isinstance(key, (list, dict)) or key in out:
+                line, column = where or (key_mark.line + 1, key_mark.column + 1)
+                if tag == _MERGE:
+                    raise ConfigError("YAML merge keys (<<) are not supported; write the keys out",
+                                      path=path, line=line, column=column)  # fmt: skip
+                if key is None or isinstance(key, (list, dict)):
+                    raise ConfigError("mapping keys must be plain scalars", path=path, line=line, column=column)
                 raise ConfigError(f"duplicate key {key!r}", path=path, line=line, column=column,
                                   field=format_loc((*at, str(key))))  # fmt: skip
             event = get()
@@ -252,7 +255,7 @@ class _Builder:
             else:
                 out[key] = self.node(event, (*at, key), depth + 1)
             if scalar_marks:  # where the key itself stands: an unknown key is reported there
-                marks[(KEY, *at, key)] = (line, column)
+                marks[(KEY, *at, key)] = where or (key_mark.line + 1, key_mark.column + 1)
             event = get()
         return out
 
