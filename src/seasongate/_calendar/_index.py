@@ -217,11 +217,12 @@ class CalendarIndex:
     def _period(self, i: int) -> Period:
         made = self._made[i]
         if made is None:
-            row = self._row_of[i]
-            fields = self._fields
-            name, kind, calendar, territory, all_day, _, path, line, column, description = (f[row] for f in fields)
-            made = self._made[i] = Period(name, kind, self._starts[i], self._ends[i], calendar, territory, all_day,
-                                          self._tags[row], Location(path, line, column), description)  # fmt: skip
+            r = self._row_of[i]
+            names, kinds, calendars, territories, all_days, _, paths, lines, columns, descriptions = self._fields
+            made = self._made[i] = Period(
+                names[r], kinds[r], self._starts[i], self._ends[i], calendars[r], territories[r], all_days[r],
+                self._tags[r], Location(paths[r], lines[r], columns[r]), descriptions[r],
+            )  # fmt: skip
         return made
 
     @property
