@@ -19,15 +19,13 @@ RENDERING = {"seasongate._render", "jinja2", "icalendar"}
 def test_a_warm_windows_listing_imports_no_renderer(tmp_path: Path, fmt: str) -> None:
     shutil.copytree(CALENDARS, tmp_path / "calendars")
     shutil.copytree(POLICIES, tmp_path / "policies")
-    code = (
-        "import sys\n"
-        "from seasongate.cli import main\n"
-        "try:\n"
-        f"    main(['windows', '-t', 'DE', '-t', 'CH', '--from', '2026-01-01', '--days', '365', '--format', '{fmt}'])\n"
-        "except SystemExit:\n"
-        "    pass\n"
-        "print(' '.join(sorted(sys.modules)), file=sys.stderr)\n"
-    )
+    args = ["windows", "-t", "DE", "-t", "CH", "--from", "2026-01-01", "--days", "365", "--format", fmt]
+    code = "; ".join([
+        "import atexit, runpy, sys",
+        "atexit.register(lambda: print(' '.join(sorted(sys.modules)), file=sys.stderr))",  # after SystemExit too
+        f"sys.argv = {['seasongate', *args]!r}",
+        "runpy.run_module('seasongate', run_name='__main__')",
+    ])  # fmt: skip
     env = dict(os.environ, SEASONGATE_CACHE_DIR=str(tmp_path / "cache"))
     runs = [subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True)
             for _ in range(2)]  # fmt: skip
