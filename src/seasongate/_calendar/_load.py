@@ -3,6 +3,8 @@
 Linear in the entries: names are looked up in dicts, never by scanning lists. The loader
 allocates many small objects that hold no cycles, so it pauses the cyclic garbage collector
 (which would otherwise rescan the growing heap again and again: superlinear in the size).
+A file is first read with only its mappings and sequences marked (all a rule's source needs);
+a file with a problem is read again with every mark, so each error names its line and column.
 """
 
 from __future__ import annotations
