@@ -75,6 +75,48 @@ def test_a_warm_check_imports_nothing_heavy(tmp_path: object) -> None:
     assert warm.stderr.strip().splitlines()[-1] == "[]"
 
 
+def _modules_a_check_loads(candidates: tuple[str, ...], *args: str, cwd: object, cache: object) -> list[str]:
+    """Which of ``candidates`` a ``seasongate check`` process (``args`` added) has imported at its
+    end, the second time it runs (the expansion cache warm)."""
+    import os
+
+    code = (
+        "import sys\n"
+        "sys.argv = ['seasongate', 'check', '--env', 'production', '-t', 'DE', '-m', 'V226',"
+        f" '--at', '2026-09-25T10:00+02:00', *{list(args)!r}]\n"
+        "from seasongate.cli import main\n"
+        "try:\n    main()\nexcept SystemExit as exc:\n    assert exc.code == 1, exc.code\n"
+        f"print(sorted(m for m in {candidates!r} if m in sys.modules), file=sys.stderr)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "SEASONGATE_STORE"}
+    env["SEASONGATE_CACHE_DIR"] = str(cache)
+    for _ in range(2):
+        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env,
+                              cwd=str(cwd))  # fmt: skip
+    return list(ast.literal_eval(done.stderr.strip().splitlines()[-1]))
+
+
+def test_a_warm_check_with_the_sqlite_store_loads_only_what_it_uses(tmp_path: Path) -> None:
+    """With the SQLite store a check reads the overrides in force (none) and appends its
+    decision: it loads neither the override rules, the anchors, OpenSSL, ``random`` (only
+    for retries under contention) nor the URL redaction; it does write its audit entry."""
+    from seasongate._store import open_store
+
+    project = tmp_path / "project"
+    project.mkdir()
+    heavy = (
+        "seasongate._overrides", "seasongate._store._anchors", "seasongate._store._replay", "seasongate._dsn",
+        "_hashlib", "hashlib", "random", "psycopg", "yaml", "pydantic", "seasongate._executor", "seasongate._gate",
+    )  # fmt: skip
+    assert _modules_a_check_loads(heavy, cwd=project, cache=tmp_path / "cache") == []
+    store = open_store(None, project)
+    try:
+        assert [e.action for e in store.audit_entries()] == ["decision", "decision"]
+        assert store.verify_audit().ok
+    finally:
+        store.close()
+
+
 def test_a_check_with_the_postgresql_store_loads_psycopg_without_the_metadata_scan(
     tmp_path: object, pg_dsn: str
 ) -> None:
