@@ -161,3 +161,50 @@ def test_the_store_interface_the_docs_show_is_public(tmp_path: Path) -> None:
     assert (tmp_path / "gate.db").is_file()
     with pytest.raises(StoreError):
         open_store("mysql://nowhere/x", tmp_path)
+
+
+def test_info_loads_neither_the_linter_the_flyway_commands_nor_the_file_scaffolding(
+    tmp_path: Path, pg_dsn: str
+) -> None:
+    """``seasongate info`` reads the folder and the history and judges what is pending: it
+    loads the plan, the session and Flyway's states, but not the linter, the Flyway history
+    writes and repair (``baseline``, ``repair``), ``run``'s child processes, ``new``'s
+    scaffolding, the VCS lookup, pydantic or YAML (the policy comes from the cache)."""
+    import os
+
+    migrations = tmp_path / "migrations"
+    migrations.mkdir()
+    (migrations / "V1__first.sql").write_text("create table first_table (id int);\n")
+    never = (
+        "seasongate._executor._lint", "seasongate._executor._flyway_db", "seasongate._executor._flyway_repair",
+        "seasongate._executor._new", "seasongate._executor._vcs", "seasongate._executor._clean",
+        "seasongate._gate._command", "seasongate._gate._flyway_commands", "seasongate._overrides",
+        "pydantic", "yaml", "holidays",
+    )  # fmt: skip
+    code = (
+        "import sys\n"
+        f"sys.argv = ['seasongate', 'info', '--dsn', {pg_dsn!r}, '--env', 'staging', '-t', 'DE', '--no-store',"
+        f" '--migrations', {str(migrations)!r}]\n"
+        "from seasongate.cli import main\n"
+        "try:\n    main()\nexcept SystemExit as exc:\n    assert exc.code == 0, exc.code\n"
+        f"print(sorted(m for m in {never!r} if m in sys.modules), file=sys.stderr)\n"
+        "print('seasongate._executor._plan' in sys.modules, file=sys.stderr)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k not in ("SEASONGATE_STORE", "SEASONGATE_DSN")}
+    env["SEASONGATE_CACHE_DIR"] = str(tmp_path / "cache")
+    for _ in range(2):  # the second one with the cache warm
+        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env,
+                              cwd=str(tmp_path))  # fmt: skip
+    assert done.stderr.strip().splitlines()[-2:] == ["[]", "True"], done.stderr
+
+
+def test_the_lazily_exported_names_of_the_executor_and_the_gate_resolve() -> None:
+    """``seasongate._executor`` and ``seasongate._gate`` load a module when one of its names is
+    first used; every name they export is in their table and resolves."""
+    import seasongate._executor
+    import seasongate._gate
+
+    for package in (seasongate._executor, seasongate._gate):
+        assert sorted(package.__all__) == sorted(package._EXPORTS)
+        for name in package.__all__:
+            assert getattr(package, name) is not None, name

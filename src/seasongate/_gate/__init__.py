@@ -17,11 +17,31 @@ DSN parsing and redaction live in ``seasongate._dsn``.
 
 from __future__ import annotations
 
-from seasongate._gate._command import RunOutcome, run_command
-from seasongate._gate._flyway_commands import CleanReport, RepairReport, baseline, clean, repair
-from seasongate._gate._guard import Gate, GatedExecutor, denial_message, duration_seconds
-from seasongate._gate._hook import PolicyHook, answer_of
-from seasongate._gate._migrations import InfoReport, InfoRow, info, migrate, rollback
+from typing import TYPE_CHECKING
+
+from seasongate._lazy import lazy_names
+
+if TYPE_CHECKING:
+    from seasongate._gate._command import RunOutcome, run_command
+    from seasongate._gate._flyway_commands import CleanReport, RepairReport, baseline, clean, repair
+    from seasongate._gate._guard import Gate, GatedExecutor, denial_message, duration_seconds
+    from seasongate._gate._hook import PolicyHook, answer_of
+    from seasongate._gate._migrations import InfoReport, InfoRow, info, migrate, rollback
+
+
+# name -> the module that defines it, loaded when one of its names is first used (``info``
+# never needs ``run``'s child processes or the Flyway commands).
+_EXPORTS = {
+    **dict.fromkeys(["RunOutcome", "run_command"], "seasongate._gate._command"),
+    **dict.fromkeys(
+        ["CleanReport", "RepairReport", "baseline", "clean", "repair"], "seasongate._gate._flyway_commands"
+    ),
+    **dict.fromkeys(["Gate", "GatedExecutor", "denial_message", "duration_seconds"], "seasongate._gate._guard"),
+    **dict.fromkeys(["PolicyHook", "answer_of"], "seasongate._gate._hook"),
+    **dict.fromkeys(["InfoReport", "InfoRow", "info", "migrate", "rollback"], "seasongate._gate._migrations"),
+}
+
+__getattr__ = lazy_names(__name__, _EXPORTS, globals())
 
 __all__ = [
     "CleanReport",
