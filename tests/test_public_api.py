@@ -55,7 +55,7 @@ def test_a_warm_check_imports_nothing_heavy(tmp_path: object) -> None:
     )  # fmt: skip
     warm_only = (
         "holidays", "dateutil", "pydantic", "yaml", "importlib.metadata", "seasongate._policy._load",
-        "seasongate._calendar._load", "_hashlib",
+        "seasongate._calendar._load", "_hashlib", "seasongate._yaml",
     )  # fmt: skip
     heavy = (*never, *warm_only)
     code = (
@@ -107,6 +107,7 @@ def test_a_warm_check_with_the_sqlite_store_loads_only_what_it_uses(tmp_path: Pa
     heavy = (
         "seasongate._overrides", "seasongate._store._anchors", "seasongate._store._replay", "seasongate._dsn",
         "_hashlib", "hashlib", "random", "psycopg", "yaml", "pydantic", "seasongate._executor", "seasongate._gate",
+        "seasongate._yaml",
     )  # fmt: skip
     assert _modules_a_check_loads(heavy, cwd=project, cache=tmp_path / "cache") == []
     store = open_store(None, project)
