@@ -170,7 +170,8 @@ def test_info_loads_neither_the_linter_the_flyway_commands_nor_the_file_scaffold
     """``seasongate info`` reads the folder and the history and judges what is pending: it
     loads the plan, the session and Flyway's states, but not the linter, the Flyway history
     writes and repair (``baseline``, ``repair``), ``run``'s child processes, ``new``'s
-    scaffolding, the VCS lookup, pydantic or YAML (the policy comes from the cache)."""
+    scaffolding, the VCS lookup, the configuration module (no ``--placeholder``; no
+    seasongate.toml), pydantic or YAML (the policy comes from the cache, no numbering.yaml)."""
     import os
 
     migrations = tmp_path / "migrations"
@@ -180,7 +181,7 @@ def test_info_loads_neither_the_linter_the_flyway_commands_nor_the_file_scaffold
         "seasongate._executor._lint", "seasongate._executor._flyway_db", "seasongate._executor._flyway_repair",
         "seasongate._executor._new", "seasongate._executor._vcs", "seasongate._executor._clean",
         "seasongate._gate._command", "seasongate._gate._flyway_commands", "seasongate._overrides",
-        "pydantic", "yaml", "holidays",
+        "seasongate._config", "seasongate._yaml", "pydantic", "yaml", "holidays",
     )  # fmt: skip
     code = (
         "import sys\n"
