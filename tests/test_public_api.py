@@ -210,3 +210,24 @@ def test_the_lazily_exported_names_of_the_executor_and_the_gate_resolve() -> Non
         assert sorted(package.__all__) == sorted(package._EXPORTS)
         for name in package.__all__:
             assert getattr(package, name) is not None, name
+
+
+def test_holidays_are_loaded_without_the_metadata_scan() -> None:
+    """``holidays.version`` asks ``importlib.metadata`` for the package's own version (a scan of
+    every installed distribution on each cold check); seasongate loads the package with a
+    stand-in that reads the same version from its dist-info folder, and the stand-in still
+    gives the names the real module bound."""
+    from importlib import metadata
+
+    code = (
+        "import sys\n"
+        "from seasongate._calendar._holidays import check_holidays\n"
+        "check_holidays('DE', 'BY', ('public',))\n"
+        "import holidays\n"
+        "print('importlib.metadata' in sys.modules, holidays.__version__, holidays.version.__version__,"
+        " file=sys.stderr)\n"
+        "print(holidays.version.version('holidays'), file=sys.stderr)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    version = metadata.version("holidays")
+    assert done.stderr.split()[-4:] == ["False", version, version, version]
