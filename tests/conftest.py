@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
+from hypothesis import HealthCheck, settings
 
 from tests.pgcluster import Cluster, ClusterUnavailable, external_cluster, start_cluster
 
@@ -17,6 +18,11 @@ ROOT = Path(__file__).resolve().parent.parent
 CALENDARS = ROOT / "calendars"
 POLICIES = ROOT / "policies"
 MIGRATIONS = ROOT / "migrations"
+
+# Property tests assert answers, never speed: Hypothesis's per-example deadline and its
+# "generation too slow" check are timings, and fail on a loaded two-core CI runner.
+settings.register_profile("seasongate", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("seasongate")
 
 
 def invoke(*args: str, **kwargs: object) -> Result:

@@ -198,12 +198,34 @@ def test_cic_cancelled_by_lock_timeout_is_a_failure_naming_the_invalid_index(crm
 def test_lock_timeout_retry_removes_the_leftover_first_and_ends_valid(crm: tuple[str, Path]) -> None:
     dsn, directory = crm
     holder = snapshot_holder(dsn)
-    threading.Timer(1.5, holder.rollback).start()
+    # The snapshot is let go once the first attempt has timed out: its invalid index is then
+    # dropped or built anew under another oid. A timer would race a slow start of the run.
+    released = threading.Event()
+
+    def index_oid() -> int | None:
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            row = conn.execute("SELECT to_regclass(%s)::oid", (INDEX,)).fetchone()
+        return None if row is None or row[0] is None else int(row[0])
+
+    def release_after_the_first_timeout() -> None:
+        deadline = time.monotonic() + 60
+        first = None
+        while time.monotonic() < deadline:
+            now = index_oid()
+            if first is None:
+                first = now
+            elif now != first:
+                break
+            time.sleep(0.02)
+        holder.rollback()
+        released.set()
+
+    threading.Thread(target=release_after_the_first_timeout, daemon=True).start()
     try:
-        options = ExecutorOptions(lock_wait=10, lock_timeout=0.4, lock_retries=6, retry_backoff=0.1)
+        options = ExecutorOptions(lock_wait=10, lock_timeout=0.4, lock_retries=8, retry_backoff=0.1)
         report = migrate(dsn, directory, options=options, target="V223")
     finally:
-        time.sleep(0.1)
+        released.wait(65)
         holder.close()
     assert report.status == "ok", report.error
     assert report.steps[0].retries >= 1
