@@ -25,11 +25,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from seasongate._errors import ConfigError, ConfigErrors, Location
+from seasongate._fileio import CONFIG_LIMIT
 
 if TYPE_CHECKING:
     from pydantic import ValidationError
 
-MAX_BYTES = 1024 * 1024
+MAX_BYTES = CONFIG_LIMIT
 MAX_NODES = 100_000
 
 Marks = dict[tuple[str | int, ...], tuple[int, int]]
