@@ -231,3 +231,16 @@ def test_holidays_are_loaded_without_the_metadata_scan() -> None:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     version = metadata.version("holidays")
     assert done.stderr.split()[-4:] == ["False", version, version, version]
+
+
+def test_importing_the_policy_and_calendar_models_builds_no_validator() -> None:
+    # A validator is built when a file is first validated (defer_build); a default made as an
+    # instance in a class body (`when: WhenModel = WhenModel()`) would build it at import.
+    code = (
+        "import pydantic, seasongate._policy._model as p, seasongate._calendar._model as c\n"
+        "built = [n for m in (p, c) for n, o in vars(m).items() if isinstance(o, type)\n"
+        "         and issubclass(o, pydantic.BaseModel) and o.__module__ == m.__name__ and o.__pydantic_complete__]\n"
+        "print(built)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
