@@ -12,6 +12,7 @@ Prints figures beside their targets; asserts nothing. Uses a temporary
 
 from __future__ import annotations
 
+import gc
 import importlib
 import os
 import random
@@ -200,6 +201,40 @@ def bench_one_off_load(work: Path) -> None:
         print(f"    {count:>6,} periods  {_ms(seconds)}  {used}  ({each}, {scale}){verdict}")
     growth = per_period[-1] / per_period[0]
     print(f"    cost a period at {ONE_OFF_SIZES[-1]:,} / at {ONE_OFF_SIZES[0]:,}: {growth:.2f} (1.0 is linear)")
+    _load_floor(paths[max(ONE_OFF_SIZES)], statistics.median(times[max(ONE_OFF_SIZES)]))
+
+
+def _load_floor(path: Path, load: float) -> None:
+    """What the biggest load pays before seasongate does anything: libyaml's events as PyYAML
+    hands them to Python (every YAML loader on PyYAML pays this), and pydantic's validation."""
+    import yaml
+
+    from seasongate._calendar._model import CalendarModel
+    from seasongate._yaml import load_yaml
+
+    text = path.read_text(encoding="utf-8")
+
+    def events() -> None:
+        loader = yaml.CSafeLoader(text)
+        try:
+            while not isinstance(loader.get_event(), yaml.StreamEndEvent):
+                pass
+        finally:
+            loader.dispose()
+
+    data, _ = load_yaml(path, text, scalar_marks=False)
+    parts = {
+        "PyYAML's events alone": events,
+        "the YAML with its collections marked": lambda: load_yaml(path, text, scalar_marks=False),
+        "pydantic validation": lambda: CalendarModel.model_validate(data),
+    }
+    for label, func in parts.items():
+        gc.disable()  # as load_calendar does while it builds many small objects
+        try:
+            seconds = statistics.median(_timed(func)[0] for _ in range(ROUNDS))
+        finally:
+            gc.enable()
+        print(f"    of which {label:<37} {_ms(seconds)}  ({seconds / load:4.0%} of the load)")
 
 
 def _process_env(work: Path, cache: str) -> dict[str, str]:

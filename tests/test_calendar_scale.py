@@ -181,13 +181,24 @@ def test_an_index_round_trips_through_its_columns_and_refuses_damaged_ones(tmp_p
         change(copy)
         return copy
 
+    def first(c: dict[str, Any], field: int) -> list[Any]:
+        """Where row 0's value of a field is: a column of each row's value, or its first run."""
+        column = c["rows"]["columns"][field]
+        return column["each"] if "each" in column else column["runs"][0]
+
     for bad in [
         damaged(lambda c: c["start"].reverse()),
-        damaged(lambda c: c["row"].__setitem__(0, len(c["rows"]))),
+        damaged(lambda c: c["row"].__setitem__(0, c["rows"]["count"])),
         damaged(lambda c: c["end"].pop()),
         damaged(lambda c: c["start"].__setitem__(0, "0")),
         damaged(lambda c: c["end"].__setitem__(0, c["start"][0] - 1)),
-        damaged(lambda c: c["rows"][0].__setitem__(4, "yes")),
+        damaged(lambda c: first(c, 4).__setitem__(0, "yes")),
+        damaged(lambda c: first(c, 0).__setitem__(0, 7)),
+        damaged(lambda c: c["rows"]["columns"][2]["runs"][0].__setitem__(1, 0)),
+        damaged(lambda c: c["rows"]["columns"][2]["runs"][0].__setitem__(1, 2)),
+        damaged(lambda c: c["rows"]["columns"][0]["each"].pop()),
+        damaged(lambda c: c["rows"]["columns"].pop()),
+        damaged(lambda c: c["rows"].__setitem__("count", 1)),
         damaged(lambda c: c["row_fields"].reverse()),
         damaged(lambda c: c.pop("hi")),
     ]:

@@ -13,6 +13,9 @@ import os
 import stat
 from pathlib import Path
 
+CONFIG_LIMIT = 1024 * 1024
+"""The largest configuration file (YAML: calendars, policies, health files) read, in bytes."""
+
 
 class UnreadableFile(OSError):
     """The path is not a regular file of acceptable size, or cannot be read."""

@@ -25,11 +25,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from seasongate._errors import ConfigError, ConfigErrors, Location
+from seasongate._fileio import CONFIG_LIMIT
 
 if TYPE_CHECKING:
     from pydantic import ValidationError
 
-MAX_BYTES = 1024 * 1024
+MAX_BYTES = CONFIG_LIMIT
 MAX_NODES = 100_000
 
 Marks = dict[tuple[str | int, ...], tuple[int, int]]
@@ -56,15 +57,20 @@ def read_text(path: Path) -> str:
         raise ConfigError(f"cannot read file as UTF-8 text: {exc}", path=str(path)) from exc
 
 
-def load_yaml(path: Path, text: str | None = None) -> tuple[Any, Marks]:
-    """Load one YAML document from ``path`` (or ``text``), with line marks."""
+def load_yaml(path: Path, text: str | None = None, *, scalar_marks: bool = True) -> tuple[Any, Marks]:
+    """Load one YAML document from ``path`` (or ``text``), with line marks.
+
+    With ``scalar_marks=False`` only the mappings and sequences are marked (not each scalar,
+    nor where each key stands): cheaper for a big file, enough to name where each entry
+    starts. A caller that finds a problem reads the file again with every mark to place it.
+    """
     import yaml
 
     if text is None:
         text = read_text(path)
     loader = _loader()(text)
     try:
-        return _Builder(loader, path).document()
+        return _Builder(loader, path, scalar_marks=scalar_marks).document()
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         message = " ".join(str(p) for p in (exc.context, exc.problem) if p) or "invalid YAML"
@@ -103,8 +109,10 @@ class _Builder:
     a collection's tag is ignored, a scalar is resolved by the loader's implicit resolvers.
     """
 
-    def __init__(self, loader: Any, path: Path) -> None:
+    def __init__(self, loader: Any, path: Path, *, scalar_marks: bool = True) -> None:
         import yaml
+
+        self.scalar_marks = scalar_marks
 
         self.events = yaml.events
         self.get = loader.get_event
@@ -169,9 +177,12 @@ class _Builder:
         if event.anchor is not None:
             self._define(event)
         before = self.remaining
-        self._count(1)
+        self.remaining -= 1  # self._count(1), inline: once a node
+        if self.remaining < 0:
+            self._count(0)
         mark = event.start_mark
-        self.marks[at] = (mark.line + 1, mark.column + 1)
+        if kind is not events.ScalarEvent or self.scalar_marks:
+            self.marks[at] = (mark.line + 1, mark.column + 1)
         tag = None
         if kind is events.ScalarEvent:
             tag = self._tag(event)
@@ -186,7 +197,8 @@ class _Builder:
         else:
             value = self._sequence(at, depth)
         if event.anchor is not None:
-            self.anchors[event.anchor] = _Anchored(value, at, before - self.remaining, self.marks[at], tag)
+            where = (mark.line + 1, mark.column + 1)
+            self.anchors[event.anchor] = _Anchored(value, at, before - self.remaining, where, tag)
         return value
 
     def _sequence(self, at: tuple[str | int, ...], depth: int) -> list[Any]:
@@ -202,6 +214,7 @@ class _Builder:
         events = self.events
         scalar, end = events.ScalarEvent, events.MappingEndEvent
         get, marks, tags, path = self.get, self.marks, self.tags, str(self.path)
+        scalar_marks = self.scalar_marks
         out: dict[Any, Any] = {}
         event = get()
         while type(event) is not end:
@@ -213,36 +226,37 @@ class _Builder:
                 tag = tags.get(key) or self._tag(event)
                 if tag != _STR:
                     key = None if tag == _MERGE else self._scalar(event, tag, at)
-                mark = event.start_mark
-                line, column = mark.line + 1, mark.column + 1
+                key_mark = event.start_mark
+                where = None  # (line, column), worked out only when asked for
             else:
-                key, tag, (line, column) = self._key(event, at)
-            if tag == _MERGE:
-                raise ConfigError("YAML merge keys (<<) are not supported; write the keys out",
-                                  path=path, line=line, column=column)  # fmt: skip
-            if key is None or isinstance(key, (list, dict)):
-                raise ConfigError("mapping keys must be plain scalars", path=path, line=line, column=column)
-            if key in out:
+                key, tag, where = self._key(event, at)
+            if tag == _MERGE or key is None or isinstance(key, (list, dict)) or key in out:
+                line, column = where or (key_mark.line + 1, key_mark.column + 1)
+                if tag == _MERGE:
+                    raise ConfigError("YAML merge keys (<<) are not supported; write the keys out",
+                                      path=path, line=line, column=column)  # fmt: skip
+                if key is None or isinstance(key, (list, dict)):
+                    raise ConfigError("mapping keys must be plain scalars", path=path, line=line, column=column)
                 raise ConfigError(f"duplicate key {key!r}", path=path, line=line, column=column,
                                   field=format_loc((*at, str(key))))  # fmt: skip
-            child = (*at, key)
             event = get()
             if type(event) is scalar and event.anchor is None:
                 self.remaining -= 1
                 if self.remaining < 0:
                     self._count(0)
-                mark = event.start_mark
-                marks[child] = (mark.line + 1, mark.column + 1)
                 value = event.value
                 if event.tag is None and event.implicit[0]:
                     tag = tags.get(value) or self._tag(event)
                 else:
                     tag = self._tag(event)
-                out[key] = value if tag == _STR else self._scalar(event, tag, child)
+                if scalar_marks:
+                    mark = event.start_mark
+                    marks[(*at, key)] = (mark.line + 1, mark.column + 1)
+                out[key] = value if tag == _STR else self._scalar(event, tag, (*at, key))
             else:
-                out[key] = self.node(event, child, depth + 1)
-            # Where the key itself stands: an unknown key is reported there.
-            marks[(KEY, *child)] = (line, column)
+                out[key] = self.node(event, (*at, key), depth + 1)
+            if scalar_marks:  # where the key itself stands: an unknown key is reported there
+                marks[(KEY, *at, key)] = where or (key_mark.line + 1, key_mark.column + 1)
             event = get()
         return out
 
@@ -322,10 +336,12 @@ class _Builder:
 
     def _copy_marks(self, value: Any, source: tuple[str | int, ...], target: tuple[str | int, ...]) -> None:
         marks = self.marks
-        marks[target] = marks[source]
+        if source in marks:  # a scalar has none without scalar_marks
+            marks[target] = marks[source]
         if isinstance(value, dict):
             for key, item in value.items():
-                marks[(KEY, *target, key)] = marks[(KEY, *source, key)]
+                if (KEY, *source, key) in marks:
+                    marks[(KEY, *target, key)] = marks[(KEY, *source, key)]
                 self._copy_marks(item, (*source, key), (*target, key))
         elif isinstance(value, list):
             for i, item in enumerate(value):
@@ -347,7 +363,7 @@ class LocatedProblems:
 
     def source(self, loc: tuple[str | int, ...]) -> Location:
         """Where ``loc`` stands, as a location."""
-        line, column = mark_of(self.marks, loc)
+        line, column = self.marks.get(loc) or mark_of(self.marks, loc)
         return Location(self.path, line, column)
 
 

@@ -8,7 +8,7 @@ reported at the entry's line marks, and one pass reports all of them.
 from __future__ import annotations
 
 import re
-from datetime import datetime, time
+from datetime import date, datetime, time
 from typing import Any, Protocol
 
 from seasongate._calendar._dates import WEEKDAYS, is_absolute, parse_date_expr
@@ -133,12 +133,13 @@ def compile_period(entry: Any, loc: Loc, issues: LocatedProblems) -> PeriodRule 
         return None
     kind = shapes[0]
     count = len(issues.problems)
-    label = "a dated (start/end)" if kind == "start" else f"a {kind}"
-    for key in _FOREIGN[kind]:
-        if key in given and getattr(entry, key) not in (None, {}):
-            issues.add((*loc, key), f"{key} does not apply to {label} period")
-    if len(issues.problems) > count:
-        return None
+    if not given.isdisjoint(_FOREIGN[kind]):
+        label = "a dated (start/end)" if kind == "start" else f"a {kind}"
+        for key in _FOREIGN[kind]:
+            if key in given and getattr(entry, key) not in (None, {}):
+                issues.add((*loc, key), f"{key} does not apply to {label} period")
+        if len(issues.problems) > count:
+            return None
     years = _EVERY_YEAR if entry.years is None else compile_years(entry.years, loc, issues)
     if kind == "start":
         shape: Any = _dated(entry, loc, issues)
@@ -161,9 +162,9 @@ def _dated(entry: Any, loc: Loc, issues: Problems) -> Dated | None:
             exprs.append(parse_date_expr(raw))
         except ValueError as exc:
             issues.add((*loc, key), str(exc))
-    start_time = _clock(entry.start_time, (*loc, "start_time"), issues)
-    end_time = _clock(entry.end_time, (*loc, "end_time"), issues)
-    exceptions = {}
+    start_time = None if entry.start_time is None else _clock(entry.start_time, (*loc, "start_time"), issues)
+    end_time = None if entry.end_time is None else _clock(entry.end_time, (*loc, "end_time"), issues)
+    exceptions: dict[int, tuple[date | None, date | None]] = {}
     for year, moved in entry.exceptions.items():
         _in_range(year, (*loc, "exceptions", year), issues)
         if moved.start and moved.end and moved.end < moved.start:
@@ -175,12 +176,13 @@ def _dated(entry: Any, loc: Loc, issues: Problems) -> Dated | None:
     if len(exprs) != 2:
         return None
     start, end = exprs
-    if is_absolute(start) != is_absolute(end):
+    one_off = is_absolute(start)
+    if one_off != is_absolute(end):
         issues.add(
             (*loc, "end"), "start and end must both be exact dates (YYYY-MM-DD, a one-off period) or both annual"
         )
         return None
-    if is_absolute(start):  # one-off: check its dates now
+    if one_off:  # check its dates now
         first, last = start.on(0, _no_refs), end.on(0, _no_refs)
         if first and last and last < first:
             issues.add((*loc, "end"), f"end {last} is before start {first}")

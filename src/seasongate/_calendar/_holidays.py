@@ -17,7 +17,11 @@ if TYPE_CHECKING:
 def _country_class(country: str) -> Any:
     """The ``holidays`` class of one country (``DE``), importing only that country's module;
     None for a code the package does not know."""
-    import holidays  # noqa: F401 - the package itself (its registry of lazy entities)
+    from seasongate._distversion import import_with_versions
+
+    # The package itself (its registry of lazy entities), without the scan of every installed
+    # distribution ``holidays.version`` makes to learn its own version (see _distversion).
+    import_with_versions("holidays", ("holidays",))
     from holidays.registry import COUNTRIES
 
     module = next((module for module, names in COUNTRIES.items() if country in names[1:]), None)

@@ -11,10 +11,10 @@ reads it back without building one object per period.
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from itertools import chain, compress, islice
+from itertools import chain, compress, islice, repeat
 from operator import le, sub
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -78,20 +78,58 @@ def _row_of(p: Period) -> tuple[Any, ...]:
     return (p.name, p.kind, p.calendar, p.territory, p.all_day, p.tags, s.path, s.line, s.column, p.description)
 
 
-def _row_columns(rows: Any) -> list[tuple[Any, ...]]:
-    """The fields of ``rows`` (lists of :data:`_ROW_FIELDS`) as columns, each checked a column
-    at a time in C (``"".join`` refuses anything but strings); raises ``TypeError``."""
-    if type(rows) is not list or not set(map(type, rows)) <= {list} or not set(map(len, rows)) <= {len(_ROW_FIELDS)}:
-        raise TypeError("a row is [name, kind, calendar, territory, all_day, [tags], path, line, column, ...]")
-    columns = list(zip(*rows, strict=True)) if rows else [()] * len(_ROW_FIELDS)
+def _runs(values: list[Any]) -> dict[str, list[Any]]:
+    """A row field's column as JSON: ``{"each": [v, ...]}``, or ``{"runs": [[v, n], ...]}``
+    (``n`` rows in a row with the value ``v``) when that is shorter: a calendar's own
+    fields (its name, territory, file) repeat for every period of it."""
+    runs: list[list[Any]] = []
+    for value in values:
+        if runs and runs[-1][0] == value and type(runs[-1][0]) is type(value):
+            runs[-1][1] += 1
+        else:
+            runs.append([value, 1])
+    return {"runs": runs} if 2 * len(runs) <= len(values) else {"each": list(values)}
+
+
+def _column(data: Any, count: int) -> list[Any]:
+    """The ``count`` values of a column :func:`_runs` gave; raises ``TypeError``/``ValueError``."""
+    if type(data) is not dict or len(data) != 1:
+        raise TypeError("a row column is {each: [...]} or {runs: [[value, count], ...]}")
+    if "each" in data:
+        values = data["each"]
+        if type(values) is not list:
+            raise TypeError("a row column's values are a list")
+    else:
+        runs = data["runs"]
+        if type(runs) is not list or not set(map(type, runs)) <= {list} or not set(map(len, runs)) <= {2}:
+            raise TypeError("a row column's runs are [value, count] pairs")
+        found, counts = (list(c) for c in zip(*runs, strict=True)) if runs else ([], [])
+        if not _ints(counts) or (counts and min(counts) < 1):
+            raise ValueError("a run counts at least one row")
+        values = list(chain.from_iterable(map(repeat, found, counts)))
+    if len(values) != count:
+        raise ValueError("the row columns differ in length")
+    return values
+
+
+def _row_columns(data: Any) -> list[list[Any]]:
+    """The row fields (:data:`_ROW_FIELDS`), a column each, checked a column at a time in C
+    (``"".join`` refuses anything but strings); raises ``TypeError`` or ``ValueError``."""
+    if type(data) is not dict or type(data.get("count")) is not int or type(data.get("columns")) is not list:
+        raise TypeError("the rows are {count: n, columns: [...]}")
+    if len(data["columns"]) != len(_ROW_FIELDS):
+        raise ValueError("index rows of another layout")
+    columns = [_column(column, data["count"]) for column in data["columns"]]
     names, kinds, calendars, territories, all_days, tags, paths, lines, cols, descriptions = columns
+    if not set(map(type, tags)) <= {list}:
+        raise TypeError("a row's tags are a list")
     for strings in (names, kinds, calendars, paths, descriptions, chain.from_iterable(tags)):
         "".join(strings)  # the check itself
     if not (
         set(map(type, territories)) <= {str, type(None)} and set(map(type, all_days)) <= {bool}
-        and set(map(type, tags)) <= {list} and set(map(type, lines)) | set(map(type, cols)) <= {int}
+        and set(map(type, lines)) | set(map(type, cols)) <= {int}
     ):  # fmt: skip
-        raise TypeError("a row's territory is a string or null, all_day a bool, tags a list, line and column ints")
+        raise TypeError("a row's territory is a string or null, all_day a bool, line and column ints")
     return columns
 
 
@@ -101,6 +139,10 @@ class CalendarIndex:
     Periods that overlap the range are kept whole; a question about an instant outside the
     range is a :class:`HorizonError`, never a silent empty answer.
     """
+
+    # Elementary segments and their periods, swept by the first ``active_at`` (absent before).
+    _bounds: list[int]
+    _segments: list[tuple[Period, ...]]
 
     def __init__(self, periods: Iterable[Period], *, tz: ZoneInfo, lo: int, hi: int) -> None:
         kept = [p for p in periods if p.end > lo and p.start < hi]
@@ -112,7 +154,7 @@ class CalendarIndex:
         self._setup(tz, lo, hi, starts, ends, list(range(len(kept))))
         self._names, self._kinds, self._tags = names, [p.kind for p in kept], [p.tags for p in kept]
         self._made: list[Period | None] = list(kept)
-        self._rows: list[list[Any]] = []  # not needed: every period is made
+        self._fields: list[list[Any]] = []  # not needed: every period is made
 
     def _setup(self, tz: ZoneInfo, lo: int, hi: int, starts: list[int], ends: list[int], row_of: list[int]) -> None:
         self.tz = tz
@@ -123,18 +165,20 @@ class CalendarIndex:
         self._row_of = row_of
         self._max_len = max(map(sub, ends, starts), default=0)
         self._all: tuple[Period, ...] | None = None
-        self._swept: tuple[list[int], list[tuple[Period, ...]]] | None = None  # built on first active_at
         self._selected: dict[Selector, tuple[list[int], list[int], IntervalSet]] = {}
 
     # -- columns: the plain-data form ----------------------------------------------------------
 
     def columns(self) -> dict[str, Any]:
-        """The index as JSON-ready data: ``lo``, ``hi``, ``rows`` (lists of the fields named
-        in ``row_fields``, each once) and the parallel int arrays ``start``, ``end``, ``row``."""
+        """The index as JSON-ready data: ``lo``, ``hi``, the distinct ``rows`` (their ``count``
+        and one column a field named in ``row_fields``, see :func:`_runs`) and the parallel
+        int arrays ``start``, ``end``, ``row``."""
         rows: dict[tuple[Any, ...], int] = {}
         row_of = [rows.setdefault(_row_of(p), len(rows)) for p in self.periods]
+        fields = [list(c) for c in zip(*rows, strict=True)] if rows else [[] for _ in _ROW_FIELDS]
+        fields[5] = [list(tags) for tags in fields[5]]
         return {"lo": self.lo, "hi": self.hi, "row_fields": list(_ROW_FIELDS),
-                "rows": [[*r[:5], list(r[5]), *r[6:]] for r in rows],
+                "rows": {"count": len(rows), "columns": [_runs(c) for c in fields]},
                 "start": list(self._starts), "end": list(self._ends), "row": row_of}  # fmt: skip
 
     @classmethod
@@ -147,14 +191,15 @@ class CalendarIndex:
         lo, hi, starts, ends, row_of, rows = (columns[k] for k in ("lo", "hi", "start", "end", "row", "rows"))
         if columns["row_fields"] != list(_ROW_FIELDS):
             raise ValueError("index rows of another layout")
-        names, kinds, _, _, _, tags, _, _, _, _ = _row_columns(rows)
+        fields = _row_columns(rows)
+        names, kinds, tags = fields[0], fields[1], fields[5]
         if not (_ints([lo, hi]) and _ints(starts) and _ints(ends) and _ints(row_of)):
             raise TypeError("the index columns are lists of ints")
         if not len(starts) == len(ends) == len(row_of):
             raise ValueError("the index columns differ in length")
         if starts and (min(ends) <= lo or max(starts) >= hi or not all(map(le, starts, ends))):
             raise ValueError("a period outside the index's range")
-        if row_of and (min(row_of) < 0 or max(row_of) >= len(rows)):
+        if row_of and (min(row_of) < 0 or max(row_of) >= len(names)):
             raise ValueError("a period of a row that is not there")
         # Sorted by start is what the binary searches need (columns() gives (start, end, name)
         # order; the order of equal starts only orders a listing, and is not checked: cheap).
@@ -162,8 +207,8 @@ class CalendarIndex:
             raise ValueError("the index columns are not in order")
         index = cls.__new__(cls)
         index._setup(tz, lo, hi, starts, ends, row_of)
-        index._rows = rows
-        index._names, index._kinds, index._tags = list(names), list(kinds), list(map(tuple, tags))
+        index._fields = fields
+        index._names, index._kinds, index._tags = names, kinds, list(map(tuple, tags))
         index._made = [None] * len(starts)
         return index
 
@@ -172,10 +217,12 @@ class CalendarIndex:
     def _period(self, i: int) -> Period:
         made = self._made[i]
         if made is None:
-            row = self._row_of[i]
-            name, kind, calendar, territory, all_day, _, path, line, column, description = self._rows[row]
-            made = self._made[i] = Period(name, kind, self._starts[i], self._ends[i], calendar, territory, all_day,
-                                          self._tags[row], Location(path, line, column), description)  # fmt: skip
+            r = self._row_of[i]
+            names, kinds, calendars, territories, all_days, _, paths, lines, columns, descriptions = self._fields
+            made = self._made[i] = Period(
+                names[r], kinds[r], self._starts[i], self._ends[i], calendars[r], territories[r], all_days[r],
+                self._tags[r], Location(paths[r], lines[r], columns[r]), descriptions[r],
+            )  # fmt: skip
         return made
 
     @property
@@ -212,13 +259,16 @@ class CalendarIndex:
 
     def active_at(self, at: int | datetime) -> tuple[Period, ...]:
         """The periods that cover the instant."""
+        # The hot path of every decision: one range test and one binary search, nothing else.
         ts = at if isinstance(at, int) else to_ts(at)
-        self._check(ts)
-        if self._swept is None:
-            self._swept = self._sweep(self.periods)
-        bounds, segments = self._swept
-        i = bisect_right(bounds, ts) - 1
-        return segments[i] if i >= 0 else ()
+        if not self.lo <= ts < self.hi:
+            self._check(ts)
+        try:
+            i = bisect_right(self._bounds, ts) - 1
+        except AttributeError:  # the first instant query sweeps the segments
+            self._bounds, self._segments = self._sweep(self.periods)
+            i = bisect_right(self._bounds, ts) - 1
+        return self._segments[i] if i >= 0 else ()
 
     def overlapping(self, lo: int, hi: int, selector: Selector = _ANY) -> list[Period]:
         """The periods that overlap ``[lo, hi)``, sorted by start."""
@@ -234,14 +284,19 @@ class CalendarIndex:
     def _select(self, selector: Selector) -> tuple[list[int], list[int], IntervalSet]:
         cached = self._selected.get(selector)
         if cached is None:
-            chosen_rows: list[bool] | None
-            if selector.names or selector.tags:
-                rows = zip(self._kinds, self._names, self._tags, strict=True)
-                chosen_rows = [selector.accepts(*row) for row in rows]
-            else:  # by kind only, the common case: one set lookup a row
-                chosen_rows = list(map(selector.kinds.__contains__, self._kinds)) if selector.kinds else None
+            # Selector.accepts a column at a time, with C-level maps (one set lookup a row and
+            # criterion; the tags asked once per distinct tag tuple): thousands of rows are cheap.
+            tests: list[Iterator[bool]] = []
+            if selector.kinds:
+                tests.append(map(selector.kinds.__contains__, self._kinds))
+            if selector.names:
+                tests.append(map(selector.names.__contains__, self._names))
+            if selector.tags:
+                tagged = {tags: not selector.tags.isdisjoint(tags) for tags in set(self._tags)}
+                tests.append(map(tagged.__getitem__, self._tags))
             chosen = list(range(len(self._starts)))
-            if chosen_rows is not None:
+            if tests:
+                chosen_rows = list(tests[0]) if len(tests) == 1 else list(map(all, zip(*tests, strict=True)))
                 chosen = list(compress(chosen, map(chosen_rows.__getitem__, self._row_of)))
             starts = list(map(self._starts.__getitem__, chosen))
             union = IntervalSet.of(zip(starts, map(self._ends.__getitem__, chosen), strict=True))

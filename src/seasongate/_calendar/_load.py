@@ -3,6 +3,8 @@
 Linear in the entries: names are looked up in dicts, never by scanning lists. The loader
 allocates many small objects that hold no cycles, so it pauses the cyclic garbage collector
 (which would otherwise rescan the growing heap again and again: superlinear in the size).
+A file is first read with only its mappings and sequences marked (all a rule's source needs);
+a file with a problem is read again with every mark, so each error names its line and column.
 """
 
 from __future__ import annotations
@@ -71,13 +73,26 @@ def load_calendar(path: str | Path) -> Calendar:
     )
 
 
+class _Misplaced(Exception):
+    """A problem found with only the collections marked: read the file again to place it."""
+
+
 def _load(path: Path, stack: tuple[Path, ...], *, display: Path) -> _Loaded:
+    text = read_text(display if display.exists() else path)
+    try:
+        return _load_text(path, stack, display=display, text=text, placed=False)
+    except _Misplaced:  # the error path: every mark, so each problem names its line and column
+        return _load_text(path, stack, display=display, text=text, placed=True)
+
+
+def _load_text(path: Path, stack: tuple[Path, ...], *, display: Path, text: str, placed: bool) -> _Loaded:
+    """Load one file's text. Unless ``placed``, the YAML is read with only its collections
+    marked (what the rules' sources need), and any problem raises :class:`_Misplaced`."""
     from pydantic import ValidationError
 
     from seasongate._calendar._model import CalendarModel
 
-    text = read_text(display if display.exists() else path)
-    data, marks = load_yaml(display, text)
+    data, marks = load_yaml(display, text, scalar_marks=placed)
     if not isinstance(data, dict):
         raise ConfigError(
             f"a calendar file is a mapping (name, timezone, periods...), not a {type(data).__name__}",
@@ -88,6 +103,8 @@ def _load(path: Path, stack: tuple[Path, ...], *, display: Path) -> _Loaded:
     try:
         model = CalendarModel.model_validate(data)
     except ValidationError as exc:
+        if not placed:
+            raise _Misplaced from None
         raise errors_from_validation(exc, Path(display_path(display)), marks) from None
     issues = LocatedProblems(display_path(display), marks)
 
@@ -147,6 +164,8 @@ def _load(path: Path, stack: tuple[Path, ...], *, display: Path) -> _Loaded:
         seen[compiled.name] = i
         own.append(compiled)
     if issues.problems:
+        if not placed:
+            raise _Misplaced
         raise ConfigErrors(issues.problems)
 
     for rule in own:
@@ -202,5 +221,9 @@ def _dependency_order(rules: list[PeriodRule]) -> list[PeriodRule]:
         ordered.append(by_name[name])
 
     for rule in rules:
-        visit(rule.name, ())
+        if rule.name in deps or rule.name in state:
+            visit(rule.name, ())
+        else:  # refers to nothing and nothing before it referred to it: in the file's order
+            state[rule.name] = 2
+            ordered.append(rule)
     return ordered

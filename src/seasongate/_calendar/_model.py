@@ -15,7 +15,9 @@ from seasongate._vocabulary import PERIOD_KINDS
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    # defer_build: a model's validator is built when a file is first validated, from the
+    # top-level model down (one validator), not once per class at import (one each).
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, defer_build=True)
 
 
 def _check_kind(value: str) -> str:

@@ -37,11 +37,11 @@ _GAP_RE = re.compile(r"^\s*[Vv]?(\d+)\s*(?:-\s*[Vv]?(\d+))?\s*$")
 
 def load_numbering(directory: Path) -> Numbering:
     """Read ``numbering.yaml`` of a migrations folder (absent: no declared gaps)."""
-    from seasongate._yaml import format_loc, load_yaml
-
     path = directory / NUMBERING_FILE
     if not path.is_file():
         return Numbering()
+    from seasongate._yaml import format_loc, load_yaml  # only when there is a file to read
+
     shown = display_path(path)
     data, marks = load_yaml(path)
     if not isinstance(data, dict):

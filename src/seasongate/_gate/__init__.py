@@ -17,29 +17,43 @@ DSN parsing and redaction live in ``seasongate._dsn``.
 
 from __future__ import annotations
 
-from seasongate._gate._command import RunOutcome, run_command
-from seasongate._gate._flyway_commands import CleanReport, RepairReport, baseline, clean, repair
-from seasongate._gate._guard import Gate, GatedExecutor, denial_message, duration_seconds
-from seasongate._gate._hook import PolicyHook, answer_of
-from seasongate._gate._migrations import InfoReport, InfoRow, info, migrate, rollback
+from typing import TYPE_CHECKING
 
-__all__ = [
-    "CleanReport",
-    "Gate",
-    "GatedExecutor",
-    "InfoReport",
-    "InfoRow",
-    "PolicyHook",
-    "RepairReport",
-    "RunOutcome",
-    "answer_of",
-    "baseline",
-    "clean",
-    "denial_message",
-    "duration_seconds",
-    "info",
-    "migrate",
-    "repair",
-    "rollback",
-    "run_command",
-]
+from seasongate._lazy import lazy_names
+
+if TYPE_CHECKING:
+    from seasongate._gate._command import RunOutcome as RunOutcome
+    from seasongate._gate._command import run_command as run_command
+    from seasongate._gate._flyway_commands import CleanReport as CleanReport
+    from seasongate._gate._flyway_commands import RepairReport as RepairReport
+    from seasongate._gate._flyway_commands import baseline as baseline
+    from seasongate._gate._flyway_commands import clean as clean
+    from seasongate._gate._flyway_commands import repair as repair
+    from seasongate._gate._guard import Gate as Gate
+    from seasongate._gate._guard import GatedExecutor as GatedExecutor
+    from seasongate._gate._guard import denial_message as denial_message
+    from seasongate._gate._guard import duration_seconds as duration_seconds
+    from seasongate._gate._hook import PolicyHook as PolicyHook
+    from seasongate._gate._hook import answer_of as answer_of
+    from seasongate._gate._migrations import InfoReport as InfoReport
+    from seasongate._gate._migrations import InfoRow as InfoRow
+    from seasongate._gate._migrations import info as info
+    from seasongate._gate._migrations import migrate as migrate
+    from seasongate._gate._migrations import rollback as rollback
+
+
+# name -> the module that defines it, loaded when one of its names is first used (``info``
+# never needs ``run``'s child processes or the Flyway commands).
+_EXPORTS = {
+    **dict.fromkeys(["RunOutcome", "run_command"], "seasongate._gate._command"),
+    **dict.fromkeys(
+        ["CleanReport", "RepairReport", "baseline", "clean", "repair"], "seasongate._gate._flyway_commands"
+    ),
+    **dict.fromkeys(["Gate", "GatedExecutor", "denial_message", "duration_seconds"], "seasongate._gate._guard"),
+    **dict.fromkeys(["PolicyHook", "answer_of"], "seasongate._gate._hook"),
+    **dict.fromkeys(["InfoReport", "InfoRow", "info", "migrate", "rollback"], "seasongate._gate._migrations"),
+}
+
+__getattr__ = lazy_names(__name__, _EXPORTS, globals())
+
+__all__ = sorted(_EXPORTS)

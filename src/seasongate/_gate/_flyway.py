@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TypedDict, Unpack
+from typing import TYPE_CHECKING, TypedDict, Unpack
 
 from seasongate._errors import MigrationError
 from seasongate._executor import (
@@ -26,7 +26,6 @@ from seasongate._executor import (
     BEFORE_EACH_MIGRATE,
     Applied,
     AuditAnchor,
-    BaselineResult,
     Callback,
     Callbacks,
     FlywayInfo,
@@ -46,9 +45,11 @@ from seasongate._executor import (
     read_text,
     repeatable_checksum,
     sha256_of,
-    write_baseline,
 )
 from seasongate._versions import REPEATABLE, Version
+
+if TYPE_CHECKING:
+    from seasongate._executor import BaselineResult
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,6 +205,8 @@ def run_callbacks(session: PostgresSession, prepared: Prepared, event: str) -> N
 
 def baseline_if_empty(session: PostgresSession, version: Version) -> BaselineResult | None:
     """``--baseline-on-migrate``: a history without rows gets Flyway's ``BASELINE`` row first."""
+    from seasongate._executor import write_baseline  # the Flyway history writes: only here
+
     if session.history():
         return None
     done = write_baseline(

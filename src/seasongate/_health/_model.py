@@ -82,7 +82,7 @@ class IndicatorModel(_Strict):
     no_data: Literal["fail", "inconclusive", "pass"] = "inconclusive"
     min_samples: int = Field(default=3, ge=1, le=100_000)
     critical: bool = True
-    baseline: BaselineModel = BaselineModel()
+    baseline: BaselineModel = Field(default_factory=BaselineModel)
     during: list[DuringModel] = []
     judge: JudgeModel | None = None
 
@@ -148,9 +148,9 @@ class HealthModel(_Strict):
 
     name: str | None = None
     description: str = ""
-    sources: SourcesModel = SourcesModel()
-    watch: WatchModel = WatchModel()
-    slo: SloModel = SloModel()
-    judge: JudgeModel = JudgeModel()
+    sources: SourcesModel = Field(default_factory=SourcesModel)
+    watch: WatchModel = Field(default_factory=WatchModel)
+    slo: SloModel = Field(default_factory=SloModel)
+    judge: JudgeModel = Field(default_factory=JudgeModel)
     indicators: list[IndicatorModel] = Field(min_length=1)
     notices: list[NoticeModel] = []

@@ -32,6 +32,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from seasongate._fileio import CONFIG_LIMIT
 from seasongate._policy._codec import decode, encode
 from seasongate._policy._engine import Policy
 
@@ -77,9 +78,7 @@ def _hasher(data: bytes = b"") -> Any:
 
 
 def _digest(path: Path) -> str | None:
-    from seasongate._yaml import MAX_BYTES
-
-    data = _read(path, MAX_BYTES)
+    data = _read(path, CONFIG_LIMIT)
     return None if data is None else str(_hasher(data).hexdigest())
 
 
@@ -126,10 +125,8 @@ def entry_key(shown_path: str, policy_bytes: bytes) -> str:
 def load_policy_cached(path: str | Path) -> Policy:
     """Like ``load_policy``, served from the cache when no file involved has changed."""
     from seasongate._calendar import display_path
-    from seasongate._yaml import MAX_BYTES
-
     policy_path = Path(path)
-    raw = _read(policy_path, MAX_BYTES)
+    raw = _read(policy_path, CONFIG_LIMIT)
     if raw is None:
         return _parse(policy_path)  # let the loader report the problem
     key = entry_key(display_path(policy_path), raw)
@@ -333,10 +330,8 @@ def expand_calendar_cached(path: str | Path, first_year: int, last_year: int) ->
     """The calendar at ``path`` and its index for ``first_year``-``last_year``, served from the
     cache when none of its files changed (``windows`` answers without parsing or expanding)."""
     from seasongate._calendar import Calendar, CalendarIndex, build_index, display_path, load_calendar
-    from seasongate._yaml import MAX_BYTES
-
     calendar_path = Path(path)
-    raw = _read(calendar_path, MAX_BYTES)
+    raw = _read(calendar_path, CONFIG_LIMIT)
     if raw is None:
         calendar = load_calendar(calendar_path)  # the loader reports the problem
         return calendar, build_index(calendar, first_year, last_year)

@@ -10,7 +10,9 @@ from seasongate._vocabulary import PERIOD_KINDS, Operation, Risk
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    # defer_build: a model's validator is built when a file is first validated, from the
+    # top-level model down (one validator), not once per class at import (one each).
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, defer_build=True)
 
 
 def _as_list(value: object) -> object:
@@ -104,7 +106,8 @@ class RuleModel(_Strict):
     name: str = Field(min_length=1)
     effect: Literal["allow", "deny"]
     message: str = ""
-    when: WhenModel = WhenModel()
+    # A default made by a factory: an instance made here would build the validators at import.
+    when: WhenModel = Field(default_factory=WhenModel)
     override: OverrideModel | Literal[False] | None = None
 
 
@@ -128,7 +131,7 @@ class PolicyModel(_Strict):
     territories: dict[str, TerritoryModel] = Field(min_length=1)
     default: Literal["allow", "deny"] = "deny"
     classes: dict[str, RangeModel] = {}
-    defaults: DefaultsModel = DefaultsModel()
+    defaults: DefaultsModel = Field(default_factory=DefaultsModel)
     horizon_days: int = Field(default=366, ge=7, le=3660)
     release_managers: list[str] = []
     roles: dict[str, list[str]] = {}

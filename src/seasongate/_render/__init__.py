@@ -8,7 +8,7 @@ package's own templates. Jinja2 and icalendar are imported only when a rendering
 from __future__ import annotations
 
 from seasongate._render._exports import ExportedWindow, argocd_sync_windows, blackout_windows, gitlab_freeze_periods
-from seasongate._render._ics import PeriodFeed, periods_ics, several_territories, slots_ics
+from seasongate._render._ics import PeriodFeed, periods_ics, slots_ics
 from seasongate._render._year import DayCell, TerritoryYear, build_year, render_year
 
 __all__ = [
@@ -22,6 +22,5 @@ __all__ = [
     "gitlab_freeze_periods",
     "periods_ics",
     "render_year",
-    "several_territories",
     "slots_ics",
 ]

@@ -32,11 +32,9 @@ class PeriodFeed(Protocol):
     def end(self) -> date: ...
     @property
     def territories(self) -> Sequence[str]: ...
-
-
-def several_territories(result: PeriodFeed) -> bool:
-    """Whether the periods come from more than one territory (then each says which)."""
-    return len({p.territory for p in result.periods}) > 1 or len(result.territories) > 1
+    @property
+    def several_territories(self) -> bool:
+        """Whether the periods come from more than one territory (then each says which)."""
 
 
 _STAMP = datetime(2000, 1, 1, tzinfo=UTC)  # not the clock: the feed must be byte-identical for the same input
@@ -85,7 +83,7 @@ def periods_ics(result: PeriodFeed) -> bytes:
     cal = _calendar("seasongate: " + names, (c.timezone for c in result.calendars), result.start, result.end)
     annual = {c.name: c.annual_names() for c in result.calendars}
     zones_by_calendar = {c.name: c.tz for c in result.calendars}
-    several = several_territories(result)
+    several = result.several_territories
     for p in result.periods:
         tz = zones_by_calendar.get(p.calendar, UTC)
         local_start = from_ts(p.start, tz)
@@ -142,4 +140,4 @@ def slots_ics(
     return data
 
 
-__all__ = ["PeriodFeed", "periods_ics", "several_territories", "slots_ics"]
+__all__ = ["PeriodFeed", "periods_ics", "slots_ics"]

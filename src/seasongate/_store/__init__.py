@@ -22,13 +22,19 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from seasongate._dsn import display_dsn
 from seasongate._errors import StoreError
-from seasongate._overrides import REJECT, REVOKE, Closing, OverrideRecord, Roster
-from seasongate._policy import OverrideGrant
+from seasongate._lazy import lazy_names
 from seasongate._store._audit import AuditEntry, AuditReport
+
+if TYPE_CHECKING:
+    from seasongate._overrides import Closing, OverrideRecord, Roster
+    from seasongate._policy import OverrideGrant
+    from seasongate._store._anchors import Anchor as Anchor
+    from seasongate._store._anchors import check_anchors as check_anchors
+    from seasongate._store._anchors import history_anchors as history_anchors
+    from seasongate._store._anchors import parse_kept_head as parse_kept_head
 
 __all__ = [
     "DEFAULT_SQLITE_PATH",
@@ -142,10 +148,14 @@ class Store(ABC):
 
     def reject(self, override_id: str, *, at: datetime, reason: str, roster: Roster) -> OverrideRecord:
         """Reject a pending override as :meth:`identity`."""
+        from seasongate._overrides import REJECT
+
         return self.close_override(REJECT, override_id, at=at, reason=reason, roster=roster)
 
     def revoke(self, override_id: str, *, at: datetime, reason: str, roster: Roster) -> OverrideRecord:
         """Revoke an open override as :meth:`identity`."""
+        from seasongate._overrides import REVOKE
+
         return self.close_override(REVOKE, override_id, at=at, reason=reason, roster=roster)
 
     @abstractmethod
@@ -206,6 +216,8 @@ def resolve_url(url: str | None, project_dir: Path) -> str:
 
 def display_url(url: str) -> str:
     """``url`` without its password, for messages."""
+    from seasongate._dsn import display_dsn
+
     return display_dsn(url)
 
 
@@ -240,5 +252,10 @@ def open_store(url: str | None, project_dir: Path) -> Store:
     )
 
 
-# Last: the anchors module builds on Store, defined above.
-from seasongate._store._anchors import Anchor, check_anchors, history_anchors, parse_kept_head  # noqa: E402
+# The anchors (``audit verify --head/--against``) load when first used: a check opens the
+# store on every pipeline run and never needs them. The override rules load likewise, in
+# the backends, only when an override is read or changed.
+__getattr__ = lazy_names(
+    __name__, dict.fromkeys(["Anchor", "check_anchors", "history_anchors", "parse_kept_head"], f"{__name__}._anchors"),
+    globals(),
+)

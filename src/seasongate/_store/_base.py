@@ -14,30 +14,25 @@ from abc import abstractmethod
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from seasongate._errors import InputError, OverrideError, SeasongateError, StoreError
-from seasongate._overrides import (
-    REFUSALS,
-    Approval,
-    Closing,
-    Closure,
-    OverrideRecord,
-    Roster,
-    check_text,
-    parse_versions,
-)
-from seasongate._policy import OverrideGrant
 from seasongate._store import SCHEMA_VERSION, Store
 from seasongate._store._audit import AuditEntry, AuditReport, check_append, entry_hash, payload_json, verify_chain
-from seasongate._store._replay import replay, unexplained
 from seasongate._time import to_ts
+
+if TYPE_CHECKING:
+    from seasongate._overrides import Approval, Closing, OverrideRecord, Roster
+    from seasongate._policy import OverrideGrant
+
+# The override rules (records, refusals, the replay against the chain) are imported where an
+# override is read or changed: ``check`` opens the store on every pipeline run and, with no
+# override in force, only reads that there is none and appends its decision.
 
 # The one error table. Each backend names what went wrong (a SQLSTATE, or for SQLite a kind
 # it derives from the exception); this table says which error a person gets for it.
-# Refusals of the override rules (class "SG") come from REFUSALS.
+# Refusals of the override rules (class "SG") come from REFUSALS (:func:`error_for`).
 ERRORS: dict[str, type[SeasongateError]] = {
-    **{refusal.sqlstate: refusal.error for refusal in REFUSALS.values()},
     "22023": InputError,  # invalid_parameter_value
     "23514": InputError,  # check_violation
     "22P02": InputError,  # invalid_text_representation
@@ -50,6 +45,17 @@ ERRORS: dict[str, type[SeasongateError]] = {
 BUSY = ("55P03", "57014", "busy")  # lock_not_available, query_canceled (statement_timeout)
 
 ORPHAN = "override {id}: its stored state is not what the audit trail records (changed outside seasongate); refusing to use it. Run seasongate audit verify."  # noqa: E501
+
+
+def error_for(kind: str) -> type[SeasongateError] | None:
+    """The error a person gets for a driver error of this kind: :data:`ERRORS`, else the
+    refusal of the override rules with this SQLSTATE (None when neither names it)."""
+    from seasongate._overrides import REFUSALS
+
+    error = ERRORS.get(kind)
+    if error is None:
+        error = next((refusal.error for refusal in REFUSALS.values() if refusal.sqlstate == kind), None)
+    return error
 
 
 def parse_head(text: object) -> tuple[int, str] | None:
@@ -90,6 +96,8 @@ def record_from_row(row: Sequence[Any], approvals: Sequence[Approval], ts: Calla
     """An override from its row (the column order of both stores' ``overrides`` table);
     ``ts`` reads the backend's instants."""
 
+    from seasongate._overrides import Closure, OverrideRecord, parse_versions
+
     def closure(at: Any, by: Any, note: Any) -> Closure | None:
         return None if at is None else Closure(by=by or "", at=ts(at), note=note or "")
 
@@ -105,6 +113,8 @@ def record_from_row(row: Sequence[Any], approvals: Sequence[Approval], ts: Calla
 
 def approval_from_row(approver: Any, at: Any, comment: Any, roles: Any, ts: Callable[[Any], int]) -> Approval:
     """One approval row: approver, time, comment and the roles it was made under."""
+    from seasongate._overrides import Approval
+
     return Approval(str(approver), ts(at), str(comment or ""), _texts(roles))
 
 
@@ -263,9 +273,11 @@ class BaseStore(Store):
                     f"the store is busy: {doing} did not get an answer from {self.url} in time "
                     f"({message}){detail}; nothing was decided"
                 ) from exc
+            from seasongate._overrides import REFUSALS
+
             if kind == REFUSALS["unknown"].sqlstate and override_id:
                 raise REFUSALS["unknown"](id=override_id) from exc
-            error = ERRORS.get(kind)
+            error = error_for(kind)
             if error is not None:
                 raise error(message) from exc
             raise StoreError(f"{self.label}: {doing} failed: {message}") from exc
@@ -277,6 +289,8 @@ class BaseStore(Store):
         with self._errors("reading an override"):
             found = self._read_overrides(override_id)
         if not found:
+            from seasongate._overrides import REFUSALS
+
             raise REFUSALS["unknown"](id=override_id)
         return found[0]
 
@@ -297,6 +311,8 @@ class BaseStore(Store):
 
     def approve(self, override_id: str, *, at: datetime, comment: str, roster: Roster) -> tuple[OverrideRecord, bool]:
         """Approve as :meth:`identity`; returns the record and whether the approval was new."""
+        from seasongate._overrides import check_text
+
         comment = check_text(comment, "the comment", required=False)
         with self._errors("approving an override", override_id):
             return self._approve(override_id, at, comment, roster)
@@ -305,6 +321,8 @@ class BaseStore(Store):
         self, closing: Closing, override_id: str, *, at: datetime, reason: str, roster: Roster
     ) -> OverrideRecord:
         """Reject or revoke (``closing``) as :meth:`identity`, if the rules allow."""
+        from seasongate._overrides import check_text
+
         reason = check_text(reason, "the reason")
         with self._errors(f"{closing.doing} an override", override_id):
             return self._close(closing, override_id, at, reason, roster)
@@ -313,6 +331,8 @@ class BaseStore(Store):
         self, override_id: str, at: datetime, subject: str, *, decision: Mapping[str, Any] | None = None
     ) -> None:
         """Record that the run ``subject``, which the gate allowed with this override, uses it."""
+        from seasongate._overrides import check_text
+
         subject = check_text(subject, "the subject", required=False)
         with self._errors("consuming an override", override_id):
             self._consume(override_id, at, subject, decision)
@@ -334,6 +354,8 @@ class BaseStore(Store):
                 return []
             entries = self._override_entries([r.id for r in stored])
             self._check_entries(entries)
+        from seasongate._store._replay import replay, unexplained
+
         bad = unexplained(stored, replay(entries))
         if bad:
             raise StoreError(ORPHAN.format(id=", ".join(bad)))

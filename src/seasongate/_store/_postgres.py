@@ -22,7 +22,6 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from seasongate._errors import StoreError
-from seasongate._overrides import Closing, OverrideRecord, Roster, format_versions
 from seasongate._store import display_url
 from seasongate._store._audit import AuditEntry, payload_json
 from seasongate._store._base import BaseStore, approval_from_row, claim_decision, record_from_row
@@ -30,6 +29,8 @@ from seasongate._time import from_ts
 
 if TYPE_CHECKING:
     import psycopg
+
+    from seasongate._overrides import Closing, OverrideRecord, Roster
 
 CONNECT_TIMEOUT = 5  # seconds
 LOCK_TIMEOUT = "3s"  # waiting for a lock another session holds
@@ -274,6 +275,8 @@ class PostgresStore(BaseStore):
     def _create(self, record: OverrideRecord) -> OverrideRecord:
         """``seasongate.request_override``: the requester is ``session_user``, the time the
         server's."""
+        from seasongate._overrides import format_versions
+
         self._conn.execute(
             "SELECT seasongate.request_override(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
             (

@@ -11,7 +11,6 @@ from __future__ import annotations
 import getpass
 import json
 import os
-import random
 import sqlite3
 import time
 from collections.abc import Iterator, Mapping, Sequence
@@ -19,23 +18,19 @@ from contextlib import AbstractContextManager, contextmanager
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from seasongate._errors import StoreError
-from seasongate._overrides import (
-    REFUSALS,
-    Closing,
-    OverrideRecord,
-    Roster,
-    approval_roles,
-    check_consume,
-    format_versions,
-)
 from seasongate._store._audit import GENESIS, AuditEntry, entry_hash, payload_json
 from seasongate._store._base import BaseStore, approval_from_row, claim_decision, parse_head, record_from_row
-from seasongate._store._replay import approve_payload, request_payload
 from seasongate._store._sqlite_schema import OVERRIDE_COLUMNS, SCHEMA, SELECT_AUDIT, read_entry, read_ts
 from seasongate._time import iso, to_ts
+
+if TYPE_CHECKING:
+    from seasongate._overrides import Closing, OverrideRecord, Roster
+
+# The override rules load where an override is read or changed (see ``_base``): a check
+# only opens the store, finds no override in force and appends its decision.
 
 BUSY_TIMEOUT_MS = 30_000
 # An append's statements (the same text each time: sqlite3 keeps them prepared). The trail's
@@ -130,6 +125,8 @@ class SQLiteStore(BaseStore):
                     raise
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
+                import random  # only under contention
+
                 time.sleep(0.02 + 0.03 * random.random())
         if mode is None or str(mode[0]).lower() != "wal":
             raise StoreError(
@@ -246,6 +243,8 @@ class SQLiteStore(BaseStore):
         head, last_seq, last_at, last_hash = conn.execute(_TAIL).fetchone()
         expected = None if last_seq is None else (int(last_seq), str(last_hash))
         if parse_head(head) != expected:
+            from seasongate._overrides import REFUSALS
+
             raise REFUSALS["trail_changed"]()
         if expected is None:
             seq, prev = 1, GENESIS
@@ -323,6 +322,8 @@ class SQLiteStore(BaseStore):
     def _get(self, conn: sqlite3.Connection, override_id: str) -> OverrideRecord:
         found = self._load(conn, "WHERE id = ?", (override_id,))
         if not found:
+            from seasongate._overrides import REFUSALS
+
             raise REFUSALS["unknown"](id=override_id)
         return found[0]
 
@@ -342,6 +343,9 @@ class SQLiteStore(BaseStore):
         )
 
     def _create(self, record: OverrideRecord) -> OverrideRecord:
+        from seasongate._overrides import format_versions
+        from seasongate._store._replay import request_payload
+
         with self._write() as conn:
             record = replace(record, created_at=self._stamp(conn, record.created_at))
             conn.execute(
@@ -360,6 +364,9 @@ class SQLiteStore(BaseStore):
             return self._get(conn, record.id)
 
     def _approve(self, override_id: str, at: datetime, comment: str, roster: Roster) -> tuple[OverrideRecord, bool]:
+        from seasongate._overrides import approval_roles
+        from seasongate._store._replay import approve_payload
+
         actor, ts = self.identity(), to_ts(at)
         with self._write() as conn:
             record = self._get(conn, override_id)
@@ -388,6 +395,8 @@ class SQLiteStore(BaseStore):
 
     def _consume(self, override_id: str, at: datetime, subject: str, decision: Mapping[str, Any] | None) -> None:
         """SQLite cannot tell who may run migrations: the OS user is recorded."""
+        from seasongate._overrides import check_consume
+
         actor, ts = self.identity(), to_ts(at)
         with self._write() as conn:
             record = self._get(conn, override_id)

@@ -15,20 +15,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Unpack
 
-from seasongate._executor import (
-    DEFAULT_CLASSES,
-    ExecutorOptions,
-    LintReport,
-    MigrateReport,
-    NewMigration,
-    StepResult,
-    create_migration,
-)
-from seasongate._executor import lint as lint_folder
-from seasongate._gate import InfoReport, RunOutcome, run_command
+from seasongate._executor import DEFAULT_CLASSES, ExecutorOptions, MigrateReport, StepResult
+from seasongate._gate import InfoReport
 from seasongate._gate import info as gate_info
 from seasongate._gate import migrate as gate_migrate
 from seasongate._gate import rollback as gate_rollback
+from seasongate._lazy import lazy_names
 from seasongate._versions import Version
 from seasongate.api._gated import (
     DSN_ENV,
@@ -45,8 +37,18 @@ from seasongate.api._project import Project, open_project, project_of
 from seasongate.api._request import CommandFields, spec_of
 
 if TYPE_CHECKING:
+    from seasongate._executor import LintReport, NewMigration
+    from seasongate._gate import RunOutcome
     from seasongate._policy import MigrationClass, Policy
     from seasongate.api._request import RequestSpec
+
+# ``lint``, ``new`` and ``run`` load their modules when called: ``migrate``, ``rollback`` and
+# ``info`` never need the linter, the file scaffolding or the child-process runner.
+__getattr__ = lazy_names(
+    __name__,
+    {"LintReport": "seasongate._executor", "NewMigration": "seasongate._executor", "RunOutcome": "seasongate._gate"},
+    globals(),
+)
 
 __all__ = [
     "DSN_ENV",
@@ -173,6 +175,8 @@ def lint(
     policy: str | Path | Policy | None = None,
 ) -> LintReport:
     """Lint a migrations folder; the numbering classes come from ``policy`` when given."""
+    from seasongate._executor import lint as lint_folder
+
     return lint_folder(directory, classes=_numbering(policy))
 
 
@@ -188,6 +192,7 @@ def new_migration(
     transaction: bool = True,
 ) -> NewMigration:
     """Create the next free migration file of ``migration_class`` (and its undo file)."""
+    from seasongate._executor import create_migration
     from seasongate._time import parse_duration
 
     seconds = None
@@ -226,4 +231,6 @@ def run(
     spec = spec_of(request, fields)
     asked = spec.resolve()
     with gated(project_of(project, fields, spec.environment), now, spec.environment, spec.territory) as gate:
+        from seasongate._gate import run_command
+
         return run_command(gate, list(command), asked, dry_run=dry_run)

@@ -77,11 +77,10 @@ def _claims(path: Path, text: str) -> list[str]:
 
 
 def _read_policy_file(path: Path) -> bytes:
-    from seasongate._fileio import UnreadableFile, read_regular_file
-    from seasongate._yaml import MAX_BYTES
+    from seasongate._fileio import CONFIG_LIMIT, UnreadableFile, read_regular_file
 
     try:
-        return read_regular_file(path, limit=MAX_BYTES)
+        return read_regular_file(path, limit=CONFIG_LIMIT)
     except UnreadableFile:
         return b""  # not cached: ``_discover`` reads it again and reports the problem
 

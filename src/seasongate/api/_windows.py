@@ -28,6 +28,11 @@ class WindowsResult:
     end: date  # exclusive
     territories: tuple[str, ...] = ()  # the territories listed, in the order asked
 
+    @property
+    def several_territories(self) -> bool:
+        """Whether the periods come from more than one territory (then each says which)."""
+        return len({p.territory for p in self.periods}) > 1 or len(self.territories) > 1
+
 
 def windows(
     *,

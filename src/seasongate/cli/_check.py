@@ -11,9 +11,9 @@ import functools
 import os
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import click
 
@@ -29,9 +29,10 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
-@dataclass(frozen=True)
-class Where:
-    """Where the request is judged: the policy and store options, before the project opens."""
+class Where(NamedTuple):
+    """Where the request is judged: the policy and store options, before the project opens.
+
+    (A named tuple, not a frozen dataclass: building one at import costs a check ~1 ms.)"""
 
     policy: str | None
     store: str | None

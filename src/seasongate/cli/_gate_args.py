@@ -248,9 +248,13 @@ def placeholder_option(func: Callable[..., Any]) -> Callable[..., Any]:
 
 def placeholder_values(items: tuple[str, ...]) -> Placeholders:
     """The placeholders of this run: the configuration file's, then ``--placeholder`` ones."""
-    from seasongate.api import Placeholders, parse_placeholder_options
+    from seasongate.api import Placeholders
 
     obj = click.get_current_context().find_root().obj or {}
     prefix, suffix, enabled = obj.get("placeholder_syntax", ("${", "}", True))
-    values = {**obj.get("placeholders", {}), **parse_placeholder_options(items)}
+    values = dict(obj.get("placeholders", {}))
+    if items:  # the configuration module loads only when --placeholder is given
+        from seasongate.api import parse_placeholder_options
+
+        values.update(parse_placeholder_options(items))
     return Placeholders(values, prefix, suffix, enabled)

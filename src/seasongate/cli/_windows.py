@@ -89,12 +89,6 @@ def _calendar_tz(result: WindowsResult, period: Period) -> Any:
     return UTC
 
 
-def _several_territories(result: WindowsResult) -> bool:
-    from seasongate._render import several_territories
-
-    return several_territories(result)
-
-
 def _end_display(period: Period, tz: Any) -> str:
     if period.all_day:
         return (from_ts(period.end, tz).date() - timedelta(days=1)).isoformat()
@@ -107,7 +101,7 @@ def windows_table(result: WindowsResult) -> str:
 
     if not result.periods:
         return f"No periods between {result.start} and {result.end}."
-    several = _several_territories(result)
+    several = result.several_territories
     rows = [("start", "end", "duration", "kind", "name", "calendar", *(("territory",) if several else ()))]
     for p in result.periods:
         tz = _calendar_tz(result, p)
