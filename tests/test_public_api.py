@@ -34,7 +34,10 @@ def test_api_functions_are_exported_at_the_top() -> None:
 
 
 def test_import_is_light() -> None:
-    code = "import sys, seasongate; print(sorted(m for m in ('pydantic.main', 'holidays', 'psycopg', 'icalendar') if m in sys.modules))"
+    code = (
+        "import sys; before = set(sys.modules); import seasongate\n"
+        "print(sorted(m for m in ('pydantic.main', 'holidays', 'psycopg', 'icalendar') if m in sys.modules and m not in before))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
 
@@ -60,11 +63,12 @@ def test_a_warm_check_imports_nothing_heavy(tmp_path: object) -> None:
     heavy = (*never, *warm_only)
     code = (
         "import sys\n"
+        "_before = set(sys.modules)  # what start-up (site, .pth files) loaded is not ours\n"
         "sys.argv = ['seasongate', 'check', '--env', 'production', '-t', 'DE', '-m', 'V226',"
         " '--at', '2026-09-25T10:00+02:00', '--no-store']\n"
         "from seasongate.cli import main\n"
         "try:\n    main()\nexcept SystemExit:\n    pass\n"
-        f"print(sorted(m for m in {heavy!r} if m in sys.modules), file=sys.stderr)\n"
+        f"print(sorted(m for m in {heavy!r} if m in sys.modules and m not in _before), file=sys.stderr)\n"
     )
     env = {**os.environ, "SEASONGATE_CACHE_DIR": str(tmp_path)}
     cold = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
@@ -82,11 +86,12 @@ def _modules_a_check_loads(candidates: tuple[str, ...], *args: str, cwd: object,
 
     code = (
         "import sys\n"
+        "_before = set(sys.modules)  # what start-up (site, .pth files) loaded is not ours\n"
         "sys.argv = ['seasongate', 'check', '--env', 'production', '-t', 'DE', '-m', 'V226',"
         f" '--at', '2026-09-25T10:00+02:00', *{list(args)!r}]\n"
         "from seasongate.cli import main\n"
         "try:\n    main()\nexcept SystemExit as exc:\n    assert exc.code == 1, exc.code\n"
-        f"print(sorted(m for m in {candidates!r} if m in sys.modules), file=sys.stderr)\n"
+        f"print(sorted(m for m in {candidates!r} if m in sys.modules and m not in _before), file=sys.stderr)\n"
     )
     env = {k: v for k, v in os.environ.items() if k != "SEASONGATE_STORE"}
     env["SEASONGATE_CACHE_DIR"] = str(cache)
@@ -129,6 +134,7 @@ def test_a_check_with_the_postgresql_store_loads_psycopg_without_the_metadata_sc
 
     code = (
         "import sys\n"
+        "_before = set(sys.modules)  # what start-up (site, .pth files) loaded is not ours\n"
         "sys.argv = ['seasongate', 'check', '--env', 'production', '-t', 'DE', '-m', 'V226',"
         f" '--at', '2026-09-25T10:00+02:00', '--store', {pg_dsn!r}]\n"
         "from seasongate.cli import main\n"
@@ -185,11 +191,12 @@ def test_info_loads_neither_the_linter_the_flyway_commands_nor_the_file_scaffold
     )  # fmt: skip
     code = (
         "import sys\n"
+        "_before = set(sys.modules)  # what start-up (site, .pth files) loaded is not ours\n"
         f"sys.argv = ['seasongate', 'info', '--dsn', {pg_dsn!r}, '--env', 'staging', '-t', 'DE', '--no-store',"
         f" '--migrations', {str(migrations)!r}]\n"
         "from seasongate.cli import main\n"
         "try:\n    main()\nexcept SystemExit as exc:\n    assert exc.code == 0, exc.code\n"
-        f"print(sorted(m for m in {never!r} if m in sys.modules), file=sys.stderr)\n"
+        f"print(sorted(m for m in {never!r} if m in sys.modules and m not in _before), file=sys.stderr)\n"
         "print('seasongate._executor._plan' in sys.modules, file=sys.stderr)\n"
     )
     env = {k: v for k, v in os.environ.items() if k not in ("SEASONGATE_STORE", "SEASONGATE_DSN")}
