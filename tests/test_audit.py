@@ -269,3 +269,12 @@ def test_the_store_names_the_migration_starts_no_outcome_settles(actors: Actors)
         assert [e.payload["version"] for e in store.unsettled_starts("db2")] == ["V1"]
         assert store.unsettled_starts("db3") == []
         assert elsewhere.seq not in {e.seq for e in store.unsettled_starts("db1")}
+
+
+def test_the_entry_hash_is_sha256_whichever_implementation_computes_it() -> None:
+    import hashlib
+
+    from seasongate._store._audit import _sha256
+
+    for content in (b"", b"seq 1", b"x" * (64 * 1024), b"y" * (64 * 1024 + 1)):
+        assert _sha256(content).hexdigest() == hashlib.sha256(content).hexdigest()

@@ -14,8 +14,8 @@ unambiguous without any escaping, and PostgreSQL computes the very same bytes in
 
 from __future__ import annotations
 
+import functools
 import json
-import sys
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, fields
 from typing import Any
@@ -121,13 +121,13 @@ def entry_hash(seq: int, at: int, actor: str, action: str, subject: str, payload
 
 
 def _sha256(content: bytes) -> Any:
-    """A SHA-256 hash object of ``content``. A check hashes one small entry: CPython's own
-    SHA-256 spares it the ~5 ms ``hashlib`` spends loading OpenSSL. Once OpenSSL is loaded
-    (anyone imported ``hashlib``), or for a large entry, OpenSSL's faster one is used."""
-    if len(content) <= _BUILTIN_LIMIT and "_hashlib" not in sys.modules:
-        builtin = _builtin_sha256()
-        if builtin is not None:
-            return builtin(content)
+    """A SHA-256 hash object of ``content``: CPython's built-in one for an entry (a check
+    hashes one small entry, and ``hashlib`` would spend ~5 ms loading OpenSSL for it),
+    OpenSSL's through ``hashlib`` for a large one or where there is no built-in. The digest
+    is the same either way."""
+    builtin = _builtin_sha256()
+    if builtin is not None and len(content) <= _BUILTIN_LIMIT:
+        return builtin(content)
     import hashlib
 
     return hashlib.sha256(content)
@@ -136,6 +136,7 @@ def _sha256(content: bytes) -> Any:
 _BUILTIN_LIMIT = 64 * 1024
 
 
+@functools.cache
 def _builtin_sha256() -> Callable[[bytes], Any] | None:
     """CPython's built-in SHA-256 (``_sha2`` from 3.12, ``_sha256`` before); None elsewhere."""
     import importlib
@@ -193,8 +194,6 @@ def verify_chain(entries: Iterable[AuditEntry], head: tuple[int, str] | None) ->
     entry no longer matches its hash; a deleted one leaves a gap; one inserted or moved
     does not link to the hash of the entry before it.
     """
-    import hashlib  # noqa: F401 - a whole trail: OpenSSL's faster SHA-256 (see _sha256)
-
     expected, prev, count = 1, GENESIS, 0
     for entry in entries:
         if entry.seq != expected:
